@@ -1,0 +1,1 @@
+"""The five actors: market data, strategy, portfolio, risk, execution. They never import each other."""

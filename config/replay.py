@@ -1,0 +1,30 @@
+"""``[replay]``: how ``atrium replay`` runs and where it writes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from config.base import ConfigBase
+
+__all__ = ("ReplayConfig",)
+
+
+class ReplayConfig(ConfigBase, frozen=True, kw_only=True):
+    """Replay settings.
+
+    Parameters
+    ----------
+    out_dir : str, default "replay-out"
+        Directory for ``journal.sqlite``, ``trades.csv``, ``equity.csv``, ``summary.json``
+        and ``report.html`` (relative to the working directory).
+    speed : float, default 0
+        0 replays as fast as possible; ``X`` paces at X times recorded time.
+    risk_free_rate : float, default 0
+        Annual risk-free rate for the Sharpe and Sortino ratios.
+    """
+
+    out_dir: str = "replay-out"
+    speed: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    risk_free_rate: float = 0.0

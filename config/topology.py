@@ -1,0 +1,82 @@
+"""``[topology]``: which actors exist, what each subscribes to, and their mailboxes.
+
+Actors are named by dotted path and wired by message kind, so no actor imports another.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from config.base import ConfigBase
+
+__all__ = ("ActorSpecConfig", "TopologyConfig", "default_actors")
+
+Capacity = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class ActorSpecConfig(ConfigBase, frozen=True, kw_only=True):
+    """One actor in the topology.
+
+    Parameters
+    ----------
+    cls : str
+        ``module:Class`` of the actor (TOML key ``class``).
+    section : str or None
+        The root config section the actor receives (``None``: no section).
+    subscribes : list of str
+        Message kinds (class names) delivered to this actor's mailbox.
+    control_capacity : int, default 4096
+        Bound of the mailbox lane for order flow and control messages.
+    data_capacity : int, default 4096
+        Bound of the mailbox lane for market data (``Bar``, ``Tick``).
+    restart : {"restart", "escalate"}
+        On a handler crash: restart the actor with backoff, or stop everything at once.
+        Actors that own accounting state escalate: a half-applied update is never traded on.
+    """
+
+    cls: str = msgspec.field(name="class")
+    section: str | None = None
+    subscribes: list[str] = msgspec.field(default_factory=list)
+    control_capacity: Capacity = 4096
+    data_capacity: Capacity = 4096
+    restart: Literal["restart", "escalate"] = "restart"
+
+
+def default_actors() -> dict[str, ActorSpecConfig]:
+    """The five actors of the design and the message flow between them."""
+    return {
+        "market_data": ActorSpecConfig(
+            cls="actors.market_data:MarketDataActor", section="market_data", subscribes=[]
+        ),
+        "strategy": ActorSpecConfig(
+            cls="actors.strategy:StrategyActor",
+            section="strategies",
+            subscribes=["Bar", "Tick", "Fill", "PositionUpdate", "OrderDenied", "OrderUpdate"],
+        ),
+        "portfolio": ActorSpecConfig(
+            cls="actors.portfolio:PortfolioActor",
+            section="portfolio",
+            subscribes=["Bar", "Tick", "OrderIntent", "OrderDenied", "OrderUpdate", "Fill", "Control"],
+            restart="escalate",
+        ),
+        "risk": ActorSpecConfig(
+            cls="actors.risk:RiskActor",
+            section="risk",
+            subscribes=["Bar", "Tick", "SizedOrder", "PortfolioSnapshot", "Control"],
+            restart="escalate",
+        ),
+        "execution": ActorSpecConfig(
+            cls="actors.execution:ExecutionActor",
+            section="execution",
+            subscribes=["Bar", "Tick", "Order", "CancelOrder", "Control", "TradingStateChanged"],
+            restart="escalate",
+        ),
+    }
+
+
+class TopologyConfig(ConfigBase, frozen=True, kw_only=True):
+    """The actor graph. Replacing ``actors`` replaces the whole graph."""
+
+    actors: dict[str, ActorSpecConfig] = msgspec.field(default_factory=default_actors)

@@ -1,0 +1,146 @@
+"""The actor base: lifecycle hooks, typed dispatch, and publishing from sync handlers.
+
+Handlers are plain methods named ``_handle_<snake_case_kind>`` (``_handle_bar``,
+``_handle_order_intent``); they run one message at a time and never await. What a handler
+publishes is delivered at once when the target mailbox has room, else held in the actor's
+outbox, which the run loop empties (awaiting backpressure) before the next message. Order
+per destination is kept either way.
+
+A source actor (market data) also overrides :meth:`Actor.run`, a coroutine that produces
+messages with ``await self.send(...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from prometheus_client import CollectorRegistry
+
+from runtime.bus import Bus
+from runtime.channels import Mailbox
+from runtime.clocks import Clock
+from runtime.codec import MESSAGE_TYPES
+from runtime.messages import Message
+
+__all__ = ("Actor", "ActorContext", "ActorStats", "Mode")
+
+Mode = Literal["live", "replay"]
+Handler = Callable[[Any, Any], None]
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+_HANDLER_NAMES = {cls: f"_handle_{_snake(kind)}" for kind, cls in MESSAGE_TYPES.items()}
+
+
+@dataclass
+class ActorStats:
+    """Counters the supervisor keeps per actor (they survive restarts)."""
+
+    processed: int = 0
+    failed: int = 0
+    restarts: int = 0
+    dead_letters: int = 0
+
+
+@dataclass
+class ActorContext:
+    """Everything an actor is handed: its own config section and nothing else shared."""
+
+    name: str
+    config: Any
+    clock: Clock
+    bus: Bus
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    mode: Mode = "live"
+    mailbox: Mailbox | None = None
+    stats: ActorStats = field(default_factory=ActorStats)
+
+
+class Actor:
+    """Base class of every actor. Subclasses add ``_handle_<kind>`` methods."""
+
+    _handlers: ClassVar[dict[type[Message], Handler]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._handlers = {
+            msg_type: getattr(cls, name)
+            for msg_type, name in _HANDLER_NAMES.items()
+            if callable(getattr(cls, name, None))
+        }
+
+    def __init__(self, context: ActorContext) -> None:
+        self.context = context
+        self.name = context.name
+        self.clock = context.clock
+        self.log = logging.getLogger(f"atrium.{context.name}")
+        self._bus = context.bus
+        self._outbox: deque[tuple[Message, list[Mailbox]]] = deque()
+
+    # -- lifecycle hooks -----------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        """Called before the first message (and again on a restarted instance)."""
+
+    async def on_stop(self) -> None:
+        """Called once on shutdown, after the mailboxes drained: flush what you hold."""
+
+    async def run(self) -> None:
+        """Source actors override this to produce messages; others have no body."""
+
+    @classmethod
+    def is_source(cls) -> bool:
+        return cls.run is not Actor.run
+
+    @classmethod
+    def handles(cls) -> list[str]:
+        """Kinds this actor has a handler for (the topology may only route these)."""
+        return [msg_type.__name__ for msg_type in cls._handlers]
+
+    # -- messages ------------------------------------------------------------------------
+
+    def handle(self, message: Message) -> None:
+        """Dispatch one message to its ``_handle_<kind>`` method."""
+        handler = self._handlers.get(type(message))
+        if handler is not None:
+            handler(self, message)
+
+    def publish(self, message: Message) -> None:
+        """Publish from a sync handler; full mailboxes are retried by the run loop."""
+        bus = self._bus
+        bus.record(message)
+        targets = bus.targets(message, self.name)
+        if self._outbox:
+            for mailbox in targets:
+                bus.enter()
+            self._outbox.append((message, list(targets)))
+            return
+        blocked = bus.deliver_nowait(message, targets)
+        if blocked:
+            self._outbox.append((message, blocked))
+
+    async def send(self, message: Message) -> None:
+        """Publish from a coroutine (a source), waiting for room: backpressure."""
+        if self._outbox:
+            await self.flush_outbox()
+        await self._bus.publish(message, self.name)
+
+    async def settled(self) -> None:
+        """Wait until every message in the pipeline has been handled (the replay barrier)."""
+        await self._bus.wait_settled()
+
+    async def flush_outbox(self) -> None:
+        """Deliver what handlers published into full mailboxes, in order."""
+        outbox = self._outbox
+        while outbox:
+            message, targets = outbox[0]
+            await self._bus.deliver(message, targets)
+            outbox.popleft()

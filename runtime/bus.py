@@ -1,0 +1,122 @@
+"""Publish/subscribe by message type between actor mailboxes, and the settle barrier.
+
+The bus is wired from the topology config: each actor names the message kinds it wants.
+A message is never delivered back to the actor that published it.
+
+Settling: every delivery increments ``in_flight`` and every handled message decrements it
+(after the handler's own messages were delivered), so ``in_flight == 0`` means every
+mailbox is empty and every actor idle. The replay driver waits for that before releasing
+the next recorded event; it costs two integer updates per delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+
+from runtime.channels import Mailbox
+from runtime.codec import MESSAGE_TYPES
+from runtime.messages import Message
+
+__all__ = ("Bus", "Tap", "TopologyError")
+
+Tap = Callable[[Message], None]
+
+
+class TopologyError(ValueError):
+    """Raised when the topology names an unknown message kind or actor twice."""
+
+
+class Bus:
+    """Routes messages to subscriber mailboxes and tracks when the pipeline is idle."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[type[Message], list[tuple[str, Mailbox]]] = {}
+        self._routes: dict[tuple[type[Message], str], tuple[Mailbox, ...]] = {}
+        self._taps: list[Tap] = []
+        self._idle = anyio.Event()
+        self._idle.set()
+        self.in_flight = 0
+        self.published = 0
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def subscribe(self, actor: str, mailbox: Mailbox, kinds: list[str]) -> None:
+        """Deliver every message whose kind is in ``kinds`` to ``mailbox``."""
+        for kind in kinds:
+            cls = MESSAGE_TYPES.get(kind)
+            if cls is None:
+                known = ", ".join(sorted(MESSAGE_TYPES))
+                raise TopologyError(
+                    f"topology.actors.{actor}.subscribes: unknown message kind {kind!r}; "
+                    f"known kinds: {known}"
+                )
+            self._subscribers.setdefault(cls, []).append((actor, mailbox))
+        self._routes.clear()
+
+    def add_tap(self, tap: Tap) -> None:
+        """Call ``tap(message)`` for every published message, in publication order."""
+        self._taps.append(tap)
+
+    def subscribers(self, cls: type[Message]) -> list[str]:
+        return [name for name, _ in self._subscribers.get(cls, ())]
+
+    # -- publishing ----------------------------------------------------------------------
+
+    def targets(self, message: Message, sender: str) -> tuple[Mailbox, ...]:
+        key = (type(message), sender)
+        route = self._routes.get(key)
+        if route is None:
+            route = tuple(mb for name, mb in self._subscribers.get(key[0], ()) if name != sender)
+            self._routes[key] = route
+        return route
+
+    def record(self, message: Message) -> None:
+        """Count ``message`` as published and show it to the taps (the journal)."""
+        self.published += 1
+        for tap in self._taps:
+            tap(message)
+
+    def deliver_nowait(self, message: Message, targets: tuple[Mailbox, ...]) -> list[Mailbox]:
+        """Deliver to every target that has room; return the ones that were full."""
+        blocked: list[Mailbox] = []
+        for mailbox in targets:
+            self.enter()
+            if not mailbox.put_nowait(message):
+                blocked.append(mailbox)
+        return blocked
+
+    async def deliver(self, message: Message, targets: tuple[Mailbox, ...] | list[Mailbox]) -> None:
+        """Deliver to every target, waiting on full mailboxes (already counted in flight)."""
+        for mailbox in targets:
+            await mailbox.put(message)
+
+    async def publish(self, message: Message, sender: str) -> None:
+        """Record and deliver ``message``, waiting for room where a mailbox is full."""
+        self.record(message)
+        blocked = self.deliver_nowait(message, self.targets(message, sender))
+        if blocked:
+            await self.deliver(message, blocked)
+
+    # -- settling ------------------------------------------------------------------------
+
+    def enter(self) -> None:
+        if self.in_flight == 0:
+            self._idle = anyio.Event()
+        self.in_flight += 1
+
+    def done(self, count: int = 1) -> None:
+        """Mark ``count`` delivered messages as fully handled."""
+        self.in_flight -= count
+        if self.in_flight == 0:
+            self._idle.set()
+
+    @property
+    def settled(self) -> bool:
+        return self.in_flight == 0
+
+    async def wait_settled(self) -> None:
+        """Wait until every delivered message has been handled."""
+        if self.in_flight:
+            await self._idle.wait()

@@ -1,0 +1,32 @@
+"""One msgpack encoder/decoder pair for the whole message union (wire and journal format)."""
+
+from __future__ import annotations
+
+from typing import Final, get_args
+
+import msgspec
+
+from runtime.messages import AnyMessage, Message
+
+__all__ = ("MESSAGE_TYPES", "decode", "encode", "kind_of")
+
+#: Message class by its tag (the class name), for routing tables and config validation.
+MESSAGE_TYPES: Final[dict[str, type[Message]]] = {cls.__name__: cls for cls in get_args(AnyMessage)}
+
+_encoder: Final = msgspec.msgpack.Encoder()
+_decoder: Final = msgspec.msgpack.Decoder(AnyMessage)
+
+
+def encode(message: Message) -> bytes:
+    """Encode any message of the union to msgpack bytes."""
+    return _encoder.encode(message)
+
+
+def decode(payload: bytes) -> AnyMessage:
+    """Decode bytes produced by :func:`encode`; raises ``msgspec.ValidationError`` when bad."""
+    return _decoder.decode(payload)
+
+
+def kind_of(message: Message) -> str:
+    """The tag a message is routed and journaled under."""
+    return type(message).__name__

@@ -1,0 +1,254 @@
+"""The supervisor: owns the mailboxes, runs each actor's loop, restarts or escalates.
+
+Erlang-style: a handler that raises has its message dead-lettered (journaled with the
+error, counted, never retried); the actor is then restarted as a fresh instance after an
+exponential backoff, keeping its mailbox so nothing else is lost. More than
+``max_restarts`` within ``restart_window_seconds``, or a crash in an actor whose policy is
+``escalate``, stops everything cleanly and :meth:`Supervisor.run` raises
+:class:`~runtime.errors.ActorEscalation`.
+
+Shutdown (SIGINT/SIGTERM, :meth:`Supervisor.request_stop`, or the sources finishing in a
+replay) stops the sources first, waits for the mailboxes to drain, then calls every
+actor's ``on_stop`` so it can flush. A second signal skips the drain.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+
+from config.runtime import RuntimeConfig
+from runtime.actor import Actor, ActorContext, ActorStats
+from runtime.bus import Bus
+from runtime.channels import Mailbox
+from runtime.codec import encode, kind_of
+from runtime.errors import ActorEscalation, AtriumError
+from runtime.messages import DeadLetter, Message
+
+__all__ = ("ActorSlot", "Supervisor")
+
+log = logging.getLogger("atrium.supervisor")
+
+RestartPolicy = Literal["restart", "escalate"]
+
+
+@dataclass
+class ActorSlot:
+    """One supervised actor: its class, context and mailbox outlive its instances."""
+
+    name: str
+    cls: type[Actor]
+    context: ActorContext
+    mailbox: Mailbox
+    restart: RestartPolicy = "restart"
+    actor: Actor | None = None
+    pending: deque[Message] = field(default_factory=deque)
+    restart_times: deque[float] = field(default_factory=deque)
+
+    @property
+    def stats(self) -> ActorStats:
+        return self.context.stats
+
+
+class Supervisor:
+    """Runs a set of actors over one bus until stopped."""
+
+    def __init__(self, bus: Bus, slots: list[ActorSlot], config: RuntimeConfig) -> None:
+        self.bus = bus
+        self.slots = slots
+        self.config = config
+        self._stop = anyio.Event()
+        self._immediate = False
+        self._escalation: ActorEscalation | None = None
+        self._sources_done = anyio.Event()
+        self._sources_left = 0
+        self.stop_reason = ""
+
+    # -- control -------------------------------------------------------------------------
+
+    def request_stop(self, reason: str, *, immediate: bool = False) -> None:
+        """Begin shutdown; ``immediate`` skips draining the mailboxes."""
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            log.info("stopping: %s", reason)
+        self._immediate = self._immediate or immediate
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    # -- running -------------------------------------------------------------------------
+
+    async def run(self, *, stop_when_sources_finish: bool = False, handle_signals: bool = False) -> None:
+        """Start every actor and supervise until a stop; raise if an actor escalated."""
+        try:
+            for slot in self.slots:
+                await self._start_instance(slot)
+        except Exception as exc:
+            await self._stop_all()
+            raise ActorEscalation(slot.name, f"on_start failed: {exc!r}") from exc
+        sources = [slot for slot in self.slots if slot.cls.is_source()]
+        self._sources_left = len(sources)
+        if not sources:
+            self._sources_done.set()
+        async with anyio.create_task_group() as loops:
+            for slot in self.slots:
+                loops.start_soon(self._drain, slot, name=f"atrium-loop-{slot.name}")
+            if handle_signals:
+                loops.start_soon(self._watch_signals, name="atrium-signals")
+            async with anyio.create_task_group() as source_group:
+                for slot in sources:
+                    source_group.start_soon(self._run_source, slot, name=f"atrium-source-{slot.name}")
+                if stop_when_sources_finish:
+                    source_group.start_soon(self._stop_after_sources)
+                await self._stop.wait()
+                source_group.cancel_scope.cancel()
+            if not self._immediate:
+                with anyio.move_on_after(self.config.shutdown_grace_seconds) as grace:
+                    await self.bus.wait_settled()
+                if grace.cancelled_caught:
+                    log.warning(
+                        "shutdown grace of %.1fs ran out with %d messages unhandled",
+                        self.config.shutdown_grace_seconds,
+                        self.bus.in_flight,
+                    )
+            loops.cancel_scope.cancel()
+        await self._stop_all()
+        if self._escalation is not None:
+            raise self._escalation
+
+    async def _start_instance(self, slot: ActorSlot) -> None:
+        slot.actor = slot.cls(slot.context)
+        await slot.actor.on_start()
+
+    async def _stop_all(self) -> None:
+        with anyio.CancelScope(shield=True):
+            for slot in self.slots:
+                if slot.actor is None:
+                    continue
+                try:
+                    await slot.actor.on_stop()
+                except Exception:
+                    log.exception("on_stop of %s failed", slot.name)
+                slot.mailbox.close()
+
+    async def _stop_after_sources(self) -> None:
+        await self._sources_done.wait()
+        self.request_stop("feed finished")
+
+    async def _run_source(self, slot: ActorSlot) -> None:
+        assert slot.actor is not None
+        try:
+            await slot.actor.run()
+        except AtriumError as exc:
+            self._escalate(slot, str(exc))
+        except Exception as exc:
+            log.exception("source %s failed", slot.name)
+            self._escalate(slot, f"source failed: {exc!r}")
+        finally:
+            self._sources_left -= 1
+            if self._sources_left == 0:
+                self._sources_done.set()
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                name = signal.Signals(signum).name
+                if self.stopping:
+                    self.request_stop(f"second {name}: exiting at once", immediate=True)
+                else:
+                    self.request_stop(f"{name} received")
+
+    # -- the actor loop ------------------------------------------------------------------
+
+    async def _drain(self, slot: ActorSlot) -> None:
+        mailbox, pending, bus, stats = slot.mailbox, slot.pending, self.bus, slot.stats
+        max_batch = self.config.max_batch
+        while True:
+            if not pending and not mailbox.drain(pending, max_batch):
+                await mailbox.wait()
+                continue
+            actor = slot.actor
+            assert actor is not None
+            handled = 0
+            while pending and handled < max_batch:
+                message = pending.popleft()
+                handled += 1
+                try:
+                    actor.handle(message)
+                except Exception as exc:
+                    stats.failed += 1
+                    self._dead_letter(slot, message, exc)
+                    if actor._outbox:
+                        await actor.flush_outbox()
+                    bus.done()
+                    if not await self._restart(slot, exc):
+                        return
+                    actor = slot.actor
+                    assert actor is not None
+                    continue
+                if actor._outbox:
+                    await actor.flush_outbox()
+                stats.processed += 1
+                bus.done()
+            if handled >= max_batch:
+                await anyio.lowlevel.checkpoint()
+
+    def _dead_letter(self, slot: ActorSlot, message: Message, exc: Exception) -> None:
+        slot.stats.dead_letters += 1
+        log.error(
+            "%s failed on %s; message dead-lettered", slot.name, kind_of(message), exc_info=exc
+        )
+        letter = DeadLetter(
+            ts=slot.context.clock.now_ns(),
+            actor=slot.name,
+            message_kind=kind_of(message),
+            payload=encode(message),
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        self.bus.record(letter)
+        self.bus.deliver_nowait(letter, self.bus.targets(letter, slot.name))
+
+    async def _restart(self, slot: ActorSlot, exc: Exception) -> bool:
+        """Restart ``slot`` after backoff; False when it escalated instead."""
+        if slot.restart == "escalate":
+            self._escalate(slot, f"handler raised {type(exc).__name__}: {exc} (restart policy: escalate)")
+            return False
+        now = time.monotonic()
+        window = self.config.restart_window_seconds
+        times = slot.restart_times
+        while times and now - times[0] > window:
+            times.popleft()
+        if len(times) >= self.config.max_restarts:
+            self._escalate(
+                slot,
+                f"{len(times) + 1} failures within {window:g}s exceeds max_restarts="
+                f"{self.config.max_restarts}; last error {type(exc).__name__}: {exc}",
+            )
+            return False
+        delay = min(
+            self.config.backoff_initial_seconds * (2 ** len(times)), self.config.backoff_max_seconds
+        )
+        times.append(now)
+        await anyio.sleep(delay)
+        try:
+            await self._start_instance(slot)
+        except Exception as start_exc:
+            self._escalate(slot, f"restart failed in on_start: {start_exc!r}")
+            return False
+        slot.stats.restarts += 1
+        log.warning("%s restarted (%d in window) after %.3fs", slot.name, len(times), delay)
+        return True
+
+    def _escalate(self, slot: ActorSlot, reason: str) -> None:
+        if self._escalation is None:
+            self._escalation = ActorEscalation(slot.name, reason)
+            log.error("escalation: %s", self._escalation)
+        self.request_stop(f"{slot.name} escalated", immediate=True)

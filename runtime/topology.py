@@ -1,0 +1,86 @@
+"""Build the actor graph from ``[topology]``: load classes, create mailboxes, wire the bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from config.schema import AtriumConfig
+from runtime.actor import Actor, ActorContext, Mode
+from runtime.bus import Bus, TopologyError
+from runtime.channels import Mailbox
+from runtime.clocks import Clock
+from runtime.loading import load_object
+from runtime.supervisor import ActorSlot, Supervisor
+
+__all__ = ("Pipeline", "build_pipeline")
+
+
+@dataclass
+class Pipeline:
+    """A wired, not yet started, set of actors."""
+
+    bus: Bus
+    supervisor: Supervisor
+    slots: dict[str, ActorSlot]
+    clock: Clock
+    registry: CollectorRegistry
+
+
+def build_pipeline(
+    config: AtriumConfig,
+    *,
+    clock: Clock,
+    mode: Mode,
+    registry: CollectorRegistry | None = None,
+    sections: dict[str, Any] | None = None,
+) -> Pipeline:
+    """Instantiate the topology. ``sections`` overrides config sections by name."""
+    registry = registry if registry is not None else CollectorRegistry()
+    bus = Bus()
+    slots: dict[str, ActorSlot] = {}
+    for name, spec in config.topology.actors.items():
+        key = f"topology.actors.{name}.class"
+        try:
+            cls = load_object(spec.cls, key=key)
+        except ValueError as exc:
+            raise TopologyError(str(exc)) from None
+        if not (isinstance(cls, type) and issubclass(cls, Actor)):
+            raise TopologyError(f"{key}: {spec.cls!r} is not an Actor subclass")
+        unhandled = sorted(set(spec.subscribes) - set(cls.handles()))
+        if unhandled:
+            raise TopologyError(
+                f"topology.actors.{name}.subscribes: {spec.cls} has no handler for "
+                f"{', '.join(unhandled)}"
+            )
+        section = _section(config, spec.section, sections, name)
+        mailbox = Mailbox(
+            name, control_capacity=spec.control_capacity, data_capacity=spec.data_capacity
+        )
+        bus.subscribe(name, mailbox, list(spec.subscribes))
+        context = ActorContext(
+            name=name,
+            config=section,
+            clock=clock,
+            bus=bus,
+            registry=registry,
+            mode=mode,
+            mailbox=mailbox,
+        )
+        slots[name] = ActorSlot(name, cls, context, mailbox, spec.restart)
+    supervisor = Supervisor(bus, list(slots.values()), config.runtime)
+    return Pipeline(bus, supervisor, slots, clock, registry)
+
+
+def _section(
+    config: AtriumConfig, section: str | None, overrides: dict[str, Any] | None, actor: str
+) -> Any:
+    if section is None:
+        return None
+    if overrides and section in overrides:
+        return overrides[section]
+    if section == "base_dir" or not hasattr(config, section):
+        raise TopologyError(f"topology.actors.{actor}.section: no config section {section!r}")
+    return getattr(config, section)
