@@ -12,6 +12,7 @@ the next recorded event; it costs two integer updates per delivery.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import anyio
 
@@ -19,9 +20,18 @@ from runtime.channels import Mailbox
 from runtime.codec import MESSAGE_TYPES
 from runtime.messages import Message
 
-__all__ = ("Bus", "Tap", "TopologyError")
+__all__ = ("Bus", "Gate", "Tap", "TopologyError")
 
 Tap = Callable[[Message], None]
+
+
+class Gate(Protocol):
+    """Something sources must wait for before producing more (the journal writer)."""
+
+    @property
+    def blocked(self) -> bool: ...
+
+    async def wait_writable(self) -> None: ...
 
 
 class TopologyError(ValueError):
@@ -35,6 +45,7 @@ class Bus:
         self._subscribers: dict[type[Message], list[tuple[str, Mailbox]]] = {}
         self._routes: dict[tuple[type[Message], str], tuple[Mailbox, ...]] = {}
         self._taps: list[Tap] = []
+        self._gates: list[Gate] = []
         self._idle = anyio.Event()
         self._idle.set()
         self.in_flight = 0
@@ -58,6 +69,10 @@ class Bus:
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(message)`` for every published message, in publication order."""
         self._taps.append(tap)
+
+    def add_gate(self, gate: Gate) -> None:
+        """Make sources wait while ``gate`` is blocked (checked at publish and settle)."""
+        self._gates.append(gate)
 
     def subscribers(self, cls: type[Message]) -> list[str]:
         return [name for name, _ in self._subscribers.get(cls, ())]
@@ -94,6 +109,9 @@ class Bus:
 
     async def publish(self, message: Message, sender: str) -> None:
         """Record and deliver ``message``, waiting for room where a mailbox is full."""
+        for gate in self._gates:
+            if gate.blocked:
+                await gate.wait_writable()
         self.record(message)
         blocked = self.deliver_nowait(message, self.targets(message, sender))
         if blocked:
@@ -120,3 +138,6 @@ class Bus:
         """Wait until every delivered message has been handled."""
         if self.in_flight:
             await self._idle.wait()
+        for gate in self._gates:
+            if gate.blocked:
+                await gate.wait_writable()

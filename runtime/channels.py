@@ -148,5 +148,12 @@ class Mailbox:
         return MailboxStats(self.control.stats(), self.data.stats())
 
     def close(self) -> None:
+        """Close both lanes; the supervisor does this at shutdown."""
         self.control.close()
         self.data.close()
+
+    def __enter__(self) -> Mailbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -188,9 +188,9 @@ class Supervisor:
                     self._dead_letter(slot, message, exc)
                     if actor._outbox:
                         await actor.flush_outbox()
-                    bus.done()
                     if not await self._restart(slot, exc):
-                        return
+                        return  # escalated: the message stays in flight so nothing advances
+                    bus.done()
                     actor = slot.actor
                     assert actor is not None
                     continue

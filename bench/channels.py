@@ -1,0 +1,171 @@
+"""Messages per second through a chain of 5 actors: Atrium's mailboxes against plain awaits.
+
+The Atrium chain is the real runtime (Bus, Mailbox, Actor, Supervisor) wired like the
+pipeline: a source floods Ticks -> a1 (Tick) -> a2 (Bar) -> a3 (OrderIntent) -> a4
+(SizedOrder) -> a5 (Order). Each stage forwards a pre-built message, so only the channel
+machinery is measured. The baseline is five tasks doing ``await send`` / ``async for``
+on anyio memory object streams of the same capacity.
+
+    python bench/channels.py [--messages 200000] [--capacity 1024] [--no-uvloop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from decimal import Decimal
+from typing import Any, ClassVar
+
+import anyio
+
+from config import RuntimeConfig
+from runtime.actor import Actor, ActorContext
+from runtime.bus import Bus
+from runtime.channels import Mailbox
+from runtime.clocks import LiveClock
+from runtime.messages import (
+    Bar,
+    Message,
+    Order,
+    OrderIntent,
+    SizedOrder,
+    SizingExplanation,
+    Tick,
+)
+from runtime.supervisor import ActorSlot, Supervisor
+
+D = Decimal
+TICK = Tick(ts=1, symbol="X", price=D("100"), size=D("1"))
+BAR = Bar(ts=1, symbol="X", open=D(1), high=D(1), low=D(1), close=D(1))
+INTENT = OrderIntent(ts=1, intent_id="s-1", strategy="s", symbol="X", side="BUY")
+_SIZING = SizingExplanation(
+    mode="fixed_qty", equity=D(1), price=D(1), raw_quantity=D(1), final_quantity=D(1)
+)
+SIZED = SizedOrder(
+    ts=1, order_id="o", intent_id="s-1", strategy="s", symbol="X", side="BUY", quantity=D(1),
+    reference_price=D(1), reduces_position=False, sizing=_SIZING,
+)
+ORDER = Order(
+    ts=1, order_id="o", intent_id="s-1", strategy="s", symbol="X", side="BUY", quantity=D(1),
+    reference_price=D(1), reduces_position=False,
+)
+
+
+class Source(Actor):
+    count: ClassVar[int] = 0
+
+    async def run(self) -> None:
+        for _ in range(self.count):
+            await self.send(TICK)
+        await self.settled()
+
+
+class A1(Actor):
+    def _handle_tick(self, message: Tick) -> None:
+        self.publish(BAR)
+
+
+class A2(Actor):
+    def _handle_bar(self, message: Bar) -> None:
+        self.publish(INTENT)
+
+
+class A3(Actor):
+    def _handle_order_intent(self, message: OrderIntent) -> None:
+        self.publish(SIZED)
+
+
+class A4(Actor):
+    def _handle_sized_order(self, message: SizedOrder) -> None:
+        self.publish(ORDER)
+
+
+class A5(Actor):
+    received: ClassVar[int] = 0
+
+    def _handle_order(self, message: Order) -> None:
+        A5.received += 1
+
+
+async def atrium_chain(messages: int, capacity: int) -> float:
+    Source.count, A5.received = messages, 0
+    bus = Bus()
+    clock = LiveClock()
+    slots = []
+    chain: list[tuple[str, type[Actor], list[str]]] = [
+        ("source", Source, []), ("a1", A1, ["Tick"]), ("a2", A2, ["Bar"]),
+        ("a3", A3, ["OrderIntent"]), ("a4", A4, ["SizedOrder"]), ("a5", A5, ["Order"]),
+    ]
+    for name, cls, kinds in chain:
+        mailbox = Mailbox(name, control_capacity=capacity, data_capacity=capacity)
+        bus.subscribe(name, mailbox, kinds)
+        context = ActorContext(name=name, config=None, clock=clock, bus=bus, mailbox=mailbox)
+        slots.append(ActorSlot(name, cls, context, mailbox))
+    supervisor = Supervisor(bus, slots, RuntimeConfig())
+    started = time.perf_counter()
+    await supervisor.run(stop_when_sources_finish=True)
+    elapsed = time.perf_counter() - started
+    assert A5.received == messages, (A5.received, messages)
+    return messages / elapsed
+
+
+async def plain_chain(messages: int, capacity: int) -> float:
+    streams = [anyio.create_memory_object_stream[Message](capacity) for _ in range(5)]
+    received = 0
+
+    async def stage(index: int, out: Message) -> None:
+        receive = streams[index][1]
+        send = streams[index + 1][0]
+        async with receive, send:
+            async for _ in receive:
+                await send.send(out)
+
+    async def sink() -> None:
+        nonlocal received
+        async with streams[4][1] as receive:
+            async for _ in receive:
+                received += 1
+
+    started = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for index, out in enumerate((BAR, INTENT, SIZED, ORDER)):
+            tg.start_soon(stage, index, out)
+        tg.start_soon(sink)
+        async with streams[0][0] as send:
+            for _ in range(messages):
+                await send.send(TICK)
+    elapsed = time.perf_counter() - started
+    assert received == messages
+    return messages / elapsed
+
+
+def measure(messages: int, capacity: int, use_uvloop: bool) -> dict[str, Any]:
+    options = {"use_uvloop": use_uvloop}
+    fast = anyio.run(atrium_chain, messages, capacity, backend_options=options)
+    plain = anyio.run(plain_chain, messages, capacity, backend_options=options)
+    return {"atrium_msgs_per_s": fast, "plain_msgs_per_s": plain, "ratio": fast / plain}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=200_000)
+    parser.add_argument("--capacity", type=int, default=1024)
+    parser.add_argument("--no-uvloop", action="store_true")
+    args = parser.parse_args()
+    loops = [False] if args.no_uvloop else [False, True]
+    print(f"chain of 5 actors, {args.messages:,} messages, capacity {args.capacity}")
+    print(f"{'loop':8} {'atrium msg/s':>14} {'plain await msg/s':>18} {'ratio':>7}")
+    for use_uvloop in loops:
+        try:
+            result = measure(args.messages, args.capacity, use_uvloop)
+        except ImportError:
+            print(f"{'uvloop':8} not installed")
+            continue
+        print(
+            f"{'uvloop' if use_uvloop else 'asyncio':8} {result['atrium_msgs_per_s']:>14,.0f} "
+            f"{result['plain_msgs_per_s']:>18,.0f} {result['ratio']:>6.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

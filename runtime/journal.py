@@ -1,0 +1,162 @@
+"""The event journal: every published message, in order, in SQLite (aiosqlite, WAL).
+
+The bus calls :meth:`Journal.record` for each message as it is published (sync, cheap: one
+msgpack encode and a list append). A single writer task drains the buffer with batched
+``executemany`` calls. When the buffer passes its high-water mark the journal closes its
+gate and sources wait on it (through the bus) until the writer catches up, so memory
+stays bounded however fast the feed is.
+
+Schema (version 1)::
+
+    events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)
+    meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- journal_schema_version, message_schema_version
+
+``payload`` holds the exact bytes of :func:`runtime.codec.encode`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Final
+
+import aiosqlite
+import anyio
+
+from runtime.codec import encode
+from runtime.errors import AtriumError
+from runtime.messages import MESSAGE_SCHEMA_VERSION, Message
+
+__all__ = ("JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
+
+log = logging.getLogger("atrium.journal")
+
+JOURNAL_SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS events ("
+    "seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq)",
+)
+
+
+class JournalError(AtriumError):
+    """Raised when a journal file cannot be opened, is corrupt, or has another schema."""
+
+
+class Journal:
+    """Append-only message journal with one background writer.
+
+    Parameters
+    ----------
+    path : Path
+        The SQLite file. An existing file must carry this schema version; it is appended to.
+    batch_size : int
+        Rows per ``executemany``; the high-water mark is eight batches.
+    """
+
+    def __init__(self, path: Path, *, batch_size: int = 2048) -> None:
+        self.path = path
+        self.batch_size = batch_size
+        self._high_water = batch_size * 8
+        self._buffer: list[tuple[int, int, str, bytes]] = []
+        self._db: aiosqlite.Connection | None = None
+        self._wake = anyio.Event()
+        self._drained = anyio.Event()
+        self._drained.set()
+        self._closed = False
+        self.next_seq = 1
+        self.written = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Open or create the file, check its versions, and continue its sequence."""
+        try:
+            self._db = await aiosqlite.connect(self.path)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            for statement in _SCHEMA:
+                await self._db.execute(statement)
+            versions = await self._read_meta()
+        except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
+            await self._close_quietly()
+            raise JournalError(f"{self.path}: not a usable Atrium journal ({exc})") from None
+        expected = {
+            "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
+            "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
+        }
+        if not versions:
+            await self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(expected.items()))
+            await self._db.commit()
+        elif versions != expected:
+            await self._close_quietly()
+            raise JournalError(
+                f"{self.path}: journal schema {versions} is not the supported {expected}; "
+                "the file was left untouched"
+            )
+        async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
+            row = await cursor.fetchone()
+        self.next_seq = int(row[0]) + 1 if row else 1
+
+    async def _read_meta(self) -> dict[str, str]:
+        assert self._db is not None
+        async with self._db.execute("SELECT key, value FROM meta") as cursor:
+            return {str(key): str(value) for key, value in await cursor.fetchall()}
+
+    async def _close_quietly(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def run_writer(self) -> None:
+        """Write batches until :meth:`close`; run this as one task."""
+        while not self._closed:
+            if not self._buffer:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+            await self._write_buffer()
+
+    async def close(self) -> None:
+        """Write everything still buffered, then close the file."""
+        self._closed = True
+        self._wake.set()
+        with anyio.CancelScope(shield=True):
+            if self._db is not None:
+                await self._write_buffer()
+                await self._db.close()
+                self._db = None
+
+    # -- recording -----------------------------------------------------------------------
+
+    def record(self, message: Message) -> None:
+        """Buffer ``message`` under the next sequence number (the bus tap)."""
+        self._buffer.append((self.next_seq, message.ts, type(message).__name__, encode(message)))
+        self.next_seq += 1
+        if len(self._buffer) >= self.batch_size:
+            self._wake.set()
+            if len(self._buffer) >= self._high_water and self._drained.is_set():
+                self._drained = anyio.Event()
+
+    @property
+    def blocked(self) -> bool:
+        """True while the buffer is above its high-water mark."""
+        return not self._drained.is_set()
+
+    async def wait_writable(self) -> None:
+        """Wait until the writer has caught up below the high-water mark."""
+        self._wake.set()
+        await self._drained.wait()
+
+    async def _write_buffer(self) -> None:
+        while self._buffer:
+            batch, self._buffer = self._buffer, []
+            assert self._db is not None
+            await self._db.executemany(
+                "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
+            )
+            await self._db.commit()
+            self.written += len(batch)
+            if len(self._buffer) < self._high_water:
+                self._drained.set()

@@ -1,0 +1,74 @@
+"""Config loading: defaults for a first run, and errors that name the key path and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from config import AtriumConfig, ConfigError, load_config, parse_config
+
+
+def test_parse_when_empty_then_every_section_has_defaults() -> None:
+    config = parse_config({})
+    assert isinstance(config, AtriumConfig)
+    assert config.runtime.max_batch == 256
+    assert list(config.topology.actors) == ["market_data", "strategy", "portfolio", "risk", "execution"]
+    assert config.topology.actors["portfolio"].restart == "escalate"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"runtime": {"max_batch": -1}}, r"^runtime\.max_batch: expected an integer >= 1, got -1$"),
+        (
+            {"runtime": {"shutdown_grace_seconds": "soon"}},
+            r"^runtime\.shutdown_grace_seconds: expected a number, got 'soon'$",
+        ),
+        ({"runtime": {"max_bach": 5}}, r"^runtime\.max_bach: unknown key \(check the spelling\)$"),
+        ({"runtimes": {}}, r"^runtimes: unknown key \(check the spelling\)$"),
+        ({"runtime": {"log_level": "LOUD"}}, r"^runtime\.log_level: unknown value 'LOUD'$"),
+        ({"runtime": 5}, r"^runtime: expected a table, got 5$"),
+    ],
+)
+def test_parse_when_value_invalid_then_error_names_key_path(
+    data: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_topology_when_one_key_overridden_then_rest_of_default_actor_kept() -> None:
+    config = parse_config({"topology": {"actors": {"risk": {"control_capacity": 64}}}})
+    risk = config.topology.actors["risk"]
+    assert risk.control_capacity == 64
+    assert risk.cls == "actors.risk:RiskActor"
+    assert "SizedOrder" in risk.subscribes
+    assert list(config.topology.actors) == ["risk", "market_data", "strategy", "portfolio", "execution"]
+
+
+def test_load_when_file_valid_then_base_dir_is_file_directory(tmp_path: Path) -> None:
+    path = tmp_path / "atrium.toml"
+    path.write_text("[runtime]\nshutdown_grace_seconds = 2.5\n", encoding="utf-8")
+    config = load_config(path)
+    assert config.runtime.shutdown_grace_seconds == 2.5
+    assert config.base_dir == str(tmp_path.resolve())
+
+
+def test_load_when_toml_broken_then_error_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[runtime\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=rf"^{path}: not valid TOML: .*line 1"):
+        load_config(path)
+
+
+def test_load_when_file_missing_then_error_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    with pytest.raises(ConfigError, match=rf"^cannot read config file {path}: No such file or directory$"):
+        load_config(path)
+
+
+def test_example_config_when_loaded_then_valid() -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "example.toml"
+    config = load_config(example)
+    assert config.strategies
