@@ -119,7 +119,7 @@ class Actor:
         bus.record(message)
         targets = bus.targets(message, self.name)
         if self._outbox:
-            for mailbox in targets:
+            for _ in targets:
                 bus.enter()
             self._outbox.append((message, list(targets)))
             return

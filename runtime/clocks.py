@@ -7,6 +7,7 @@ they were scheduled), which is what makes a replay repeatable.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import time
@@ -53,14 +54,12 @@ class Clock(Protocol):
 
 
 class LiveClock:
-    """Wall-clock time. Timers run on the event loop."""
+    """Wall-clock time. Timers ride the running asyncio loop (anyio has no ``call_at``)."""
 
     def now_ns(self) -> int:
         return time.time_ns()
 
     def schedule(self, at_ns: int, callback: TimerCallback) -> TimerHandle:
-        import asyncio  # timers ride the running loop; anyio has no call_at
-
         loop = asyncio.get_running_loop()
         delay = max(0.0, (at_ns - time.time_ns()) / 1e9)
         timer = loop.call_later(delay, callback, at_ns)

@@ -313,7 +313,11 @@ class OrderDenied(Message, frozen=True, kw_only=True, gc=False):
 
     def __post_init__(self) -> None:
         _check_member("OrderDenied", "side", self.side, _SIDES)
-        if not self.reason or not self.reason.replace("_", "").isalnum() or not self.reason.isupper():
+        if (
+            not self.reason
+            or not self.reason.replace("_", "").isalnum()
+            or not self.reason.isupper()
+        ):
             raise ValueError(f"OrderDenied.reason must be an UPPER_SNAKE code, got {self.reason!r}")
 
 

@@ -86,7 +86,9 @@ class Supervisor:
 
     # -- running -------------------------------------------------------------------------
 
-    async def run(self, *, stop_when_sources_finish: bool = False, handle_signals: bool = False) -> None:
+    async def run(
+        self, *, stop_when_sources_finish: bool = False, handle_signals: bool = False
+    ) -> None:
         """Start every actor and supervise until a stop; raise if an actor escalated."""
         try:
             for slot in self.slots:
@@ -105,7 +107,9 @@ class Supervisor:
                 loops.start_soon(self._watch_signals, name="atrium-signals")
             async with anyio.create_task_group() as source_group:
                 for slot in sources:
-                    source_group.start_soon(self._run_source, slot, name=f"atrium-source-{slot.name}")
+                    source_group.start_soon(
+                        self._run_source, slot, name=f"atrium-source-{slot.name}"
+                    )
                 if stop_when_sources_finish:
                     source_group.start_soon(self._stop_after_sources)
                 await self._stop.wait()
@@ -219,7 +223,9 @@ class Supervisor:
     async def _restart(self, slot: ActorSlot, exc: Exception) -> bool:
         """Restart ``slot`` after backoff; False when it escalated instead."""
         if slot.restart == "escalate":
-            self._escalate(slot, f"handler raised {type(exc).__name__}: {exc} (restart policy: escalate)")
+            self._escalate(
+                slot, f"handler raised {type(exc).__name__}: {exc} (restart policy: escalate)"
+            )
             return False
         now = time.monotonic()
         window = self.config.restart_window_seconds

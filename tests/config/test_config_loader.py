@@ -13,7 +13,13 @@ def test_parse_when_empty_then_every_section_has_defaults() -> None:
     config = parse_config({})
     assert isinstance(config, AtriumConfig)
     assert config.runtime.max_batch == 256
-    assert list(config.topology.actors) == ["market_data", "strategy", "portfolio", "risk", "execution"]
+    assert list(config.topology.actors) == [
+        "market_data",
+        "strategy",
+        "portfolio",
+        "risk",
+        "execution",
+    ]
     assert config.topology.actors["portfolio"].restart == "escalate"
 
 
@@ -44,7 +50,13 @@ def test_topology_when_one_key_overridden_then_rest_of_default_actor_kept() -> N
     assert risk.control_capacity == 64
     assert risk.cls == "actors.risk:RiskActor"
     assert "SizedOrder" in risk.subscribes
-    assert list(config.topology.actors) == ["risk", "market_data", "strategy", "portfolio", "execution"]
+    assert list(config.topology.actors) == [
+        "risk",
+        "market_data",
+        "strategy",
+        "portfolio",
+        "execution",
+    ]
 
 
 def test_load_when_file_valid_then_base_dir_is_file_directory(tmp_path: Path) -> None:
@@ -64,7 +76,9 @@ def test_load_when_toml_broken_then_error_names_file(tmp_path: Path) -> None:
 
 def test_load_when_file_missing_then_error_names_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
-    with pytest.raises(ConfigError, match=rf"^cannot read config file {path}: No such file or directory$"):
+    with pytest.raises(
+        ConfigError, match=rf"^cannot read config file {path}: No such file or directory$"
+    ):
         load_config(path)
 
 

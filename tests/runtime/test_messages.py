@@ -60,40 +60,90 @@ ONE_OF_EACH = [
     _bar(),
     Tick(ts=2, symbol="ES", price=D("3067.25"), size=D("3")),
     OrderIntent(
-        ts=3, intent_id="trend-1", strategy="trend", symbol="NVDA", side="BUY", risk_pct=D("0.03"),
-        risk_per_share=D("5"), tag="entry",
+        ts=3,
+        intent_id="trend-1",
+        strategy="trend",
+        symbol="NVDA",
+        side="BUY",
+        risk_pct=D("0.03"),
+        risk_per_share=D("5"),
+        tag="entry",
     ),
     SizedOrder(
-        ts=4, order_id="O-00000001", intent_id="trend-1", strategy="trend", symbol="NVDA",
-        side="BUY", quantity=D("600"), reference_price=D("50"), reduces_position=False,
+        ts=4,
+        order_id="O-00000001",
+        intent_id="trend-1",
+        strategy="trend",
+        symbol="NVDA",
+        side="BUY",
+        quantity=D("600"),
+        reference_price=D("50"),
+        reduces_position=False,
         sizing=SIZING,
     ),
     Order(
-        ts=5, order_id="O-00000001", intent_id="trend-1", strategy="trend", symbol="NVDA",
-        side="BUY", quantity=D("600"), reference_price=D("50"), reduces_position=False,
-        order_type="LIMIT", limit_price=D("49.5"),
+        ts=5,
+        order_id="O-00000001",
+        intent_id="trend-1",
+        strategy="trend",
+        symbol="NVDA",
+        side="BUY",
+        quantity=D("600"),
+        reference_price=D("50"),
+        reduces_position=False,
+        order_type="LIMIT",
+        limit_price=D("49.5"),
     ),
     CancelOrder(ts=6, order_id="O-00000001", strategy="trend", reason="stale"),
     OrderDenied(
-        ts=7, intent_id="trend-2", strategy="trend", symbol="NVDA", side="SELL",
-        reason="ORDER_RATE_EXCEEDED", source="risk", detail="rate=101 limit=100",
+        ts=7,
+        intent_id="trend-2",
+        strategy="trend",
+        symbol="NVDA",
+        side="SELL",
+        reason="ORDER_RATE_EXCEEDED",
+        source="risk",
+        detail="rate=101 limit=100",
     ),
     OrderUpdate(
-        ts=8, order_id="O-00000001", strategy="trend", symbol="NVDA", status="PARTIALLY_FILLED",
-        filled_quantity=D("100"), remaining_quantity=D("500"), avg_fill_price=D("49.5"),
+        ts=8,
+        order_id="O-00000001",
+        strategy="trend",
+        symbol="NVDA",
+        status="PARTIALLY_FILLED",
+        filled_quantity=D("100"),
+        remaining_quantity=D("500"),
+        avg_fill_price=D("49.5"),
     ),
     Fill(
-        ts=9, fill_id="O-00000001-1", order_id="O-00000001", strategy="trend", symbol="NVDA",
-        side="BUY", quantity=D("100"), price=D("49.5"), commission=D("1.00"),
+        ts=9,
+        fill_id="O-00000001-1",
+        order_id="O-00000001",
+        strategy="trend",
+        symbol="NVDA",
+        side="BUY",
+        quantity=D("100"),
+        price=D("49.5"),
+        commission=D("1.00"),
     ),
     PositionUpdate(
-        ts=10, strategy="trend", symbol="NVDA", quantity=D("-100"), avg_price=D("49.5"),
+        ts=10,
+        strategy="trend",
+        symbol="NVDA",
+        quantity=D("-100"),
+        avg_price=D("49.5"),
         realized_pnl=D("0"),
     ),
     PortfolioSnapshot(
-        ts=11, equity=D("100000"), cash=D("95050"), gross_exposure=D("4950"),
-        net_exposure=D("4950"), realized_pnl=D("0"), unrealized_pnl=D("0"),
-        peak_equity=D("100000"), drawdown=D("0"),
+        ts=11,
+        equity=D("100000"),
+        cash=D("95050"),
+        gross_exposure=D("4950"),
+        net_exposure=D("4950"),
+        realized_pnl=D("0"),
+        unrealized_pnl=D("0"),
+        peak_equity=D("100000"),
+        drawdown=D("0"),
         positions=(SymbolPosition(symbol="NVDA", quantity=D("100"), mark_price=D("49.5")),),
     ),
     Control(ts=12, command="halt", reason="operator"),
@@ -159,7 +209,11 @@ def test_tick_when_price_not_positive_then_rejected() -> None:
 
 def _intent(**overrides: object) -> OrderIntent:
     fields: dict[str, object] = {
-        "ts": 1, "intent_id": "s-1", "strategy": "s", "symbol": "NVDA", "side": "BUY",
+        "ts": 1,
+        "intent_id": "s-1",
+        "strategy": "s",
+        "symbol": "NVDA",
+        "side": "BUY",
     }
     fields.update(overrides)
     return OrderIntent(**fields)  # type: ignore[arg-type]
@@ -195,21 +249,43 @@ def test_intent_when_value_invalid_then_rejected_with_message(
 def test_fill_when_side_unknown_then_rejected() -> None:
     with pytest.raises(ValueError, match=r"^Fill\.side must be one of BUY, SELL; got 'buy'$"):
         Fill(
-            ts=1, fill_id="f", order_id="o", strategy="s", symbol="X", side="buy",  # type: ignore[arg-type]
-            quantity=D("1"), price=D("1"),
+            ts=1,
+            fill_id="f",
+            order_id="o",
+            strategy="s",
+            symbol="X",
+            side="buy",  # type: ignore[arg-type]
+            quantity=D("1"),
+            price=D("1"),
         )
 
 
 def test_denied_when_reason_not_upper_snake_then_rejected() -> None:
-    with pytest.raises(ValueError, match=r"^OrderDenied\.reason must be an UPPER_SNAKE code, got 'too big'$"):
+    with pytest.raises(
+        ValueError, match=r"^OrderDenied\.reason must be an UPPER_SNAKE code, got 'too big'$"
+    ):
         OrderDenied(
-            ts=1, intent_id="i", strategy="s", symbol="X", side="BUY", reason="too big", source="risk"
+            ts=1,
+            intent_id="i",
+            strategy="s",
+            symbol="X",
+            side="BUY",
+            reason="too big",
+            source="risk",
         )
 
 
 def test_decode_when_payload_violates_rule_then_validation_error_names_rule() -> None:
     payload = msgspec.msgpack.encode(
-        {"kind": "Bar", "ts": 1, "symbol": "X", "open": "1", "high": "0.5", "low": "0.4", "close": "1"}
+        {
+            "kind": "Bar",
+            "ts": 1,
+            "symbol": "X",
+            "open": "1",
+            "high": "0.5",
+            "low": "0.4",
+            "close": "1",
+        }
     )
     with pytest.raises(
         msgspec.ValidationError,
@@ -220,5 +296,7 @@ def test_decode_when_payload_violates_rule_then_validation_error_names_rule() ->
 
 def test_decode_when_kind_unknown_then_validation_error() -> None:
     payload = msgspec.msgpack.encode({"kind": "Teleport", "ts": 1})
-    with pytest.raises(msgspec.ValidationError, match=r"^Invalid value 'Teleport' - at `\$\.kind`$"):
+    with pytest.raises(
+        msgspec.ValidationError, match=r"^Invalid value 'Teleport' - at `\$\.kind`$"
+    ):
         decode(payload)

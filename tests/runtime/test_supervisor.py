@@ -96,7 +96,9 @@ async def test_handler_when_raises_then_message_dead_lettered_and_actor_restarte
     assert len(letters) == 1
     letter = letters[0]
     assert (letter.actor, letter.message_kind, letter.error) == (  # type: ignore[attr-defined]
-        "rec", "Bar", "RuntimeError: cannot handle bar 3"
+        "rec",
+        "Bar",
+        "RuntimeError: cannot handle bar 3",
     )
     assert decode(letter.payload) == _bar(3)  # type: ignore[attr-defined]
 
@@ -104,7 +106,10 @@ async def test_handler_when_raises_then_message_dead_lettered_and_actor_restarte
 async def test_failures_when_past_restart_limit_then_escalates_and_stops_cleanly() -> None:
     recorder = _recorder({1, 2, 3})
     config = RuntimeConfig(
-        max_restarts=2, backoff_initial_seconds=0.0, backoff_max_seconds=0.0, restart_window_seconds=60
+        max_restarts=2,
+        backoff_initial_seconds=0.0,
+        backoff_max_seconds=0.0,
+        restart_window_seconds=60,
     )
     supervisor, _, _ = _supervise(
         [("feed", Feed, [], "restart"), ("rec", recorder, ["Bar"], "restart")], config
@@ -185,7 +190,7 @@ async def test_request_stop_when_mailboxes_hold_messages_then_drained_before_on_
     async with anyio.create_task_group() as tg:
         tg.start_soon(supervisor.run)
         while bus.published < 100:
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
         supervisor.request_stop("test")
     assert Slow.seen == list(range(1, 101))
     assert Slow.flushed == [100]
@@ -201,7 +206,7 @@ async def test_sigterm_when_running_then_graceful_shutdown_drains_and_returns() 
         async with anyio.create_task_group() as tg:
             tg.start_soon(lambda: supervisor.run(handle_signals=True))
             while bus.published < 100:
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             os.kill(os.getpid(), signal.SIGTERM)
     assert supervisor.stop_reason == "SIGTERM received"
     assert Slow.flushed == [100]

@@ -1,0 +1,142 @@
+"""The ``atrium`` command line: version, check-config, replay, run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from config.loader import ConfigError, load_config
+from config.schema import AtriumConfig
+from runtime.bus import TopologyError
+from runtime.clocks import SimClock
+from runtime.errors import AtriumError
+from runtime.eventloop import run as run_loop
+from runtime.eventloop import uvloop_available
+from runtime.replay import ReplayOptions, format_summary, run_replay
+from runtime.topology import build_pipeline
+
+__all__ = ("main",)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _version() -> str:
+    try:
+        return version("atrium-trading")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="atrium",
+        description="Actor-based asyncio trading runtime: replay recorded feeds or run live.",
+    )
+    parser.add_argument("--log-level", default=None, help="override [runtime].log_level")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("version", help="print the installed version")
+
+    check = commands.add_parser("check-config", help="validate a config file and its topology")
+    check.add_argument("config", type=Path, metavar="FILE")
+
+    replay = commands.add_parser("replay", help="run the five actors over recorded feeds")
+    replay.add_argument("--config", type=Path, required=True, metavar="FILE")
+    replay.add_argument(
+        "--feed",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="feed file (CSV or journal.sqlite); repeat for several; default: the config's feeds",
+    )
+    replay.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default: [replay].out_dir)",
+    )
+    replay.add_argument(
+        "--speed",
+        type=float,
+        default=None,
+        metavar="X",
+        help="0 = as fast as possible (default); X = X times recorded time",
+    )
+    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    run = commands.add_parser("run", help="run the long-running service (live or paper)")
+    run.add_argument("--config", type=Path, required=True, metavar="FILE")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``atrium`` console script; returns the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ConfigError, TopologyError, AtriumError) as exc:
+        print(f"atrium: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return EXIT_FAILED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "version":
+        loop = "uvloop" if uvloop_available() else "asyncio"
+        print(f"atrium-trading {_version()} (python {sys.version.split()[0]}, {loop})")
+        return EXIT_OK
+    config = load_config(args.config)
+    _configure_logging(args.log_level or config.runtime.log_level)
+    if args.command == "check-config":
+        return _check_config(config, args.config)
+    if args.command == "replay":
+        return _replay(config, args)
+    if args.command == "run":
+        print(
+            "atrium: error: `atrium run` (the live service) is not built yet; it arrives with "
+            "the service issue. Use `atrium replay` for now.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _check_config(config: AtriumConfig, path: Path) -> int:
+    pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
+    for slot in pipeline.slots.values():
+        slot.mailbox.close()
+    actors = ", ".join(pipeline.slots)
+    strategies = ", ".join(config.strategies) or "none"
+    print(f"{path}: ok (actors: {actors}; strategies: {strategies})")
+    return EXIT_OK
+
+
+def _replay(config: AtriumConfig, args: argparse.Namespace) -> int:
+    out_dir = args.out if args.out is not None else Path(config.replay.out_dir)
+    options = ReplayOptions(
+        out_dir=out_dir,
+        feeds=tuple(args.feed),
+        speed=args.speed,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    summary = run_loop(lambda: run_replay(config, options), use_uvloop=config.runtime.use_uvloop)
+    print(format_summary(summary, out_dir))
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""``atrium replay``: the five actors on a SimClock over recorded feeds, then the reports.
+
+The market data actor releases each recorded event only after the pipeline settled the
+previous one, so a replay reproduces the causal order live trading would have had and
+two runs of the same feed and config give byte-identical orders and fills.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from config.schema import AtriumConfig
+from runtime.clocks import SimClock
+from runtime.errors import AtriumError
+from runtime.journal import Journal
+from runtime.reports.collect import collect, iso_time
+from runtime.reports.html import write_report
+from runtime.reports.stats import performance
+from runtime.topology import Pipeline, build_pipeline
+
+__all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
+
+OUTPUT_FILES = ("journal.sqlite", "trades.csv", "equity.csv", "summary.json", "report.html")
+
+
+@dataclass(frozen=True)
+class ReplayOptions:
+    """What the command line adds to the config."""
+
+    out_dir: Path
+    feeds: tuple[str, ...] = ()
+    speed: float | None = None
+    progress: bool = False
+
+
+def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> Any:
+    section = config.market_data
+    changes: dict[str, Any] = {}
+    if options.feeds:
+        feed_type = type(section.feeds[0]) if section.feeds else _feed_config_type(section)
+        changes["feeds"] = [feed_type(path=str(Path(p).resolve())) for p in options.feeds]
+    if options.speed is not None:
+        changes["speed"] = options.speed
+    return msgspec.structs.replace(section, **changes) if changes else section
+
+
+def _feed_config_type(section: Any) -> Any:
+    from typing import get_args, get_type_hints
+
+    hints = get_type_hints(type(section))
+    return get_args(hints["feeds"])[0]
+
+
+def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    journal = out_dir / "journal.sqlite"
+    for feed in feeds:
+        if feed.resolve() == journal.resolve():
+            raise AtriumError(
+                f"--out {out_dir} would overwrite the feed {feed}; choose another output directory"
+            )
+    for name in (*OUTPUT_FILES, "journal.sqlite-wal", "journal.sqlite-shm"):
+        (out_dir / name).unlink(missing_ok=True)
+    return journal
+
+
+async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, Any]:
+    """Run the replay, write every output file, and return the summary."""
+    market_data = _market_data_section(config, options)
+    feed_paths = [Path(market_data.base_dir, feed.path) for feed in market_data.feeds if feed.path]
+    journal_path = _prepare_out_dir(options.out_dir, feed_paths)
+    pipeline = build_pipeline(
+        config, clock=SimClock(), mode="replay", sections={"market_data": market_data}
+    )
+    journal = Journal(journal_path, batch_size=config.journal.batch_size)
+    await journal.open()
+    pipeline.bus.add_tap(journal.record)
+    pipeline.bus.add_gate(journal)
+    started = time.perf_counter()
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(journal.run_writer)
+            if options.progress:
+                tg.start_soon(_show_progress, pipeline, started)
+            try:
+                await pipeline.supervisor.run(stop_when_sources_finish=True, handle_signals=True)
+            finally:
+                tg.cancel_scope.cancel()
+    finally:
+        await journal.close()
+        if options.progress:
+            print(file=sys.stderr)
+    wall_seconds = time.perf_counter() - started
+    return _write_outputs(config, options.out_dir, journal_path, pipeline, wall_seconds)
+
+
+def _write_outputs(
+    config: AtriumConfig, out_dir: Path, journal_path: Path, pipeline: Pipeline, wall_seconds: float
+) -> dict[str, Any]:
+    initial = Decimal(config.portfolio.initial_capital)
+    record = collect(journal_path, out_dir, initial)
+    stats = performance(record.equity_points, float(initial), config.replay.risk_free_rate)
+    closed = record.wins + record.losses
+    market_data = pipeline.slots["market_data"].actor if "market_data" in pipeline.slots else None
+    rejected = market_data.rejected_counts() if hasattr(market_data, "rejected_counts") else {}
+    summary: dict[str, Any] = {
+        "initial_equity": str(initial),
+        "final_equity": str(record.final_equity),
+        "total_return": stats["total_return"],
+        "cagr": stats["cagr"],
+        "volatility": stats["volatility"],
+        "sharpe": stats["sharpe"],
+        "sortino": stats["sortino"],
+        "max_drawdown": stats["max_drawdown"],
+        "orders": record.orders,
+        "fills": record.fills,
+        "denials": sum(record.denials.values()),
+        "denials_by_reason": dict(sorted(record.denials.items())),
+        "win_rate": record.wins / closed if closed else None,
+        "closing_fills": closed,
+        "bars": record.bars,
+        "ticks": record.ticks,
+        "rejected_records": dict(sorted(rejected.items())),
+        "dead_letters": sum(slot.stats.dead_letters for slot in pipeline.slots.values()),
+        "first_timestamp": iso_time(record.equity_points[0][0]) if record.equity_points else None,
+        "last_timestamp": iso_time(record.equity_points[-1][0]) if record.equity_points else None,
+        "wall_seconds": wall_seconds,
+        "bars_per_second": (record.bars + record.ticks) / wall_seconds if wall_seconds else None,
+    }
+    summary = {key: _round(value) for key, value in summary.items()}
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    limit = float(config.portfolio.max_exposure_pct) * float(config.portfolio.max_leverage)
+    write_report(out_dir / "report.html", record, summary, limit)
+    return summary
+
+
+def _round(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    return value
+
+
+async def _show_progress(pipeline: Pipeline, started: float) -> None:
+    slot = pipeline.slots.get("market_data")
+    while True:
+        await anyio.sleep(0.25)
+        actor = slot.actor if slot else None
+        if actor is None or not hasattr(actor, "progress"):
+            continue
+        done, total = actor.progress()
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        share = f"{done / total:6.1%} " if total else ""
+        print(f"\rreplay {share}{done:>12,} records {rate:>10,.0f}/s", end="", file=sys.stderr)
+
+
+def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
+    """The summary as a short aligned table for the terminal."""
+    lines = []
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
+        elif isinstance(value, float):
+            shown = f"{value:,.4f}"
+        else:
+            shown = str(value)
+        lines.append(f"  {key:<18} {shown}")
+    files = ", ".join(OUTPUT_FILES)
+    return "replay summary\n" + "\n".join(lines) + f"\nwrote {files} to {out_dir}"

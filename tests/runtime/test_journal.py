@@ -1,0 +1,110 @@
+"""Journal: ordered rows with exact payload bytes, version checks, bad files left untouched."""
+
+from __future__ import annotations
+
+import sqlite3
+from decimal import Decimal
+from pathlib import Path
+
+import anyio
+import pytest
+
+from runtime.codec import decode, encode
+from runtime.journal import Journal, JournalError
+from runtime.messages import Bar, Control
+
+D = Decimal
+
+
+def _bar(ts: int) -> Bar:
+    return Bar(ts=ts, symbol="X", open=D(1), high=D(2), low=D(1), close=D(2))
+
+
+async def _write(path: Path, messages: list[Bar | Control], batch_size: int = 4) -> Journal:
+    journal = Journal(path, batch_size=batch_size)
+    await journal.open()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        for message in messages:
+            journal.record(message)
+            if journal.blocked:
+                await journal.wait_writable()
+        await journal.close()
+    return journal
+
+
+async def test_record_when_closed_then_every_message_written_in_order_with_exact_bytes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    messages: list[Bar | Control] = [_bar(ts) for ts in range(1, 40)]
+    messages.append(Control(ts=40, command="halt"))
+    journal = await _write(path, messages)
+    assert journal.written == 40
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT seq, ts, kind, payload FROM events ORDER BY seq").fetchall()
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+    assert [row[0] for row in rows] == list(range(1, 41))
+    assert [row[2] for row in rows] == ["Bar"] * 39 + ["Control"]
+    assert [row[3] for row in rows] == [encode(m) for m in messages]
+    assert [decode(row[3]) for row in rows] == messages
+    assert meta == {"journal_schema_version": "1", "message_schema_version": "1"}
+
+
+async def test_open_when_journal_exists_then_sequence_continues(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    await _write(path, [_bar(1), _bar(2)])
+    await _write(path, [_bar(3)])
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT seq, ts FROM events ORDER BY seq").fetchall() == [
+            (1, 1),
+            (2, 2),
+            (3, 3),
+        ]
+
+
+async def test_open_when_schema_version_differs_then_error_and_file_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "old.sqlite"
+    await _write(path, [_bar(1)])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'journal_schema_version'")
+    before = path.read_bytes()
+    with pytest.raises(
+        JournalError,
+        match=(
+            rf"^{path}: journal schema \{{'journal_schema_version': '0', 'message_schema_version': '1'\}} "
+            r"is not the supported .* the file was left untouched$"
+        ),
+    ):
+        await Journal(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_open_when_file_is_not_sqlite_then_error_names_file(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.sqlite"
+    path.write_bytes(b"this is not a database" * 100)
+    before = path.read_bytes()
+    with pytest.raises(
+        JournalError, match=rf"^{path}: not a usable Atrium journal \(file is not a database\)$"
+    ):
+        await Journal(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_record_when_past_high_water_then_blocked_until_writer_catches_up(
+    tmp_path: Path,
+) -> None:
+    journal = Journal(tmp_path / "j.sqlite", batch_size=2)
+    await journal.open()
+    for ts in range(1, 17):  # high water = 8 batches of 2
+        journal.record(_bar(ts))
+    assert journal.blocked
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        with anyio.fail_after(5):
+            await journal.wait_writable()
+        assert not journal.blocked
+        await journal.close()
+    assert journal.written == 16
