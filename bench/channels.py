@@ -42,12 +42,27 @@ _SIZING = SizingExplanation(
     mode="fixed_qty", equity=D(1), price=D(1), raw_quantity=D(1), final_quantity=D(1)
 )
 SIZED = SizedOrder(
-    ts=1, order_id="o", intent_id="s-1", strategy="s", symbol="X", side="BUY", quantity=D(1),
-    reference_price=D(1), reduces_position=False, sizing=_SIZING,
+    ts=1,
+    order_id="o",
+    intent_id="s-1",
+    strategy="s",
+    symbol="X",
+    side="BUY",
+    quantity=D(1),
+    reference_price=D(1),
+    reduces_position=False,
+    sizing=_SIZING,
 )
 ORDER = Order(
-    ts=1, order_id="o", intent_id="s-1", strategy="s", symbol="X", side="BUY", quantity=D(1),
-    reference_price=D(1), reduces_position=False,
+    ts=1,
+    order_id="o",
+    intent_id="s-1",
+    strategy="s",
+    symbol="X",
+    side="BUY",
+    quantity=D(1),
+    reference_price=D(1),
+    reduces_position=False,
 )
 
 
@@ -93,8 +108,12 @@ async def atrium_chain(messages: int, capacity: int) -> float:
     clock = LiveClock()
     slots = []
     chain: list[tuple[str, type[Actor], list[str]]] = [
-        ("source", Source, []), ("a1", A1, ["Tick"]), ("a2", A2, ["Bar"]),
-        ("a3", A3, ["OrderIntent"]), ("a4", A4, ["SizedOrder"]), ("a5", A5, ["Order"]),
+        ("source", Source, []),
+        ("a1", A1, ["Tick"]),
+        ("a2", A2, ["Bar"]),
+        ("a3", A3, ["OrderIntent"]),
+        ("a4", A4, ["SizedOrder"]),
+        ("a5", A5, ["Order"]),
     ]
     for name, cls, kinds in chain:
         mailbox = Mailbox(name, control_capacity=capacity, data_capacity=capacity)

@@ -32,7 +32,9 @@ _TYPE_WORDS: Final = {
     "null": "nothing",
 }
 _AT: Final = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_EXPECTED: Final = re.compile(r"^Expected `(?P<want>[^`]+)`(?P<rule>[^,]*?)(?:, got `(?P<got>[^`]+)`)?$")
+_EXPECTED: Final = re.compile(
+    r"^Expected `(?P<want>[^`]+)`(?P<rule>[^,]*?)(?:, got `(?P<got>[^`]+)`)?$"
+)
 _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$")
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<key>[^`]+)`$")
 _ENUM: Final = re.compile(r"^Invalid enum value (?P<got>.+)$")

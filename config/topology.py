@@ -58,7 +58,15 @@ def default_actors() -> dict[str, ActorSpecConfig]:
         "portfolio": ActorSpecConfig(
             cls="actors.portfolio:PortfolioActor",
             section="portfolio",
-            subscribes=["Bar", "Tick", "OrderIntent", "OrderDenied", "OrderUpdate", "Fill", "Control"],
+            subscribes=[
+                "Bar",
+                "Tick",
+                "OrderIntent",
+                "OrderDenied",
+                "OrderUpdate",
+                "Fill",
+                "Control",
+            ],
             restart="escalate",
         ),
         "risk": ActorSpecConfig(
