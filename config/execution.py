@@ -1,11 +1,109 @@
-"""`[execution]`: settings of the execution actor."""
+"""`[execution]`: which venue the execution actor trades on, and how the paper venue fills.
+
+msgspec cannot put numeric bounds on ``Decimal`` fields, so the bounds of the money
+settings are checked in ``__post_init__``; the loader reports them as
+``execution: slippage_bps: expected a number >= 0 and < 10000, got -1``.
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+from typing import Final, Literal
+
+import msgspec
+
 from config.base import ConfigBase
 
-__all__ = ("ExecutionConfig",)
+__all__ = ("ExecutionConfig", "MarketFill")
+
+MarketFill = Literal["next_open", "current_close"]
+
+_ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
+_MAX_SLIPPAGE_BPS: Final = Decimal(10_000)
+_ADAPTER_PATH: Final = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
-    """Settings of the execution actor (filled in by its issue)."""
+    """Settings of the execution actor and of the paper venue.
+
+    The paper settings (everything after ``venue_options``) apply only when
+    ``venue = "paper"``; a live adapter fills at whatever its venue does.
+
+    Parameters
+    ----------
+    venue : str, default "paper"
+        ``"paper"`` for the simulated venue, or ``"module:Class"`` of a venue adapter
+        (see ``actors.execution.adapter.VenueAdapter``), called as
+        ``Class(config, sink)``.
+    venue_options : dict of str to str, default {}
+        Free-form settings handed to a venue adapter through this config; the paper venue
+        ignores them. Keep secrets out of config files: adapters read them from the
+        environment.
+    market_fill : {"next_open", "current_close"}, default "next_open"
+        Where a paper MARKET order fills. ``next_open``: at the open of the first bar after
+        the order (no look-ahead). ``current_close``: at once, at the last close (or last
+        tick price) of its symbol, which assumes the decision and the fill happen at the
+        same closing print.
+    slippage_bps : Decimal, default 0
+        Adverse slippage in basis points applied to every paper fill price: BUY pays
+        ``price * (1 + bps/10000)``, SELL receives ``price * (1 - bps/10000)``. A LIMIT
+        fill never crosses its limit price. Must be >= 0 and < 10000.
+    commission_per_share : Decimal, default 0
+        Commission per unit of quantity filled.
+    commission_bps : Decimal, default 0
+        Commission in basis points of the filled notional (quantity x fill price).
+    commission_min : Decimal, default 0
+        Minimum commission per order: an order's total commission is
+        ``max(commission_min, per_share * quantity + bps/10000 * notional)`` over all its
+        fills, the first fill paying at least the minimum.
+    max_volume_participation : Decimal or None, default None (off)
+        Largest fraction of a bar's volume (a tick's size) the paper venue fills, shared by
+        every order of that symbol in submission order; the rest carries to later bars as
+        partial fills. In (0, 1].
+    lot_size : Decimal, default 1
+        Order quantities must be whole multiples of this (else the order is REJECTED with
+        ``QUANTITY_NOT_LOT_MULTIPLE``); capped partial fills are rounded down to it. Set
+        e.g. ``0.0001`` for fractional instruments.
+    price_increment : Decimal or None, default None (off)
+        Tick size. When set, LIMIT and STOP prices must be multiples of it (else
+        ``PRICE_NOT_ON_INCREMENT``) and fill prices are rounded against the trader: BUY up,
+        SELL down (never below one increment), so rounding never flatters a backtest.
+    """
+
+    venue: str = "paper"
+    venue_options: dict[str, str] = msgspec.field(default_factory=dict)
+    market_fill: MarketFill = "next_open"
+    slippage_bps: Decimal = _ZERO
+    commission_per_share: Decimal = _ZERO
+    commission_bps: Decimal = _ZERO
+    commission_min: Decimal = _ZERO
+    max_volume_participation: Decimal | None = None
+    lot_size: Decimal = _ONE
+    price_increment: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        if self.venue != "paper" and not _ADAPTER_PATH.match(self.venue):
+            raise ValueError(f"venue: expected 'paper' or 'module:Class', got {self.venue!r}")
+        slippage = self.slippage_bps
+        if not slippage.is_finite() or not _ZERO <= slippage < _MAX_SLIPPAGE_BPS:
+            raise ValueError(f"slippage_bps: expected a number >= 0 and < 10000, got {slippage}")
+        for key in ("commission_per_share", "commission_bps", "commission_min"):
+            value: Decimal = getattr(self, key)
+            if not value.is_finite() or value < _ZERO:
+                raise ValueError(f"{key}: expected a number >= 0, got {value}")
+        cap = self.max_volume_participation
+        if cap is not None and (not cap.is_finite() or not _ZERO < cap <= _ONE):
+            raise ValueError(
+                f"max_volume_participation: expected a number > 0 and <= 1 (or leave it out "
+                f"for no cap), got {cap}"
+            )
+        if not self.lot_size.is_finite() or self.lot_size <= _ZERO:
+            raise ValueError(f"lot_size: expected a number > 0, got {self.lot_size}")
+        increment = self.price_increment
+        if increment is not None and (not increment.is_finite() or increment <= _ZERO):
+            raise ValueError(
+                f"price_increment: expected a number > 0 (or leave it out for no rounding), "
+                f"got {increment}"
+            )
