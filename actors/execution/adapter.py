@@ -1,0 +1,176 @@
+"""The venue adapter protocol: what the execution actor needs from a venue, paper or live.
+
+The actor owns the order state machine and the messages; a venue only executes. The
+actor hands an approved :class:`~runtime.messages.Order` to :meth:`VenueAdapter.submit`
+and a cancel request to :meth:`VenueAdapter.cancel`; the venue answers, now or later,
+with :data:`VenueEvent` values passed to the ``sink`` it was built with. The actor turns
+each event into a state transition and the ``OrderUpdate``/``Fill`` messages, and raises
+on an event that is not a legal transition, so a venue that contradicts the book stops
+the runtime instead of trading on a wrong position.
+
+Rules every adapter follows:
+
+* Construct as ``Adapter(config, sink)``: ``config`` is the ``[execution]`` section
+  (adapter settings in ``config.venue_options``), ``sink`` receives the events.
+* ``submit`` and ``cancel`` never block: a live adapter queues the request and returns.
+* Per order, events arrive in the venue's order: exactly one :class:`VenueAccepted` or
+  :class:`VenueRejected`, then any number of :class:`VenueFilled`, and at most one of
+  :class:`VenueCancelled` / :class:`VenueExpired` unless the fills completed the order.
+  A cancel that loses the race with the last fill produces no event: the venue's truth
+  (filled) stands.
+* The sink is called on the event loop's thread (never another OS thread) and never from
+  inside a handler of another actor; each call is applied at once.
+* :meth:`VenueAdapter.order_status` reports the venue's open orders with their filled
+  quantities, in submission order, so the book can be reconciled after a restart or a
+  reconnect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Literal, Protocol, TypeAlias, runtime_checkable
+
+import msgspec
+
+from config.execution import ExecutionConfig
+from runtime.messages import Bar, Order, Side, Tick
+
+__all__ = (
+    "EventSink",
+    "OrderStatusReport",
+    "SimulatedVenue",
+    "VenueAccepted",
+    "VenueAdapter",
+    "VenueCancelled",
+    "VenueConnectionChanged",
+    "VenueEvent",
+    "VenueExpired",
+    "VenueFactory",
+    "VenueFilled",
+    "VenueRejected",
+)
+
+
+class VenueAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The venue took the order and is working it."""
+
+    order_id: str
+
+
+class VenueRejected(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The venue refused the order. ``reason`` is ``CODE`` or ``CODE: key=value ...``."""
+
+    order_id: str
+    reason: str
+
+
+class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """An execution of ``quantity`` at ``price``, with the ``commission`` it cost.
+
+    ``venue_fill_id`` is the venue's own execution id (deduplication on reconnect); the
+    actor numbers its ``Fill`` messages itself.
+    """
+
+    order_id: str
+    quantity: Decimal
+    price: Decimal
+    commission: Decimal
+    venue_fill_id: str
+
+
+class VenueCancelled(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The rest of the order will not fill. ``reason`` says who asked and why."""
+
+    order_id: str
+    reason: str
+
+
+class VenueExpired(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The order's time in force ran out before it filled completely."""
+
+    order_id: str
+    reason: str
+
+
+class VenueConnectionChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The session to the venue came up or went down (``detail`` for the log)."""
+
+    connected: bool
+    detail: str = ""
+
+
+VenueEvent: TypeAlias = (
+    VenueAccepted
+    | VenueRejected
+    | VenueFilled
+    | VenueCancelled
+    | VenueExpired
+    | VenueConnectionChanged
+)
+EventSink: TypeAlias = Callable[[VenueEvent], None]
+
+
+class OrderStatusReport(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One open order as the venue sees it (the input of reconciliation)."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    filled_quantity: Decimal
+    remaining_quantity: Decimal
+    status: Literal["ACCEPTED", "PARTIALLY_FILLED"]
+
+
+@runtime_checkable
+class VenueAdapter(Protocol):
+    """A venue the execution actor can trade on."""
+
+    async def connect(self) -> None:
+        """Open the session; called from the actor's ``on_start`` before any order.
+
+        Report the outcome with :class:`VenueConnectionChanged`.
+        """
+        ...
+
+    async def reconnect(self) -> None:
+        """Re-open a dropped session, then report :class:`VenueConnectionChanged`.
+
+        The owner reconciles its book with :meth:`order_status` afterwards, since events
+        may have been missed while the link was down.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Close the session on shutdown (open orders stay at the venue)."""
+        ...
+
+    def submit(self, order: Order) -> None:
+        """Send ``order``; the answer comes as :class:`VenueAccepted` or :class:`VenueRejected`."""
+        ...
+
+    def cancel(self, order_id: str, reason: str) -> None:
+        """Ask to cancel an open order; the answer is :class:`VenueCancelled` (with
+        ``reason``) unless the order filled first."""
+        ...
+
+    def order_status(self) -> list[OrderStatusReport]:
+        """The venue's open orders with their filled quantities, in submission order."""
+        ...
+
+
+@runtime_checkable
+class SimulatedVenue(VenueAdapter, Protocol):
+    """A venue that matches orders itself against the market data the actor receives."""
+
+    def on_bar(self, bar: Bar) -> None:
+        """Match working orders of ``bar.symbol`` against ``bar``."""
+        ...
+
+    def on_tick(self, tick: Tick) -> None:
+        """Match working orders of ``tick.symbol`` against ``tick``."""
+        ...
+
+
+VenueFactory: TypeAlias = Callable[[ExecutionConfig, EventSink], VenueAdapter]
