@@ -1,0 +1,257 @@
+"""The risk actor: the last gate before a venue. Wiring only.
+
+Every ``SizedOrder`` becomes either an ``Order`` (approved) or an ``OrderDenied``
+(``source="risk"``) that returns to the portfolio, which releases its reservation, and
+to the strategy. The checks (and their reason codes) live in :mod:`actors.risk.checks`,
+the trading state and loss limits in :mod:`actors.risk.state`.
+
+Check order, first refusal wins: trading state, price band, order notional (skipped for
+orders that reduce a position), order rate (last, so refused orders use no budget).
+
+Metrics, on the registry handed in:
+
+* ``atrium_risk_orders_approved_total``
+* ``atrium_risk_denials_total{reason}`` (every reason code pre-created at 0)
+* ``atrium_trading_state{state}``: 1 for the current state, 0 for the other two
+* ``atrium_risk_drawdown_ratio``, ``atrium_risk_daily_loss_ratio``: the losses the limits
+  are measured on (they drop to 0 when ``resume`` re-bases a tripped limit)
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import Decimal
+from typing import Final
+
+from prometheus_client import Counter, Gauge
+
+from actors.risk.checks import (
+    REASON_CODES,
+    check_order_notional,
+    check_order_rate,
+    check_price_band,
+    check_trading_state,
+)
+from actors.risk.state import LossLimit, StateChange, TradingStateMachine
+from config.risk import LimitAction, RiskConfig
+from runtime.actor import Actor, ActorContext
+from runtime.messages import (
+    Bar,
+    Control,
+    Order,
+    OrderDenied,
+    PortfolioSnapshot,
+    SizedOrder,
+    Tick,
+    TradingState,
+    TradingStateChanged,
+)
+
+__all__ = ("RiskActor",)
+
+_STATES: Final[tuple[TradingState, ...]] = ("ACTIVE", "REDUCING", "HALTED")
+_NS_PER_SECOND: Final = Decimal(1_000_000_000)
+
+
+def _fraction(value: float | None) -> Decimal | None:
+    """Config floats become exact Decimals of what was written (``repr``, never ``float``)."""
+    return None if value is None else Decimal(repr(value))
+
+
+class RiskActor(Actor):
+    """Pre-trade checks, the trading state and the loss limits. Config: ``[risk]``."""
+
+    def __init__(self, context: ActorContext) -> None:
+        super().__init__(context)
+        config = context.config
+        if not isinstance(config, RiskConfig):
+            raise TypeError(
+                f"RiskActor needs the [risk] section as a RiskConfig, got {type(config).__name__}"
+            )
+        self._band = _fraction(config.price_band_pct)
+        self._default_cap = config.max_order_notional
+        self._symbol_caps = {
+            symbol: override.max_order_notional for symbol, override in config.symbols.items()
+        }
+        self._rate_window_ns = int(Decimal(repr(config.order_rate_window_seconds)) * _NS_PER_SECOND)
+        rate = config.max_order_rate
+        self._approved_ns: deque[int] | None = None if rate is None else deque(maxlen=rate)
+        self._last_trade: dict[str, Decimal] = {}
+        self._machine = TradingStateMachine(
+            initial_state=config.initial_state,
+            drawdown=_limit(config.max_drawdown_pct, config.drawdown_action),
+            daily_loss=_limit(config.max_daily_loss_pct, config.daily_loss_action),
+            daily_loss_resets_next_day=config.daily_loss_resets_next_day,
+        )
+        registry = context.registry
+        self._approved = Counter(
+            "atrium_risk_orders_approved_total",
+            "Orders approved by risk and sent to execution.",
+            registry=registry,
+        )
+        denials = Counter(
+            "atrium_risk_denials_total",
+            "Orders denied by risk, by reason code.",
+            ["reason"],
+            registry=registry,
+        )
+        self._denials = {reason: denials.labels(reason=reason) for reason in REASON_CODES}
+        state_gauge = Gauge(
+            "atrium_trading_state",
+            "Trading state: 1 for the current state (ACTIVE, REDUCING, HALTED), else 0.",
+            ["state"],
+            registry=registry,
+        )
+        self._state_gauges = {state: state_gauge.labels(state=state) for state in _STATES}
+        self._drawdown_gauge = Gauge(
+            "atrium_risk_drawdown_ratio",
+            "Drawdown from peak equity that the drawdown limit is measured on.",
+            registry=registry,
+        )
+        self._daily_loss_gauge = Gauge(
+            "atrium_risk_daily_loss_ratio",
+            "Loss since the UTC day's start equity that the daily-loss limit is measured on.",
+            registry=registry,
+        )
+        self._show_state()
+
+    @property
+    def state(self) -> TradingState:
+        """The current trading state."""
+        return self._machine.state
+
+    async def on_start(self) -> None:
+        change = self._machine.initial_change()
+        if change is not None:
+            self._publish_changes((change,))
+
+    # -- market data: the last trade price per symbol ------------------------------------
+
+    def _handle_bar(self, bar: Bar) -> None:
+        self._last_trade[bar.symbol] = bar.close
+
+    def _handle_tick(self, tick: Tick) -> None:
+        self._last_trade[tick.symbol] = tick.price
+
+    # -- orders --------------------------------------------------------------------------
+
+    def _handle_sized_order(self, order: SizedOrder) -> None:
+        now = self.clock.now_ns()
+        changes = self._machine.on_clock(now)
+        if changes:
+            self._publish_changes(changes)
+            self._show_losses()
+        refusal = check_trading_state(self._machine.state, order.reduces_position)
+        if refusal is None and self._band is not None:
+            refusal = check_price_band(order, self._last_trade.get(order.symbol), self._band)
+        if refusal is None and not order.reduces_position:
+            cap = self._symbol_caps.get(order.symbol)
+            if cap is not None:
+                refusal = check_order_notional(order, cap, "symbol")
+            elif self._default_cap is not None:
+                refusal = check_order_notional(order, self._default_cap, "global")
+        approved_ns = self._approved_ns
+        if refusal is None and approved_ns is not None:
+            refusal = check_order_rate(approved_ns, now, self._rate_window_ns)
+        if refusal is not None:
+            self._deny(order, now, *refusal)
+            return
+        if approved_ns is not None:
+            approved_ns.append(now)
+        self._approved.inc()
+        self.publish(
+            Order(
+                ts=now,
+                order_id=order.order_id,
+                intent_id=order.intent_id,
+                strategy=order.strategy,
+                symbol=order.symbol,
+                side=order.side,
+                quantity=order.quantity,
+                reference_price=order.reference_price,
+                reduces_position=order.reduces_position,
+                order_type=order.order_type,
+                limit_price=order.limit_price,
+                trigger_price=order.trigger_price,
+                time_in_force=order.time_in_force,
+                tag=order.tag,
+            )
+        )
+
+    def _deny(self, order: SizedOrder, now: int, reason: str, detail: str) -> None:
+        self._denials[reason].inc()
+        self.log.debug("denied %s: %s %s", order.order_id, reason, detail)
+        self.publish(
+            OrderDenied(
+                ts=now,
+                intent_id=order.intent_id,
+                strategy=order.strategy,
+                symbol=order.symbol,
+                side=order.side,
+                reason=reason,
+                source="risk",
+                order_id=order.order_id,
+                detail=detail,
+            )
+        )
+
+    # -- account and control -------------------------------------------------------------
+
+    def _handle_portfolio_snapshot(self, snapshot: PortfolioSnapshot) -> None:
+        changes = self._machine.on_equity(
+            snapshot.equity, snapshot.peak_equity, self.clock.now_ns()
+        )
+        self._show_losses()
+        if changes:
+            self._publish_changes(changes)
+
+    def _handle_control(self, control: Control) -> None:
+        if control.command == "shutdown":
+            self.log.info(
+                "shutdown requested by %s (%s); trading state stays %s",
+                control.source,
+                control.reason or "no reason given",
+                self._machine.state,
+            )
+            return
+        changes = self._machine.on_command(control.command, control.source)
+        # resume re-bases tripped limits, which moves the measured losses.
+        self._show_losses()
+        if changes:
+            self._publish_changes(changes)
+        else:
+            self.log.info(
+                "control %s from %s: trading state stays %s",
+                control.command,
+                control.source,
+                self._machine.state,
+            )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _publish_changes(self, changes: tuple[StateChange, ...]) -> None:
+        now = self.clock.now_ns()
+        for change in changes:
+            self.log.warning(
+                "trading state %s -> %s: %s", change.previous, change.state, change.reason
+            )
+            self.publish(
+                TradingStateChanged(
+                    ts=now, state=change.state, previous=change.previous, reason=change.reason
+                )
+            )
+        self._show_state()
+
+    def _show_state(self) -> None:
+        current = self._machine.state
+        for state, gauge in self._state_gauges.items():
+            gauge.set(1 if state == current else 0)
+
+    def _show_losses(self) -> None:
+        self._drawdown_gauge.set(float(self._machine.drawdown))
+        self._daily_loss_gauge.set(float(self._machine.daily_loss))
+
+
+def _limit(fraction: float | None, action: LimitAction) -> LossLimit | None:
+    limit = _fraction(fraction)
+    return None if limit is None else LossLimit(limit=limit, action=action)
