@@ -38,6 +38,8 @@ _EXPECTED: Final = re.compile(
 _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$")
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<key>[^`]+)`$")
 _ENUM: Final = re.compile(r"^Invalid enum value (?P<got>.+)$")
+# A ``__post_init__`` check names its key first (``max_order_notional: ...``).
+_KEYED: Final = re.compile(r"^(?P<key>[a-z_][\w.]*): (?P<problem>.+)$", re.DOTALL)
 
 
 class ConfigError(ValueError):
@@ -110,6 +112,8 @@ def _humanise(raw: str, data: Mapping[str, Any]) -> str:
         return f"{path or '<root>'}: expected {want}{rule}, got {_show(got)}"
     if enum := _ENUM.match(text):
         return f"{path or '<root>'}: unknown value {enum.group('got')}"
+    if path and (keyed := _KEYED.match(text)):
+        return f"{_join(path, keyed.group('key'))}: {keyed.group('problem')}"
     message = text[0].lower() + text[1:] if text else text
     return f"{path or '<root>'}: {message}" if path else message
 
