@@ -1,11 +1,315 @@
-"""`[market_data]`: settings of the market_data actor."""
+"""``[market_data]``: the feeds the market data actor reads, and how it treats bad rows.
+
+A feed is one file (CSV bars, CSV ticks, an Atrium journal) or a seeded synthetic
+generator. Several feeds are merged into one stream in timestamp order; for equal
+timestamps the feed listed first goes first, so a replay never depends on file timing.
+
+Example::
+
+    [market_data]
+    on_error = "fail"
+
+    [[market_data.feeds]]
+    path = "data/nvda-1999-2014.txt"          # format "auto": Yahoo daily, symbol NVDA
+
+    [[market_data.feeds]]
+    path = "data/es-ticks.csv"
+    format = "ticks"
+    symbol = "ES"
+    bar_seconds = 60                           # aggregate ticks into one-minute bars
+    timezone = "America/Chicago"               # the file's naive timestamps are local
+
+    [[market_data.feeds]]
+    format = "synthetic"
+    [market_data.feeds.synthetic]
+    seed = 7
+    symbols = ["AAA", "BBB"]
+"""
 
 from __future__ import annotations
 
+import re
+import zoneinfo
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import PurePath
+from typing import Annotated, Final, Literal, TypeAlias
+
+import msgspec
+
 from config.base import ConfigBase
 
-__all__ = ("MarketDataConfig",)
+__all__ = (
+    "COLUMN_ROLES",
+    "EPOCH_FORMATS",
+    "FeedConfig",
+    "FeedFormat",
+    "MarketDataConfig",
+    "SyntheticConfig",
+    "symbol_from_path",
+)
+
+FeedFormat: TypeAlias = Literal[
+    "auto", "yahoo", "date_time", "iso", "ticks", "synthetic", "journal"
+]
+
+#: Keys of :attr:`FeedConfig.columns`: the roles a CSV column can play.
+COLUMN_ROLES: Final = (
+    "timestamp",
+    "date",
+    "time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "price",
+    "size",
+)
+
+#: Special values of :attr:`FeedConfig.timestamp_format`: numeric Unix epoch timestamps.
+EPOCH_FORMATS: Final = ("epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
+
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+_OFFSET: Final = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
+_SYMBOL_END: Final = re.compile(r"[-_. ]")
+
+
+def symbol_from_path(path: str) -> str | None:
+    """The symbol a file name implies: its stem up to the first ``-``, ``_``, ``.`` or space.
+
+    ``nvda-1999-2014.txt`` gives ``NVDA``. Returns ``None`` when that part does not start
+    with a letter (``2006-01-02-volume-min-001.txt``), so a date is never taken for a symbol.
+    """
+    stem = PurePath(path).name
+    head = _SYMBOL_END.split(stem, maxsplit=1)[0]
+    if not head or not head[0].isalpha():
+        return None
+    return head.upper()
+
+
+def _check_timezone(value: str) -> None:
+    if value == "UTC" or _OFFSET.match(value):
+        return
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"timezone: unknown time zone {value!r}; use 'UTC', an offset like '+05:30' "
+            "or an IANA name like 'America/New_York'"
+        ) from None
+
+
+class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
+    """A seeded geometric Brownian motion: same seed and settings, same bars, every run.
+
+    Each symbol has its own random stream seeded from ``seed`` and the symbol's name, so
+    adding a symbol does not change the others' paths.
+
+    Parameters
+    ----------
+    seed : int, default 0
+    symbols : list of str, default ["SYN"]
+        One price path per symbol; bars of one step are emitted in this order.
+    drift : float, default 0.05
+        Annualised drift (a year is 365 days of wall time).
+    volatility : float, default 0.2
+        Annualised volatility, >= 0.
+    start_price : Decimal, default 100
+        Open of every symbol's first bar, > 0.
+    tick_size : Decimal, default 0.01
+        Prices are whole multiples of this (never below one tick), > 0.
+    bar_seconds : int, default 60
+        Time between bars, > 0.
+    count : int, default 1000
+        Bars per symbol, >= 0.
+    start : str, default "2024-01-02T00:00:00+00:00"
+        ISO timestamp of the first bar (naive means UTC).
+    intrabar_steps : int, default 4
+        Random steps inside a bar; high and low are the extremes of that path.
+    mean_volume : int, default 1000
+        Mean of the exponentially distributed bar volume, > 0.
+    """
+
+    seed: int = 0
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["SYN"])
+    drift: float = 0.05
+    volatility: Annotated[float, msgspec.Meta(ge=0)] = 0.2
+    start_price: Annotated[Decimal, msgspec.Meta(gt=0)] = Decimal(100)
+    tick_size: Annotated[Decimal, msgspec.Meta(gt=0)] = Decimal("0.01")
+    bar_seconds: PositiveInt = 60
+    count: Annotated[int, msgspec.Meta(ge=0)] = 1000
+    start: str = "2024-01-02T00:00:00+00:00"
+    intrabar_steps: PositiveInt = 4
+    mean_volume: PositiveInt = 1000
+
+    def __post_init__(self) -> None:
+        if not self.symbols:
+            raise ValueError("symbols: list at least one symbol")
+        if any(not symbol for symbol in self.symbols):
+            raise ValueError("symbols: a symbol must be a non-empty string")
+        if len(set(self.symbols)) != len(self.symbols):
+            raise ValueError(f"symbols: listed twice in {self.symbols}")
+        if not self.start_price.is_finite():
+            raise ValueError(f"start_price: expected a finite number, got {self.start_price}")
+        if not self.tick_size.is_finite():
+            raise ValueError(f"tick_size: expected a finite number, got {self.tick_size}")
+        try:
+            datetime.fromisoformat(self.start)
+        except ValueError:
+            raise ValueError(f"start: expected an ISO timestamp, got {self.start!r}") from None
+
+    @property
+    def start_ns(self) -> int:
+        """:attr:`start` in integer nanoseconds since the Unix epoch (naive: UTC)."""
+        moment = datetime.fromisoformat(self.start)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+class FeedConfig(ConfigBase, frozen=True, kw_only=True):
+    """One input of the market data actor.
+
+    Parameters
+    ----------
+    path : str, default ""
+        The file, relative to ``[market_data].base_dir``; required except for synthetic feeds.
+    format : {"auto", "yahoo", "date_time", "iso", "ticks", "synthetic", "journal"}, default "auto"
+        ``yahoo``: ``Date,Open,High,Low,Close,Adj Close,Volume`` daily bars (``Adj Close``
+        optional and ignored). ``date_time``: ``Date,Time,Open,High,Low,Close,Volume[,...]``.
+        ``iso``: ``Datetime,Open,High,Low,Close,Volume[,...]``. ``ticks``: ``timestamp,price,size``
+        or an ISO bar layout whose ``Close`` is the price and ``Volume`` the size.
+        ``journal``: the ``Bar``/``Tick`` events of an Atrium journal. ``auto`` detects a
+        journal by its SQLite signature and a CSV layout from its header (``price`` column:
+        ticks; ``Date`` and ``Time``: date_time; ``Datetime``/``Timestamp``: iso; ``Date``:
+        yahoo). A tick file laid out like ISO bars must say ``format = "ticks"``.
+    name : str or None, default None
+        Label of the feed in metrics and logs; ``None``: the file name (or ``synthetic``).
+    symbol : str or None, default None
+        Symbol of a CSV feed; ``None``: derived from the file name (``nvda-1999.txt``: NVDA).
+        Not used by journal and synthetic feeds, which carry their own symbols.
+    columns : table of str, default {}
+        Header names for column roles when the file's differ from the usual ones, e.g.
+        ``{timestamp = "ts_event", price = "px"}``. Roles: timestamp, date, time, open,
+        high, low, close, volume, price, size. Matched without regard to case.
+    delimiter : str, default ","
+        The single-character field separator.
+    timezone : str, default "UTC"
+        How to read timestamps that carry no offset: ``UTC``, a fixed offset (``+05:30``)
+        or an IANA zone (``America/New_York``, daylight saving applied; an ambiguous local
+        time takes its first occurrence). Timestamps with an offset keep their own.
+    timestamp_format : str or None, default None
+        ``None``: ISO dates and times. A :func:`~datetime.datetime.strptime` pattern such
+        as ``"%m/%d/%Y"`` (date_time feeds see ``"<date> <time>"``), or ``epoch_s``,
+        ``epoch_ms``, ``epoch_us``, ``epoch_ns`` for numeric Unix timestamps.
+    bar_seconds : int or None, default None
+        Aggregate a tick feed into time bars of this many seconds (stamped at the end of
+        their interval); ``None`` emits the ticks themselves.
+    synthetic : SyntheticConfig or None, default None
+        Parameters of a synthetic feed (``None``: the defaults); only for ``format = "synthetic"``.
+    """
+
+    path: str = ""
+    format: FeedFormat = "auto"
+    name: str | None = None
+    symbol: str | None = None
+    columns: dict[str, str] = msgspec.field(default_factory=dict)
+    delimiter: str = ","
+    timezone: str = "UTC"
+    timestamp_format: str | None = None
+    bar_seconds: PositiveInt | None = None
+    synthetic: SyntheticConfig | None = None
+
+    def __post_init__(self) -> None:
+        synthetic = self.format == "synthetic"
+        if synthetic and self.path:
+            raise ValueError(f"path: a synthetic feed reads no file, got {self.path!r}")
+        if not synthetic and not self.path:
+            raise ValueError(f"path: required for a {self.format!r} feed")
+        if self.synthetic is not None and not synthetic:
+            raise ValueError("synthetic: only for format = 'synthetic'")
+        if self.symbol is not None and self.format in ("synthetic", "journal"):
+            raise ValueError(f"symbol: a {self.format} feed carries its own symbols")
+        if self.symbol == "":
+            raise ValueError("symbol: must be a non-empty string")
+        if self.name == "":
+            raise ValueError("name: must be a non-empty string")
+        if self.bar_seconds is not None and self.format not in ("auto", "ticks"):
+            raise ValueError(
+                f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
+            )
+        unknown = sorted(set(self.columns) - set(COLUMN_ROLES))
+        if unknown:
+            raise ValueError(
+                f"columns: unknown role {unknown[0]!r}; roles are {', '.join(COLUMN_ROLES)}"
+            )
+        if len(self.delimiter) != 1:
+            raise ValueError(f"delimiter: expected one character, got {self.delimiter!r}")
+        _check_timezone(self.timezone)
+        stamp_format = self.timestamp_format or ""
+        if stamp_format.startswith("epoch") and stamp_format not in EPOCH_FORMATS:
+            raise ValueError(
+                f"timestamp_format: unknown epoch unit {stamp_format!r}; "
+                f"use one of {', '.join(EPOCH_FORMATS)}"
+            )
+        needs_symbol = self.format not in ("synthetic", "journal")
+        if needs_symbol and self.symbol is None and symbol_from_path(self.path) is None:
+            raise ValueError(
+                f"symbol: cannot derive a symbol from the file name {PurePath(self.path).name!r}; "
+                "set symbol (or format = 'journal' for an Atrium journal)"
+            )
+
+    @property
+    def feed_name(self) -> str:
+        """The label of this feed in metrics and log lines."""
+        if self.name is not None:
+            return self.name
+        return PurePath(self.path).name if self.path else "synthetic"
+
+    @property
+    def feed_symbol(self) -> str:
+        """The symbol of a CSV feed (configured, or derived from the file name)."""
+        if self.symbol is not None:
+            return self.symbol
+        derived = symbol_from_path(self.path)
+        if derived is None:  # __post_init__ refused this unless the feed carries symbols
+            raise ValueError(f"feed {self.feed_name!r} carries its own symbols")
+        return derived
 
 
 class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
-    """Settings of the market_data actor (filled in by its issue)."""
+    """Settings of the market data actor.
+
+    Parameters
+    ----------
+    feeds : list of FeedConfig, default []
+        The inputs, merged by timestamp; on equal timestamps the earlier feed goes first.
+    on_error : {"skip", "fail"}, default "skip"
+        A bad row (unparseable, non-positive or non-finite price, high/low inconsistent
+        with open/close, negative volume, duplicate or out-of-order timestamp): ``skip``
+        counts it per reason, logs file, line and problem, and goes on; ``fail`` stops the
+        run with an error naming file, line and problem.
+    speed : float, default 0
+        0 sends as fast as the pipeline takes it; ``X`` paces at X times recorded time.
+    base_dir : str, default "."
+        Directory that relative feed paths are resolved against. The config loader sets it
+        to the config file's directory, so a config works from any working directory.
+    """
+
+    feeds: list[FeedConfig] = msgspec.field(default_factory=list)
+    on_error: Literal["skip", "fail"] = "skip"
+    speed: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    base_dir: str = "."
+
+    def __post_init__(self) -> None:
+        seen: dict[str, int] = {}
+        for index, feed in enumerate(self.feeds):
+            name = feed.feed_name
+            if name in seen:
+                raise ValueError(
+                    f"feeds[{index}].name: feed name {name!r} is already used by "
+                    f"feeds[{seen[name]}]; set a distinct name"
+                )
+            seen[name] = index
