@@ -1,0 +1,29 @@
+"""Market data: feeds (CSV bars and ticks, journals, synthetic), validation, the actor.
+
+The topology loads :class:`MarketDataActor` (``actors.market_data:MarketDataActor``);
+the rest is the feed API, usable on its own (benchmarks, tools, tests).
+"""
+
+from actors.market_data.actor import MarketDataActor as MarketDataActor
+from actors.market_data.aggregate import aggregate_ticks as aggregate_ticks
+from actors.market_data.csv_feed import CsvFeed as CsvFeed
+from actors.market_data.feeds import Feed as Feed
+from actors.market_data.feeds import open_feed as open_feed
+from actors.market_data.journal import JournalFeed as JournalFeed
+from actors.market_data.merge import merge_feeds as merge_feeds
+from actors.market_data.rejections import Rejections as Rejections
+from actors.market_data.synthetic import SyntheticFeed as SyntheticFeed
+from actors.market_data.validation import REASONS as REASONS
+
+__all__ = (
+    "REASONS",
+    "CsvFeed",
+    "Feed",
+    "JournalFeed",
+    "MarketDataActor",
+    "Rejections",
+    "SyntheticFeed",
+    "aggregate_ticks",
+    "merge_feeds",
+    "open_feed",
+)

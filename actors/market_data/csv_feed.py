@@ -1,0 +1,126 @@
+"""A CSV file feed: open, read the header, pick the parser, stream rows, report progress.
+
+The file is read row by row through the csv module (constant memory) as UTF-8, a byte
+order mark tolerated. Problems with the file as a whole (missing, not text, no usable
+header) stop the run whatever the ``on_error`` policy; problems with a row go to the
+policy with the row's line number.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from actors.market_data.aggregate import aggregate_ticks
+from actors.market_data.csv_bars import parse_bars
+from actors.market_data.csv_ticks import parse_ticks
+from actors.market_data.layout import resolve_layout
+from actors.market_data.timestamps import Timestamper
+from config.market_data import FeedConfig
+from runtime.errors import FatalInputError
+from runtime.messages import Bar, Tick
+
+__all__ = ("CsvFeed",)
+
+_NS = 1_000_000_000
+
+
+class CsvFeed:
+    """Streams the bars or ticks of one CSV file (one symbol).
+
+    Parameters
+    ----------
+    path : Path
+        The file, resolved against the config's base directory.
+    config : FeedConfig
+        The feed's settings; ``config.path`` is how messages name the file.
+    reject : callable
+        ``reject(line, reason, problem)`` for a bad row.
+    log : logging.Logger
+        Where a repaired header is reported.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        config: FeedConfig,
+        reject: Callable[[int, str, str], None],
+        log: logging.Logger,
+    ) -> None:
+        self.name = config.feed_name
+        self._path = path
+        self._config = config
+        self._reject = reject
+        self._log = log
+        self._position: Callable[[], int] | None = None
+        self._done = 0
+        self._size: int | None = None
+
+    def progress(self) -> tuple[int, int | None]:
+        """Bytes of the file read so far and its size (read ahead by up to one buffer)."""
+        position = self._position
+        return (position() if position is not None else self._done), self._size
+
+    def __iter__(self) -> Iterator[Bar | Tick]:
+        source = self._config.path
+        try:
+            raw = self._path.open("rb")
+        except OSError as exc:
+            raise FatalInputError(f"{source}: cannot open feed: {exc.strerror}") from None
+        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
+            self._size = self._path.stat().st_size
+            self._position = raw.tell
+            try:
+                yield from self._records(handle, source)
+            except UnicodeDecodeError as exc:
+                raise FatalInputError(f"{source}: not UTF-8 text: {exc.reason}") from None
+            except csv.Error as exc:
+                raise FatalInputError(f"{source}: unreadable CSV: {exc}") from None
+            finally:
+                self._position = None
+            self._done = self._size
+
+    def _records(self, handle: Iterator[str], source: str) -> Iterator[Bar | Tick]:
+        config = self._config
+        reader = csv.reader(handle, delimiter=config.delimiter)
+        header = next(reader, None)
+        if header is None:
+            raise FatalInputError(f"{source}: empty file; expected a header row")
+        first = next(reader, None)
+        layout = resolve_layout(
+            header, first, fmt=config.format, columns=config.columns, source=source
+        )
+        if layout.repaired:
+            self._log.warning(
+                "%s: the header names %d columns but rows have %d with a time after the "
+                "date; reading the columns as %s",
+                source,
+                len(header),
+                layout.width,
+                ",".join(layout.header),
+            )
+        if config.bar_seconds is not None and not layout.is_ticks:
+            raise FatalInputError(
+                f"{source}: bar_seconds aggregates ticks, but the file holds {layout.format} "
+                "bars; drop bar_seconds or set format = 'ticks'"
+            )
+        rows = itertools.chain((first,), reader) if first is not None else iter(())
+        stamper = Timestamper(config.timezone, config.timestamp_format)
+        reject = self._reject
+
+        def reject_row(reason: str, problem: str) -> None:
+            reject(reader.line_num, reason, problem)
+
+        symbol = config.feed_symbol
+        if not layout.is_ticks:
+            yield from parse_bars(rows, layout, stamper, symbol, reject_row)
+            return
+        ticks = parse_ticks(rows, layout, stamper, symbol, reject_row)
+        if config.bar_seconds is None:
+            yield from ticks
+        else:
+            yield from aggregate_ticks(ticks, config.bar_seconds * _NS)

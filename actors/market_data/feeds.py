@@ -1,0 +1,84 @@
+"""The one interface every feed has, and :func:`open_feed`, which builds one from config.
+
+A feed is an iterable of ``Bar``/``Tick`` in timestamp order (per symbol) that streams:
+iterating it opens its file, and nothing is held beyond the current row. ``progress()``
+reports how far it got in its own unit: bytes for CSV files, ``seq`` for journals, bars
+for synthetic feeds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Protocol
+
+from actors.market_data.csv_feed import CsvFeed
+from actors.market_data.journal import JournalFeed
+from actors.market_data.rejections import Rejections
+from actors.market_data.synthetic import SyntheticFeed
+from config.market_data import FeedConfig, SyntheticConfig
+from runtime.errors import FatalInputError
+from runtime.messages import Bar, Tick
+
+__all__ = ("Feed", "open_feed")
+
+_SQLITE_SIGNATURE: Final = b"SQLite format 3\x00"
+
+
+class Feed(Protocol):
+    """What the market data actor needs of a feed."""
+
+    name: str
+
+    def __iter__(self) -> Iterator[Bar | Tick]: ...
+
+    def progress(self) -> tuple[int, int | None]:
+        """Work done and in all (``None``: not known yet), in the feed's own unit."""
+        ...
+
+
+def _is_journal(path: Path, source: str) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_SQLITE_SIGNATURE)) == _SQLITE_SIGNATURE
+    except OSError as exc:
+        raise FatalInputError(f"{source}: cannot open feed: {exc.strerror}") from None
+
+
+def open_feed(
+    config: FeedConfig, *, base_dir: str, rejections: Rejections, log: logging.Logger
+) -> Feed:
+    """Build the feed ``config`` describes (format ``auto`` looks at the file's first bytes).
+
+    Relative paths are resolved against ``base_dir``. Rejected rows go to ``rejections``
+    as ``<path>:<line>`` (``<path>:seq <n>`` for a journal).
+
+    Raises
+    ------
+    FatalInputError
+        When an ``auto`` feed's file cannot be opened.
+    """
+    name = config.feed_name
+    if config.format == "synthetic":
+        return SyntheticFeed(config.synthetic or SyntheticConfig(), name)
+    path = Path(base_dir) / config.path
+    source = config.path
+    fmt = config.format
+    if fmt == "auto" and _is_journal(path, source):
+        fmt = "journal"
+    if fmt == "journal":
+        if config.bar_seconds is not None or config.symbol is not None or config.columns:
+            raise FatalInputError(
+                f"{source}: is an Atrium journal; bar_seconds, symbol and columns do not apply"
+            )
+
+        def reject_event(seq: int, reason: str, problem: str) -> None:
+            rejections.reject(name, f"{source}:seq {seq}", reason, problem)
+
+        return JournalFeed(path, source, name, reject_event)
+
+    def reject_row(line: int, reason: str, problem: str) -> None:
+        rejections.reject(name, f"{source}:{line}", reason, problem)
+
+    return CsvFeed(path, config, reject_row, log)
