@@ -2,9 +2,11 @@
 
 A mailbox has two lanes, each a bounded anyio stream: ``data`` for market data (``Bar``,
 ``Tick``) and ``control`` for everything else (order flow, fills, snapshots, control).
-The consumer empties the control lane first, so a flood of market data can neither delay
-nor deadlock the order path (portfolio -> risk -> execution -> portfolio is a cycle;
-bounded lanes in a cycle that block on each other would otherwise wedge for good).
+The lanes split *capacity*, not order: a flood of market data filling its lane never
+blocks a sender of order flow, so the order-path cycle (portfolio -> risk -> execution ->
+portfolio) cannot wedge on a full mailbox. Messages are still handled in arrival order
+across both lanes (each carries an arrival number), because causality depends on it: an
+intent caused by bar T must be sized after the portfolio has marked bar T.
 
 Producers try ``send_nowait`` and only await ``send`` when the lane is full: that await is
 the backpressure. Consumers drain whatever is buffered with ``receive_nowait`` and only
@@ -24,6 +26,9 @@ from runtime.messages import Bar, Message, Tick
 __all__ = ("Lane", "LaneStats", "Mailbox", "MailboxStats")
 
 _DATA_TYPES = frozenset({Bar, Tick})
+
+#: A message with its arrival number in the mailbox.
+Arrival = tuple[int, Message]
 
 
 class LaneStats(NamedTuple):
@@ -55,38 +60,34 @@ class Lane:
         if capacity <= 0:
             raise ValueError(f"lane capacity={capacity!r} must be > 0")
         self.capacity = capacity
-        self._send: MemoryObjectSendStream[Message]
-        self._receive: MemoryObjectReceiveStream[Message]
-        self._send, self._receive = anyio.create_memory_object_stream[Message](capacity)
+        self._send: MemoryObjectSendStream[Arrival]
+        self._receive: MemoryObjectReceiveStream[Arrival]
+        self._send, self._receive = anyio.create_memory_object_stream[Arrival](capacity)
         self.sent = 0
         self.received = 0
 
-    def put_nowait(self, message: Message) -> bool:
-        """Buffer ``message``; False when the lane is full (nothing is dropped)."""
+    def put_nowait(self, arrival: Arrival) -> bool:
+        """Buffer ``arrival``; False when the lane is full (nothing is dropped)."""
         try:
-            self._send.send_nowait(message)
+            self._send.send_nowait(arrival)
         except anyio.WouldBlock:
             return False
         self.sent += 1
         return True
 
-    async def put(self, message: Message) -> None:
-        """Buffer ``message``, waiting for room when the lane is full."""
-        await self._send.send(message)
+    async def put(self, arrival: Arrival) -> None:
+        """Buffer ``arrival``, waiting for room when the lane is full."""
+        await self._send.send(arrival)
         self.sent += 1
 
-    def drain(self, into: deque[Message], limit: int) -> int:
-        """Move up to ``limit`` buffered messages into ``into``; returns how many."""
-        receive_nowait = self._receive.receive_nowait
-        count = 0
-        while count < limit:
-            try:
-                into.append(receive_nowait())
-            except anyio.WouldBlock:
-                break
-            count += 1
-        self.received += count
-        return count
+    def take(self) -> Arrival | None:
+        """The oldest buffered arrival, or None when the lane is empty."""
+        try:
+            arrival = self._receive.receive_nowait()
+        except anyio.WouldBlock:
+            return None
+        self.received += 1
+        return arrival
 
     def stats(self) -> LaneStats:
         depth = self._send.statistics().current_buffer_used
@@ -98,51 +99,78 @@ class Lane:
 
 
 class Mailbox:
-    """An actor's inbox: a control lane drained before a data lane, and a wake-up signal."""
+    """An actor's inbox: two bounded lanes merged in arrival order, and a wake-up signal."""
 
-    __slots__ = ("_waiter", "control", "data", "name")
+    __slots__ = ("_arrivals", "_control_head", "_data_head", "_waiter", "control", "data", "name")
 
     def __init__(self, name: str, *, control_capacity: int, data_capacity: int) -> None:
         self.name = name
         self.control = Lane(control_capacity)
         self.data = Lane(data_capacity)
         self._waiter: anyio.Event | None = None
+        self._arrivals = 0
+        # The oldest message taken from each lane but not yet handed out (merge look-ahead).
+        self._control_head: Arrival | None = None
+        self._data_head: Arrival | None = None
 
     def lane_for(self, message: Message) -> Lane:
         return self.data if type(message) in _DATA_TYPES else self.control
 
-    def put_nowait(self, message: Message) -> bool:
-        """Deliver without waiting; False when the message's lane is full."""
-        if not self.lane_for(message).put_nowait(message):
-            return False
+    def _stamp(self, message: Message) -> Arrival:
+        self._arrivals += 1
+        return (self._arrivals, message)
+
+    def _wake(self) -> None:
         if self._waiter is not None:
             self._waiter.set()
             self._waiter = None
+
+    def put_nowait(self, message: Message) -> bool:
+        """Deliver without waiting; False when the message's lane is full."""
+        if not self.lane_for(message).put_nowait(self._stamp(message)):
+            self._arrivals -= 1
+            return False
+        self._wake()
         return True
 
     async def put(self, message: Message) -> None:
         """Deliver, waiting for room: the backpressure point."""
         if self.put_nowait(message):
             return
-        await self.lane_for(message).put(message)
-        if self._waiter is not None:
-            self._waiter.set()
-            self._waiter = None
+        await self.lane_for(message).put(self._stamp(message))
+        self._wake()
 
     def drain(self, into: deque[Message], limit: int) -> int:
-        """Move up to ``limit`` messages into ``into``, control lane first."""
-        count = self.control.drain(into, limit)
-        if count < limit:
-            count += self.data.drain(into, limit - count)
+        """Move up to ``limit`` messages into ``into``, oldest arrival first."""
+        control = self._control_head or self.control.take()
+        data = self._data_head or self.data.take()
+        count = 0
+        while count < limit:
+            if control is not None and (data is None or control[0] < data[0]):
+                into.append(control[1])
+                control = self.control.take()
+            elif data is not None:
+                into.append(data[1])
+                data = self.data.take()
+            else:
+                break
+            count += 1
+        self._control_head, self._data_head = control, data
         return count
 
     async def wait(self) -> None:
         """Wait until something may have been delivered (callers then drain again)."""
-        if self.control.stats().depth or self.data.stats().depth:
+        if self.depth:
             await anyio.lowlevel.checkpoint()
             return
         waiter = self._waiter = anyio.Event()
         await waiter.wait()
+
+    @property
+    def depth(self) -> int:
+        """Messages delivered and not yet drained."""
+        held = (self._control_head is not None) + (self._data_head is not None)
+        return self.control.stats().depth + self.data.stats().depth + held
 
     def stats(self) -> MailboxStats:
         return MailboxStats(self.control.stats(), self.data.stats())

@@ -54,16 +54,19 @@ async def _fill_then_drain(mailbox: Mailbox) -> None:
     assert (stats.sent, stats.received, stats.depth, stats.capacity) == (5, 5, 0, 2)
 
 
-def test_drain_when_both_lanes_hold_messages_then_control_first_and_limit_respected() -> None:
+def test_drain_when_both_lanes_hold_messages_then_arrival_order_and_limit_respected() -> None:
     with Mailbox("m", control_capacity=4, data_capacity=4) as mailbox:
         mailbox.put_nowait(_bar(1))
         mailbox.put_nowait(Control(ts=2, command="halt"))
         mailbox.put_nowait(_bar(3))
+        mailbox.put_nowait(Control(ts=4, command="resume"))
         out: deque[Message] = deque()
-        assert mailbox.drain(out, 2) == 2
-        assert [type(m).__name__ for m in out] == ["Control", "Bar"]
-        assert [m.ts for m in out] == [2, 1]
-        assert mailbox.stats().depth == 1
+        assert mailbox.drain(out, 3) == 3
+        assert [m.ts for m in out] == [1, 2, 3]
+        assert mailbox.depth == 1
+        assert mailbox.drain(out, 3) == 1
+        assert [m.ts for m in out] == [1, 2, 3, 4]
+        assert mailbox.depth == 0
 
 
 def test_data_lane_when_full_then_control_lane_still_accepts() -> None:
