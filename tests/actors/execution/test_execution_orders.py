@@ -74,17 +74,16 @@ def test_transition_when_not_in_table_then_raises_naming_both_states(
     current: OrderStatus, requested: OrderStatus
 ) -> None:
     state = _state_in(current)
-    if requested in ("PARTIALLY_FILLED", "FILLED"):
-        quantity = D(10) if requested == "PARTIALLY_FILLED" else state.remaining_quantity
-        act = lambda: state.apply_fill(quantity, D(50))  # noqa: E731
-    else:
-        act = lambda: state.transition(requested)  # noqa: E731
+    quantity = D(10) if requested == "PARTIALLY_FILLED" else state.remaining_quantity
 
     with pytest.raises(
         IllegalTransitionError,
         match=rf"^order 'o1': illegal transition {current} -> {requested}$",
     ):
-        act()
+        if requested in ("PARTIALLY_FILLED", "FILLED"):
+            state.apply_fill(quantity, D(50))
+        else:
+            state.transition(requested)
     assert state.status == current
 
 

@@ -1,0 +1,338 @@
+"""The execution actor: owns approved orders, drives a venue, publishes their lifecycle.
+
+Wiring only. The order state machine lives in :mod:`actors.execution.orders`, the fill
+rules in :mod:`actors.execution.paper`; this module turns messages into venue calls and
+venue events into ``OrderUpdate``/``Fill`` messages (a ``Fill`` always precedes the
+``OrderUpdate`` it causes), in the order the venue reports them.
+
+Per order: ``OrderUpdate(SUBMITTED)`` on receipt, then ``ACCEPTED`` or ``REJECTED``, then
+any ``Fill`` + ``PARTIALLY_FILLED``/``FILLED`` pairs, or a final ``CANCELLED``/``EXPIRED``.
+Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills from 1.
+
+Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
+    REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
+    halt or ``TradingStateChanged`` to HALTED) and before a resume.
+    REJECTED ``QUANTITY_NOT_LOT_MULTIPLE``, ``PRICE_NOT_ON_INCREMENT``,
+    ``INVALID_PRICE_FIELDS``: refused by the paper venue (see :mod:`~.paper`).
+    CANCELLED ``CANCEL_REQUESTED``: a ``CancelOrder`` from the order's own strategy.
+    CANCELLED ``HALTED``: every open order is cancelled on a halt.
+    CANCELLED ``FLATTEN``: every open order is cancelled on ``Control`` flatten.
+    CANCELLED ``IOC_REMAINDER``: an IOC order's unfilled rest after its one opportunity.
+    EXPIRED ``DAY_EXPIRED``: a DAY order outlived its UTC day.
+
+Requests ignored without a state change (nothing published; logged and counted in
+``atrium_execution_ignored_requests_total{reason}``)
+    ``UNKNOWN_ORDER``: a ``CancelOrder`` for an order id execution never saw.
+    ``ORDER_NOT_OPEN``: a ``CancelOrder`` for an order already filled, rejected, cancelled
+    or expired (a REJECTED update for it would tell the portfolio the wrong story).
+    ``STRATEGY_MISMATCH``: a ``CancelOrder`` whose ``strategy`` is not the order's.
+    ``DUPLICATE_ORDER_ID``: an ``Order`` whose id execution already has: redelivery must
+    never trade twice.
+
+Metrics (on ``context.registry``)
+    ``atrium_orders_total{status}`` transitions published, by new status;
+    ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price,
+    account currency); ``atrium_fill_commission_total`` (account currency);
+    ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0);
+    ``atrium_execution_ignored_requests_total{reason}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final, assert_never, get_args
+
+import msgspec
+from prometheus_client import Counter, Gauge
+
+from actors.execution.adapter import (
+    SimulatedVenue,
+    VenueAccepted,
+    VenueAdapter,
+    VenueCancelled,
+    VenueConnectionChanged,
+    VenueEvent,
+    VenueExpired,
+    VenueFilled,
+    VenueRejected,
+)
+from actors.execution.orders import OrderBook, OrderState
+from actors.execution.paper import PaperVenue
+from config.execution import ExecutionConfig
+from runtime.actor import Actor, ActorContext
+from runtime.loading import load_object
+from runtime.messages import (
+    Bar,
+    CancelOrder,
+    Control,
+    Fill,
+    Order,
+    OrderStatus,
+    OrderUpdate,
+    Tick,
+    TradingStateChanged,
+)
+
+__all__ = ("IGNORED_REASONS", "ExecutionActor")
+
+#: Why a request was ignored; the label values of the ignored-requests counter.
+IGNORED_REASONS: Final = (
+    "UNKNOWN_ORDER",
+    "ORDER_NOT_OPEN",
+    "STRATEGY_MISMATCH",
+    "DUPLICATE_ORDER_ID",
+)
+
+
+def _ignore_market_data(_message: Bar | Tick) -> None:
+    """A live venue matches on its own; it does not need our bars."""
+
+
+class ExecutionActor(Actor):
+    """Owns orders after risk approved them and trades them on the configured venue.
+
+    Parameters
+    ----------
+    context : ActorContext
+        ``context.config`` must be the :class:`~config.execution.ExecutionConfig` section.
+    """
+
+    def __init__(self, context: ActorContext) -> None:
+        super().__init__(context)
+        config = context.config
+        if not isinstance(config, ExecutionConfig):
+            raise TypeError(
+                f"execution actor needs an ExecutionConfig section, got {type(config).__name__}"
+            )
+        self._book = OrderBook()
+        self._halted = False
+        self._init_metrics()
+        self._venue = self._make_venue(config)
+        on_bar: Callable[[Bar], None] = _ignore_market_data
+        on_tick: Callable[[Tick], None] = _ignore_market_data
+        if isinstance(self._venue, SimulatedVenue):
+            on_bar, on_tick = self._venue.on_bar, self._venue.on_tick
+        self._venue_on_bar = on_bar
+        self._venue_on_tick = on_tick
+
+    def _make_venue(self, config: ExecutionConfig) -> VenueAdapter:
+        if config.venue == "paper":
+            return PaperVenue(config, self._on_venue_event)
+        factory = load_object(config.venue, key="execution.venue")
+        if not callable(factory):
+            raise ValueError(f"execution.venue: {config.venue!r} is not callable")
+        venue = factory(config, self._on_venue_event)
+        if not isinstance(venue, VenueAdapter):
+            raise ValueError(
+                f"execution.venue: {config.venue!r} returned {type(venue).__name__}, which "
+                f"lacks the VenueAdapter methods (connect, reconnect, close, submit, cancel, "
+                f"order_status)"
+            )
+        return venue
+
+    def _init_metrics(self) -> None:
+        registry = self.context.registry
+        orders = Counter(
+            "atrium_orders",
+            "Order state transitions published by execution, by new status.",
+            ["status"],
+            registry=registry,
+        )
+        self._status_counters = {
+            status: orders.labels(status=status) for status in get_args(OrderStatus)
+        }
+        self._fills = Counter("atrium_fills", "Fills published by execution.", registry=registry)
+        self._fill_notional = Counter(
+            "atrium_fill_notional",
+            "Sum of quantity times price over fills, in account currency.",
+            registry=registry,
+        )
+        self._fill_commission = Counter(
+            "atrium_fill_commission",
+            "Commission paid over fills, in account currency.",
+            registry=registry,
+        )
+        self._open_gauge = Gauge(
+            "atrium_open_orders", "Orders accepted and not yet closed.", registry=registry
+        )
+        self._connected_gauge = Gauge(
+            "atrium_venue_connected", "1 while the venue session is up, else 0.", registry=registry
+        )
+        ignored = Counter(
+            "atrium_execution_ignored_requests",
+            "Cancels and orders execution ignored without a state change, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self._ignored = {reason: ignored.labels(reason=reason) for reason in IGNORED_REASONS}
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        await self._venue.connect()
+
+    async def on_stop(self) -> None:
+        await self._venue.close()
+
+    # -- read-only views -----------------------------------------------------------------
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        """Open orders in submission order, as plain dicts (Decimal values kept exact)."""
+        return [state.as_dict() for state in self._book.open_states()]
+
+    def order_status_report(self) -> list[dict[str, Any]]:
+        """The venue's own view of its open orders (for reconciliation), as plain dicts."""
+        return [msgspec.structs.asdict(report) for report in self._venue.order_status()]
+
+    # -- handlers ------------------------------------------------------------------------
+
+    def _handle_bar(self, bar: Bar) -> None:
+        self._venue_on_bar(bar)
+
+    def _handle_tick(self, tick: Tick) -> None:
+        self._venue_on_tick(tick)
+
+    def _handle_order(self, order: Order) -> None:
+        if self._book.knows(order.order_id):
+            self._ignore("DUPLICATE_ORDER_ID", f"order_id={order.order_id}")
+            return
+        state = self._book.add(order)
+        self._open_gauge.set(len(self._book))
+        self._publish_update(state)
+        if self._halted:
+            state.transition("REJECTED")
+            self._publish_update(state, "TRADING_HALTED: state=HALTED")
+            self._retire(state)
+            return
+        self._venue.submit(order)
+
+    def _handle_cancel_order(self, cancel: CancelOrder) -> None:
+        order_id = cancel.order_id
+        state = self._book.get_open(order_id)
+        if state is None:
+            reason = "ORDER_NOT_OPEN" if self._book.is_closed(order_id) else "UNKNOWN_ORDER"
+            self._ignore(reason, f"order_id={order_id} strategy={cancel.strategy}")
+            return
+        if state.order.strategy != cancel.strategy:
+            self._ignore(
+                "STRATEGY_MISMATCH",
+                f"order_id={order_id} strategy={cancel.strategy} "
+                f"order_strategy={state.order.strategy}",
+            )
+            return
+        self._venue.cancel(
+            order_id, f"CANCEL_REQUESTED: strategy={cancel.strategy}{_note(cancel.reason)}"
+        )
+
+    def _handle_control(self, control: Control) -> None:
+        command = control.command
+        if command == "halt":
+            self._halted = True
+            self._cancel_all(f"HALTED: command=halt source={control.source}{_note(control.reason)}")
+        elif command == "flatten":
+            self._cancel_all(f"FLATTEN: source={control.source}{_note(control.reason)}")
+        elif command == "resume":
+            self._halted = False
+
+    def _handle_trading_state_changed(self, change: TradingStateChanged) -> None:
+        self._halted = change.state == "HALTED"
+        if self._halted:
+            self._cancel_all(
+                f"HALTED: state=HALTED previous={change.previous}{_note(change.reason)}"
+            )
+
+    # -- venue events --------------------------------------------------------------------
+
+    def _on_venue_event(self, event: VenueEvent) -> None:
+        """Apply one venue event to the book and publish what it means."""
+        if isinstance(event, VenueFilled):
+            self._on_fill(event)
+        elif isinstance(event, VenueAccepted):
+            state = self._open_state(event.order_id, "ACCEPTED")
+            state.transition("ACCEPTED")
+            self._publish_update(state)
+        elif isinstance(event, VenueRejected):
+            self._close(event.order_id, "REJECTED", event.reason)
+        elif isinstance(event, VenueCancelled):
+            self._close(event.order_id, "CANCELLED", event.reason)
+        elif isinstance(event, VenueExpired):
+            self._close(event.order_id, "EXPIRED", event.reason)
+        elif isinstance(event, VenueConnectionChanged):
+            self._connected_gauge.set(1 if event.connected else 0)
+            state_word = "connected" if event.connected else "disconnected"
+            self.log.info("venue %s: %s", state_word, event.detail)
+        else:
+            assert_never(event)
+
+    def _close(self, order_id: str, status: OrderStatus, reason: str) -> None:
+        state = self._open_state(order_id, status)
+        state.transition(status)
+        self._publish_update(state, reason)
+        self._retire(state)
+
+    def _on_fill(self, event: VenueFilled) -> None:
+        state = self._open_state(event.order_id, "a fill")
+        status = state.apply_fill(event.quantity, event.price)
+        order = state.order
+        self.publish(
+            Fill(
+                ts=self.clock.now_ns(),
+                fill_id=f"{order.order_id}-{state.fill_count}",
+                order_id=order.order_id,
+                strategy=order.strategy,
+                symbol=order.symbol,
+                side=order.side,
+                quantity=event.quantity,
+                price=event.price,
+                commission=event.commission,
+            )
+        )
+        self._fills.inc()
+        self._fill_notional.inc(float(event.quantity * event.price))
+        self._fill_commission.inc(float(event.commission))
+        self._publish_update(state)
+        if status == "FILLED":
+            self._retire(state)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _open_state(self, order_id: str, what: str) -> OrderState:
+        """The open order a venue event is about; a venue that disagrees is a bug."""
+        state = self._book.get_open(order_id)
+        if state is None:
+            known = "already closed" if self._book.is_closed(order_id) else "unknown"
+            raise ValueError(f"venue reported {what} for order {order_id!r}, which is {known}")
+        return state
+
+    def _cancel_all(self, reason: str) -> None:
+        for state in self._book.open_states():
+            self._venue.cancel(state.order_id, reason)
+
+    def _publish_update(self, state: OrderState, reason: str = "") -> None:
+        order = state.order
+        self.publish(
+            OrderUpdate(
+                ts=self.clock.now_ns(),
+                order_id=order.order_id,
+                strategy=order.strategy,
+                symbol=order.symbol,
+                status=state.status,
+                filled_quantity=state.filled_quantity,
+                remaining_quantity=state.remaining_quantity,
+                avg_fill_price=state.avg_fill_price,
+                reason=reason,
+            )
+        )
+        self._status_counters[state.status].inc()
+
+    def _retire(self, state: OrderState) -> None:
+        self._book.retire(state)
+        self._open_gauge.set(len(self._book))
+
+    def _ignore(self, reason: str, detail: str) -> None:
+        self._ignored[reason].inc()
+        self.log.warning("ignored request: %s %s", reason, detail)
+
+
+def _note(text: str) -> str:
+    return f" note={text!r}" if text else ""
