@@ -1,0 +1,11 @@
+"""The portfolio actor: sizing, caps, ledger, limits and gauges. Topology loads
+``actors.portfolio:PortfolioActor``.
+
+The pure parts live in submodules: :mod:`~actors.portfolio.sizing` (sizing modes, caps,
+reason codes), :mod:`~actors.portfolio.ledger` (positions, cash, PnL, orders in flight),
+:mod:`~actors.portfolio.limits` (the HTTP views) and :mod:`~actors.portfolio.metrics`.
+"""
+
+from actors.portfolio.actor import PortfolioActor as PortfolioActor
+
+__all__ = ("PortfolioActor",)
