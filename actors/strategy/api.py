@@ -121,7 +121,7 @@ class Strategy(Generic[ParamsT]):
         super().__init_subclass__(**kwargs)
         if "__init__" in cls.__dict__:
             raise TypeError(
-                f"{cls.__qualname__} must not define __init__: build its state in "
+                f"{cls.__name__} must not define __init__: build its state in "
                 "on_start(), which also runs when the strategy is restarted"
             )
 

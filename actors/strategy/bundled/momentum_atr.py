@@ -5,7 +5,8 @@ flat, it buys with ``risk_per_share = atr_stop_multiplier * ATR`` (Wilder ATR, D
 the boundary) and ``risk_pct``, so the portfolio sizes the position by the money lost at
 the stop. With ``allow_short`` a histogram turning negative sells short the same way.
 Entries fire on the turn, not on every bar of a trend, so a stopped-out trade is not
-re-entered until the trend turns again.
+re-entered until the trend turns again; the first bar on which MACD and ATR are both
+ready only records the histogram, so the warm-up never fires an entry.
 
 Stop: once the portfolio reports the position open, the stop is the entry price (the
 position's average price) minus ``risk_per_share`` for a long and plus it for a short,
@@ -24,6 +25,7 @@ denial or a rejected/cancelled/expired order clears it.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Annotated, Final
 
@@ -94,7 +96,9 @@ class _Book:
     def __init__(self, params: MomentumAtrParams) -> None:
         self.macd = MACD(params.fast, params.slow, params.signal)
         self.atr = WilderATR(params.atr_period)
-        self.histogram = 0.0  # last histogram seen (0 before MACD is ready)
+        # Last histogram seen; nan until both indicators are ready, so the first ready
+        # bar only records the trend (every comparison with nan is false).
+        self.histogram = math.nan
         self.entry_risk: float | None = None  # risk_per_share of the entry in flight
         self.pending = False  # an entry intent is in flight
         self.exiting = False  # a close intent is in flight
