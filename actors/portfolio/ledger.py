@@ -4,7 +4,9 @@ Plain state and exact Decimal arithmetic, no event loop. Each position keeps its
 ``quantity`` and its signed ``cost`` (the price paid for the open quantity: ``qty *
 avg_price``), not an average price: a reduce takes ``cost * closed / |qty|`` off the
 cost and books the rest of the proceeds as realized PnL, so whatever that one division
-rounds stays inside the position and the account always reconciles exactly::
+rounds stays inside the position and the account always reconciles exactly. The share
+taken off is rounded to 1e-12 (a full close takes the whole cost, unrounded): a
+28-digit quotient would otherwise make the account totals themselves round::
 
     equity = cash + sum(qty * mark) = initial_capital + realized_pnl + unrealized_pnl
 
@@ -31,6 +33,7 @@ __all__ = ("InFlight", "Ledger", "Position", "SymbolBook")
 log = logging.getLogger("atrium.portfolio.ledger")
 
 ZERO: Final = Decimal(0)
+_COST_QUANTUM: Final = Decimal("1e-12")
 
 
 class SymbolBook:
@@ -209,7 +212,10 @@ class Ledger:
         else:
             closed = min(abs(delta), abs(held))
             signed_closed = closed if delta > ZERO else -closed
-            removed = old_cost if closed == abs(held) else old_cost * closed / abs(held)
+            if closed == abs(held):
+                removed = old_cost
+            else:
+                removed = (old_cost * closed / abs(held)).quantize(_COST_QUANTUM)
             position.realized_pnl += -signed_closed * price - removed
             position.cost = old_cost - removed
             position.quantity = held + signed_closed
