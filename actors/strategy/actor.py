@@ -295,6 +295,7 @@ class StrategyActor(Actor):
                 exc, where = start_exc, "on_start"
                 continue
             break
+        slot.up.set(1)
         self._rebuild_routes()
 
     def _disable(self, slot: _Slot, exc: Exception, where: str) -> None:

@@ -94,6 +94,21 @@ class Boom(Strategy[BoomParams]):
         raise ZeroDivisionError("fill handler bug")
 
 
+class FlakyStart(Strategy[RecorderParams]):
+    """Fails its first on_start only (the log is the memory that survives the restart)."""
+
+    Params = RecorderParams
+
+    def on_start(self) -> None:
+        first = ("start", self.name, "") not in LOG
+        LOG.append(("start", self.name, ""))
+        if first:
+            raise RuntimeError("first start fails")
+
+    def on_bar(self, bar: Bar) -> None:
+        LOG.append(("bar", self.name, bar.symbol))
+
+
 class BarsOnly(Strategy[RecorderParams]):
     Params = RecorderParams
 
@@ -417,6 +432,15 @@ async def test_on_start_when_always_raises_then_disabled_after_restarts_and_othe
     assert _metric(registry, "atrium_strategy_restarts_total", "boom") == 2.0
     assert _metric(registry, "atrium_strategy_enabled", "boom") == 0.0
     assert _metric(registry, "atrium_strategy_enabled", "calm") == 1.0
+
+
+async def test_on_start_when_raises_once_then_restarted_and_running() -> None:
+    actor, _, _, registry = await _actor({"flaky": _config(f"{__name__}:FlakyStart", ["NVDA"])})
+    actor.handle(_bar("NVDA", 5))
+    assert LOG == [("start", "flaky", ""), ("start", "flaky", ""), ("bar", "flaky", "NVDA")]
+    assert _metric(registry, "atrium_strategy_errors_total", "flaky") == 1.0
+    assert _metric(registry, "atrium_strategy_restarts_total", "flaky") == 1.0
+    assert _metric(registry, "atrium_strategy_enabled", "flaky") == 1.0
 
 
 async def test_fill_when_strategy_raises_then_restarted() -> None:

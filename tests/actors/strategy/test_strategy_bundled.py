@@ -19,8 +19,8 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.strategy import StrategyActor
-from actors.strategy.bundled.momentum_atr import MomentumAtr
+from actors.strategy import StrategyActor, StrategyContext
+from actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
 from config.strategy import StrategyConfig
 from runtime.actor import ActorContext
 from runtime.bus import Bus
@@ -370,3 +370,44 @@ async def test_bundled_when_replayed_twice_then_identical_intents(name: str) -> 
         runs.append(harness.intents)
     assert runs[0] == runs[1]
     assert len(runs[0]) > 100
+
+
+@pytest.mark.parametrize(
+    ("quantity", "avg", "side", "stop_sign"),
+    [("100", "20", "SELL", -1), ("-100", "1", "BUY", 1)],
+)
+def test_momentum_atr_when_position_open_without_entry_risk_then_stop_from_entry_price(
+    quantity: str, avg: str, side: str, stop_sign: int
+) -> None:
+    # As after a restart: the portfolio reports a position, the fresh instance never saw
+    # the entry. On the first bar with MACD and ATR ready (1999-03-11, bar 34) the stop is
+    # rebuilt as entry -/+ 2 ATR; NVDA closes at ~1.5 there, through both stops.
+    sent: list[OrderIntent] = []
+    context = StrategyContext(
+        name="mom",
+        params=MomentumAtrParams(),
+        symbols=("NVDA",),
+        clock=SimClock(NVDA[0].ts),
+        emit=sent.append,
+    )
+    context.positions["NVDA"] = PositionUpdate(
+        ts=NVDA[0].ts,
+        strategy="mom",
+        symbol="NVDA",
+        quantity=Decimal(quantity),
+        avg_price=Decimal(avg),
+        realized_pnl=Decimal(0),
+    )
+    strategy = MomentumAtr(context)
+    strategy.on_start()
+    ready = INDEX["1999-03-11"]
+    for bar in NVDA[:ready]:
+        strategy.on_bar(bar)
+    assert strategy.stop_price("NVDA") is None
+    assert sent == []
+
+    strategy.on_bar(NVDA[ready])
+    atr = _ref_atr(NVDA)[ready]
+    assert atr is not None
+    assert strategy.stop_price("NVDA") == float(avg) + stop_sign * 2 * atr
+    assert [(i.side, i.close, i.tag) for i in sent] == [(side, True, "stop")]
