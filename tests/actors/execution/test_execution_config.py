@@ -115,3 +115,8 @@ def test_parse_when_value_invalid_then_error_names_key_and_value(
 ) -> None:
     with pytest.raises(msgspec.ValidationError, match=rf"^{re.escape(message)}$"):
         _convert(section)
+
+
+def test_construct_when_built_in_code_then_same_checks_as_loader() -> None:
+    with pytest.raises(ValueError, match=r"^lot_size: expected a number > 0, got -1$"):
+        ExecutionConfig(lot_size=Decimal(-1))
