@@ -109,7 +109,6 @@ class _Slot:
         "enabled",
         "errors",
         "failures",
-        "intents",
         "name",
         "restarts",
         "strategy",
@@ -127,7 +126,6 @@ class _Slot:
         self.failures: deque[int] = deque()
         self.errors = metrics.errors.labels(spec.name)
         self.restarts = metrics.restarts.labels(spec.name)
-        self.intents = metrics.intents.labels(spec.name)
         self.up = metrics.enabled.labels(spec.name)
 
 
