@@ -43,7 +43,6 @@ from collections.abc import Callable
 from typing import Any, Final, assert_never, get_args
 
 import msgspec
-from prometheus_client import Counter, Gauge
 
 from actors.execution.adapter import (
     SimulatedVenue,
@@ -72,6 +71,7 @@ from runtime.messages import (
     Tick,
     TradingStateChanged,
 )
+from runtime.metrics import counter, gauge
 
 __all__ = ("IGNORED_REASONS", "ExecutionActor")
 
@@ -131,38 +131,32 @@ class ExecutionActor(Actor):
         return venue
 
     def _init_metrics(self) -> None:
+        # Got-or-created: a new instance on the same registry reuses (and keeps) the counts.
         registry = self.context.registry
-        orders = Counter(
-            "atrium_orders",
-            "Order state transitions published by execution, by new status.",
-            ["status"],
-            registry=registry,
+        orders = counter(
+            registry, "atrium_orders", "Order state transitions published by execution.", ["status"]
         )
         self._status_counters = {
             status: orders.labels(status=status) for status in get_args(OrderStatus)
         }
-        self._fills = Counter("atrium_fills", "Fills published by execution.", registry=registry)
-        self._fill_notional = Counter(
+        self._fills = counter(registry, "atrium_fills", "Fills published by execution.")
+        self._fill_notional = counter(
+            registry,
             "atrium_fill_notional",
             "Sum of quantity times price over fills, in account currency.",
-            registry=registry,
         )
-        self._fill_commission = Counter(
-            "atrium_fill_commission",
-            "Commission paid over fills, in account currency.",
-            registry=registry,
+        self._fill_commission = counter(
+            registry, "atrium_fill_commission", "Commission paid over fills, in account currency."
         )
-        self._open_gauge = Gauge(
-            "atrium_open_orders", "Orders accepted and not yet closed.", registry=registry
+        self._open_gauge = gauge(registry, "atrium_open_orders", "Orders not yet closed.")
+        self._connected_gauge = gauge(
+            registry, "atrium_venue_connected", "1 while the venue session is up, else 0."
         )
-        self._connected_gauge = Gauge(
-            "atrium_venue_connected", "1 while the venue session is up, else 0.", registry=registry
-        )
-        ignored = Counter(
+        ignored = counter(
+            registry,
             "atrium_execution_ignored_requests",
             "Cancels and orders execution ignored without a state change, by reason.",
             ["reason"],
-            registry=registry,
         )
         self._ignored = {reason: ignored.labels(reason=reason) for reason in IGNORED_REASONS}
 

@@ -666,3 +666,13 @@ async def test_pipeline_when_replayed_through_supervisor_then_same_messages_as_u
         _fill(1, "100", "50.05", "1"),
         _update("FILLED", "100", "0", "50.05", ts=T1),
     ]
+
+
+def test_metrics_when_actor_rebuilt_on_same_registry_then_collectors_reused() -> None:
+    h = Harness()
+    h.send(_order())
+    context = h.actor.context
+
+    ExecutionActor(context).handle(_order("o2"))
+
+    assert h.metric("atrium_orders_total", status="SUBMITTED") == 2
