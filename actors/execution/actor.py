@@ -107,6 +107,7 @@ class ExecutionActor(Actor):
         self._book = OrderBook()
         self._halted = False
         self._init_metrics()
+        self._open_gauge.set(0)  # a rebuilt instance starts from an empty book
         self._venue = self._make_venue(config)
         on_bar: Callable[[Bar], None] = _ignore_market_data
         on_tick: Callable[[Tick], None] = _ignore_market_data
