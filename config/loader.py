@@ -12,14 +12,14 @@ import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 
 from config.schema import AtriumConfig
 from config.topology import default_actors
 
-__all__ = ("ConfigError", "load_config", "parse_config")
+__all__ = ("ConfigError", "describe_validation_error", "load_config", "parse_config")
 
 _TYPE_WORDS: Final = {
     "float": "a number",
@@ -79,7 +79,7 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumCon
     try:
         return msgspec.convert(merged, AtriumConfig, str_keys=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(_humanise(str(exc), merged), source) from None
+        raise ConfigError(_explain(exc, merged, AtriumConfig), source) from None
 
 
 def _with_default_topology(data: dict[str, Any]) -> dict[str, Any]:
@@ -97,15 +97,70 @@ def _with_default_topology(data: dict[str, Any]) -> dict[str, Any]:
     return {**data, "topology": {**topology, "actors": actors}}
 
 
-def _humanise(raw: str, data: Mapping[str, Any]) -> str:
+def describe_validation_error(
+    exc: msgspec.ValidationError, data: Any, target: Any, prefix: str = ""
+) -> str:
+    """Word a msgspec error as ``<prefix>.<key path>: <problem>, got <value>``.
+
+    ``data`` is what was converted into ``target`` (a Struct type). Other packages that
+    validate a sub-table of the config (a strategy's ``params``) use this so every
+    error in Atrium reads the same.
+    """
+    return _explain(exc, data, target, prefix)
+
+
+def _explain(exc: msgspec.ValidationError, data: Any, target: Any, prefix: str = "") -> str:
+    """Word ``exc``; where msgspec hides a table key (``[...]``), find the entry at fault."""
+    match = _AT.match(str(exc))
+    path = match.group("path") or "" if match else ""
+    head, hidden, _ = path.partition("[...]")
+    if hidden:
+        head = _dotted(head)
+        entries = _lookup(data, head)
+        entry_type = _table_value_type(target, head)
+        if isinstance(entries, Mapping) and entry_type is not None:
+            for key, entry in entries.items():
+                try:
+                    msgspec.convert(entry, entry_type, str_keys=True)
+                except msgspec.ValidationError as inner:
+                    return _explain(inner, entry, entry_type, _join(prefix, _join(head, str(key))))
+    return _humanise(str(exc), data, prefix)
+
+
+def _table_value_type(target: Any, dotted: str) -> Any:
+    """The value type of the ``dict`` field at ``dotted`` inside Struct ``target``."""
+    current = target
+    for part in dotted.split(".") if dotted else []:
+        if not (isinstance(current, type) and issubclass(current, msgspec.Struct)):
+            return None
+        by_name = {field.encode_name: field.type for field in msgspec.structs.fields(current)}
+        if part not in by_name:
+            return None
+        current = _unwrap(by_name[part])
+    if get_origin(current) is dict:
+        return get_args(current)[1]
+    return None
+
+
+def _unwrap(annotation: Any) -> Any:
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    if get_origin(annotation) is Union:
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        annotation = options[0] if len(options) == 1 else annotation
+    return annotation
+
+
+def _humanise(raw: str, data: Mapping[str, Any], prefix: str = "") -> str:
     match = _AT.match(raw)
     text = match.group("text") if match else raw
-    path = _dotted(match.group("path") or "") if match else ""
+    local = _dotted(match.group("path") or "") if match else ""
+    path = _join(prefix, local) if local else prefix
     if unknown := _UNKNOWN.match(text):
         return f"{_join(path, unknown.group('key'))}: unknown key (check the spelling)"
     if missing := _MISSING.match(text):
         return f"{_join(path, missing.group('key'))}: required key is missing"
-    got = _lookup(data, path)
+    got = _lookup(data, local)
     if expected := _EXPECTED.match(text):
         want = _TYPE_WORDS.get(expected.group("want"), expected.group("want"))
         rule = _rule_words(expected.group("rule").strip())
@@ -130,6 +185,8 @@ def _dotted(json_path: str) -> str:
 
 
 def _join(path: str, key: str) -> str:
+    if not key:
+        return path
     return f"{path}.{key}" if path else key
 
 

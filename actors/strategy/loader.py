@@ -9,38 +9,19 @@ follows ``config.loader`` so a strategy's ``params`` read like every other secti
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import msgspec
 
 from actors.strategy.api import Strategy
 from config.base import ConfigBase
-from config.loader import ConfigError
+from config.loader import ConfigError, describe_validation_error
 from config.strategy import StrategyConfig
 from runtime.loading import load_object
 
 __all__ = ("LoadedStrategy", "load_strategies", "load_strategy_class", "validate_params")
-
-_TYPE_WORDS: Final = {
-    "float": "a number",
-    "int": "an integer",
-    "decimal": "a number",
-    "str": "a string",
-    "bool": "true or false",
-    "array": "a list",
-    "object": "a table",
-    "null": "nothing",
-}
-_AT: Final = re.compile(r"^(?P<text>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_EXPECTED: Final = re.compile(
-    r"^Expected `(?P<want>[^`]+)`(?P<rule>[^,]*?)(?:, got `(?P<got>[^`]+)`)?$"
-)
-_UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$")
-_MISSING: Final = re.compile(r"^Object missing required field `(?P<key>[^`]+)`$")
-_ENUM: Final = re.compile(r"^Invalid enum value (?P<got>.+)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +85,7 @@ def validate_params(cls: type[Strategy[Any]], params: Mapping[str, Any], *, key:
     try:
         return msgspec.convert(dict(params), cls.Params, str_keys=True)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{key}.{_describe(str(exc), params)}") from None
+        raise ConfigError(describe_validation_error(exc, params, cls.Params, prefix=key)) from None
 
 
 def _check_symbols(symbols: list[str], *, key: str) -> None:
@@ -117,59 +98,3 @@ def _check_symbols(symbols: list[str], *, key: str) -> None:
         if symbol in seen:
             raise ConfigError(f"{key}: {symbol!r} is listed twice")
         seen.add(symbol)
-
-
-def _describe(raw: str, data: Mapping[str, Any]) -> str:
-    """Turn a msgspec message into ``<key>: <problem>`` relative to the params table.
-
-    A ``__post_init__`` check has no ``$`` path; by convention its message already
-    starts with the key (``fast: must be < slow, ...``).
-    """
-    match = _AT.match(raw)
-    text = match.group("text") if match else raw
-    path = (match.group("path") or "").lstrip(".") if match else ""
-    if unknown := _UNKNOWN.match(text):
-        return f"{_join(path, unknown.group('key'))}: unknown key (check the spelling)"
-    if missing := _MISSING.match(text):
-        return f"{_join(path, missing.group('key'))}: required key is missing"
-    if expected := _EXPECTED.match(text):
-        want = _TYPE_WORDS.get(expected.group("want"), expected.group("want"))
-        rule = _rule_words(expected.group("rule").strip())
-        return f"{path}: expected {want}{rule}, got {_show(_lookup(data, path))}"
-    if enum := _ENUM.match(text):
-        return f"{path}: unknown value {enum.group('got')}"
-    return f"{path}: {text}" if path else text
-
-
-def _rule_words(rule: str) -> str:
-    # msgspec prints float bounds as 0.0; the user wrote 0.
-    return " " + re.sub(r"(\d+)\.0\b", r"\1", rule) if rule else ""
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _lookup(data: Any, path: str) -> Any:
-    node = data
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
-        if part.startswith("[") and isinstance(node, list):
-            index = int(part[1:-1])
-            node = node[index] if index < len(node) else None
-        elif isinstance(node, Mapping):
-            node = node.get(part)
-        else:
-            return None
-    return node
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    return str(value)
