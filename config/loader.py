@@ -57,8 +57,8 @@ class ConfigError(ValueError):
 def load_config(path: str | Path) -> AtriumConfig:
     """Read and validate a TOML config file.
 
-    Relative paths inside the file (feeds, output directories) are resolved later
-    against :attr:`AtriumConfig.base_dir`, which is set to the file's directory.
+    Relative feed paths inside the file are anchored at the file's directory (through
+    ``[market_data].base_dir``), so a config works from any working directory.
     """
     file = Path(path)
     try:
@@ -69,8 +69,18 @@ def load_config(path: str | Path) -> AtriumConfig:
         data = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}", str(file)) from None
-    data.setdefault("base_dir", str(file.resolve().parent))
+    _anchor_paths(data, file.resolve().parent)
     return parse_config(data, source=str(file))
+
+
+def _anchor_paths(data: dict[str, Any], config_dir: Path) -> None:
+    market_data = data.get("market_data")
+    if market_data is None:
+        market_data = data["market_data"] = {}
+    if isinstance(market_data, dict):
+        base = market_data.get("base_dir", ".")
+        if isinstance(base, str):
+            market_data["base_dir"] = str(config_dir / base)
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumConfig:

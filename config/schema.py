@@ -19,13 +19,8 @@ __all__ = ("AtriumConfig",)
 
 
 class AtriumConfig(ConfigBase, frozen=True, kw_only=True):
-    """Everything Atrium reads from a TOML file. Every section has working defaults.
+    """Everything Atrium reads from a TOML file. Every section has working defaults."""
 
-    ``base_dir`` is the directory of the config file; relative file paths in the config
-    (feeds) are resolved against it, so a config works from any working directory.
-    """
-
-    base_dir: str = "."
     runtime: RuntimeConfig = msgspec.field(default_factory=RuntimeConfig)
     topology: TopologyConfig = msgspec.field(default_factory=TopologyConfig)
     market_data: MarketDataConfig = msgspec.field(default_factory=MarketDataConfig)

@@ -19,6 +19,7 @@ from typing import Any
 import anyio
 import msgspec
 
+from config.market_data import FeedConfig, MarketDataConfig
 from config.schema import AtriumConfig
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError
@@ -43,22 +44,14 @@ class ReplayOptions:
     progress: bool = False
 
 
-def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> Any:
+def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> MarketDataConfig:
     section = config.market_data
     changes: dict[str, Any] = {}
     if options.feeds:
-        feed_type = type(section.feeds[0]) if section.feeds else _feed_config_type(section)
-        changes["feeds"] = [feed_type(path=str(Path(p).resolve())) for p in options.feeds]
+        changes["feeds"] = [FeedConfig(path=str(Path(p).resolve())) for p in options.feeds]
     if options.speed is not None:
         changes["speed"] = options.speed
     return msgspec.structs.replace(section, **changes) if changes else section
-
-
-def _feed_config_type(section: Any) -> Any:
-    from typing import get_args, get_type_hints
-
-    hints = get_type_hints(type(section))
-    return get_args(hints["feeds"])[0]
 
 
 def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
@@ -111,8 +104,9 @@ def _write_outputs(
     record = collect(journal_path, out_dir, initial)
     stats = performance(record.equity_points, float(initial), config.replay.risk_free_rate)
     closed = record.wins + record.losses
-    market_data = pipeline.slots["market_data"].actor if "market_data" in pipeline.slots else None
-    rejected = market_data.rejected_counts() if hasattr(market_data, "rejected_counts") else {}
+    slot = pipeline.slots.get("market_data")
+    rejected_counts = getattr(slot.actor if slot else None, "rejected_counts", None)
+    rejected: dict[str, int] = rejected_counts() if callable(rejected_counts) else {}
     summary: dict[str, Any] = {
         "initial_equity": str(initial),
         "final_equity": str(record.final_equity),

@@ -81,6 +81,6 @@ def _section(
         return None
     if overrides and section in overrides:
         return overrides[section]
-    if section == "base_dir" or not hasattr(config, section):
+    if not hasattr(config, section):
         raise TopologyError(f"topology.actors.{actor}.section: no config section {section!r}")
     return getattr(config, section)

@@ -59,12 +59,18 @@ def test_topology_when_one_key_overridden_then_rest_of_default_actor_kept() -> N
     ]
 
 
-def test_load_when_file_valid_then_base_dir_is_file_directory(tmp_path: Path) -> None:
+def test_load_when_file_valid_then_feed_paths_anchored_at_file_directory(tmp_path: Path) -> None:
     path = tmp_path / "atrium.toml"
     path.write_text("[runtime]\nshutdown_grace_seconds = 2.5\n", encoding="utf-8")
     config = load_config(path)
     assert config.runtime.shutdown_grace_seconds == 2.5
-    assert config.base_dir == str(tmp_path.resolve())
+    assert config.market_data.base_dir == str(tmp_path.resolve() / ".")
+
+
+def test_load_when_base_dir_relative_then_resolved_against_file_directory(tmp_path: Path) -> None:
+    path = tmp_path / "atrium.toml"
+    path.write_text('[market_data]\nbase_dir = "data"\n', encoding="utf-8")
+    assert load_config(path).market_data.base_dir == str(tmp_path.resolve() / "data")
 
 
 def test_load_when_toml_broken_then_error_names_file(tmp_path: Path) -> None:
