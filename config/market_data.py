@@ -135,8 +135,8 @@ class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
     symbols: list[str] = msgspec.field(default_factory=lambda: ["SYN"])
     drift: float = 0.05
     volatility: Annotated[float, msgspec.Meta(ge=0)] = 0.2
-    start_price: Annotated[Decimal, msgspec.Meta(gt=0)] = Decimal(100)
-    tick_size: Annotated[Decimal, msgspec.Meta(gt=0)] = Decimal("0.01")
+    start_price: Decimal = Decimal(100)
+    tick_size: Decimal = Decimal("0.01")
     bar_seconds: PositiveInt = 60
     count: Annotated[int, msgspec.Meta(ge=0)] = 1000
     start: str = "2024-01-02T00:00:00+00:00"
@@ -150,10 +150,11 @@ class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
             raise ValueError("symbols: a symbol must be a non-empty string")
         if len(set(self.symbols)) != len(self.symbols):
             raise ValueError(f"symbols: listed twice in {self.symbols}")
-        if not self.start_price.is_finite():
-            raise ValueError(f"start_price: expected a finite number, got {self.start_price}")
-        if not self.tick_size.is_finite():
-            raise ValueError(f"tick_size: expected a finite number, got {self.tick_size}")
+        # msgspec cannot bound a Decimal field, so the bounds are checked here.
+        for key in ("start_price", "tick_size"):
+            value: Decimal = getattr(self, key)
+            if not value.is_finite() or value <= 0:
+                raise ValueError(f"{key}: expected a number > 0, got {value}")
         try:
             datetime.fromisoformat(self.start)
         except ValueError:

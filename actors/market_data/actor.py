@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Final
 
 import anyio
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 
 from actors.market_data.feeds import Feed, open_feed
 from actors.market_data.merge import merge_feeds
@@ -33,6 +33,7 @@ from config.market_data import MarketDataConfig
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError
+from runtime.metrics import counter, gauge
 
 __all__ = ("MarketDataActor",)
 
@@ -56,23 +57,20 @@ class MarketDataActor(Actor):
         self.config = config
         names = [feed.feed_name for feed in config.feeds]
         registry = context.registry
-        records = Counter(
-            "atrium_feed_records",
-            "Market data records sent, per feed.",
-            ["feed"],
-            registry=registry,
+        records = counter(
+            registry, "atrium_feed_records_total", "Market data records sent, per feed.", ["feed"]
         )
-        last_timestamp = Gauge(
+        last_timestamp = gauge(
+            registry,
             "atrium_feed_last_timestamp_seconds",
             "Timestamp of the last market data record sent, per feed (Unix seconds).",
             ["feed"],
-            registry=registry,
         )
-        self._rejected = Counter(
-            "atrium_feed_records_rejected",
+        self._rejected = counter(
+            registry,
+            "atrium_feed_records_rejected_total",
             "Market data rows refused by validation, per feed and reason.",
             ["feed", "reason"],
-            registry=registry,
         )
         self._records_children = [records.labels(feed=name) for name in names]
         self._timestamp_children = [last_timestamp.labels(feed=name) for name in names]
@@ -86,22 +84,24 @@ class MarketDataActor(Actor):
     # -- what others read ------------------------------------------------------------------
 
     def progress(self) -> tuple[int, int | None]:
-        """``(done, total)`` of the input, for a progress bar; total ``None`` if not known.
+        """``(records sent, records in all)`` for a progress bar; in all ``None`` if unknown.
 
-        Summed over the feeds in each feed's own unit (bytes of CSV files, ``seq`` of
-        journals, bars of synthetic feeds), so ``done / total`` is the share read.
-        Before :meth:`run` opens the feeds: ``(0, None)``.
+        The total is estimated per feed from the share of it read so far (bytes of a CSV
+        file, ``seq`` of a journal, bars of a synthetic feed), so it may move a little
+        while a file is read and is exact once every feed is finished. ``None`` until
+        every feed has started.
         """
-        done, total = 0, 0
-        if not self._feeds:
-            return 0, None
-        for feed in self._feeds:
-            feed_done, feed_total = feed.progress()
-            if feed_total is None:
-                return done + feed_done, None
-            done += feed_done
-            total += feed_total
-        return done, total
+        total = 0
+        for index, feed in enumerate(self._feeds):
+            done, size = feed.progress()
+            sent = self._sent[index]
+            if size is not None and done >= size:
+                total += sent
+            elif size is not None and done > 0:
+                total += sent * size // done
+            else:
+                return self.records_sent(), None
+        return self.records_sent(), (total if self._feeds else None)
 
     def records_sent(self) -> int:
         """Records sent so far, over all feeds."""

@@ -26,12 +26,10 @@ from actors.market_data.validation import (
 )
 from runtime.codec import decode
 from runtime.errors import FatalInputError
+from runtime.journal import JOURNAL_SCHEMA_VERSION
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Tick
 
-__all__ = ("JOURNAL_SCHEMA_VERSION", "JournalFeed", "read_journal_meta")
-
-#: The journal layout this reader understands (``meta.journal_schema_version``).
-JOURNAL_SCHEMA_VERSION: Final = "1"
+__all__ = ("JournalFeed", "read_journal_meta")
 
 _SELECT: Final = "SELECT seq, kind, payload FROM events WHERE kind IN ('Bar', 'Tick') ORDER BY seq"
 
@@ -50,7 +48,7 @@ def read_journal_meta(connection: sqlite3.Connection, source: str) -> dict[str, 
         raise FatalInputError(f"{source}: not an Atrium journal: {exc}") from None
     meta = {str(key): str(value) for key, value in rows}
     expected = {
-        "journal_schema_version": JOURNAL_SCHEMA_VERSION,
+        "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
         "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
     }
     for key, want in expected.items():
