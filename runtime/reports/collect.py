@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import sqlite3
+from contextlib import closing
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -83,7 +84,7 @@ class RunRecord:
 
 
 def _messages(journal: Path) -> Iterator[Message]:
-    with sqlite3.connect(f"file:{journal}?mode=ro", uri=True) as db:
+    with closing(sqlite3.connect(journal)) as db:
         for (payload,) in db.execute("SELECT payload FROM events ORDER BY seq"):
             yield decode(payload)
 
@@ -94,6 +95,7 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
     sizing: dict[str, SizedOrder] = {}
     awaiting_position: dict[tuple[str, str], list[dict[str, str]]] = {}
     realized: dict[tuple[str, str], Decimal] = {}
+    held: dict[tuple[str, str], Decimal] = {}
     equity, cash, gross = initial_equity, initial_equity, Decimal(0)
     peak = initial_equity
     bar_ts: int | None = None
@@ -146,15 +148,17 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
                 key = (message.strategy, message.symbol)
                 delta = message.realized_pnl - realized.get(key, Decimal(0))
                 realized[key] = message.realized_pnl
+                before = held.get(key, Decimal(0))
+                held[key] = message.quantity
                 rows = awaiting_position.pop(key, [])
                 for index, row in enumerate(rows):
                     row["realized_pnl"] = str(delta) if index == len(rows) - 1 else "0"
                     trades.writerow(row)
                     record.trades.append(row)
-                if rows and delta > 0:
-                    record.wins += 1
-                elif rows and delta < 0:
-                    record.losses += 1
+                if rows and _reduces(before, message.quantity):
+                    # A closing fill: win or loss by the PnL it realized, costs included.
+                    record.wins += delta > 0
+                    record.losses += delta <= 0
         if bar_ts is not None:
             close_bar(bar_ts)
         for rows in awaiting_position.values():
@@ -163,6 +167,11 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
                 record.trades.append(row)
     record.final_equity, record.final_cash = equity, cash
     return record
+
+
+def _reduces(before: Decimal, after: Decimal) -> bool:
+    """True when a position went towards flat (or through it)."""
+    return before != 0 and (abs(after) < abs(before) or (after * before) < 0)
 
 
 def _text(value: object) -> str:
