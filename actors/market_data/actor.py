@@ -14,6 +14,10 @@ Metrics (on ``context.registry``):
   reason codes are listed in :mod:`actors.market_data.validation`).
 - ``atrium_feed_last_timestamp_seconds{feed}``: timestamp of the last record sent.
 
+Feeds are validated one by one; when two feeds may carry the same symbol (or a journal
+is among several feeds), the merged stream is also checked per symbol, so overlapping
+files cannot hand the strategy a bar twice.
+
 In replay, sent counts and the timestamp gauge are published every 256 records and at
 the end (a metric update costs as much as parsing a field); live, after every record.
 """
@@ -29,10 +33,12 @@ from actors.market_data.feeds import Feed, open_feed
 from actors.market_data.merge import merge_feeds
 from actors.market_data.pacing import Pacer
 from actors.market_data.rejections import Rejections
+from actors.market_data.validation import order_problem
 from config.market_data import MarketDataConfig
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError
+from runtime.messages import Bar, Tick
 from runtime.metrics import counter, gauge
 
 __all__ = ("MarketDataActor",)
@@ -128,11 +134,16 @@ class MarketDataActor(Actor):
             for feed in config.feeds
         ]
         pacer = Pacer(config.speed) if config.speed > 0 else None
+        last_seen: dict[tuple[type, str], int] | None = (
+            {} if _symbols_may_repeat(self._feeds) else None
+        )
         sent, last_ts = self._sent, self._last_ts
         pending = 0
         records = merge_feeds(self._feeds)
         try:
             for index, record in records:
+                if last_seen is not None and not self._in_order(index, record, last_seen):
+                    continue
                 ts = record.ts
                 if pacer is not None:
                     await pacer.wait(ts)
@@ -156,6 +167,22 @@ class MarketDataActor(Actor):
             records.close()
             self._publish_metrics()
         self._log_summary()
+
+    def _in_order(
+        self, index: int, record: Bar | Tick, last_seen: dict[tuple[type, str], int]
+    ) -> bool:
+        """Check ``record`` against its symbol's last record from any feed."""
+        key = (type(record), record.symbol)
+        problem = order_problem(record.ts, last_seen.get(key), allow_equal=type(record) is Tick)
+        if problem is None:
+            last_seen[key] = record.ts
+            return True
+        feed = self._feeds[index]
+        reason, text = problem
+        self._rejections.reject(
+            feed.name, feed.location(), reason, f"{text}; {record.symbol} is in several feeds"
+        )
+        return False
 
     # -- metrics and reporting -------------------------------------------------------------
 
@@ -190,3 +217,15 @@ class MarketDataActor(Actor):
                 )
             else:
                 self.log.info("feed %s: %d records sent", feed.name, self._sent[index])
+
+
+def _symbols_may_repeat(feeds: list[Feed]) -> bool:
+    """Whether two feeds may carry one symbol (a journal's symbols are known only later)."""
+    seen: set[str] = set()
+    for feed in feeds:
+        if feed.symbols is None:
+            return len(feeds) > 1
+        if not seen.isdisjoint(feed.symbols):
+            return True
+        seen.update(feed.symbols)
+    return False

@@ -106,7 +106,7 @@ def parse_bars(
     zero, inf, dec = _ZERO, _INF, Decimal
     last = NO_TIMESTAMP
     for row in rows:
-        if len(row) != width and not row:
+        if not row:  # a blank line is no record
             continue
         try:
             ts = pair(row[i_stamp], row[i_clock]) if paired else single(row[i_stamp])

@@ -52,11 +52,13 @@ class CsvFeed:
         log: logging.Logger,
     ) -> None:
         self.name = config.feed_name
+        self.symbols: tuple[str, ...] | None = (config.feed_symbol,)
         self._path = path
         self._config = config
         self._reject = reject
         self._log = log
         self._position: Callable[[], int] | None = None
+        self._line: Callable[[], int] | None = None
         self._done = 0
         self._size: int | None = None
 
@@ -64,6 +66,11 @@ class CsvFeed:
         """Bytes of the file read so far and its size (read ahead by up to one buffer)."""
         position = self._position
         return (position() if position is not None else self._done), self._size
+
+    def location(self) -> str:
+        """``file:line`` of the row read last (for a bar made of ticks: the closing tick)."""
+        line = self._line
+        return self._config.path if line is None else f"{self._config.path}:{line()}"
 
     def __iter__(self) -> Iterator[Bar | Tick]:
         source = self._config.path
@@ -87,6 +94,7 @@ class CsvFeed:
     def _records(self, handle: Iterator[str], source: str) -> Iterator[Bar | Tick]:
         config = self._config
         reader = csv.reader(handle, delimiter=config.delimiter)
+        self._line = lambda: reader.line_num
         header = next(reader, None)
         if header is None:
             raise FatalInputError(f"{source}: empty file; expected a header row")

@@ -30,8 +30,14 @@ class Feed(Protocol):
     """What the market data actor needs of a feed."""
 
     name: str
+    symbols: tuple[str, ...] | None
+    """The symbols the feed carries, when known before reading it (not for journals)."""
 
     def __iter__(self) -> Iterator[Bar | Tick]: ...
+
+    def location(self) -> str:
+        """Where the record read last came from (``file:line``), for messages."""
+        ...
 
     def progress(self) -> tuple[int, int | None]:
         """Work done and in all (``None``: not known yet), in the feed's own unit."""

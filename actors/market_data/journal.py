@@ -82,6 +82,7 @@ class JournalFeed:
         self, path: Path, source: str, name: str, reject: Callable[[int, str, str], None]
     ) -> None:
         self.name = name
+        self.symbols: tuple[str, ...] | None = None  # whatever the journal holds
         self._path = path
         self._source = source
         self._reject = reject
@@ -91,6 +92,10 @@ class JournalFeed:
     def progress(self) -> tuple[int, int | None]:
         """The ``seq`` read so far and the journal's last ``seq``."""
         return self._seq, self._last_seq
+
+    def location(self) -> str:
+        """``file:seq N`` of the event read last."""
+        return f"{self._source}:seq {self._seq}"
 
     def __iter__(self) -> Iterator[Bar | Tick]:
         if not self._path.is_file():

@@ -37,6 +37,7 @@ class SyntheticFeed:
 
     def __init__(self, config: SyntheticConfig, name: str = "synthetic") -> None:
         self.name = name
+        self.symbols: tuple[str, ...] | None = tuple(config.symbols)
         self._config = config
         self._total = config.count * len(config.symbols)
         self._emitted = 0
@@ -44,6 +45,10 @@ class SyntheticFeed:
     def progress(self) -> tuple[int, int | None]:
         """Bars produced so far and in all."""
         return self._emitted, self._total
+
+    def location(self) -> str:
+        """The feed's name: generated bars have no line."""
+        return self.name
 
     def __iter__(self) -> Iterator[Bar]:
         config = self._config
@@ -60,7 +65,8 @@ class SyntheticFeed:
         exp = math.exp
 
         def quantize(value: float) -> Decimal:
-            return tick * max(1, round(value / tick_f))
+            # Prices are positive, so "or 1" is max(1, ...) at half the cost.
+            return tick * (round(value / tick_f) or 1)
 
         ts = config.start_ns
         step_ns = config.bar_seconds * _NS

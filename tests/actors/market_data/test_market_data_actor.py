@@ -170,6 +170,70 @@ async def test_replay_when_row_bad_under_fail_then_runtime_stops_naming_file_and
     assert [message.ts for _, _, message in recorder.seen] == [1704153600 * 10**9]
 
 
+def _overlapping(tmp_path: Path) -> None:
+    header = "Datetime,Open,High,Low,Close,Volume"
+    write(
+        tmp_path,
+        "a.csv",
+        header,
+        "2024-01-02T10:00:00,10,11,9,10,1",
+        "2024-01-02T10:01:00,10,11,9,10,1",
+    )
+    write(
+        tmp_path,
+        "b.csv",
+        header,
+        "2024-01-02T10:01:00,10,11,9,10,2",
+        "2024-01-02T10:02:00,10,11,9,10,2",
+    )
+
+
+async def test_replay_when_two_feeds_overlap_on_a_symbol_then_repeated_bar_skipped(
+    tmp_path: Path,
+) -> None:
+    _overlapping(tmp_path)
+    feeds = [FeedConfig(path="a.csv", symbol="ES"), FeedConfig(path="b.csv", symbol="ES")]
+    section = MarketDataConfig(feeds=feeds, base_dir=str(tmp_path))
+
+    source, seen = await _run(_pipeline(section))
+
+    assert [(m.ts, m.volume) for _, _, m in seen if isinstance(m, Bar)] == [
+        (1704189600 * 10**9, 1),
+        (1704189660 * 10**9, 1),
+        (1704189720 * 10**9, 2),
+    ]
+    assert source.rejected_counts() == {"DUPLICATE_TIMESTAMP": 1}
+
+
+async def test_replay_when_two_feeds_overlap_under_fail_then_stops_at_the_later_feeds_line(
+    tmp_path: Path,
+) -> None:
+    _overlapping(tmp_path)
+    feeds = [FeedConfig(path="a.csv", symbol="ES"), FeedConfig(path="b.csv", symbol="ES")]
+    pipeline = _pipeline(MarketDataConfig(feeds=feeds, base_dir=str(tmp_path), on_error="fail"))
+
+    with pytest.raises(
+        ActorEscalation,
+        match=r"^actor 'market_data' stopped the runtime: b\.csv:2: timestamp "
+        r"2024-01-02T10:01:00Z repeats the previous record's; ES is in several feeds$",
+    ):
+        await pipeline.supervisor.run(stop_when_sources_finish=True)
+
+
+async def test_replay_when_feeds_hold_distinct_symbols_then_equal_times_all_pass(
+    tmp_path: Path,
+) -> None:
+    _overlapping(tmp_path)
+    section = MarketDataConfig(
+        feeds=[FeedConfig(path="a.csv"), FeedConfig(path="b.csv")], base_dir=str(tmp_path)
+    )
+
+    source, seen = await _run(_pipeline(section))
+
+    assert [m.symbol for _, _, m in seen] == ["A", "A", "B", "B"]
+    assert source.rejected_counts() == {}
+
+
 async def test_replay_when_journal_of_a_replay_replayed_then_same_records_again(
     tmp_path: Path,
 ) -> None:
