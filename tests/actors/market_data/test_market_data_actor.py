@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 
 import anyio
@@ -198,9 +199,9 @@ async def test_replay_when_two_feeds_overlap_on_a_symbol_then_repeated_bar_skipp
     source, seen = await _run(_pipeline(section))
 
     assert [(m.ts, m.volume) for _, _, m in seen if isinstance(m, Bar)] == [
-        (1704189600 * 10**9, 1),
-        (1704189660 * 10**9, 1),
-        (1704189720 * 10**9, 2),
+        (1704189600 * 10**9, Decimal(1)),
+        (1704189660 * 10**9, Decimal(1)),
+        (1704189720 * 10**9, Decimal(2)),
     ]
     assert source.rejected_counts() == {"DUPLICATE_TIMESTAMP": 1}
 

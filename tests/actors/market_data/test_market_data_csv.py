@@ -111,6 +111,15 @@ def test_minute_file_when_format_says_yahoo_then_no_repair_and_first_row_refused
         read("2006-01-02-volume-min-001.txt", symbol="ES", format="yahoo", policy="fail")
 
 
+def test_header_without_time_when_extra_field_is_not_a_time_then_no_repair(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "x.csv", "Date,Open,High,Low,Close", "2024-01-02,7,10,11,9,10")
+
+    with pytest.raises(FatalInputError, match=r"^x\.csv:2: expected 5 fields, got 6$"):
+        read(path, base_dir=tmp_path, policy="fail")
+
+
 def test_five_minute_file_when_read_then_date_and_time_combine_into_the_timestamp() -> None:
     records, rejections = read("2006-min-005.txt", symbol="ES")
 
