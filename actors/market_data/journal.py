@@ -3,9 +3,11 @@
 Reads the ``Bar`` and ``Tick`` rows of the ``events`` table in ``seq`` order through one
 streaming cursor (read-only: a journal is never changed by reading it). The ``meta``
 table must carry the journal and message schema versions this Atrium writes; any other
-journal is refused with a message naming both versions. Rows are checked like any feed's
-(each symbol's bars strictly later than its previous bar, ticks never earlier); the
-number after the file name in a message is the row's ``seq``.
+journal is refused with a message naming both versions. Decoding runs each message's own
+checks (positive prices, high and low around open and close), so a payload that fails
+them is ``UNPARSEABLE``; on top, each symbol's bars must be strictly later than its
+previous bar and ticks never earlier. The number after the file name in a message is the
+row's ``seq``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,7 @@ from typing import Final
 
 import msgspec
 
-from actors.market_data.validation import (
-    UNPARSEABLE,
-    Problem,
-    bar_problem,
-    order_problem,
-    tick_problem,
-)
+from actors.market_data.validation import UNPARSEABLE, Problem, order_problem
 from runtime.codec import decode
 from runtime.errors import FatalInputError
 from runtime.journal import JOURNAL_SCHEMA_VERSION
@@ -135,12 +131,5 @@ class JournalFeed:
             found = type(message).__name__
             return None, (UNPARSEABLE, f"row kind is {kind} but the payload holds a {found}")
         previous = last.get((type(message), message.symbol))
-        if isinstance(message, Bar):
-            problem = bar_problem(
-                message.open, message.high, message.low, message.close, message.volume
-            ) or order_problem(message.ts, previous, allow_equal=False)
-        else:
-            problem = tick_problem(message.price, message.size) or order_problem(
-                message.ts, previous, allow_equal=True
-            )
+        problem = order_problem(message.ts, previous, allow_equal=type(message) is Tick)
         return (None, problem) if problem is not None else (message, None)

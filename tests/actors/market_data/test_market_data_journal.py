@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 from market_data_kit import read
 
@@ -35,6 +36,20 @@ FILL = Fill(
     side="BUY",
     quantity=D(1),
     price=D(10),
+)
+
+#: A Bar no Atrium wrote: high below open and close (Bar() itself would refuse it).
+INCONSISTENT_BAR = msgspec.msgpack.encode(
+    {
+        "kind": "Bar",
+        "ts": 200,
+        "symbol": "AAA",
+        "open": "10",
+        "high": "9",
+        "low": "8",
+        "close": "10",
+        "volume": "1",
+    }
 )
 
 
@@ -104,6 +119,12 @@ def test_journal_when_format_auto_then_recognised_by_its_sqlite_signature(tmp_pa
             [_bar(100, "AAA"), ("Bar", b"\x01\x02"), _bar(300, "AAA")],
             "UNPARSEABLE",
             "Bar payload does not decode: Expected `object`, got `int`",
+        ),
+        (
+            [_bar(100, "AAA"), ("Bar", INCONSISTENT_BAR), _bar(300, "AAA")],
+            "UNPARSEABLE",
+            "Bar payload does not decode: Bar.high must be >= max(open, close); got high=9, "
+            "open=10, close=10",
         ),
         (
             [_bar(100, "AAA"), ("Tick", encode(_bar(200, "AAA"))), _bar(300, "AAA")],
