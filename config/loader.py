@@ -39,7 +39,7 @@ _UNKNOWN: Final = re.compile(r"^Object contains unknown field `(?P<key>[^`]+)`$"
 _MISSING: Final = re.compile(r"^Object missing required field `(?P<key>[^`]+)`$")
 _ENUM: Final = re.compile(r"^Invalid enum value (?P<got>.+)$")
 # A ``__post_init__`` check names its key first (``max_order_notional: ...``).
-_KEYED: Final = re.compile(r"^(?P<key>[a-z_][\w.]*): (?P<problem>.+)$", re.DOTALL)
+_KEYED: Final = re.compile(r"^(?P<key>[a-z_][\w.\[\]]*): (?P<problem>.+)$", re.DOTALL)
 
 
 class ConfigError(ValueError):

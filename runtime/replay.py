@@ -48,7 +48,12 @@ def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> Market
     section = config.market_data
     changes: dict[str, Any] = {}
     if options.feeds:
-        changes["feeds"] = [FeedConfig(path=str(Path(p).resolve())) for p in options.feeds]
+        try:
+            changes["feeds"] = [FeedConfig(path=str(Path(p).resolve())) for p in options.feeds]
+        except ValueError as exc:
+            raise AtriumError(
+                f"--feed: {exc}; or list the feed in the config with its symbol"
+            ) from None
     if options.speed is not None:
         changes["speed"] = options.speed
     return msgspec.structs.replace(section, **changes) if changes else section

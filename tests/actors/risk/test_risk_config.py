@@ -106,6 +106,6 @@ def test_construct_when_money_cap_invalid_then_value_error_names_key(
 def test_parse_when_symbol_table_lacks_cap_then_required_key_error() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^risk\.symbols\[\.\.\.\]\.max_order_notional: required key is missing$",
+        match=r"^risk\.symbols\.NVDA\.max_order_notional: required key is missing$",
     ):
         parse_config({"risk": {"symbols": {"NVDA": {}}}})
