@@ -54,11 +54,14 @@ class Journal:
         The SQLite file. An existing file must carry this schema version; it is appended to.
     batch_size : int
         Rows per ``executemany``; the high-water mark is eight batches.
+    flush_interval : float
+        Longest a recorded message waits in memory before it is written (seconds).
     """
 
-    def __init__(self, path: Path, *, batch_size: int = 2048) -> None:
+    def __init__(self, path: Path, *, batch_size: int = 2048, flush_interval: float = 0.2) -> None:
         self.path = path
         self.batch_size = batch_size
+        self.flush_interval = flush_interval
         self._high_water = batch_size * 8
         self._buffer: list[tuple[int, int, str, bytes]] = []
         self._db: aiosqlite.Connection | None = None
@@ -111,11 +114,17 @@ class Journal:
             self._db = None
 
     async def run_writer(self) -> None:
-        """Write batches until :meth:`close`; run this as one task."""
+        """Write batches until :meth:`close`; run this as one task.
+
+        The writer waits for a full batch, or at most ``flush_interval`` seconds, so
+        rows reach the file in large ``executemany`` calls: writing whatever trickled in
+        would cost one thread hop and one commit per handful of messages.
+        """
         while not self._closed:
-            if not self._buffer:
+            if len(self._buffer) < self.batch_size:
                 self._wake = anyio.Event()
-                await self._wake.wait()
+                with anyio.move_on_after(self.flush_interval):
+                    await self._wake.wait()
             await self._write_buffer()
 
     async def close(self) -> None:
