@@ -15,6 +15,7 @@ from runtime.messages import (
     Message,
     OrderDenied,
     OrderIntent,
+    OrderStatus,
     OrderUpdate,
     PortfolioSnapshot,
     PositionUpdate,
@@ -175,14 +176,14 @@ class Harness:
             )
         )
 
-    def update(self, order: SizedOrder, status: str, filled: Decimal | int = 0) -> None:
+    def update(self, order: SizedOrder, status: OrderStatus, filled: Decimal | int = 0) -> None:
         self.actor.handle(
             OrderUpdate(
                 ts=self.clock.now_ns(),
                 order_id=order.order_id,
                 strategy=order.strategy,
                 symbol=order.symbol,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 filled_quantity=D(filled),
                 remaining_quantity=order.quantity - D(filled),
             )

@@ -14,7 +14,9 @@ from config.portfolio import PortfolioConfig, StrategyBudgetConfig
 from runtime import ActorContext, Bus, SimClock
 from runtime.messages import (
     Control,
+    ControlCommand,
     OrderDenied,
+    OrderStatus,
     PortfolioSnapshot,
     PositionUpdate,
     SizedOrder,
@@ -123,7 +125,7 @@ def test_release_when_risk_denies_then_reserved_exposure_available_again() -> No
 
 
 @pytest.mark.parametrize("status", ["REJECTED", "CANCELLED", "EXPIRED"])
-def test_release_when_order_ends_unfilled_then_remaining_released(status: str) -> None:
+def test_release_when_order_ends_unfilled_then_remaining_released(status: OrderStatus) -> None:
     harness = Harness(max_leverage=D(1), strategy_budgets=WHOLE)
     harness.bar("X", 1000)
     order = harness.sized("X", "BUY", quantity=50)
@@ -255,13 +257,14 @@ def test_flatten_when_positions_then_reduce_only_market_closes_for_each() -> Non
     harness.take()
     harness.actor.handle(Control(ts=5, command="flatten"))
     closes = harness.take()
-    assert [(o.strategy, o.symbol, o.side, o.quantity) for o in closes] == [  # type: ignore[attr-defined]
+    orders = [order for order in closes if isinstance(order, SizedOrder)]
+    assert len(orders) == len(closes)
+    assert [(o.strategy, o.symbol, o.side, o.quantity) for o in orders] == [
         ("a", "X", "SELL", D(10)),
         ("b", "X", "BUY", D(4)),
         ("a", "Y", "SELL", D(7)),
     ]
-    for order in closes:
-        assert isinstance(order, SizedOrder)
+    for order in orders:
         assert (order.reduces_position, order.order_type, order.tag) == (True, "MARKET", "flatten")
         assert order.intent_id == f"flatten:{order.order_id}"
 
@@ -303,11 +306,11 @@ def test_flatten_when_resumed_before_orders_resolve_then_no_close() -> None:
 
 
 @pytest.mark.parametrize("command", ["halt", "reduce_only", "shutdown", "resume"])
-def test_control_when_not_flatten_then_nothing_published(command: str) -> None:
+def test_control_when_not_flatten_then_nothing_published(command: ControlCommand) -> None:
     harness = Harness()
     harness.hold("X", 10, 100)
     harness.take()
-    harness.actor.handle(Control(ts=5, command=command))  # type: ignore[arg-type]
+    harness.actor.handle(Control(ts=5, command=command))
     assert harness.out == []
 
 
