@@ -131,7 +131,7 @@ def test_start_ns_when_offset_or_naive_then_utc_nanoseconds() -> None:
         ),
         (
             {"feeds": [{"path": "a.csv"}, {"path": "other/a.csv"}]},
-            "market_data: feeds[1].name: feed name 'a.csv' is already used by feeds[0]; set a "
+            "market_data.feeds[1].name: feed name 'a.csv' is already used by feeds[0]; set a "
             "distinct name",
         ),
         (
