@@ -32,6 +32,10 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     shutdown_grace_seconds : float, default 10
         How long a graceful shutdown waits for mailboxes to drain.
     log_level : str, default "INFO"
+    scheduler : {"inline", "tasks"}, default "inline"
+        ``inline``: every source message is handled through the whole pipeline before the
+        source goes on (no event-loop pass per hop; the order of handling depends only on
+        the input). ``tasks``: one asyncio task per actor.
     """
 
     max_batch: PositiveInt = 256
@@ -42,3 +46,4 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     backoff_max_seconds: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     shutdown_grace_seconds: PositiveFloat = 10.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    scheduler: Literal["inline", "tasks"] = "inline"

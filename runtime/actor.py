@@ -137,6 +137,17 @@ class Actor:
         """Wait until every message in the pipeline has been handled (the replay barrier)."""
         await self._bus.wait_settled()
 
+    def flush_outbox_nowait(self) -> bool:
+        """Deliver held messages while their mailboxes have room; True when none is left."""
+        outbox = self._outbox
+        while outbox:
+            message, targets = outbox[0]
+            targets[:] = [mailbox for mailbox in targets if not mailbox.put_nowait(message)]
+            if targets:
+                return False
+            outbox.popleft()
+        return True
+
     async def flush_outbox(self) -> None:
         """Deliver what handlers published into full mailboxes, in order."""
         outbox = self._outbox

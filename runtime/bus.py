@@ -11,7 +11,7 @@ the next recorded event; it costs two integer updates per delivery.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import anyio
@@ -46,8 +46,8 @@ class Bus:
         self._routes: dict[tuple[type[Message], str], tuple[Mailbox, ...]] = {}
         self._taps: list[Tap] = []
         self._gates: list[Gate] = []
-        self._idle = anyio.Event()
-        self._idle.set()
+        self._dispatcher: Callable[[], Awaitable[None]] | None = None
+        self._idle: anyio.Event | None = None
         self.in_flight = 0
         self.published = 0
 
@@ -69,6 +69,10 @@ class Bus:
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(message)`` for every published message, in publication order."""
         self._taps.append(tap)
+
+    def set_dispatcher(self, dispatcher: Callable[[], Awaitable[None]]) -> None:
+        """Handle messages by calling ``dispatcher`` (the inline scheduler) after publishing."""
+        self._dispatcher = dispatcher
 
     def add_gate(self, gate: Gate) -> None:
         """Make sources wait while ``gate`` is blocked (checked at publish and settle)."""
@@ -114,30 +118,45 @@ class Bus:
                 await gate.wait_writable()
         self.record(message)
         blocked = self.deliver_nowait(message, self.targets(message, sender))
-        if blocked:
-            await self.deliver(message, blocked)
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            if blocked:
+                await self.deliver(message, blocked)
+            return
+        await dispatcher()
+        while blocked:  # the dispatcher made room by handling what was queued
+            blocked = [mailbox for mailbox in blocked if not mailbox.put_nowait(message)]
+            await dispatcher()
 
     # -- settling ------------------------------------------------------------------------
 
     def enter(self) -> None:
-        if self.in_flight == 0:
-            self._idle = anyio.Event()
+        """Count one delivery as in flight."""
         self.in_flight += 1
 
     def done(self, count: int = 1) -> None:
         """Mark ``count`` delivered messages as fully handled."""
         self.in_flight -= count
-        if self.in_flight == 0:
+        if self.in_flight == 0 and self._idle is not None:
             self._idle.set()
+            self._idle = None
 
     @property
     def settled(self) -> bool:
         return self.in_flight == 0
 
+    async def wait_idle(self) -> None:
+        """Wait until the in-flight count is zero (without dispatching)."""
+        if self.in_flight:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+
     async def wait_settled(self) -> None:
         """Wait until every delivered message has been handled."""
-        if self.in_flight:
-            await self._idle.wait()
+        if self.in_flight and self._dispatcher is not None:
+            await self._dispatcher()
+        await self.wait_idle()
         for gate in self._gates:
             if gate.blocked:
                 await gate.wait_writable()

@@ -16,6 +16,7 @@ await when both lanes are empty, so a busy actor pays no event-loop pass per mes
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import NamedTuple
 
 import anyio
@@ -52,9 +53,13 @@ class MailboxStats(NamedTuple):
 
 
 class Lane:
-    """One bounded anyio memory object stream plus its counters."""
+    """One bounded anyio memory object stream plus its counters.
 
-    __slots__ = ("_receive", "_send", "capacity", "received", "sent")
+    ``pending`` counts messages delivered and not yet taken (a sender waiting on a full
+    lane included), so an empty lane is known without asking the stream.
+    """
+
+    __slots__ = ("_receive", "_send", "capacity", "pending", "received", "sent")
 
     def __init__(self, capacity: int) -> None:
         if capacity <= 0:
@@ -65,6 +70,7 @@ class Lane:
         self._send, self._receive = anyio.create_memory_object_stream[Arrival](capacity)
         self.sent = 0
         self.received = 0
+        self.pending = 0
 
     def put_nowait(self, arrival: Arrival) -> bool:
         """Buffer ``arrival``; False when the lane is full (nothing is dropped)."""
@@ -73,19 +79,28 @@ class Lane:
         except anyio.WouldBlock:
             return False
         self.sent += 1
+        self.pending += 1
         return True
 
     async def put(self, arrival: Arrival) -> None:
         """Buffer ``arrival``, waiting for room when the lane is full."""
-        await self._send.send(arrival)
+        self.pending += 1
+        try:
+            await self._send.send(arrival)
+        except BaseException:
+            self.pending -= 1
+            raise
         self.sent += 1
 
     def take(self) -> Arrival | None:
-        """The oldest buffered arrival, or None when the lane is empty."""
+        """The oldest delivered arrival, or None when the lane is empty."""
+        if not self.pending:
+            return None
         try:
             arrival = self._receive.receive_nowait()
-        except anyio.WouldBlock:
+        except anyio.WouldBlock:  # a waiting sender not yet resumed: it is taken next time
             return None
+        self.pending -= 1
         self.received += 1
         return arrival
 
@@ -101,7 +116,17 @@ class Lane:
 class Mailbox:
     """An actor's inbox: two bounded lanes merged in arrival order, and a wake-up signal."""
 
-    __slots__ = ("_arrivals", "_control_head", "_data_head", "_waiter", "control", "data", "name")
+    __slots__ = (
+        "_arrivals",
+        "_control_head",
+        "_data_head",
+        "_waiter",
+        "control",
+        "data",
+        "name",
+        "on_ready",
+        "scheduled",
+    )
 
     def __init__(self, name: str, *, control_capacity: int, data_capacity: int) -> None:
         self.name = name
@@ -112,6 +137,10 @@ class Mailbox:
         # The oldest message taken from each lane but not yet handed out (merge look-ahead).
         self._control_head: Arrival | None = None
         self._data_head: Arrival | None = None
+        # The inline scheduler's hook: called once when the mailbox gets work, until the
+        # scheduler clears ``scheduled`` after finding it empty again.
+        self.on_ready: Callable[[], None] | None = None
+        self.scheduled = False
 
     def lane_for(self, message: Message) -> Lane:
         return self.data if type(message) in _DATA_TYPES else self.control
@@ -121,7 +150,11 @@ class Mailbox:
         return (self._arrivals, message)
 
     def _wake(self) -> None:
-        if self._waiter is not None:
+        if self.on_ready is not None:
+            if not self.scheduled:
+                self.scheduled = True
+                self.on_ready()
+        elif self._waiter is not None:
             self._waiter.set()
             self._waiter = None
 
@@ -142,6 +175,8 @@ class Mailbox:
 
     def drain(self, into: deque[Message], limit: int) -> int:
         """Move up to ``limit`` messages into ``into``, oldest arrival first."""
+        if not (self.control.pending or self.data.pending or self._control_head or self._data_head):
+            return 0
         control = self._control_head or self.control.take()
         data = self._data_head or self.data.take()
         count = 0
@@ -170,7 +205,7 @@ class Mailbox:
     def depth(self) -> int:
         """Messages delivered and not yet drained."""
         held = (self._control_head is not None) + (self._data_head is not None)
-        return self.control.stats().depth + self.data.stats().depth + held
+        return self.control.pending + self.data.pending + held
 
     def stats(self) -> MailboxStats:
         return MailboxStats(self.control.stats(), self.data.stats())

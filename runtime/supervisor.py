@@ -10,6 +10,18 @@ exponential backoff, keeping its mailbox so nothing else is lost. More than
 Shutdown (SIGINT/SIGTERM, :meth:`Supervisor.request_stop`, or the sources finishing in a
 replay) stops the sources first, waits for the mailboxes to drain, then calls every
 actor's ``on_stop`` so it can flush. A second signal skips the drain.
+
+Two schedulers run the same mailboxes and handlers:
+
+``inline`` (the default)
+    No task per actor. Whenever a source publishes, the supervisor drains every mailbox
+    in topology order, batch by batch, until the pipeline is idle, then the source goes
+    on. A message costs a mailbox put, a take and its handler -- no event-loop pass per
+    hop -- and the order of handling depends only on the input, so a replay and the live
+    run that recorded it handle their messages alike. Other tasks (journal writer, HTTP)
+    get the loop between source messages and every ``max_batch`` messages.
+``tasks``
+    One task per actor draining its own mailbox; the event loop interleaves them.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ import signal
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Literal
 
 import anyio
@@ -36,6 +49,7 @@ __all__ = ("ActorSlot", "Supervisor")
 log = logging.getLogger("atrium.supervisor")
 
 RestartPolicy = Literal["restart", "escalate"]
+Scheduler = Literal["inline", "tasks"]
 
 
 @dataclass
@@ -56,6 +70,14 @@ class ActorSlot:
         return self.context.stats
 
 
+def _cycle_full(ready: deque[ActorSlot]) -> str:
+    names = ", ".join(slot.name for slot in ready)
+    return (
+        f"mailboxes full in a cycle: {names} cannot deliver their output; "
+        "raise control_capacity/data_capacity in [topology.actors]"
+    )
+
+
 class Supervisor:
     """Runs a set of actors over one bus until stopped."""
 
@@ -63,6 +85,10 @@ class Supervisor:
         self.bus = bus
         self.slots = slots
         self.config = config
+        self.scheduler: Scheduler = config.scheduler
+        self._dispatching = False
+        self._since_yield = 0
+        self._ready: deque[ActorSlot] = deque()
         self._stop = anyio.Event()
         self._immediate = False
         self._escalation: ActorEscalation | None = None
@@ -100,9 +126,12 @@ class Supervisor:
         self._sources_left = len(sources)
         if not sources:
             self._sources_done.set()
+        if self.scheduler == "inline":
+            self._schedule_inline()
         async with anyio.create_task_group() as loops:
-            for slot in self.slots:
-                loops.start_soon(self._drain, slot, name=f"atrium-loop-{slot.name}")
+            if self.scheduler == "tasks":
+                for slot in self.slots:
+                    loops.start_soon(self._drain, slot, name=f"atrium-loop-{slot.name}")
             if handle_signals:
                 loops.start_soon(self._watch_signals, name="atrium-signals")
             async with anyio.create_task_group() as source_group:
@@ -173,37 +202,99 @@ class Supervisor:
     # -- the actor loop ------------------------------------------------------------------
 
     async def _drain(self, slot: ActorSlot) -> None:
-        mailbox, pending, bus, stats = slot.mailbox, slot.pending, self.bus, slot.stats
+        """The ``tasks`` scheduler: one actor's loop."""
+        mailbox, pending = slot.mailbox, slot.pending
         max_batch = self.config.max_batch
         while True:
             if not pending and not mailbox.drain(pending, max_batch):
                 await mailbox.wait()
                 continue
-            actor = slot.actor
-            assert actor is not None
-            handled = 0
-            while pending and handled < max_batch:
-                message = pending.popleft()
-                handled += 1
-                try:
-                    actor.handle(message)
-                except Exception as exc:
-                    stats.failed += 1
-                    self._dead_letter(slot, message, exc)
-                    if actor._outbox:
-                        await actor.flush_outbox()
-                    if not await self._restart(slot, exc):
-                        return  # escalated: the message stays in flight so nothing advances
-                    bus.done()
-                    actor = slot.actor
-                    assert actor is not None
-                    continue
-                if actor._outbox:
-                    await actor.flush_outbox()
-                stats.processed += 1
-                bus.done()
+            handled = await self._handle_batch(slot, max_batch, blocking=True)
+            if handled is None:
+                return
             if handled >= max_batch:
                 await anyio.lowlevel.checkpoint()
+
+    def _schedule_inline(self) -> None:
+        ready = self._ready
+        for slot in self.slots:
+            slot.mailbox.on_ready = partial(ready.append, slot)
+        self.bus.set_dispatcher(self._dispatch)
+
+    async def _dispatch(self) -> None:
+        """The ``inline`` scheduler: handle ready mailboxes until the pipeline is idle.
+
+        Mailboxes queue up in the order they got work (as tasks would be woken), each
+        handles at most ``max_batch`` messages per turn, and one with more goes to the back.
+        """
+        if self._dispatching:  # another source is dispatching: its run covers our message
+            await self.bus.wait_idle()
+            return
+        self._dispatching = True
+        ready, max_batch = self._ready, self.config.max_batch
+        stalled = 0
+        try:
+            while ready and not self._immediate:
+                slot = ready.popleft()
+                actor, mailbox = slot.actor, slot.mailbox
+                assert actor is not None
+                if actor._outbox and not actor.flush_outbox_nowait():
+                    ready.append(slot)  # its output waits for room in another mailbox
+                    stalled += 1
+                    if stalled > len(ready):
+                        self._escalate(slot, _cycle_full(ready))
+                        return
+                    continue
+                stalled = 0
+                if slot.pending or mailbox.drain(slot.pending, max_batch):
+                    handled = await self._handle_batch(slot, max_batch, blocking=False)
+                    if handled is None:
+                        return
+                    self._since_yield += handled
+                if slot.pending or mailbox.depth or actor._outbox:
+                    ready.append(slot)
+                else:
+                    mailbox.scheduled = False
+                if self._since_yield >= max_batch:
+                    self._since_yield = 0
+                    await anyio.lowlevel.checkpoint()
+        finally:
+            self._dispatching = False
+
+    async def _handle_batch(self, slot: ActorSlot, limit: int, *, blocking: bool) -> int | None:
+        """Handle up to ``limit`` pending messages; None when the actor escalated.
+
+        ``blocking``: wait for room when a handler's output meets a full mailbox (tasks);
+        otherwise stop at that point and let the dispatcher drain the target first.
+        """
+        pending, bus, stats = slot.pending, self.bus, slot.stats
+        actor = slot.actor
+        assert actor is not None
+        handled = 0
+        while pending and handled < limit:
+            message = pending.popleft()
+            handled += 1
+            try:
+                actor.handle(message)
+            except Exception as exc:
+                stats.failed += 1
+                self._dead_letter(slot, message, exc)
+                if actor._outbox and blocking:
+                    await actor.flush_outbox()
+                if not await self._restart(slot, exc):
+                    return None  # escalated: the message stays in flight so nothing advances
+                bus.done()
+                actor = slot.actor
+                assert actor is not None
+                continue
+            stats.processed += 1
+            bus.done()
+            if actor._outbox:
+                if blocking:
+                    await actor.flush_outbox()
+                elif not actor.flush_outbox_nowait():
+                    break
+        return handled
 
     def _dead_letter(self, slot: ActorSlot, message: Message, exc: Exception) -> None:
         slot.stats.dead_letters += 1

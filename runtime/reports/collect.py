@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import csv
 import sqlite3
-from contextlib import closing
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import ClassVar
 
 import anyio
+import msgspec
 import pytest
 
 from config import RuntimeConfig
@@ -22,6 +23,16 @@ from runtime.supervisor import ActorSlot, Supervisor
 
 D = Decimal
 FAST = RuntimeConfig(backoff_initial_seconds=0.0, backoff_max_seconds=0.0, shutdown_grace_seconds=5)
+
+
+SCHEDULER = {"name": "inline"}
+
+
+@pytest.fixture(params=["inline", "tasks"], autouse=True)
+def scheduler(request: pytest.FixtureRequest) -> str:
+    """Run every test under both schedulers: they must behave alike."""
+    SCHEDULER["name"] = request.param
+    return str(request.param)
 
 
 def _bar(ts: int) -> Bar:
@@ -78,6 +89,7 @@ def _supervise(
         bus.subscribe(name, mailbox, kinds)
         context = ActorContext(name=name, config=None, clock=clock, bus=bus, mailbox=mailbox)
         slots.append(ActorSlot(name, cls, context, mailbox, policy))  # type: ignore[arg-type]
+    config = msgspec.structs.replace(config, scheduler=SCHEDULER["name"])
     return Supervisor(bus, slots, config), bus, journal
 
 
