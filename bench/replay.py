@@ -76,7 +76,9 @@ def main() -> None:
     print(f"replay, {args.bars:,} synthetic bars, strategy {args.strategy}, {loop}, journal on")
     print(f"  pipeline            {summary['wall_seconds']:10.2f} s")
     print(f"  bars/second         {summary['bars_per_second']:10,.0f}")
-    print(f"  orders              {summary['orders']:10,}  ({summary['orders'] / args.bars:.3f} per bar)")
+    print(
+        f"  orders              {summary['orders']:10,}  ({summary['orders'] / args.bars:.3f} per bar)"
+    )
     print(f"  fills               {summary['fills']:10,}")
     print(f"  reports             {total - summary['wall_seconds']:10.2f} s")
     print(f"  peak RSS            {peak_mib:10,.0f} MiB")
