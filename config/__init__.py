@@ -12,6 +12,7 @@ from config.replay import ReplayConfig as ReplayConfig
 from config.risk import RiskConfig as RiskConfig
 from config.runtime import RuntimeConfig as RuntimeConfig
 from config.schema import AtriumConfig as AtriumConfig
+from config.service import ServiceConfig as ServiceConfig
 from config.strategy import StrategyConfig as StrategyConfig
 from config.topology import ActorSpecConfig as ActorSpecConfig
 from config.topology import TopologyConfig as TopologyConfig
@@ -28,6 +29,7 @@ __all__ = (
     "ReplayConfig",
     "RiskConfig",
     "RuntimeConfig",
+    "ServiceConfig",
     "StrategyConfig",
     "TopologyConfig",
     "load_config",

@@ -12,6 +12,7 @@ from config.portfolio import PortfolioConfig
 from config.replay import ReplayConfig
 from config.risk import RiskConfig
 from config.runtime import RuntimeConfig
+from config.service import ServiceConfig
 from config.strategy import StrategyConfig
 from config.topology import TopologyConfig
 
@@ -30,3 +31,4 @@ class AtriumConfig(ConfigBase, frozen=True, kw_only=True):
     execution: ExecutionConfig = msgspec.field(default_factory=ExecutionConfig)
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     replay: ReplayConfig = msgspec.field(default_factory=ReplayConfig)
+    service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
