@@ -11,6 +11,7 @@ the next recorded event; it costs two integer updates per delivery.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -18,11 +19,12 @@ import anyio
 
 from runtime.channels import Mailbox
 from runtime.codec import MESSAGE_TYPES
-from runtime.messages import Message
+from runtime.messages import Bar, Message, Order, Tick
 
 __all__ = ("Bus", "Gate", "Tap", "TopologyError")
 
 Tap = Callable[[Message], None]
+_MARKET = frozenset({Bar, Tick})
 
 
 class Gate(Protocol):
@@ -47,6 +49,10 @@ class Bus:
         self._taps: list[Tap] = []
         self._gates: list[Gate] = []
         self._dispatcher: Callable[[], Awaitable[None]] | None = None
+        #: Called with seconds from a market data message's publication to the end of
+        #: the dispatch in which it led to an order (inline scheduler): tick-to-order.
+        self.on_order_latency: Callable[[float], None] | None = None
+        self.orders_published = 0
         self._idle: anyio.Event | None = None
         self.in_flight = 0
         self.published = 0
@@ -94,6 +100,8 @@ class Bus:
     def record(self, message: Message) -> None:
         """Count ``message`` as published and show it to the taps (the journal)."""
         self.published += 1
+        if type(message) is Order:
+            self.orders_published += 1
         for tap in self._taps:
             tap(message)
 
@@ -123,10 +131,14 @@ class Bus:
             if blocked:
                 await self.deliver(message, blocked)
             return
+        started, orders = time.perf_counter_ns(), self.orders_published
         await dispatcher()
         while blocked:  # the dispatcher made room by handling what was queued
             blocked = [mailbox for mailbox in blocked if not mailbox.put_nowait(message)]
             await dispatcher()
+        observe = self.on_order_latency
+        if observe is not None and self.orders_published != orders and type(message) in _MARKET:
+            observe((time.perf_counter_ns() - started) / 1e9)
 
     # -- settling ------------------------------------------------------------------------
 

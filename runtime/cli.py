@@ -17,11 +17,12 @@ from runtime.errors import AtriumError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
 from runtime.replay import ReplayOptions, format_summary, run_replay
+from runtime.service import run_service
 from runtime.topology import build_pipeline
 
 __all__ = ("main",)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _version() -> str:
@@ -98,12 +99,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "replay":
         return _replay(config, args)
     if args.command == "run":
-        print(
-            "atrium: error: `atrium run` (the live service) is not built yet; it arrives with "
-            "the service issue. Use `atrium replay` for now.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        run_loop(lambda: run_service(config), use_uvloop=config.runtime.use_uvloop)
+        return EXIT_OK
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
 

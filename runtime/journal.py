@@ -149,6 +149,11 @@ class Journal:
                 self._drained = anyio.Event()
 
     @property
+    def buffered(self) -> int:
+        """Rows recorded and not yet handed to SQLite."""
+        return len(self._buffer)
+
+    @property
     def blocked(self) -> bool:
         """True while the buffer is above its high-water mark."""
         return not self._drained.is_set()

@@ -1,0 +1,143 @@
+"""Runtime metrics: actors, mailboxes, journal, event-loop lag, tick-to-order latency.
+
+Per-actor counters are read at scrape time from the supervisor's own counters (a custom
+collector), so the hot path pays nothing for them.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+
+import anyio
+from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from runtime.journal import Journal
+from runtime.topology import Pipeline
+
+__all__ = ("LATENCY_BUCKETS", "RuntimeMetrics")
+
+#: Seconds; fine below a millisecond, where the tick-to-order path is expected to be.
+LATENCY_BUCKETS = (
+    10e-6,
+    25e-6,
+    50e-6,
+    100e-6,
+    250e-6,
+    500e-6,
+    1e-3,
+    2.5e-3,
+    5e-3,
+    10e-3,
+    50e-3,
+    0.25,
+    1.0,
+)
+
+
+def _version() -> str:
+    try:
+        return version("atrium-trading")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+class _PipelineCollector(Collector):
+    """Reads actor and journal counters when Prometheus scrapes."""
+
+    def __init__(self, pipeline: Pipeline, journal: Journal | None) -> None:
+        self._pipeline = pipeline
+        self._journal = journal
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        slots = self._pipeline.slots.values()
+        depth = GaugeMetricFamily(
+            "atrium_actor_mailbox_depth",
+            "Messages waiting in the actor's mailbox.",
+            labels=["actor"],
+        )
+        capacity = GaugeMetricFamily(
+            "atrium_actor_mailbox_capacity",
+            "Bound of the actor's mailbox lane.",
+            labels=["actor", "lane"],
+        )
+        processed = CounterMetricFamily(
+            "atrium_actor_messages_processed", "Messages handled.", labels=["actor"]
+        )
+        errors = CounterMetricFamily(
+            "atrium_actor_handler_errors", "Handler calls that raised.", labels=["actor"]
+        )
+        restarts = CounterMetricFamily(
+            "atrium_actor_restarts", "Restarts by the supervisor.", labels=["actor"]
+        )
+        dead = CounterMetricFamily(
+            "atrium_actor_dead_letters", "Messages dead-lettered.", labels=["actor"]
+        )
+        running = GaugeMetricFamily(
+            "atrium_actor_up", "1 while the actor has a running instance.", labels=["actor"]
+        )
+        for slot in slots:
+            name, stats = slot.name, slot.stats
+            depth.add_metric([name], slot.mailbox.depth + len(slot.pending))
+            capacity.add_metric([name, "control"], slot.mailbox.control.capacity)
+            capacity.add_metric([name, "data"], slot.mailbox.data.capacity)
+            processed.add_metric([name], stats.processed)
+            errors.add_metric([name], stats.failed)
+            restarts.add_metric([name], stats.restarts)
+            dead.add_metric([name], stats.dead_letters)
+            running.add_metric([name], 1.0 if slot.actor is not None else 0.0)
+        yield from (depth, capacity, processed, errors, restarts, dead, running)
+        bus = self._pipeline.bus
+        yield CounterMetricFamily(
+            "atrium_bus_messages_published", "Messages published on the bus.", value=bus.published
+        )
+        yield GaugeMetricFamily(
+            "atrium_bus_in_flight", "Messages delivered and not yet handled.", value=bus.in_flight
+        )
+        if self._journal is not None:
+            yield CounterMetricFamily(
+                "atrium_journal_rows_written",
+                "Rows written to the journal.",
+                value=self._journal.written,
+            )
+            yield GaugeMetricFamily(
+                "atrium_journal_buffered_rows",
+                "Rows recorded and not yet written.",
+                value=self._journal.buffered,
+            )
+
+
+class RuntimeMetrics:
+    """Registers the runtime's metrics on ``registry`` and samples event-loop lag."""
+
+    def __init__(
+        self, registry: CollectorRegistry, pipeline: Pipeline, journal: Journal | None
+    ) -> None:
+        registry.register(_PipelineCollector(pipeline, journal))
+        Info("atrium_build", "Version of the running Atrium.", registry=registry).info(
+            {"version": _version(), "python": platform.python_version()}
+        )
+        self.loop_lag = Gauge(
+            "atrium_event_loop_lag_seconds",
+            "How late a timer of the event loop fired at the last sample.",
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "atrium_tick_to_order_latency_seconds",
+            "From a market data message entering the pipeline to the order it caused "
+            "having been handled by execution.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        pipeline.bus.on_order_latency = self.latency.observe
+
+    async def sample_loop_lag(self, interval: float) -> None:
+        """Sleep ``interval`` again and again; the overshoot is the loop's lag."""
+        while True:
+            started = time.perf_counter()
+            await anyio.sleep(interval)
+            self.loop_lag.set(max(0.0, time.perf_counter() - started - interval))

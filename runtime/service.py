@@ -1,0 +1,130 @@
+"""``atrium run``: the five actors on a LiveClock as a long-running service.
+
+The service owns the pieces around the pipeline: the journal, the HTTP API, the runtime
+metrics, and the shutdown sequence (on SIGTERM/SIGINT: stop the sources so no new input
+arrives, drain the mailboxes within ``[runtime].shutdown_grace_seconds``, flush the
+journal, exit 0; a second signal exits at once).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from prometheus_client import CollectorRegistry
+
+from config.schema import AtriumConfig
+from runtime.clocks import LiveClock
+from runtime.journal import Journal
+from runtime.messages import Control, ControlCommand
+from runtime.observability import RuntimeMetrics
+from runtime.topology import Pipeline, build_pipeline
+
+__all__ = ("ServiceView", "run_service")
+
+log = logging.getLogger("atrium.service")
+
+OPERATOR = "operator"
+
+
+@dataclass
+class ServiceView:
+    """What the HTTP API may see and do: read-only queries of actors, and controls.
+
+    Queries run on the event loop between message dispatches, so they read a consistent
+    state; they never change it. Controls are published as ``Control`` messages like any
+    other input, so they are journaled and take effect in order.
+    """
+
+    pipeline: Pipeline
+    config: AtriumConfig
+    started_ns: int
+    token: str | None
+
+    def actor(self, name: str) -> Any:
+        """The live instance of actor ``name`` (None before start or for an unknown name)."""
+        slot = self.pipeline.slots.get(name)
+        return slot.actor if slot is not None else None
+
+    def query(self, name: str, method: str) -> Any:
+        """Call ``method()`` of actor ``name``; LookupError when it is not available."""
+        actor = self.actor(name)
+        function = getattr(actor, method, None)
+        if not callable(function):
+            raise LookupError(f"{name}.{method} is not available")
+        return function()
+
+    async def control(self, command: ControlCommand, reason: str) -> None:
+        """Publish a ``Control`` and wait until the pipeline has handled it."""
+        message = Control(
+            ts=self.pipeline.clock.now_ns(), command=command, reason=reason, source=OPERATOR
+        )
+        await self.pipeline.bus.publish(message, OPERATOR)
+        await self.pipeline.bus.wait_settled()
+        if command == "shutdown":
+            self.pipeline.supervisor.request_stop(f"shutdown requested: {reason}")
+
+    def health(self) -> dict[str, Any]:
+        """Process and event loop alive (answering at all is the proof)."""
+        return {
+            "status": "ok",
+            "uptime_seconds": (time.time_ns() - self.started_ns) / 1e9,
+            "stopping": self.pipeline.supervisor.stopping,
+        }
+
+    def readiness(self) -> dict[str, Any]:
+        """Ready when every actor runs and every live feed is connected and fresh."""
+        supervisor = self.pipeline.supervisor
+        actors = {name: slot.actor is not None for name, slot in self.pipeline.slots.items()}
+        checks: dict[str, Any] = {"actors": actors, "stopping": supervisor.stopping}
+        ready = all(actors.values()) and not supervisor.stopping
+        feed_status = getattr(self.actor("market_data"), "feed_status", None)
+        if callable(feed_status):
+            feeds = feed_status()
+            checks["feeds"] = feeds
+            ready = ready and all(feed.get("ready", False) for feed in feeds.values())
+        return {"ready": ready, "checks": checks}
+
+
+def _token(config: AtriumConfig) -> str | None:
+    token = os.environ.get(config.service.token_env, "")
+    return token or None
+
+
+async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | None = None) -> None:
+    """Run until a signal (or an escalation, which raises after a clean stop)."""
+    from runtime.http_api import serve  # aiohttp loads only for the service
+
+    registry = registry if registry is not None else CollectorRegistry()
+    pipeline = build_pipeline(config, clock=LiveClock(), mode="live", registry=registry)
+    journal = None
+    if config.journal.enabled:
+        journal = Journal(Path(config.journal.path), batch_size=config.journal.batch_size)
+        await journal.open()
+        pipeline.bus.add_tap(journal.record)
+        pipeline.bus.add_gate(journal)
+    metrics = RuntimeMetrics(registry, pipeline, journal)
+    view = ServiceView(pipeline, config, time.time_ns(), _token(config))
+    if view.token is None:
+        log.warning("no API token in $%s: control endpoints are disabled", config.service.token_env)
+    try:
+        async with anyio.create_task_group() as tg:
+            if journal is not None:
+                tg.start_soon(journal.run_writer)
+            tg.start_soon(metrics.sample_loop_lag, config.service.loop_lag_interval_seconds)
+            server = await serve(view, registry, config.service.host, config.service.port)
+            log.info("serving on http://%s:%d", config.service.host, server.port)
+            try:
+                await pipeline.supervisor.run(handle_signals=True)
+            finally:
+                await server.close()
+                tg.cancel_scope.cancel()
+    finally:
+        if journal is not None:
+            await journal.close()
+    log.info("stopped: %s", pipeline.supervisor.stop_reason)
