@@ -16,6 +16,9 @@ flight) and a Wilder ATR per symbol, and answers each message by calling the pur
   once they are resolved (risk denies or execution cancels them on flatten), so a
   late fill can neither leave it open nor flip it. ``resume`` drops closes still
   waiting; the other commands need nothing from the portfolio.
+
+Counters count at once; gauges are recomputed at most once per
+``metrics_interval_seconds`` of clock time after a change, and on stop.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from actors.portfolio.metrics import PortfolioMetrics
 from actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
 from config.portfolio import PortfolioConfig
 from runtime.actor import Actor, ActorContext
+from runtime.clocks import TimerHandle
 from runtime.messages import (
     Bar,
     Control,
@@ -73,14 +77,16 @@ class PortfolioActor(Actor):
                 f"config, got {type(config).__name__}; check topology.actors.{context.name}.section"
             )
         self.config = config
-        self.ledger = Ledger(config.initial_capital)
+        self._short_factor = config.short_margin_pct * config.max_leverage
+        self.ledger = Ledger(config.initial_capital, short_margin_factor=self._short_factor)
         self.metrics = PortfolioMetrics(context.registry)
         self._atr: dict[str, WilderATR] = {}
         self._order_counter = 0
-        self._short_factor = config.short_margin_pct * config.max_leverage
         self._exposure_factor = config.max_exposure_pct * config.max_leverage
+        self._metrics_interval_ns = round(config.metrics_interval_seconds * 1e9)
         # Positions a flatten will close once their orders in flight are resolved.
         self._flatten_waiting: dict[tuple[str, str], None] = {}
+        self._metrics_timer: TimerHandle | None = None
         self.metrics.refresh(self.ledger, config)
 
     # -- views ---------------------------------------------------------------------------
@@ -155,7 +161,7 @@ class PortfolioActor(Actor):
             tag=message.tag,
         )
         self.metrics.count_sized(message.strategy)
-        self.metrics.refresh(self.ledger, self.config)
+        self._metrics_changed()
 
     def _handle_order_denied(self, message: OrderDenied) -> None:
         if message.source == _SOURCE:
@@ -163,14 +169,14 @@ class PortfolioActor(Actor):
         order = self.ledger.release(message.order_id, message.intent_id)
         if order is not None:
             self._close_if_flatten_waiting(order)
-            self.metrics.refresh(self.ledger, self.config)
+            self._metrics_changed()
 
     def _handle_order_update(self, message: OrderUpdate) -> None:
         if message.status in _RELEASING:
             order = self.ledger.release(message.order_id)
             if order is not None:
                 self._close_if_flatten_waiting(order)
-                self.metrics.refresh(self.ledger, self.config)
+                self._metrics_changed()
 
     def _handle_fill(self, message: Fill) -> None:
         ledger = self.ledger
@@ -371,8 +377,8 @@ class PortfolioActor(Actor):
             gross_limit=equity * self._exposure_factor,
             gross_used=ledger.gross_projected(),
             margin_limit=equity * config.max_leverage,
-            margin_used=ledger.margin_projected(self._short_factor),
-            margin_book=ledger.margin_of(book, self._short_factor),
+            margin_used=ledger.margin_projected(),
+            margin_book=book.margin_value,
             short_margin_factor=self._short_factor,
         )
 
@@ -380,8 +386,8 @@ class PortfolioActor(Actor):
         ledger = self.ledger
         positions = tuple(
             SymbolPosition(symbol=book.symbol, quantity=book.quantity, mark_price=book.mark)
-            for book in ledger.books.values()
-            if book.quantity and book.mark is not None
+            for book in ledger.open_books.values()
+            if book.mark is not None
         )
         self.publish(
             PortfolioSnapshot(
@@ -397,4 +403,30 @@ class PortfolioActor(Actor):
                 positions=positions,
             )
         )
-        self.metrics.refresh(ledger, self.config)
+        self._metrics_changed()
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    async def on_stop(self) -> None:
+        """Leave the gauges showing the final state."""
+        self.refresh_metrics()
+
+    def refresh_metrics(self) -> None:
+        """Recompute every gauge now (the HTTP service may call this before a scrape)."""
+        if self._metrics_timer is not None:
+            self._metrics_timer.cancel()
+            self._metrics_timer = None
+        self.metrics.refresh(self.ledger, self.config)
+
+    def _metrics_changed(self) -> None:
+        # Recomputing ~80 gauges costs more than sizing an intent, and a scrape comes every
+        # few seconds at most: so at most one recompute per interval of clock time (a
+        # clock timer, so a replay refreshes at the same points every run).
+        if self._metrics_timer is None:
+            self._metrics_timer = self.clock.schedule(
+                self.clock.now_ns() + self._metrics_interval_ns, self._flush_metrics
+            )
+
+    def _flush_metrics(self, _at_ns: int) -> None:
+        self._metrics_timer = None
+        self.metrics.refresh(self.ledger, self.config)

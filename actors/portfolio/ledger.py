@@ -33,13 +33,28 @@ __all__ = ("InFlight", "Ledger", "Position", "SymbolBook")
 log = logging.getLogger("atrium.portfolio.ledger")
 
 ZERO: Final = Decimal(0)
+ONE: Final = Decimal(1)
 _COST_QUANTUM: Final = Decimal("1e-12")
 
 
 class SymbolBook:
-    """One symbol: its mark, net filled quantity over all strategies, and what is in flight."""
+    """One symbol: its mark, net filled quantity over all strategies, and what is in flight.
 
-    __slots__ = ("mark", "pending_buy", "pending_sell", "quantity", "symbol")
+    ``projected`` (quantity) and ``projected_value``/``margin_value`` (money at the mark)
+    are this book's worst case over its orders in flight; the ledger keeps their sums so
+    the caps need not walk every symbol for each intent.
+    """
+
+    __slots__ = (
+        "margin_value",
+        "mark",
+        "pending_buy",
+        "pending_sell",
+        "projected",
+        "projected_value",
+        "quantity",
+        "symbol",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -47,6 +62,9 @@ class SymbolBook:
         self.quantity = ZERO
         self.pending_buy = ZERO
         self.pending_sell = ZERO
+        self.projected = ZERO
+        self.projected_value = ZERO
+        self.margin_value = ZERO
 
     def exposure(self) -> Exposure:
         return Exposure(self.quantity, self.pending_buy, self.pending_sell)
@@ -103,10 +121,23 @@ class InFlight:
 
 
 class Ledger:
-    """Account state of the portfolio. Mutated only by the portfolio actor's handlers."""
+    """Account state of the portfolio. Mutated only by the portfolio actor's handlers.
 
-    def __init__(self, initial_capital: Decimal) -> None:
+    Parameters
+    ----------
+    initial_capital : Decimal
+        Cash (and equity) on a fresh start.
+    short_margin_factor : Decimal, default 1
+        ``short_margin_pct * max_leverage``: margin is kept scaled by ``max_leverage``, so
+        a long needs its notional and a short its notional times this (see
+        :meth:`margin_projected`).
+    """
+
+    def __init__(self, initial_capital: Decimal, *, short_margin_factor: Decimal = ONE) -> None:
         self.initial_capital = initial_capital
+        self.short_margin_factor = short_margin_factor
+        self.projected_value = ZERO
+        self.margin_value = ZERO
         self.cash = initial_capital
         self.market_value = ZERO
         self.gross_value = ZERO
@@ -114,6 +145,8 @@ class Ledger:
         self.realized_pnl = ZERO
         self.peak_equity = initial_capital
         self.books: dict[str, SymbolBook] = {}
+        #: Books with a non-zero net position, in the order they (re)opened.
+        self.open_books: dict[str, SymbolBook] = {}
         self.positions: dict[tuple[str, str], Position] = {}
         self.by_strategy: dict[str, dict[str, Position]] = {}
         self.in_flight: dict[str, InFlight] = {}
@@ -168,6 +201,8 @@ class Ledger:
         if old == price:
             return False
         book.mark = price
+        if book.projected:
+            self._revalue(book)
         quantity = book.quantity
         if not quantity or old is None:
             return False
@@ -230,8 +265,13 @@ class Ledger:
         self.realized_pnl += position.realized_pnl - old_realized
         old_net = book.quantity
         book.quantity = old_net + delta
+        if not book.quantity:
+            del self.open_books[symbol]
+        elif not old_net:
+            self.open_books[symbol] = book
         self.market_value += delta * mark
         self.gross_value += (abs(book.quantity) - abs(old_net)) * mark
+        self._revalue(book)
         self._update_peak()
         return position
 
@@ -296,6 +336,26 @@ class Ledger:
         else:
             book.pending_sell += amount
             position.pending_sell += amount
+        self._revalue(book)
+
+    def _revalue(self, book: SymbolBook) -> None:
+        """Recompute ``book``'s worst case at its mark and move the account sums with it."""
+        quantity, buy, sell = book.quantity, book.pending_buy, book.pending_sell
+        long_end = quantity + buy
+        short_end = sell - quantity
+        book.projected = max(abs(long_end), abs(short_end))
+        mark = book.mark
+        if mark is None:
+            # Only an order in flight can exist without a mark, and sizing needs one.
+            raise RuntimeError(f"symbol {book.symbol!r} holds a position but has no mark")
+        projected_value = book.projected * mark
+        margin_value = max(
+            max(long_end, ZERO) * mark, max(short_end, ZERO) * mark * self.short_margin_factor
+        )
+        self.projected_value += projected_value - book.projected_value
+        self.margin_value += margin_value - book.margin_value
+        book.projected_value = projected_value
+        book.margin_value = margin_value
 
     # -- exposure ----------------------------------------------------------------------------
 
@@ -337,28 +397,16 @@ class Ledger:
 
     def gross_projected(self) -> Decimal:
         """Gross exposure over symbols, each at its worst case over the orders in flight."""
-        total = ZERO
-        for book in self.books.values():
-            if book.quantity or book.pending_buy or book.pending_sell:
-                total += book.exposure().projected() * self._book_mark(book)
-        return total
+        return self.projected_value
 
-    def margin_of(self, book: SymbolBook, short_factor: Decimal) -> Decimal:
-        """Margin a symbol needs in its worst case, scaled by ``max_leverage``.
+    def margin_projected(self) -> Decimal:
+        """Margin of every symbol in its worst case, scaled by ``max_leverage``.
 
         Scaled long margin is the long notional; scaled short margin is the short
-        notional times ``short_factor`` (``short_margin_pct * max_leverage``).
+        notional times ``short_margin_factor``; each symbol counts the larger of its two
+        ends. The cap compares it with ``equity * max_leverage``.
         """
-        if not (book.quantity or book.pending_buy or book.pending_sell):
-            return ZERO
-        mark = self._book_mark(book)
-        long_side = max(book.quantity + book.pending_buy, ZERO) * mark
-        short_side = max(book.pending_sell - book.quantity, ZERO) * mark * short_factor
-        return max(long_side, short_side)
-
-    def margin_projected(self, short_factor: Decimal) -> Decimal:
-        """Scaled margin of every symbol (see :meth:`margin_of`)."""
-        return sum((self.margin_of(book, short_factor) for book in self.books.values()), ZERO)
+        return self.margin_value
 
     def open_positions(self) -> int:
         return sum(1 for position in self.positions.values() if position.quantity)

@@ -58,8 +58,7 @@ def limits_view(ledger: Ledger, config: PortfolioConfig) -> dict[str, Any]:
     max_exposure = equity * config.max_exposure_pct * config.max_leverage
     current = ledger.gross_projected()
     filled = ledger.gross_value
-    short_factor = config.short_margin_pct * config.max_leverage
-    margin = ledger.margin_projected(short_factor) / config.max_leverage
+    margin = ledger.margin_projected() / config.max_leverage
 
     per_strategy: dict[str, dict[str, str]] = {}
     for name in strategy_names(ledger, config):

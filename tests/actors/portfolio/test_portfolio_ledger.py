@@ -244,12 +244,35 @@ def test_reserve_when_order_id_reused_then_error() -> None:
 def test_margin_when_long_and_short_books_then_scaled_by_leverage() -> None:
     # Scaled margin: long notional + short notional * factor. Long 100 at 10 = 1,000;
     # short 50 at 20 = 1,000 * 2 = 2,000 (short_margin_pct 0.5 at leverage 4).
-    ledger = Ledger(D(100000))
+    ledger = Ledger(D(100000), short_margin_factor=Decimal("0.5") * 4)
     ledger.mark("L", D(10))
     ledger.mark("S", D(20))
     _fill(ledger, "BUY", 100, 10, symbol="L")
     _fill(ledger, "SELL", 50, 20, symbol="S")
-    factor = Decimal("0.5") * 4
-    assert ledger.margin_of(ledger.books["L"], factor) == D(1000)
-    assert ledger.margin_of(ledger.books["S"], factor) == D(2000)
-    assert ledger.margin_projected(factor) == D(3000)
+    assert (ledger.books["L"].margin_value, ledger.books["S"].margin_value) == (D(1000), D(2000))
+    assert ledger.margin_projected() == D(3000)
+    # A move of S to 30 re-values its margin: 50 * 30 * 2 = 3,000.
+    ledger.mark("S", D(30))
+    assert ledger.margin_projected() == D(4000)
+
+
+def test_projected_totals_when_orders_and_marks_change_then_equal_a_full_recount() -> None:
+    ledger = Ledger(D(100000), short_margin_factor=D(2))
+    for symbol, price in (("A", 10), ("B", 20), ("C", 30), ("X", 10)):
+        ledger.mark(symbol, D(price))
+    _fill(ledger, "BUY", 100, 10, symbol="A")
+    _fill(ledger, "SELL", 40, 20, symbol="B", strategy="s2")
+    ledger.reserve(_order("o1", "SELL", 250))  # in X
+    ledger.mark("A", D(12))
+    ledger.mark("B", D(19))
+    ledger.fill_in_flight("o1", D(50))
+    _fill(ledger, "SELL", 50, 11, symbol="X")
+    ledger.mark("X", D(9))
+    recount = sum(
+        (book.exposure().projected() * book.mark for book in ledger.books.values() if book.mark),
+        D(0),
+    )
+    assert ledger.gross_projected() == recount
+    # X: 0 - 50 filled, 200 more in flight -> short end 250 at 9 = 2,250; A 1,200; B 760.
+    assert recount == D(2250) + D(1200) + D(760)
+    assert ledger.margin_projected() == D(2250) * 2 + D(1200) + D(760) * 2

@@ -95,15 +95,21 @@ class Oracle:
                     sells += order.remaining
         return held + buys, held - sells
 
-    def measures(self, strategy: str, symbol: str) -> dict[str, Decimal]:
-        """Every capped measure, in the worst case over the orders in flight."""
+    def account(self) -> tuple[Decimal, Decimal]:
+        """(gross exposure, margin scaled by max_leverage), worst case over orders in flight."""
         factor = self.config.short_margin_pct * self.config.max_leverage
-        gross = margin = budget = ZERO
-        for sym in self.marks:
-            mark = self.marks[sym]
-            top, bottom = self.worst(None, sym)
+        gross = margin = ZERO
+        for symbol, mark in self.marks.items():
+            top, bottom = self.worst(None, symbol)
             gross += max(abs(top), abs(bottom)) * mark
             margin += max(max(top, ZERO) * mark, max(-bottom, ZERO) * mark * factor)
+        return gross, margin
+
+    def measures(self, strategy: str, symbol: str) -> dict[str, Decimal]:
+        """Every capped measure, in the worst case over the orders in flight."""
+        gross, margin = self.account()
+        budget = ZERO
+        for sym, mark in self.marks.items():
             own_top, own_bottom = self.worst(strategy, sym)
             budget += max(abs(own_top), abs(own_bottom)) * mark
         top, bottom = self.worst(None, symbol)
@@ -384,6 +390,9 @@ def _check_reconciles(ledger: Ledger, oracle: Oracle) -> None:
     assert held == {key: q for key, q in oracle.positions.items() if q}
     assert ledger.equity == oracle.equity()
     assert ledger.equity == ledger.initial_capital + ledger.realized_pnl + ledger.unrealized_pnl
+    # The running sums the caps read equal a full recount by the oracle.
+    assert set(ledger.open_books) == {s for s, book in ledger.books.items() if book.quantity}
+    assert (ledger.gross_projected(), ledger.margin_projected()) == oracle.account()
     pending = {
         order_id: (o.strategy, o.symbol, o.side, o.remaining)
         for order_id, o in ledger.in_flight.items()
