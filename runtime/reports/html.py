@@ -60,7 +60,8 @@ def _svg(
         axes.legend(loc="upper left")
     buffer = io.StringIO()
     figure.tight_layout()
-    figure.savefig(buffer, format="svg")
+    # No date or creator: the same run renders the same bytes.
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     return text[text.index("<svg") :]
 
