@@ -7,6 +7,7 @@ The summary is checked against an independent calculation from ``trades.csv``,
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import re
@@ -116,7 +117,7 @@ def test_summary_when_recomputed_from_csv_outputs_then_figures_agree(run_dir: Pa
 
     # Sharpe from daily closes (one row a day here), sample stdev, sqrt(252).
     closes = [float(initial)] + [float(row["equity"]) for row in equity]
-    returns = [b / a - 1 for a, b in zip(closes, closes[1:], strict=False)]
+    returns = [b / a - 1 for a, b in itertools.pairwise(closes)]
     mean = sum(returns) / len(returns)
     stdev = math.sqrt(sum((r - mean) ** 2 for r in returns) / (len(returns) - 1))
     assert summary["sharpe"] == pytest.approx(mean / stdev * math.sqrt(252), rel=1e-4)
