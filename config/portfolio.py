@@ -4,9 +4,9 @@ Every number that touches money or quantity is a :class:`~decimal.Decimal` (TOML
 are read as ``Decimal``), so ``0.1`` in the file is exactly ``0.1`` in the sizing maths.
 msgspec cannot put bounds on a ``Decimal``, so :class:`PortfolioConfig` checks every value
 in ``__post_init__`` and names the key relative to the section, nested tables included
-(``strategy_budgets.trend.capital_pct: expected a number >= 0, got -0.1``). The nested
-Structs do not check themselves: inside a table of tables msgspec would report the error
-without the table's name, and the key is the first thing an operator needs.
+(``strategy_budgets.trend.capital_pct: expected a number >= 0, got -0.1``; the loader
+prefixes ``portfolio.``). The nested Structs leave their checks to it, so one place knows
+the whole key and the cross-field rules, however the config was built.
 """
 
 from __future__ import annotations

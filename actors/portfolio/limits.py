@@ -80,11 +80,7 @@ def limits_view(ledger: Ledger, config: PortfolioConfig) -> dict[str, Any]:
     for symbol in symbols:
         book = ledger.books.get(symbol)
         symbol_settings = config.symbol(symbol)
-        exposure = (
-            book.exposure().projected() * book.mark
-            if book is not None and book.mark is not None
-            else ZERO
-        )
+        exposure = book.projected_value if book is not None else ZERO
         limit_pct = symbol_settings.max_symbol_exposure_pct
         limit = equity * limit_pct if limit_pct is not None else None
         per_symbol[symbol] = {

@@ -31,6 +31,7 @@ def test_defaults_when_section_empty_then_issue_defaults() -> None:
     assert config.slippage_pct == D(0)
     assert config.short_margin_pct == D("0.5")
     assert config.order_id_prefix == "O-"
+    assert config.metrics_interval_seconds == 1.0
     assert config.commission == CommissionConfig()
     assert config.symbol("ANY") == SymbolConfig(lot_size=D(1), max_symbol_exposure_pct=None)
 
@@ -137,12 +138,10 @@ def test_construct_when_value_invalid_then_error_names_key(
         PortfolioConfig(**kwargs)  # type: ignore[arg-type]
 
 
-def test_parse_when_value_invalid_then_config_error_names_section_and_key() -> None:
-    # The loader prefixes the section; ``portfolio.`` or ``portfolio: `` depending on
-    # whether it joins a key named inside the message to the path (see the report).
+def test_parse_when_value_invalid_then_config_error_names_full_key_path() -> None:
     with pytest.raises(
         ConfigError,
-        match=r"^portfolio(\.|: )strategy_budgets\.trend\.capital_pct: expected a number >= 0, "
+        match=r"^portfolio\.strategy_budgets\.trend\.capital_pct: expected a number >= 0, "
         r"got -0\.1$",
     ):
         parse_config({"portfolio": {"strategy_budgets": {"trend": {"capital_pct": D("-0.1")}}}})
@@ -162,6 +161,18 @@ def test_parse_when_value_invalid_then_config_error_names_section_and_key() -> N
         (
             {"portfolio": {"max_leverag": 2}},
             r"^portfolio\.max_leverag: unknown key \(check the spelling\)$",
+        ),
+        (
+            {"portfolio": {"max_leverage": -1}},
+            r"^portfolio\.max_leverage: expected a number > 0, got -1$",
+        ),
+        (
+            {"portfolio": {"strategy_budgets": {"trend": {"fixed_qty": 5}}}},
+            r"^portfolio\.strategy_budgets\.trend\.capital_pct: required key is missing$",
+        ),
+        (
+            {"portfolio": {"metrics_interval_seconds": 0}},
+            r"^portfolio\.metrics_interval_seconds: expected a number > 0, got 0$",
         ),
         (
             {"portfolio": {"order_id_prefix": ""}},
