@@ -86,10 +86,11 @@ class StrategyBudgetConfig(ConfigBase, frozen=True, kw_only=True):
         gross exposure, including its orders in flight, may not exceed ``equity *
         capital_pct``. Required.
     fixed_qty : Decimal or None, default None
-        Quantity for ``fixed_qty`` intents that state none, > 0. ``None``: the portfolio's
-        ``default_fixed_qty``.
+        Quantity of the strategy's intents sized in ``fixed_qty`` mode without a
+        ``quantity``, > 0. ``None``: the portfolio's ``default_fixed_qty``.
     sizing_mode : {"fixed_qty", "fixed_risk_atr", "percent_equity"} or None, default None
-        The strategy's sizing mode. ``None``: the portfolio's ``position_sizing_mode``.
+        How the strategy's intents that state no way of sizing are sized. ``None``: the
+        portfolio's ``position_sizing_mode``.
     risk_per_trade_pct : Decimal or None, default None
         Fraction of equity the strategy risks per trade when an intent states no
         ``risk_pct``, in (0, ``max_risk_per_trade_pct``]. ``None``: the portfolio's
@@ -108,7 +109,10 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
     Parameters
     ----------
     position_sizing_mode : {"fixed_qty", "fixed_risk_atr", "percent_equity"}, default "fixed_qty"
-        How an intent's quantity is computed, unless its strategy overrides it.
+        How an intent that states no way of sizing (no ``quantity``, ``weight``, stop
+        distance or ``risk_pct``) is sized, unless its strategy overrides it. An intent
+        that states one is sized that way: ``quantity`` fixed, ``weight`` percent of
+        equity, a stop distance or ``risk_pct`` by risk.
     initial_capital : Decimal, default 100000
         Cash on a fresh start, so the equity before any fill; > 0.
     max_leverage : Decimal, default 2.0

@@ -7,6 +7,12 @@ found with :func:`~actors.portfolio.caps.floor_lots` (rounding *down* to the lot
 
 Sizing modes
 ------------
+The intent's own way of sizing chooses the mode: ``quantity`` is ``fixed_qty``, ``weight``
+is ``percent_equity``, a stop distance (``risk_per_share`` or ``stop_price``) or a
+``risk_pct`` is ``fixed_risk_atr``. An intent that states none is sized by its
+strategy's ``sizing_mode`` (default ``position_sizing_mode``). A stop distance given with
+a ``quantity`` or ``weight`` does not change the mode: it only adds the risk cap.
+
 ``fixed_qty``
     The intent's ``quantity``, else the strategy's ``fixed_qty``, else
     ``default_fixed_qty``.
@@ -40,11 +46,10 @@ Reason codes (``OrderDenied.reason``, ``source="portfolio"``)
     No bar or tick has been seen for the symbol, so there is no price to size at.
 ``NO_EQUITY``
     Equity is zero or negative: only ``close`` intents and flatten are sized.
-``INTENT_MODE_MISMATCH``
-    The intent sets a field its strategy's sizing mode does not use (``quantity``
-    outside ``fixed_qty``, ``weight`` outside ``percent_equity``).
+``INTENT_AMBIGUOUS``
+    The intent sets both ``quantity`` and ``weight``: two different sizes asked for.
 ``WEIGHT_REQUIRED``
-    A ``percent_equity`` intent without ``weight``.
+    An intent stating no way of sizing while its strategy's mode is ``percent_equity``.
 ``STOP_WRONG_SIDE``
     ``stop_price`` is not on the losing side of the price (BUY needs it below, SELL
     above).
@@ -79,6 +84,7 @@ __all__ = (
     "Denial",
     "Sized",
     "StrategySettings",
+    "intent_mode",
     "leg_commission",
     "max_quantity",
     "percent_equity_target",
@@ -152,6 +158,19 @@ def resolve_strategy(config: PortfolioConfig, strategy: str) -> StrategySettings
             else config.max_risk_per_trade_pct
         ),
     )
+
+
+def intent_mode(intent: OrderIntent, default: SizingModeName) -> SizingModeName | None:
+    """The mode the intent asks for by what it states; ``None`` when it asks for two."""
+    if intent.quantity is not None:
+        return None if intent.weight is not None else "fixed_qty"
+    if intent.weight is not None:
+        return "percent_equity"
+    if intent.risk_per_share is not None or intent.stop_price is not None:
+        return "fixed_risk_atr"
+    if intent.risk_pct is not None:
+        return "fixed_risk_atr"
+    return default
 
 
 # -- arithmetic ----------------------------------------------------------------------------
@@ -308,11 +327,11 @@ def size_intent(
         return size_close(caps, lot)
     if equity <= ZERO:
         return Denial("NO_EQUITY", f"equity={equity}")
-    mode = settings.mode
-    if intent.quantity is not None and mode != "fixed_qty":
-        return Denial("INTENT_MODE_MISMATCH", f"mode={mode} field=quantity")
-    if intent.weight is not None and mode != "percent_equity":
-        return Denial("INTENT_MODE_MISMATCH", f"mode={mode} field=weight")
+    mode = intent_mode(intent, settings.mode)
+    if mode is None:
+        return Denial(
+            "INTENT_AMBIGUOUS", f"quantity={intent.quantity} weight={intent.weight}"
+        )
     price = caps.price
     distance = stop_distance(
         intent, price, atr, config.atr_stop_multiplier, use_atr=mode == "fixed_risk_atr"

@@ -306,22 +306,47 @@ def test_size_when_percent_equity_without_weight_then_weight_required() -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "fields", "detail"),
+    ("configured", "fields", "mode", "quantity"),
     [
-        ("fixed_risk_atr", {"quantity": "5"}, "mode=fixed_risk_atr field=quantity"),
-        (
-            "percent_equity",
-            {"quantity": "5", "weight": "0.1"},
-            "mode=percent_equity field=quantity",
-        ),
-        ("fixed_qty", {"weight": "0.1"}, "mode=fixed_qty field=weight"),
+        # quantity: fixed, whatever the configured mode.
+        ("fixed_risk_atr", {"quantity": "5"}, "fixed_qty", "5"),
+        ("percent_equity", {"quantity": "5"}, "fixed_qty", "5"),
+        # weight: 10 % of 100,000 at 10 = 1,000.
+        ("fixed_qty", {"weight": "0.1"}, "percent_equity", "1000"),
+        # a stop distance: 1 % of 100,000 = 1,000 over 4 = 250.
+        ("fixed_qty", {"risk_per_share": "4"}, "fixed_risk_atr", "250"),
+        ("percent_equity", {"stop_price": "6"}, "fixed_risk_atr", "250"),
+        # risk_pct alone: by risk at the ATR stop, 0.5 % = 500 over 2 * 1 = 250.
+        ("fixed_qty", {"risk_pct": "0.005"}, "fixed_risk_atr", "250"),
+        # nothing stated: the configured mode (ATR stop 2 * 1 = 2: 1,000 / 2 = 500).
+        ("fixed_risk_atr", {}, "fixed_risk_atr", "500"),
+        ("fixed_qty", {}, "fixed_qty", "1"),
     ],
 )
-def test_size_when_intent_field_not_used_by_mode_then_mismatch(
-    mode: str, fields: dict[str, Any], detail: str
+def test_size_when_intent_states_a_way_of_sizing_then_that_way_wins(
+    configured: str, fields: dict[str, Any], mode: str, quantity: str
 ) -> None:
-    config = _config(position_sizing_mode=mode)
-    assert _size(config, _intent(**fields), 10, atr="1") == Denial("INTENT_MODE_MISMATCH", detail)
+    config = _config(position_sizing_mode=configured)
+    result = _size(config, _intent(**fields), 10, atr="1")
+    assert isinstance(result, Sized), result
+    assert (result.mode, result.quantity) == (mode, D(quantity))
+
+
+def test_size_when_quantity_and_weight_both_then_ambiguous() -> None:
+    result = _size(_config(), _intent(quantity="5", weight="0.1"), 10)
+    assert result == Denial("INTENT_AMBIGUOUS", "quantity=5 weight=0.1")
+
+
+def test_size_when_weight_with_stop_then_percent_equity_capped_by_risk() -> None:
+    # 50 % of 100,000 at 10 = 5,000 units; 1 % at risk over 2 a unit caps it at 500.
+    result = _size(_config(), _intent(weight="0.5", risk_per_share="2"), 10)
+    assert isinstance(result, Sized)
+    assert (result.mode, result.raw_quantity, result.quantity, result.binding_cap) == (
+        "percent_equity",
+        D(5000),
+        D(500),
+        "risk_per_trade",
+    )
 
 
 def test_size_when_equity_not_positive_then_no_equity() -> None:
