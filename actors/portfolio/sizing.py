@@ -329,9 +329,7 @@ def size_intent(
         return Denial("NO_EQUITY", f"equity={equity}")
     mode = intent_mode(intent, settings.mode)
     if mode is None:
-        return Denial(
-            "INTENT_AMBIGUOUS", f"quantity={intent.quantity} weight={intent.weight}"
-        )
+        return Denial("INTENT_AMBIGUOUS", f"quantity={intent.quantity} weight={intent.weight}")
     price = caps.price
     distance = stop_distance(
         intent, price, atr, config.atr_stop_multiplier, use_atr=mode == "fixed_risk_atr"
