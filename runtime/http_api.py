@@ -261,7 +261,7 @@ def _control_handler(command: ControlCommand) -> _Handler:
             return reason
         if view.pipeline.supervisor.stopping:
             return _error(503, "the service is stopping: controls are no longer accepted")
-        log.warning("control %s from %s: %s", command, request.remote, reason or "no reason given")
+        log.info("control %s from %s: %s", command, request.remote, reason or "no reason given")
         await view.control(command, reason)
         state = view.query("risk", "status")["trading_state"]
         return _json({"command": command, "trading_state": state})
