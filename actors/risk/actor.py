@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from prometheus_client import Counter, Gauge
 
@@ -68,6 +68,7 @@ class RiskActor(Actor):
             raise TypeError(
                 f"RiskActor needs the [risk] section as a RiskConfig, got {type(config).__name__}"
             )
+        self._config = config
         self._band = _fraction(config.price_band_pct)
         self._default_cap = config.max_order_notional
         self._symbol_caps = {
@@ -119,6 +120,48 @@ class RiskActor(Actor):
     def state(self) -> TradingState:
         """The current trading state."""
         return self._machine.state
+
+    def status(self) -> dict[str, Any]:
+        """``GET /api/risk``: the trading state, the limits and the losses they measure.
+
+        JSON-ready: Decimals (money and fractions, config fractions included) as strings in
+        plain notation, counts as integers, off limits as ``None``. ``limit_status`` has
+        one entry per configured loss limit (``ARMED``, ``TRIPPED`` or ``ACKNOWLEDGED``)
+        and ``tripped`` lists the ones forcing their state right now, by config key.
+        """
+        config, machine = self._config, self._machine
+        loss_limits = {
+            "max_drawdown_pct": machine.drawdown_limit,
+            "max_daily_loss_pct": machine.daily_loss_limit,
+        }
+        limit_status = {
+            key: limit.status for key, limit in loss_limits.items() if limit is not None
+        }
+        return {
+            "trading_state": machine.state,
+            "limits": {
+                "max_order_notional": _text(config.max_order_notional),
+                "symbols": {
+                    symbol: {"max_order_notional": _text(cap)}
+                    for symbol, cap in self._symbol_caps.items()
+                },
+                "max_order_rate": config.max_order_rate,
+                "order_rate_window_seconds": _text(_fraction(config.order_rate_window_seconds)),
+                "price_band_pct": _text(self._band),
+                "max_drawdown_pct": _text(_fraction(config.max_drawdown_pct)),
+                "drawdown_action": config.drawdown_action,
+                "max_daily_loss_pct": _text(_fraction(config.max_daily_loss_pct)),
+                "daily_loss_action": config.daily_loss_action,
+                "daily_loss_resets_next_day": config.daily_loss_resets_next_day,
+            },
+            "limit_status": limit_status,
+            "tripped": [key for key, status in limit_status.items() if status == "TRIPPED"],
+            "equity": _text(machine.equity),
+            "peak_equity": _text(machine.peak_equity),
+            "day_start_equity": _text(machine.day_start_equity),
+            "drawdown_ratio": _text(machine.drawdown),
+            "daily_loss_ratio": _text(machine.daily_loss),
+        }
 
     async def on_start(self) -> None:
         change = self._machine.initial_change()
@@ -250,6 +293,14 @@ class RiskActor(Actor):
     def _show_losses(self) -> None:
         self._drawdown_gauge.set(float(self._machine.drawdown))
         self._daily_loss_gauge.set(float(self._machine.daily_loss))
+
+
+def _text(value: Decimal | None) -> str | None:
+    """Plain notation without trailing zeros (``160000``, not ``1.6E+5``); None stays None."""
+    if value is None:
+        return None
+    text = format(value.normalize(), "f")
+    return "0" if text == "-0" else text
 
 
 def _limit(fraction: float | None, action: LimitAction) -> LossLimit | None:
