@@ -1,6 +1,7 @@
 """Messages per second through a chain of 5 actors: Atrium's mailboxes against plain awaits.
 
-The Atrium chain is the real runtime (Bus, Mailbox, Actor, Supervisor) wired like the
+The Atrium chain is the real runtime (Bus, Mailbox, Actor, Supervisor, under both
+schedulers: ``inline`` and ``tasks``) wired like the
 pipeline: a source floods Ticks -> a1 (Tick) -> a2 (Bar) -> a3 (OrderIntent) -> a4
 (SizedOrder) -> a5 (Order). Each stage forwards a pre-built message, so only the channel
 machinery is measured. The baseline is five tasks doing ``await send`` / ``async for``
@@ -102,7 +103,7 @@ class A5(Actor):
         A5.received += 1
 
 
-async def atrium_chain(messages: int, capacity: int) -> float:
+async def atrium_chain(messages: int, capacity: int, scheduler: str = "inline") -> float:
     Source.count, A5.received = messages, 0
     bus = Bus()
     clock = LiveClock()
@@ -120,7 +121,7 @@ async def atrium_chain(messages: int, capacity: int) -> float:
         bus.subscribe(name, mailbox, kinds)
         context = ActorContext(name=name, config=None, clock=clock, bus=bus, mailbox=mailbox)
         slots.append(ActorSlot(name, cls, context, mailbox))
-    supervisor = Supervisor(bus, slots, RuntimeConfig())
+    supervisor = Supervisor(bus, slots, RuntimeConfig(scheduler=scheduler))  # type: ignore[arg-type]
     started = time.perf_counter()
     await supervisor.run(stop_when_sources_finish=True)
     elapsed = time.perf_counter() - started
@@ -160,9 +161,10 @@ async def plain_chain(messages: int, capacity: int) -> float:
 
 def measure(messages: int, capacity: int, use_uvloop: bool) -> dict[str, Any]:
     options = {"use_uvloop": use_uvloop}
-    fast = anyio.run(atrium_chain, messages, capacity, backend_options=options)
+    inline = anyio.run(atrium_chain, messages, capacity, "inline", backend_options=options)
+    tasks = anyio.run(atrium_chain, messages, capacity, "tasks", backend_options=options)
     plain = anyio.run(plain_chain, messages, capacity, backend_options=options)
-    return {"atrium_msgs_per_s": fast, "plain_msgs_per_s": plain, "ratio": fast / plain}
+    return {"inline": inline, "tasks": tasks, "plain": plain}
 
 
 def main() -> None:
@@ -173,16 +175,21 @@ def main() -> None:
     args = parser.parse_args()
     loops = [False] if args.no_uvloop else [False, True]
     print(f"chain of 5 actors, {args.messages:,} messages, capacity {args.capacity}")
-    print(f"{'loop':8} {'atrium msg/s':>14} {'plain await msg/s':>18} {'ratio':>7}")
+    print(
+        f"{'loop':8} {'inline msg/s':>13} {'tasks msg/s':>12} {'plain await msg/s':>18} "
+        f"{'inline/plain':>13} {'tasks/plain':>12}"
+    )
     for use_uvloop in loops:
         try:
             result = measure(args.messages, args.capacity, use_uvloop)
         except ImportError:
             print(f"{'uvloop':8} not installed")
             continue
+        plain = result["plain"]
         print(
-            f"{'uvloop' if use_uvloop else 'asyncio':8} {result['atrium_msgs_per_s']:>14,.0f} "
-            f"{result['plain_msgs_per_s']:>18,.0f} {result['ratio']:>6.1f}x"
+            f"{'uvloop' if use_uvloop else 'asyncio':8} {result['inline']:>13,.0f} "
+            f"{result['tasks']:>12,.0f} {plain:>18,.0f} {result['inline'] / plain:>12.1f}x "
+            f"{result['tasks'] / plain:>11.1f}x"
         )
 
 

@@ -209,8 +209,12 @@ class Supervisor:
             if not pending and not mailbox.drain(pending, max_batch):
                 await mailbox.wait()
                 continue
-            handled = await self._handle_batch(slot, max_batch, blocking=True)
-            if handled is None:
+            handled, crash = self._handle_batch(slot, max_batch)
+            actor = slot.actor
+            assert actor is not None
+            if actor._outbox:
+                await actor.flush_outbox()  # backpressure: wait for room downstream
+            if crash is not None and not await self._recover(slot, *crash):
                 return
             if handled >= max_batch:
                 await anyio.lowlevel.checkpoint()
@@ -247,8 +251,8 @@ class Supervisor:
                     continue
                 stalled = 0
                 if slot.pending or mailbox.drain(slot.pending, max_batch):
-                    handled = await self._handle_batch(slot, max_batch, blocking=False)
-                    if handled is None:
+                    handled, crash = self._handle_batch(slot, max_batch)
+                    if crash is not None and not await self._recover(slot, *crash):
                         return
                     self._since_yield += handled
                 if slot.pending or mailbox.depth or actor._outbox:
@@ -261,11 +265,14 @@ class Supervisor:
         finally:
             self._dispatching = False
 
-    async def _handle_batch(self, slot: ActorSlot, limit: int, *, blocking: bool) -> int | None:
-        """Handle up to ``limit`` pending messages; None when the actor escalated.
+    def _handle_batch(
+        self, slot: ActorSlot, limit: int
+    ) -> tuple[int, tuple[Message, Exception] | None]:
+        """Handle up to ``limit`` pending messages, one at a time (the hot loop).
 
-        ``blocking``: wait for room when a handler's output meets a full mailbox (tasks);
-        otherwise stop at that point and let the dispatcher drain the target first.
+        Stops early when a handler raised (returned with its message, for :meth:`_recover`)
+        or when a handler's output met a full mailbox (left in the actor's outbox for the
+        scheduler to deliver before this actor handles anything more).
         """
         pending, bus, stats = slot.pending, self.bus, slot.stats
         actor = slot.actor
@@ -278,23 +285,20 @@ class Supervisor:
                 actor.handle(message)
             except Exception as exc:
                 stats.failed += 1
-                self._dead_letter(slot, message, exc)
-                if actor._outbox and blocking:
-                    await actor.flush_outbox()
-                if not await self._restart(slot, exc):
-                    return None  # escalated: the message stays in flight so nothing advances
-                bus.done()
-                actor = slot.actor
-                assert actor is not None
-                continue
+                return handled, (message, exc)
             stats.processed += 1
             bus.done()
-            if actor._outbox:
-                if blocking:
-                    await actor.flush_outbox()
-                elif not actor.flush_outbox_nowait():
-                    break
-        return handled
+            if actor._outbox and not actor.flush_outbox_nowait():
+                break
+        return handled, None
+
+    async def _recover(self, slot: ActorSlot, message: Message, exc: Exception) -> bool:
+        """Dead-letter the message that crashed, then restart; False when escalated."""
+        self._dead_letter(slot, message, exc)
+        if not await self._restart(slot, exc):
+            return False  # escalated: the message stays in flight so nothing advances
+        self.bus.done()
+        return True
 
     def _dead_letter(self, slot: ActorSlot, message: Message, exc: Exception) -> None:
         slot.stats.dead_letters += 1
