@@ -205,24 +205,19 @@ class MACD:
             self.histogram = macd - sig.value
 
 
-@final
-class RollingHigh:
-    """Highest of the last ``period`` values.
+class _RollingExtreme:
+    """Largest of the last ``period`` values of ``sign * x`` (the shared monotonic deque).
 
     A monotonic deque holds the candidates in decreasing order (a value that a newer,
-    higher-or-equal value dominates can never be the maximum again, so it is dropped);
+    higher-or-equal value dominates can never be the extreme again, so it is dropped);
     each value enters and leaves once, so an update is O(1) amortised.
-
-    Parameters
-    ----------
-    period : int
-        Window length, >= 1. Ready after ``period`` values.
     """
 
-    __slots__ = ("_count", "_indices", "_values", "period", "ready", "value")
+    __slots__ = ("_count", "_indices", "_sign", "_values", "period", "ready", "value")
 
-    def __init__(self, period: int) -> None:
-        self.period: Final = _check_period("RollingHigh", "period", period)
+    def __init__(self, name: str, period: int, sign: float) -> None:
+        self.period: Final = _check_period(name, "period", period)
+        self._sign = sign
         # Two parallel deques rather than one of tuples: no allocation per update.
         self._values: deque[float] = deque()
         self._indices: deque[int] = deque()
@@ -234,10 +229,11 @@ class RollingHigh:
         """Add one value."""
         values = self._values
         indices = self._indices
-        while values and values[-1] <= x:
+        signed = self._sign * x
+        while values and values[-1] <= signed:
             values.pop()
             indices.pop()
-        values.append(x)
+        values.append(signed)
         count = self._count
         indices.append(count)
         count += 1
@@ -247,12 +243,12 @@ class RollingHigh:
             indices.popleft()
         if count >= self.period:
             self.ready = True
-            self.value = values[0]
+            self.value = self._sign * values[0]
 
 
 @final
-class RollingLow:
-    """Lowest of the last ``period`` values (mirror of :class:`RollingHigh`).
+class RollingHigh(_RollingExtreme):
+    """Highest of the last ``period`` values.
 
     Parameters
     ----------
@@ -260,31 +256,23 @@ class RollingLow:
         Window length, >= 1. Ready after ``period`` values.
     """
 
-    __slots__ = ("_count", "_indices", "_values", "period", "ready", "value")
+    __slots__ = ()
 
     def __init__(self, period: int) -> None:
-        self.period: Final = _check_period("RollingLow", "period", period)
-        self._values: deque[float] = deque()
-        self._indices: deque[int] = deque()
-        self._count = 0
-        self.ready = False
-        self.value = _NAN
+        super().__init__("RollingHigh", period, 1.0)
 
-    def update(self, x: float) -> None:
-        """Add one value."""
-        values = self._values
-        indices = self._indices
-        while values and values[-1] >= x:
-            values.pop()
-            indices.pop()
-        values.append(x)
-        count = self._count
-        indices.append(count)
-        count += 1
-        self._count = count
-        if indices[0] <= count - 1 - self.period:
-            values.popleft()
-            indices.popleft()
-        if count >= self.period:
-            self.ready = True
-            self.value = values[0]
+
+@final
+class RollingLow(_RollingExtreme):
+    """Lowest of the last ``period`` values.
+
+    Parameters
+    ----------
+    period : int
+        Window length, >= 1. Ready after ``period`` values.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, period: int) -> None:
+        super().__init__("RollingLow", period, -1.0)
