@@ -1,0 +1,484 @@
+"""The service's HTTP API against a real pipeline: the five actors on a LiveClock.
+
+Each test starts the supervisor in a task, serves the API with :func:`runtime.http_api.serve`
+on a free loopback port and talks to it with an ``aiohttp.ClientSession``. Messages a
+strategy or a feed would send are published on the bus directly; a tap records every
+published message in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import aiohttp
+import anyio
+import pytest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from config.loader import parse_config
+from runtime import LiveClock, build_pipeline
+from runtime.http_api import serve
+from runtime.messages import Bar, Control, Message, Order, OrderDenied, OrderIntent, SizedOrder
+from runtime.observability import RuntimeMetrics
+from runtime.service import ServiceView
+from runtime.topology import Pipeline
+
+D = Decimal
+TOKEN = "s3cret-token-for-tests"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@dataclass
+class Service:
+    """A running pipeline, its API and a client session pointed at it."""
+
+    pipeline: Pipeline
+    view: ServiceView
+    http: aiohttp.ClientSession
+    seen: list[Message] = field(default_factory=list)
+
+    async def get(self, path: str) -> tuple[int, Any]:
+        async with self.http.get(path) as response:
+            return response.status, await response.json()
+
+    async def post(
+        self, path: str, *, headers: dict[str, str] | None = None, data: bytes | None = None
+    ) -> tuple[int, Any]:
+        async with self.http.post(path, headers=headers, data=data) as response:
+            return response.status, await response.json()
+
+    async def send(self, message: Message, sender: str) -> None:
+        """Publish as ``sender`` would and wait until the pipeline has handled it all."""
+        await self.pipeline.bus.publish(message, sender)
+        await self.pipeline.bus.wait_settled()
+
+    def since(self, index: int) -> list[Message]:
+        return self.seen[index:]
+
+
+@asynccontextmanager
+async def running(
+    token: str | None = TOKEN, config: dict[str, Any] | None = None
+) -> AsyncIterator[Service]:
+    """The pipeline under its supervisor, the API on a free port; stopped on exit."""
+    atrium = parse_config(config or {})
+    registry = CollectorRegistry()
+    pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
+    RuntimeMetrics(registry, pipeline, None)
+    view = ServiceView(pipeline, atrium, time.time_ns(), token)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pipeline.supervisor.run)
+        # The inline scheduler takes the mailboxes over once every actor's on_start is done.
+        while not all(slot.mailbox.on_ready is not None for slot in pipeline.slots.values()):
+            await anyio.lowlevel.checkpoint()
+        server = await serve(view, registry, "127.0.0.1", 0)
+        try:
+            async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http:
+                service = Service(pipeline, view, http)
+                pipeline.bus.add_tap(service.seen.append)
+                yield service
+        finally:
+            pipeline.supervisor.request_stop("test over")
+            await server.close()
+
+
+def _bar(close: str) -> Bar:
+    price = D(close)
+    return Bar(ts=time.time_ns(), symbol="SYN", open=price, high=price, low=price, close=price)
+
+
+def _intent(intent_id: str) -> OrderIntent:
+    return OrderIntent(
+        ts=time.time_ns(),
+        intent_id=intent_id,
+        strategy="s1",
+        symbol="SYN",
+        side="BUY",
+        quantity=D(10),
+    )
+
+
+# -- read-only endpoints ---------------------------------------------------------------
+
+
+async def test_get_limits_when_started_then_initial_capital_and_default_exposure_cap() -> None:
+    async with running() as service:
+        status, limits = await service.get("/api/portfolio/limits")
+
+    assert status == 200
+    # max_exposure = 100000 equity * 0.8 max_exposure_pct * 2 max_leverage
+    assert {key: limits[key] for key in list(limits)[:12]} == {
+        "equity": "100000",
+        "cash": "100000",
+        "max_exposure": "160000",
+        "current_exposure": "0",
+        "filled_exposure": "0",
+        "reserved_exposure": "0",
+        "available_exposure": "160000",
+        "exposure_utilization_pct": "0.00",
+        "leverage": "0",
+        "margin_required": "0",
+        "margin_available": "100000",
+        "per_strategy": {},
+    }
+
+
+async def test_get_positions_orders_and_risk_when_started_then_empty_and_active() -> None:
+    async with running() as service:
+        positions = await service.get("/api/portfolio/positions")
+        orders = await service.get("/api/orders?status=open")
+        default_orders = await service.get("/api/orders")
+        status, risk = await service.get("/api/risk")
+
+    assert positions == (200, [])
+    assert orders == (200, [])
+    assert default_orders == (200, [])
+    assert status == 200
+    assert risk["trading_state"] == "ACTIVE"
+    assert risk["limits"]["price_band_pct"] == "0.1"
+    assert (risk["tripped"], risk["drawdown_ratio"]) == ([], "0")
+
+
+async def test_get_orders_when_status_unknown_then_400_naming_allowed_values() -> None:
+    async with running() as service:
+        answer = await service.get("/api/orders?status=closed")
+
+    assert answer == (400, {"error": "status: expected one of open, got 'closed'"})
+
+
+async def test_get_healthz_when_running_then_ok_and_not_stopping() -> None:
+    async with running() as service:
+        status, health = await service.get("/healthz")
+
+    assert status == 200
+    assert (health["status"], health["stopping"]) == ("ok", False)
+    assert health["uptime_seconds"] >= 0
+
+
+async def test_get_readyz_when_running_then_200_and_after_stop_request_503() -> None:
+    async with running() as service:
+        running_answer = await service.get("/readyz")
+        service.pipeline.supervisor.request_stop("test: stopping")
+        stopping_answer = await service.get("/readyz")
+
+    actors = {name: True for name in ("market_data", "strategy", "portfolio", "risk", "execution")}
+    assert running_answer == (
+        200,
+        {"ready": True, "checks": {"actors": actors, "stopping": False}},
+    )
+    assert stopping_answer == (
+        503,
+        {"ready": False, "checks": {"actors": actors, "stopping": True}},
+    )
+
+
+async def test_get_metrics_when_running_then_prometheus_text_with_equity_and_actor_up() -> None:
+    async with running() as service, service.http.get("/metrics") as response:
+        status, content_type = response.status, response.headers["Content-Type"]
+        text = await response.text()
+
+    assert (status, content_type) == (200, CONTENT_TYPE_LATEST)
+    lines = text.splitlines()
+    assert "atrium_portfolio_equity 100000.0" in lines
+    assert 'atrium_actor_up{actor="portfolio"} 1.0' in lines
+    assert 'atrium_trading_state{state="ACTIVE"} 1.0' in lines
+
+
+async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None:
+    atrium = parse_config({})
+    registry = CollectorRegistry()
+    pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
+    view = ServiceView(pipeline, atrium, time.time_ns(), TOKEN)
+    server = await serve(view, registry, "127.0.0.1", 0)
+    try:
+        async with (
+            aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http,
+            http.get("/api/risk") as response,
+        ):
+            answer = response.status, await response.json()
+    finally:
+        await server.close()
+        for slot in pipeline.slots.values():
+            slot.mailbox.close()
+
+    assert answer == (503, {"error": "risk.status is not available"})
+
+
+# -- errors ----------------------------------------------------------------------------
+
+
+async def test_request_when_path_unknown_then_404_json() -> None:
+    async with running() as service:
+        answer = await service.get("/api/nope")
+
+    assert answer == (404, {"error": "not found: GET /api/nope"})
+
+
+async def test_request_when_method_wrong_then_405_json_with_allow_header() -> None:
+    async with running() as service:
+        async with service.http.get("/api/control/halt") as response:
+            get_control = response.status, response.headers["Allow"], await response.json()
+        post_health = await service.post("/healthz")
+
+    assert get_control == (
+        405,
+        "POST",
+        {"error": "method GET not allowed on /api/control/halt; allowed: POST"},
+    )
+    assert post_health == (
+        405,
+        {"error": "method POST not allowed on /healthz; allowed: GET, HEAD"},
+    )
+
+
+async def test_request_when_handler_raises_then_500_without_traceback_and_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("secret internals")
+
+    async with running() as service:
+        monkeypatch.setattr(service.view.actor("portfolio"), "limits", broken)
+        with caplog.at_level(logging.ERROR, logger="atrium.http"):
+            async with service.http.get("/api/portfolio/limits") as response:
+                status, body = response.status, await response.text()
+
+    assert (status, body) == (500, '{"error": "internal error"}')
+    (record,) = [r for r in caplog.records if r.name == "atrium.http"]
+    assert record.getMessage() == "GET /api/portfolio/limits failed"
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "secret internals"
+
+
+# -- controls: auth --------------------------------------------------------------------
+
+
+async def test_control_when_no_token_configured_then_403_disabled_even_with_a_bearer() -> None:
+    async with running(token=None) as service:
+        answer = await service.post("/api/control/halt", headers=AUTH)
+        _, risk = await service.get("/api/risk")
+
+    assert answer == (403, {"error": "control endpoints are disabled: set $ATRIUM_API_TOKEN"})
+    assert risk["trading_state"] == "ACTIVE"
+
+
+async def test_control_when_token_env_configured_then_disabled_message_names_it() -> None:
+    async with running(token=None, config={"service": {"token_env": "DESK_TOKEN"}}) as service:
+        answer = await service.post("/api/control/halt")
+
+    assert answer == (403, {"error": "control endpoints are disabled: set $DESK_TOKEN"})
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Basic {TOKEN}"},
+        {"Authorization": "Bearer"},
+    ],
+    ids=["missing", "no-scheme", "basic", "empty-bearer"],
+)
+async def test_control_when_authorization_missing_or_malformed_then_401_with_challenge(
+    headers: dict[str, str],
+) -> None:
+    async with running() as service:
+        async with service.http.post("/api/control/halt", headers=headers) as response:
+            answer = response.status, response.headers["WWW-Authenticate"], await response.json()
+        _, risk = await service.get("/api/risk")
+
+    assert answer == (
+        401,
+        'Bearer realm="atrium"',
+        {"error": "missing or malformed Authorization header: expected 'Bearer <token>'"},
+    )
+    assert risk["trading_state"] == "ACTIVE"
+
+
+async def test_control_when_token_wrong_then_403_logged_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = "guessed-token-1234"
+    async with running() as service:
+        with caplog.at_level(logging.WARNING, logger="atrium.http"):
+            answer = await service.post(
+                "/api/control/halt", headers={"Authorization": f"Bearer {wrong}"}
+            )
+            non_ascii = await service.post(
+                "/api/control/flatten", headers={"Authorization": "Bearer tökén"}
+            )
+        _, risk = await service.get("/api/risk")
+
+    assert answer == (403, {"error": "invalid token"})
+    assert non_ascii == (403, {"error": "invalid token"})
+    assert risk["trading_state"] == "ACTIVE"
+    warnings = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "atrium.http"]
+    assert warnings == [
+        (logging.WARNING, "control halt from 127.0.0.1 refused: wrong token"),
+        (logging.WARNING, "control flatten from 127.0.0.1 refused: wrong token"),
+    ]
+    assert wrong not in caplog.text
+    assert "tökén" not in caplog.text
+    assert TOKEN not in caplog.text
+
+
+async def test_control_when_right_token_then_halted_and_resume_makes_active_again() -> None:
+    async with running() as service:
+        halt = await service.post(
+            "/api/control/halt", headers=AUTH, data=b'{"reason": "operator test"}'
+        )
+        _, halted = await service.get("/api/risk")
+        resume = await service.post("/api/control/resume", headers=AUTH)
+        _, resumed = await service.get("/api/risk")
+
+    assert halt == (200, {"command": "halt", "trading_state": "HALTED"})
+    assert halted["trading_state"] == "HALTED"
+    assert resume == (200, {"command": "resume", "trading_state": "ACTIVE"})
+    assert resumed["trading_state"] == "ACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("segment", "command", "state"),
+    [
+        ("halt", "halt", "HALTED"),
+        ("resume", "resume", "ACTIVE"),
+        ("reduce-only", "reduce_only", "REDUCING"),
+        ("flatten", "flatten", "REDUCING"),
+    ],
+)
+async def test_control_when_each_command_then_control_published_and_state_reported(
+    segment: str, command: str, state: str
+) -> None:
+    async with running() as service:
+        answer = await service.post(
+            f"/api/control/{segment}", headers=AUTH, data=b'{"reason": "drill"}'
+        )
+        controls = [m for m in service.seen if isinstance(m, Control)]
+
+    assert answer == (200, {"command": command, "trading_state": state})
+    assert [(c.command, c.reason, c.source) for c in controls] == [(command, "drill", "operator")]
+
+
+async def test_control_when_stopping_then_503_and_nothing_published() -> None:
+    async with running() as service:
+        service.pipeline.supervisor.request_stop("test: stopping")
+        answer = await service.post("/api/control/halt", headers=AUTH)
+
+    assert answer == (503, {"error": "the service is stopping: controls are no longer accepted"})
+    assert [type(m).__name__ for m in service.seen] == []
+
+
+# -- controls: body --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        (
+            b"{not json",
+            "request body is not valid JSON: "
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ),
+        (b'["halt"]', 'request body: expected a JSON object like {"reason": "..."}'),
+        (b'{"reason": "x", "force": true}', "request body: unknown field 'force'; allowed: reason"),
+        (b'{"reason": 42}', "reason: expected a string, got int"),
+        (b'{"reason": "' + b"x" * 201 + b'"}', "reason: expected at most 200 characters, got 201"),
+        (b'{"reason": "a\\nFAKE LOG LINE"}', "reason: control characters are not allowed"),
+    ],
+    ids=["bad-json", "not-object", "unknown-field", "not-string", "too-long", "newline"],
+)
+async def test_control_when_body_bad_then_400_and_state_unchanged(body: bytes, error: str) -> None:
+    async with running() as service:
+        answer = await service.post("/api/control/halt", headers=AUTH, data=body)
+        _, risk = await service.get("/api/risk")
+
+    assert answer == (400, {"error": error})
+    assert risk["trading_state"] == "ACTIVE"
+
+
+async def test_control_when_reason_exactly_200_characters_then_accepted() -> None:
+    async with running() as service:
+        answer = await service.post(
+            "/api/control/halt", headers=AUTH, data=b'{"reason": "' + b"x" * 200 + b'"}'
+        )
+
+    assert answer == (200, {"command": "halt", "trading_state": "HALTED"})
+
+
+async def test_control_when_body_over_16_kib_then_413_json() -> None:
+    async with running() as service:
+        status, body = await service.post(
+            "/api/control/halt", headers=AUTH, data=b" " * (16 * 1024 + 1)
+        )
+
+    assert status == 413
+    assert body == {"error": "Maximum request body size 16384 exceeded."}
+
+
+# -- the kill switch -------------------------------------------------------------------
+
+
+async def test_halt_when_next_intent_arrives_then_denied_by_risk_and_resume_lets_it_through() -> (
+    None
+):
+    async with running() as service:
+        await service.send(_bar("100"), "market_data")
+        halt = await service.post("/api/control/halt", headers=AUTH)
+
+        mark = len(service.seen)
+        await service.send(_intent("i1"), "strategy")
+        after_halt = service.since(mark)
+
+        await service.post("/api/control/resume", headers=AUTH)
+        mark = len(service.seen)
+        await service.send(_intent("i2"), "strategy")
+        after_resume = service.since(mark)
+        orders = await service.get("/api/orders?status=open")
+        _, limits = await service.get("/api/portfolio/limits")
+
+    assert halt == (200, {"command": "halt", "trading_state": "HALTED"})
+    # The very next intent: sized by the portfolio, then refused by risk; no Order at all.
+    assert [type(m).__name__ for m in after_halt] == ["OrderIntent", "SizedOrder", "OrderDenied"]
+    denied = after_halt[2]
+    assert isinstance(denied, OrderDenied)
+    assert (denied.intent_id, denied.reason, denied.source, denied.detail) == (
+        "i1",
+        "TRADING_HALTED",
+        "risk",
+        "state=HALTED",
+    )
+    # After resume the same intent becomes an order that rests (the paper venue fills
+    # MARKET orders on the next print).
+    assert [type(m).__name__ for m in after_resume][:3] == ["OrderIntent", "SizedOrder", "Order"]
+    sized, order = after_resume[1], after_resume[2]
+    assert isinstance(sized, SizedOrder)
+    assert isinstance(order, Order)
+    status, open_orders = orders
+    assert status == 200
+    assert open_orders == [
+        {
+            "order_id": order.order_id,
+            "intent_id": "i2",
+            "strategy": "s1",
+            "symbol": "SYN",
+            "side": "BUY",
+            "order_type": "MARKET",
+            "time_in_force": "GTC",
+            "quantity": "10",
+            "limit_price": None,
+            "trigger_price": None,
+            "status": "ACCEPTED",
+            "filled_quantity": "0",
+            "remaining_quantity": "10",
+            "avg_fill_price": None,
+            "submitted_ts": order.ts,
+        }
+    ]
+    # 10 x 100 reserved by the order in flight.
+    assert (limits["current_exposure"], limits["reserved_exposure"]) == ("1000", "1000")
