@@ -1,8 +1,11 @@
 """``[market_data]``: the feeds the market data actor reads, and how it treats bad rows.
 
-A feed is one file (CSV bars, CSV ticks, an Atrium journal) or a seeded synthetic
-generator. Several feeds are merged into one stream in timestamp order; for equal
-timestamps the feed listed first goes first, so a replay never depends on file timing.
+A feed is one file (CSV bars, CSV ticks, an Atrium journal), a seeded synthetic
+generator, or -- in ``atrium run`` only -- a live feed: seeded ticks paced in wall time
+(``synthetic_live``) or an exchange trade stream (``websocket``). File feeds are merged
+into one stream in timestamp order; for equal timestamps the feed listed first goes
+first, so a replay never depends on file timing. Live feeds run side by side, each as it
+arrives; they cannot be replayed, but what they deliver is journaled and the journal can.
 
 Example::
 
@@ -24,6 +27,17 @@ Example::
     [market_data.feeds.synthetic]
     seed = 7
     symbols = ["AAA", "BBB"]
+
+Live (``atrium run``)::
+
+    [[market_data.feeds]]
+    format = "synthetic_live"
+    synthetic_live = { seed = 1, symbols = ["SYN"], rate_per_second = 50.0 }
+
+    [[market_data.feeds]]
+    format = "websocket"
+    name = "binance"
+    websocket = { url = "wss://stream.binance.com:9443/ws", symbols = ["BTCUSDT"] }
 """
 
 from __future__ import annotations
@@ -42,16 +56,34 @@ from config.base import ConfigBase
 __all__ = (
     "COLUMN_ROLES",
     "EPOCH_FORMATS",
+    "LIVE_FORMATS",
     "FeedConfig",
     "FeedFormat",
     "MarketDataConfig",
     "SyntheticConfig",
+    "SyntheticLiveConfig",
+    "WebSocketConfig",
     "symbol_from_path",
 )
 
 FeedFormat: TypeAlias = Literal[
-    "auto", "yahoo", "date_time", "iso", "ticks", "synthetic", "journal"
+    "auto",
+    "yahoo",
+    "date_time",
+    "iso",
+    "ticks",
+    "synthetic",
+    "journal",
+    "synthetic_live",
+    "websocket",
 ]
+
+#: Formats that produce data as it happens (``atrium run``); they cannot be replayed.
+LIVE_FORMATS: Final = ("synthetic_live", "websocket")
+#: Formats that read no file.
+_FILELESS: Final = ("synthetic", *LIVE_FORMATS)
+#: Formats whose records name their own symbols.
+_OWN_SYMBOLS: Final = ("journal", *_FILELESS)
 
 #: Keys of :attr:`FeedConfig.columns`: the roles a CSV column can play.
 COLUMN_ROLES: Final = (
@@ -71,6 +103,7 @@ COLUMN_ROLES: Final = (
 EPOCH_FORMATS: Final = ("epoch_s", "epoch_ms", "epoch_us", "epoch_ns")
 
 PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 _OFFSET: Final = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 _SYMBOL_END: Final = re.compile(r"[-_. ]")
 
@@ -98,6 +131,23 @@ def _check_timezone(value: str) -> None:
             f"timezone: unknown time zone {value!r}; use 'UTC', an offset like '+05:30' "
             "or an IANA name like 'America/New_York'"
         ) from None
+
+
+def _check_symbols(symbols: list[str]) -> None:
+    if not symbols:
+        raise ValueError("symbols: list at least one symbol")
+    if any(not symbol for symbol in symbols):
+        raise ValueError("symbols: a symbol must be a non-empty string")
+    if len(set(symbols)) != len(symbols):
+        raise ValueError(f"symbols: listed twice in {symbols}")
+
+
+def _check_positive(config: msgspec.Struct, *keys: str) -> None:
+    # msgspec cannot bound a Decimal field, so the bounds are checked here.
+    for key in keys:
+        value: Decimal = getattr(config, key)
+        if not value.is_finite() or value <= 0:
+            raise ValueError(f"{key}: expected a number > 0, got {value}")
 
 
 class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
@@ -144,17 +194,8 @@ class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
     mean_volume: PositiveInt = 1000
 
     def __post_init__(self) -> None:
-        if not self.symbols:
-            raise ValueError("symbols: list at least one symbol")
-        if any(not symbol for symbol in self.symbols):
-            raise ValueError("symbols: a symbol must be a non-empty string")
-        if len(set(self.symbols)) != len(self.symbols):
-            raise ValueError(f"symbols: listed twice in {self.symbols}")
-        # msgspec cannot bound a Decimal field, so the bounds are checked here.
-        for key in ("start_price", "tick_size"):
-            value: Decimal = getattr(self, key)
-            if not value.is_finite() or value <= 0:
-                raise ValueError(f"{key}: expected a number > 0, got {value}")
+        _check_symbols(self.symbols)
+        _check_positive(self, "start_price", "tick_size")
         try:
             datetime.fromisoformat(self.start)
         except ValueError:
@@ -170,14 +211,138 @@ class SyntheticConfig(ConfigBase, frozen=True, kw_only=True):
         return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
 
 
+#: A synthetic live feed is stale after this many intervals without a tick (or 10 s).
+_SYNTHETIC_STALE_INTERVALS: Final = 10
+
+
+class SyntheticLiveConfig(ConfigBase, frozen=True, kw_only=True):
+    """Seeded ticks at a steady rate in wall time: the service demo with no network.
+
+    One ``random.Random(seed)`` drives a geometric random walk per symbol; the symbols
+    take turns (round robin), so the ``n``-th price depends on the settings only, never on
+    timing. Ticks are stamped with the actor's clock when they are sent.
+
+    Parameters
+    ----------
+    seed : int, default 1
+    symbols : list of str, default ["SYN"]
+        The symbols, ticked in turn.
+    rate_per_second : float, default 50.0
+        Ticks per second over all symbols, > 0.
+    start_price : Decimal, default 100
+        Each symbol's first price, > 0.
+    volatility : float, default 0.2
+        Annualised volatility (a year is 365 days of wall time), >= 0. Real-world values
+        barely move in a minute; raise it (e.g. 5) for a lively demo.
+    tick_size : Decimal, default 0.01
+        Prices are whole multiples of this, never below one tick, > 0.
+    size : Decimal, default 1
+        The size of every trade, > 0.
+    """
+
+    seed: int = 1
+    symbols: list[str] = msgspec.field(default_factory=lambda: ["SYN"])
+    rate_per_second: PositiveFloat = 50.0
+    start_price: Decimal = Decimal(100)
+    volatility: Annotated[float, msgspec.Meta(ge=0)] = 0.2
+    tick_size: Decimal = Decimal("0.01")
+    size: Decimal = Decimal(1)
+
+    def __post_init__(self) -> None:
+        _check_symbols(self.symbols)
+        _check_positive(self, "start_price", "tick_size", "size")
+
+    @property
+    def stale_after_seconds(self) -> float:
+        """No tick for this long means the feed is stalled: 10 intervals, at least 10 s."""
+        return max(10.0, _SYNTHETIC_STALE_INTERVALS / self.rate_per_second)
+
+
+class WebSocketConfig(ConfigBase, frozen=True, kw_only=True):
+    """A client of the exchange trade-stream JSON format over WebSocket.
+
+    Messages are ``{"e": "trade", "s": SYMBOL, "p": PRICE, "q": QTY, "T": MS}`` (``t``, the
+    trade id, is used when present), bare or wrapped as ``{"stream": ..., "data": {...}}``.
+    After each (re)connect the client sends, when ``subscribe`` is on::
+
+        {"method": <subscribe_method>, "params": [<stream_format per symbol>, ...], "id": n}
+
+    with ``n`` counting 1, 2, ... over the connections; symbols are lower-cased into
+    ``stream_format`` (``BTCUSDT`` gives ``btcusdt@trade``).
+
+    Parameters
+    ----------
+    url : str
+        ``ws://`` or ``wss://`` address of the stream endpoint; required.
+    symbols : list of str
+        The symbols to subscribe to; required.
+    subscribe : bool, default true
+        Send the subscribe message; turn off when the URL itself names the streams
+        (``.../stream?streams=btcusdt@trade``).
+    subscribe_method : str, default "SUBSCRIBE"
+        The ``method`` of the subscribe message.
+    stream_format : str, default "{symbol}@trade"
+        One ``params`` entry; ``{symbol}`` is the lower-cased symbol.
+    reconnect_initial_seconds : float, default 0.5
+        Wait before the first reconnect attempt, > 0; doubled after each failed attempt.
+    reconnect_max_seconds : float, default 30
+        Longest wait between attempts, >= ``reconnect_initial_seconds``.
+    stale_after_seconds : float, default 10
+        No message for this long: the connection is stale, closed and reopened, > 0.
+    ping_interval_seconds : float, default 20
+        Protocol-level keepalive ping interval; a ping unanswered for as long again
+        closes the connection, > 0.
+    connect_timeout_seconds : float, default 10
+        Longest wait for the connection and handshake, > 0.
+    """
+
+    url: str
+    symbols: list[str]
+    subscribe: bool = True
+    subscribe_method: str = "SUBSCRIBE"
+    stream_format: str = "{symbol}@trade"
+    reconnect_initial_seconds: PositiveFloat = 0.5
+    reconnect_max_seconds: PositiveFloat = 30.0
+    stale_after_seconds: PositiveFloat = 10.0
+    ping_interval_seconds: PositiveFloat = 20.0
+    connect_timeout_seconds: PositiveFloat = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("ws://", "wss://")):
+            raise ValueError(f"url: expected a ws:// or wss:// address, got {self.url!r}")
+        _check_symbols(self.symbols)
+        if not self.subscribe_method:
+            raise ValueError("subscribe_method: must be a non-empty string")
+        try:
+            probe = self.stream_format.format(symbol="\0")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"stream_format: {self.stream_format!r} may contain only the field {{symbol}}"
+            ) from None
+        if "\0" not in probe:
+            raise ValueError(f"stream_format: {self.stream_format!r} must contain {{symbol}}")
+        if self.reconnect_max_seconds < self.reconnect_initial_seconds:
+            raise ValueError(
+                f"reconnect_max_seconds: {self.reconnect_max_seconds:g} is below "
+                f"reconnect_initial_seconds {self.reconnect_initial_seconds:g}"
+            )
+
+    def streams(self) -> list[str]:
+        """The ``params`` of the subscribe message, one per symbol."""
+        return [self.stream_format.format(symbol=symbol.lower()) for symbol in self.symbols]
+
+
 class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     """One input of the market data actor.
 
     Parameters
     ----------
     path : str, default ""
-        The file, relative to ``[market_data].base_dir``; required except for synthetic feeds.
-    format : {"auto", "yahoo", "date_time", "iso", "ticks", "synthetic", "journal"}, default "auto"
+        The file, relative to ``[market_data].base_dir``; required except for synthetic
+        and live feeds.
+    format : str, default "auto"
+        One of auto, yahoo, date_time, iso, ticks, synthetic, journal, synthetic_live,
+        websocket.
         ``yahoo``: ``Date,Open,High,Low,Close,Adj Close,Volume`` daily bars (``Adj Close``
         optional and ignored). ``date_time``: ``Date,Time,Open,High,Low,Close,Volume[,...]``.
         ``iso``: ``Datetime,Open,High,Low,Close,Volume[,...]``. ``ticks``: ``timestamp,price,size``
@@ -186,11 +351,14 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         journal by its SQLite signature and a CSV layout from its header (``price`` column:
         ticks; ``Date`` and ``Time``: date_time; ``Datetime``/``Timestamp``: iso; ``Date``:
         yahoo). A tick file laid out like ISO bars must say ``format = "ticks"``.
+        ``synthetic_live`` and ``websocket`` are live feeds (``atrium run`` only; a replay
+        refuses them): see :class:`SyntheticLiveConfig` and :class:`WebSocketConfig`.
     name : str or None, default None
-        Label of the feed in metrics and logs; ``None``: the file name (or ``synthetic``).
+        Label of the feed in metrics and logs; ``None``: the file name, or for a feed
+        without a file its format (``synthetic``, ``synthetic_live``, ``websocket``).
     symbol : str or None, default None
         Symbol of a CSV feed; ``None``: derived from the file name (``nvda-1999.txt``: NVDA).
-        Not used by journal and synthetic feeds, which carry their own symbols.
+        Not used by journal, synthetic and live feeds, which carry their own symbols.
     columns : table of str, default {}
         Header names for column roles when the file's differ from the usual ones, e.g.
         ``{timestamp = "ts_event", price = "px"}``. Roles: timestamp, date, time, open,
@@ -210,6 +378,11 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         their interval); ``None`` emits the ticks themselves.
     synthetic : SyntheticConfig or None, default None
         Parameters of a synthetic feed (``None``: the defaults); only for ``format = "synthetic"``.
+    synthetic_live : SyntheticLiveConfig or None, default None
+        Parameters of a synthetic live feed (``None``: the defaults); only for
+        ``format = "synthetic_live"``.
+    websocket : WebSocketConfig or None, default None
+        The stream to connect to; required for ``format = "websocket"`` and only for it.
     """
 
     path: str = ""
@@ -222,16 +395,23 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     timestamp_format: str | None = None
     bar_seconds: PositiveInt | None = None
     synthetic: SyntheticConfig | None = None
+    synthetic_live: SyntheticLiveConfig | None = None
+    websocket: WebSocketConfig | None = None
 
     def __post_init__(self) -> None:
-        synthetic = self.format == "synthetic"
-        if synthetic and self.path:
-            raise ValueError(f"path: a synthetic feed reads no file, got {self.path!r}")
-        if not synthetic and not self.path:
+        fileless = self.format in _FILELESS
+        if fileless and self.path:
+            raise ValueError(f"path: a {self.format} feed reads no file, got {self.path!r}")
+        if not fileless and not self.path:
             raise ValueError(f"path: required for a {self.format!r} feed")
-        if self.synthetic is not None and not synthetic:
-            raise ValueError("synthetic: only for format = 'synthetic'")
-        if self.symbol is not None and self.format in ("synthetic", "journal"):
+        for table in ("synthetic", "synthetic_live", "websocket"):
+            if getattr(self, table) is not None and self.format != table:
+                raise ValueError(f"{table}: only for format = {table!r}")
+        if self.format == "websocket" and self.websocket is None:
+            raise ValueError(
+                "websocket: required for format = 'websocket' (a table with url and symbols)"
+            )
+        if self.symbol is not None and self.format in _OWN_SYMBOLS:
             raise ValueError(f"symbol: a {self.format} feed carries its own symbols")
         if self.symbol == "":
             raise ValueError("symbol: must be a non-empty string")
@@ -255,7 +435,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
                 f"timestamp_format: unknown epoch unit {stamp_format!r}; "
                 f"use one of {', '.join(EPOCH_FORMATS)}"
             )
-        needs_symbol = self.format not in ("synthetic", "journal")
+        needs_symbol = self.format not in _OWN_SYMBOLS
         if needs_symbol and self.symbol is None and symbol_from_path(self.path) is None:
             raise ValueError(
                 f"symbol: cannot derive a symbol from the file name {PurePath(self.path).name!r}; "
@@ -267,7 +447,21 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         """The label of this feed in metrics and log lines."""
         if self.name is not None:
             return self.name
-        return PurePath(self.path).name if self.path else "synthetic"
+        return PurePath(self.path).name if self.path else self.format
+
+    @property
+    def is_live(self) -> bool:
+        """Whether the feed delivers data as it happens (and so cannot be replayed)."""
+        return self.format in LIVE_FORMATS
+
+    @property
+    def live_symbols(self) -> tuple[str, ...]:
+        """The symbols a live feed carries (empty for file and synthetic feeds)."""
+        if self.format == "synthetic_live":
+            return tuple((self.synthetic_live or SyntheticLiveConfig()).symbols)
+        if self.websocket is not None:
+            return tuple(self.websocket.symbols)
+        return ()
 
     @property
     def feed_symbol(self) -> str:
@@ -286,14 +480,18 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
     Parameters
     ----------
     feeds : list of FeedConfig, default []
-        The inputs, merged by timestamp; on equal timestamps the earlier feed goes first.
+        The inputs. File feeds are merged by timestamp (on equal timestamps the earlier
+        feed goes first); live feeds run side by side. A symbol may come from one live
+        feed only.
     on_error : {"skip", "fail"}, default "skip"
         A bad row (unparseable, non-positive or non-finite price, high/low inconsistent
         with open/close, negative volume, duplicate or out-of-order timestamp): ``skip``
         counts it per reason, logs file, line and problem, and goes on; ``fail`` stops the
-        run with an error naming file, line and problem.
+        run with an error naming file, line and problem. Live feeds always skip: one bad
+        message from a venue must not stop trading.
     speed : float, default 0
-        0 sends as fast as the pipeline takes it; ``X`` paces at X times recorded time.
+        0 sends as fast as the pipeline takes it; ``X`` paces file feeds at X times
+        recorded time. Live feeds keep their own pace.
     base_dir : str, default "."
         Directory that relative feed paths are resolved against. The config loader sets it
         to the config file's directory, so a config works from any working directory.
@@ -314,3 +512,28 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
                     f"feeds[{seen[name]}]; set a distinct name"
                 )
             seen[name] = index
+        carried: dict[str, int] = {}
+        for index, feed in enumerate(self.feeds):
+            for symbol in feed.live_symbols:
+                # Venues send symbols upper-case whatever the subscription said.
+                other = carried.setdefault(symbol.upper(), index)
+                if other != index:
+                    raise ValueError(
+                        f"feeds[{index}].{feed.format}.symbols: {symbol!r} also comes from "
+                        f"feeds[{other}]; each symbol may come from one live feed only"
+                    )
+
+    def check_replayable(self) -> None:
+        """Refuse live feeds, which produce data as it happens and so cannot be replayed.
+
+        Raises
+        ------
+        ValueError
+            ``feeds[i].format: ...`` naming the first live feed and what to do instead.
+        """
+        for index, feed in enumerate(self.feeds):
+            if feed.is_live:
+                raise ValueError(
+                    f"feeds[{index}].format: {feed.format!r} is a live feed and cannot be "
+                    "replayed; record it with `atrium run` and replay the journal"
+                )
