@@ -455,6 +455,15 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         return self.format in LIVE_FORMATS
 
     @property
+    def stale_after_seconds(self) -> float | None:
+        """Seconds a live feed may go without a message and stay ready (``None``: a file feed)."""
+        if self.format == "synthetic_live":
+            return (self.synthetic_live or SyntheticLiveConfig()).stale_after_seconds
+        if self.websocket is not None:
+            return self.websocket.stale_after_seconds
+        return None
+
+    @property
     def live_symbols(self) -> tuple[str, ...]:
         """The symbols a live feed carries (empty for file and synthetic feeds)."""
         if self.format == "synthetic_live":

@@ -1,9 +1,12 @@
-"""The one interface every feed has, and :func:`open_feed`, which builds one from config.
+"""The one interface every file feed has, and the builders of file and live feeds.
 
-A feed is an iterable of ``Bar``/``Tick`` in timestamp order (per symbol) that streams:
-iterating it opens its file, and nothing is held beyond the current row. ``progress()``
-reports how far it got in its own unit: bytes for CSV files, ``seq`` for journals, bars
-for synthetic feeds.
+A file feed is an iterable of ``Bar``/``Tick`` in timestamp order (per symbol) that
+streams: iterating it opens its file, and nothing is held beyond the current row.
+``progress()`` reports how far it got in its own unit: bytes for CSV files, ``seq`` for
+journals, bars for synthetic feeds. :func:`open_feed` builds one.
+
+A live feed (:class:`~actors.market_data.live.LiveFeed`) is a coroutine that emits ticks
+as they happen; :func:`open_live_feed` builds one.
 """
 
 from __future__ import annotations
@@ -15,13 +18,16 @@ from typing import Final, Protocol
 
 from actors.market_data.csv_feed import CsvFeed
 from actors.market_data.journal import JournalFeed
+from actors.market_data.live import FeedStatus, LiveFeed
+from actors.market_data.live_synthetic import SyntheticLiveFeed
 from actors.market_data.rejections import Rejections
 from actors.market_data.synthetic import SyntheticFeed
-from config.market_data import FeedConfig, SyntheticConfig
+from config.market_data import FeedConfig, SyntheticConfig, SyntheticLiveConfig
+from runtime.clocks import Clock
 from runtime.errors import FatalInputError
 from runtime.messages import Bar, Tick
 
-__all__ = ("Feed", "open_feed")
+__all__ = ("Feed", "open_feed", "open_live_feed")
 
 _SQLITE_SIGNATURE: Final = b"SQLite format 3\x00"
 
@@ -88,3 +94,28 @@ def open_feed(
         rejections.reject(name, f"{source}:{line}", reason, problem)
 
     return CsvFeed(path, config, reject_row, log)
+
+
+def open_live_feed(
+    config: FeedConfig,
+    *,
+    status: FeedStatus,
+    rejections: Rejections,
+    clock: Clock,
+    log: logging.Logger,
+) -> LiveFeed:
+    """Build the live feed ``config`` describes (``config.is_live`` must hold).
+
+    ``status`` receives its connection state; bad messages go to ``rejections``.
+    """
+    name = config.feed_name
+    if config.format == "synthetic_live":
+        return SyntheticLiveFeed(
+            config.synthetic_live or SyntheticLiveConfig(), name, status, clock
+        )
+    if config.websocket is None:
+        raise ValueError(f"feed {name!r} is not a live feed (format {config.format!r})")
+    # websockets (and ssl) load only when a WebSocket feed runs, not for every replay.
+    from actors.market_data.live_websocket import WebSocketFeed  # noqa: PLC0415
+
+    return WebSocketFeed(config.websocket, name, status, rejections, log)
