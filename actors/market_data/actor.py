@@ -7,12 +7,23 @@ whole pipeline has handled it before the next, so results never depend on schedu
 In live mode records go out as fast as the mailboxes take them. ``speed > 0`` paces
 either at that multiple of recorded time.
 
+Live feeds (``synthetic_live``, ``websocket``; live mode only, a replay refuses them)
+run each as its own task beside the merged file feeds, until the actor is stopped.
+Their bad messages are always skipped (counted and logged), whatever ``on_error`` says.
+:meth:`MarketDataActor.feed_status` reports their health for ``/readyz``.
+
 Metrics (on ``context.registry``):
 
 - ``atrium_feed_records_total{feed}``: records sent.
 - ``atrium_feed_records_rejected_total{feed,reason}``: rows refused by validation (the
   reason codes are listed in :mod:`actors.market_data.validation`).
 - ``atrium_feed_last_timestamp_seconds{feed}``: timestamp of the last record sent.
+- ``atrium_feed_connected{feed}``: 1 while a live feed is connected, else 0.
+- ``atrium_feed_reconnects_total{feed}``: connections a live feed opened after its first.
+- ``atrium_feed_staleness_seconds{feed}``: seconds since a live feed's last message
+  (since it started, before the first), computed when scraped.
+- ``atrium_feed_duplicates_total{feed}``: trades a live feed dropped as already
+  delivered (resent by the venue after a reconnect).
 
 Feeds are validated one by one; when two feeds may carry the same symbol (or a journal
 is among several feeds), the merged stream is also checked per symbol, so overlapping
@@ -24,12 +35,13 @@ the end (a metric update costs as much as parsing a field); live, after every re
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import anyio
-from prometheus_client import Counter
+from prometheus_client import CollectorRegistry, Counter
 
-from actors.market_data.feeds import Feed, open_feed
+from actors.market_data.feeds import Feed, open_feed, open_live_feed
+from actors.market_data.live import FeedStatus
 from actors.market_data.merge import merge_feeds
 from actors.market_data.pacing import Pacer
 from actors.market_data.rejections import Rejections
@@ -82,10 +94,13 @@ class MarketDataActor(Actor):
         self._timestamp_children = [last_timestamp.labels(feed=name) for name in names]
         self._rejected_children: dict[tuple[str, str], Counter] = {}
         self._rejections = Rejections(config.on_error, log=self.log, on_reject=self._count_reject)
+        self._live_rejections = Rejections("skip", log=self.log, on_reject=self._count_reject)
         self._feeds: list[Feed] = []
+        self._file_index: list[int] = []  # position in config.feeds of each of _feeds
         self._sent = [0] * len(names)
         self._published = [0] * len(names)
         self._last_ts: list[int | None] = [None] * len(names)
+        self._statuses = _live_statuses(config, registry)
 
     # -- what others read ------------------------------------------------------------------
 
@@ -97,8 +112,10 @@ class MarketDataActor(Actor):
         while a file is read and is exact once every feed is finished. ``None`` until
         every feed has started.
         """
+        if self._statuses:  # a live feed has no end
+            return self.records_sent(), None
         total = 0
-        for index, feed in enumerate(self._feeds):
+        for index, feed in zip(self._file_index, self._feeds, strict=True):
             done, size = feed.progress()
             sent = self._sent[index]
             if size is not None and done >= size:
@@ -115,7 +132,23 @@ class MarketDataActor(Actor):
 
     def rejected_counts(self) -> dict[str, int]:
         """Rejected rows per reason code over all feeds (for the replay summary)."""
-        return self._rejections.counts()
+        counts = self._rejections.counts()
+        for reason, count in self._live_rejections.counts().items():
+            counts[reason] = counts.get(reason, 0) + count
+        return counts
+
+    def feed_status(self) -> dict[str, dict[str, Any]]:
+        """Health of each live feed by name (file feeds have none), for ``/readyz``.
+
+        Per feed: ``connected`` (bool), ``last_message_age_seconds`` (float, ``None``
+        before the first message), ``messages``, ``reconnects`` and ``duplicates`` (int),
+        ``stale_after_seconds`` (float) and ``ready`` (connected and the last message
+        younger than ``stale_after_seconds``).
+        """
+        feeds = self.config.feeds
+        return {
+            feeds[index].feed_name: status.snapshot() for index, status in self._statuses.items()
+        }
 
     # -- the source loop -------------------------------------------------------------------
 
@@ -125,13 +158,42 @@ class MarketDataActor(Actor):
             self.log.warning("no feeds configured; nothing to send")
             return
         replay = self.context.mode == "replay"
+        if replay:
+            try:
+                config.check_replayable()
+            except ValueError as exc:
+                raise AtriumError(f"market_data.{exc}") from None
+        files = [index for index, feed in enumerate(config.feeds) if not feed.is_live]
+        if not self._statuses:
+            await self._run_files(files, replay=replay)
+            return
+        try:
+            async with anyio.create_task_group() as group:
+                if files:
+                    group.start_soon(self._run_files, files, False)
+                for index in self._statuses:
+                    group.start_soon(self._run_live, index, name=f"atrium-feed-{index}")
+        except BaseExceptionGroup as failed:
+            # One feed failed and the task group stopped the others: raise its own error,
+            # so an AtriumError still reaches the supervisor as one.
+            raise _first(failed) from None
+
+    async def _run_files(self, indices: list[int], replay: bool) -> None:
+        """Merge and send the file feeds at ``indices`` of ``config.feeds``."""
+        config = self.config
         clock = self.clock
         if replay and not isinstance(clock, SimClock):
             raise AtriumError(f"{self.name}: replay needs a SimClock, got {type(clock).__name__}")
         sim = clock if isinstance(clock, SimClock) and replay else None
+        self._file_index = indices
         self._feeds = [
-            open_feed(feed, base_dir=config.base_dir, rejections=self._rejections, log=self.log)
-            for feed in config.feeds
+            open_feed(
+                config.feeds[index],
+                base_dir=config.base_dir,
+                rejections=self._rejections,
+                log=self.log,
+            )
+            for index in indices
         ]
         pacer = Pacer(config.speed) if config.speed > 0 else None
         last_seen: dict[tuple[type, str], int] | None = (
@@ -141,8 +203,9 @@ class MarketDataActor(Actor):
         pending = 0
         records = merge_feeds(self._feeds)
         try:
-            for index, record in records:
-                if last_seen is not None and not self._in_order(index, record, last_seen):
+            for local, record in records:
+                index = indices[local]
+                if last_seen is not None and not self._in_order(local, record, last_seen):
                     continue
                 ts = record.ts
                 if pacer is not None:
@@ -168,16 +231,45 @@ class MarketDataActor(Actor):
             self._publish_metrics()
         self._log_summary()
 
+    async def _run_live(self, index: int) -> None:
+        """Run live feed ``index`` of ``config.feeds`` until cancelled."""
+        config = self.config.feeds[index]
+        status = self._statuses[index]
+        feed = open_live_feed(
+            config, status=status, rejections=self._live_rejections, clock=self.clock, log=self.log
+        )
+        records, stamp = self._records_children[index], self._timestamp_children[index]
+        sent, published = self._sent, self._published
+
+        async def emit(tick: Tick) -> None:
+            await self.send(tick)
+            sent[index] += 1
+            published[index] += 1
+            records.inc()
+            stamp.set(tick.ts / 1e9)
+
+        try:
+            await feed.run(emit)
+        finally:
+            self.log.info(
+                "feed %s: %d records sent, %d messages, %d reconnects, %d duplicates dropped",
+                feed.name,
+                sent[index],
+                status.messages,
+                status.reconnects,
+                status.duplicates,
+            )
+
     def _in_order(
-        self, index: int, record: Bar | Tick, last_seen: dict[tuple[type, str], int]
+        self, local: int, record: Bar | Tick, last_seen: dict[tuple[type, str], int]
     ) -> bool:
-        """Check ``record`` against its symbol's last record from any feed."""
+        """Check ``record`` (from file feed ``local``) against its symbol's last record."""
         key = (type(record), record.symbol)
         problem = order_problem(record.ts, last_seen.get(key), allow_equal=type(record) is Tick)
         if problem is None:
             last_seen[key] = record.ts
             return True
-        feed = self._feeds[index]
+        feed = self._feeds[local]
         reason, text = problem
         self._rejections.reject(
             feed.name, feed.location(), reason, f"{text}; {record.symbol} is in several feeds"
@@ -204,7 +296,7 @@ class MarketDataActor(Actor):
                     self._timestamp_children[index].set(ts / 1e9)
 
     def _log_summary(self) -> None:
-        for index, feed in enumerate(self._feeds):
+        for index, feed in zip(self._file_index, self._feeds, strict=True):
             rejected = self._rejections.counts(feed.name)
             if rejected:
                 detail = ", ".join(f"{reason}={count}" for reason, count in rejected.items())
@@ -229,3 +321,53 @@ def _symbols_may_repeat(feeds: list[Feed]) -> bool:
             return True
         seen.update(feed.symbols)
     return False
+
+
+def _live_statuses(config: MarketDataConfig, registry: CollectorRegistry) -> dict[int, FeedStatus]:
+    """A status per live feed (by position in ``config.feeds``), wired to its metrics."""
+    live = [(index, feed) for index, feed in enumerate(config.feeds) if feed.is_live]
+    if not live:
+        return {}
+    connected = gauge(
+        registry, "atrium_feed_connected", "1 while a live feed is connected, else 0.", ["feed"]
+    )
+    staleness = gauge(
+        registry,
+        "atrium_feed_staleness_seconds",
+        "Seconds since a live feed's last message (since its start before the first).",
+        ["feed"],
+    )
+    reconnects = counter(
+        registry,
+        "atrium_feed_reconnects_total",
+        "Connections a live feed opened after its first.",
+        ["feed"],
+    )
+    duplicates = counter(
+        registry,
+        "atrium_feed_duplicates_total",
+        "Trades a live feed dropped as already delivered (resent after a reconnect).",
+        ["feed"],
+    )
+    statuses: dict[int, FeedStatus] = {}
+    for index, feed in live:
+        name = feed.feed_name
+        stale_after = feed.stale_after_seconds
+        assert stale_after is not None  # every live feed has a stale limit
+        status = FeedStatus(
+            stale_after,
+            on_reconnect=reconnects.labels(feed=name).inc,
+            on_duplicate=duplicates.labels(feed=name).inc,
+        )
+        # Read at scrape time, so the values are current without a task updating them;
+        # a restarted actor rebinds the same children to its new status.
+        connected.labels(feed=name).set_function(status.connected_value)
+        staleness.labels(feed=name).set_function(status.staleness)
+        statuses[index] = status
+    return statuses
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first leaf exception of a (possibly nested) exception group."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
