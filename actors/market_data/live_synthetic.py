@@ -105,11 +105,10 @@ class SyntheticLiveFeed:
                 now = clock.now_ns()
                 if now < due:
                     await clock.sleep_until(due)
-                    now = clock.now_ns()
-                else:
-                    if now - due > _MAX_BACKLOG_NS:
-                        origin, count = now, 0
-                    await anyio.lowlevel.checkpoint()
+                    continue  # read the time again: the wake-up may be late
+                if now - due > _MAX_BACKLOG_NS:
+                    origin, count = now, 0
+                await anyio.lowlevel.checkpoint()
                 last_ts = max(now, last_ts)
                 status.received()
                 await emit(walk.next(last_ts))
