@@ -12,7 +12,8 @@ never falls below one tick either, so the walk can leave the floor again.
 previous tick so late wake-ups do not add up; a tick is stamped with the clock's time
 when it is sent (never earlier than the previous one, should wall time step back). A
 feed more than a second behind (the event loop stalled, the machine slept) starts its
-schedule afresh instead of sending the backlog at once.
+schedule afresh instead of sending the backlog at once, and so does one whose clock
+stepped back by more than a second, instead of waiting for its old schedule.
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ class SyntheticLiveFeed:
                 due = origin + round(count * interval_ns)
                 now = clock.now_ns()
                 if now < due:
-                    await clock.sleep_until(due)
+                    if due - now > interval_ns + _MAX_BACKLOG_NS:
+                        origin, count = now, 0  # wall time stepped back: start afresh
+                    else:
+                        await clock.sleep_until(due)
                     continue  # read the time again: the wake-up may be late
                 if now - due > _MAX_BACKLOG_NS:
                     origin, count = now, 0

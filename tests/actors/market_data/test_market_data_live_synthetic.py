@@ -160,7 +160,7 @@ class _ScriptedClock:
         raise NotImplementedError
 
     async def sleep_until(self, at_ns: int) -> None:
-        raise AssertionError("no tick is early in this script")
+        raise AssertionError("no tick waits in this script")
 
 
 async def test_run_when_wall_time_steps_back_then_ticks_never_go_back() -> None:
@@ -179,6 +179,25 @@ async def test_run_when_wall_time_steps_back_then_ticks_never_go_back() -> None:
         await feed.run(emit)
 
     assert [tick.ts for tick in sent] == [0, 500 * MS, 500 * MS]
+
+
+async def test_run_when_wall_time_steps_back_far_then_schedule_restarts_without_waiting() -> None:
+    # 1/s: start 10 s, tick 0 at 10 s; the clock steps back to 5 s, six seconds before
+    # tick 1 is due: the schedule restarts at 5 s and tick 1 goes at once, keeping 10 s.
+    second = 1_000 * MS
+    clock = _ScriptedClock([10 * second, 10 * second, 5 * second, 5 * second])
+    feed = _feed(SyntheticLiveConfig(rate_per_second=1.0), clock)
+    sent: list[Tick] = []
+
+    async def emit(tick: Tick) -> None:
+        sent.append(tick)
+        if len(sent) == 2:
+            raise _Stop
+
+    with anyio.fail_after(15), pytest.raises(_Stop):
+        await feed.run(emit)
+
+    assert [tick.ts for tick in sent] == [10 * second, 10 * second]
 
 
 async def test_run_when_live_clock_at_200_per_second_for_half_a_second_then_about_100_ticks() -> (
