@@ -23,6 +23,7 @@ from ops_kit import (
     run_promtool,
 )
 
+from config.market_data import SyntheticLiveConfig, WebSocketConfig
 from config.runtime import RuntimeConfig
 from config.service import ServiceConfig
 
@@ -106,14 +107,17 @@ def test_alert_rules_when_read_then_each_has_for_severity_summary_and_descriptio
         assert 'job="atrium"' in _alert_expr(block), name
 
 
-def test_alert_thresholds_when_they_mirror_service_defaults_then_equal_them() -> None:
+def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> None:
     blocks = _alert_blocks()
     stale = re.fullmatch(
         r'atrium_feed_staleness_seconds\{job="atrium"\} > (\d+(?:\.\d+)?)',
         _alert_expr(blocks["AtriumFeedStale"]),
     )
     assert stale is not None
-    assert float(stale.group(1)) == ServiceConfig().feed_stale_seconds
+    # /readyz calls a feed not ready past its stale_after_seconds: same default.
+    websocket = WebSocketConfig(url="ws://127.0.0.1:1/ws", symbols=["SYN"])
+    assert float(stale.group(1)) == websocket.stale_after_seconds
+    assert float(stale.group(1)) == SyntheticLiveConfig().stale_after_seconds
     assert _alert_expr(blocks["AtriumTradingHalted"]) == (
         'atrium_trading_state{job="atrium", state="HALTED"} == 1'
     )
