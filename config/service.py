@@ -12,7 +12,8 @@ __all__ = ("ServiceConfig",)
 
 
 class ServiceConfig(ConfigBase, frozen=True, kw_only=True):
-    """Service settings.
+    """Service settings. (When a live feed counts as stale is the feed's own
+    ``stale_after_seconds``, under ``[[market_data.feeds]]``.)
 
     Parameters
     ----------
@@ -23,8 +24,6 @@ class ServiceConfig(ConfigBase, frozen=True, kw_only=True):
     token_env : str, default "ATRIUM_API_TOKEN"
         Environment variable holding the bearer token of the control endpoints. Unset or
         empty: the control endpoints answer 403 (disabled), never open.
-    feed_stale_seconds : float, default 10
-        ``/readyz`` reports a live feed as stale after this long without a message.
     loop_lag_interval_seconds : float, default 0.5
         How often the event-loop lag gauge is sampled.
     """
@@ -32,5 +31,4 @@ class ServiceConfig(ConfigBase, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     token_env: str = "ATRIUM_API_TOKEN"
-    feed_stale_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
     loop_lag_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.5
