@@ -37,6 +37,13 @@ LOG = logging.getLogger("atrium.market_data.test")
 Script = Callable[[ServerConnection, int], Awaitable[None]]
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loopback servers only: a proxy in the environment (CI) must not be used."""
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "*")
+
+
 def trade(tick: Tick, *, trade_id: int | None = None, wrapped: bool = False) -> str:
     """``tick`` as the exchange sends it: decimal strings, trade time in ms."""
     data: dict[str, Any] = {
