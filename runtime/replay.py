@@ -56,7 +56,12 @@ def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> Market
             ) from None
     if options.speed is not None:
         changes["speed"] = options.speed
-    return msgspec.structs.replace(section, **changes) if changes else section
+    section = msgspec.structs.replace(section, **changes) if changes else section
+    try:
+        section.check_replayable()
+    except ValueError as exc:
+        raise AtriumError(f"market_data.{exc}") from None
+    return section
 
 
 def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
