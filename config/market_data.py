@@ -375,7 +375,8 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         ``epoch_ms``, ``epoch_us``, ``epoch_ns`` for numeric Unix timestamps.
     bar_seconds : int or None, default None
         Aggregate a tick feed into time bars of this many seconds (stamped at the end of
-        their interval); ``None`` emits the ticks themselves.
+        their interval); ``None`` emits the ticks themselves. A live feed sends both: each
+        tick, and a bar whenever a tick opens a later interval (so bar strategies trade live).
     synthetic : SyntheticConfig or None, default None
         Parameters of a synthetic feed (``None``: the defaults); only for ``format = "synthetic"``.
     synthetic_live : SyntheticLiveConfig or None, default None
@@ -417,7 +418,12 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
             raise ValueError("symbol: must be a non-empty string")
         if self.name == "":
             raise ValueError("name: must be a non-empty string")
-        if self.bar_seconds is not None and self.format not in ("auto", "ticks"):
+        if self.bar_seconds is not None and self.format not in (
+            "auto",
+            "ticks",
+            "synthetic_live",
+            "websocket",
+        ):
             raise ValueError(
                 f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
             )

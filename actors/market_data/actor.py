@@ -40,6 +40,7 @@ from typing import Any, Final
 import anyio
 from prometheus_client import CollectorRegistry, Counter
 
+from actors.market_data.aggregate import BarBuilder
 from actors.market_data.feeds import Feed, open_feed, open_live_feed
 from actors.market_data.live import FeedStatus
 from actors.market_data.merge import merge_feeds
@@ -241,7 +242,17 @@ class MarketDataActor(Actor):
         records, stamp = self._records_children[index], self._timestamp_children[index]
         sent, published = self._sent, self._published
 
+        interval = config.bar_seconds
+        builders: dict[str, BarBuilder] = {}
+
         async def emit(tick: Tick) -> None:
+            if interval is not None:  # bars too: a tick opening a new interval closes a bar
+                builder = builders.get(tick.symbol)
+                if builder is None:
+                    builder = builders[tick.symbol] = BarBuilder(interval * 1_000_000_000)
+                bar = builder.add(tick)
+                if bar is not None:
+                    await self.send(bar)
             await self.send(tick)
             sent[index] += 1
             published[index] += 1
