@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,17 @@ class ServiceView:
         return {"ready": ready, "checks": checks}
 
 
+async def _watch_signals(signals: AsyncIterator[int], pipeline: Pipeline) -> None:
+    """First SIGTERM/SIGINT: stop with a drain; any later one: stop at once."""
+    supervisor = pipeline.supervisor
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if supervisor.stopping:
+            supervisor.request_stop(f"second {name}: exiting at once", immediate=True)
+        else:
+            supervisor.request_stop(f"{name} received")
+
+
 def _token(config: AtriumConfig) -> str | None:
     token = os.environ.get(config.service.token_env, "")
     return token or None
@@ -98,7 +111,7 @@ def _token(config: AtriumConfig) -> str | None:
 
 async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | None = None) -> None:
     """Run until a signal (or an escalation, which raises after a clean stop)."""
-    from runtime.http_api import serve  # aiohttp loads only for the service
+    from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
     registry = registry if registry is not None else CollectorRegistry()
     pipeline = build_pipeline(config, clock=LiveClock(), mode="live", registry=registry)
@@ -113,18 +126,29 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
     if view.token is None:
         log.warning("no API token in $%s: control endpoints are disabled", config.service.token_env)
     try:
-        async with anyio.create_task_group() as tg:
-            if journal is not None:
-                tg.start_soon(journal.run_writer)
-            tg.start_soon(metrics.sample_loop_lag, config.service.loop_lag_interval_seconds)
-            server = await serve(view, registry, config.service.host, config.service.port)
-            log.info("serving on http://%s:%d", config.service.host, server.port)
+        # The service, not the supervisor, holds the signal handlers, and holds them until the
+        # journal is closed: asyncio restores the default action when a handler is removed, so
+        # a second signal after the supervisor returned would kill the process mid-flush.
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             try:
-                await pipeline.supervisor.run(handle_signals=True)
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_watch_signals, signals, pipeline)
+                    if journal is not None:
+                        tg.start_soon(journal.run_writer)
+                    tg.start_soon(metrics.sample_loop_lag, config.service.loop_lag_interval_seconds)
+                    server = await serve(view, registry, config.service.host, config.service.port)
+                    log.info("serving on http://%s:%d", config.service.host, server.port)
+                    try:
+                        await pipeline.supervisor.run()
+                    finally:
+                        await server.close()
+                        tg.cancel_scope.cancel()
             finally:
-                await server.close()
-                tg.cancel_scope.cancel()
+                if journal is not None:
+                    await journal.close()
+            log.info("stopped: %s", pipeline.supervisor.stop_reason)
     finally:
-        if journal is not None:
-            await journal.close()
-    log.info("stopped: %s", pipeline.supervisor.stop_reason)
+        # Stopped and flushed, the process is on its way out (interpreter teardown takes
+        # a while): a late signal must not turn its exit status into death by signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
