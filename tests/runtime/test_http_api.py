@@ -168,13 +168,14 @@ async def test_get_readyz_when_running_then_200_and_after_stop_request_503() -> 
         stopping_answer = await service.get("/readyz")
 
     actors = {name: True for name in ("market_data", "strategy", "portfolio", "risk", "execution")}
+    # No feeds configured: no live feed to wait for (the service test covers one).
     assert running_answer == (
         200,
-        {"ready": True, "checks": {"actors": actors, "stopping": False}},
+        {"ready": True, "checks": {"actors": actors, "stopping": False, "feeds": {}}},
     )
     assert stopping_answer == (
         503,
-        {"ready": False, "checks": {"actors": actors, "stopping": True}},
+        {"ready": False, "checks": {"actors": actors, "stopping": True, "feeds": {}}},
     )
 
 

@@ -1,7 +1,8 @@
 """``atrium run`` as a real process: serve, take a control, stop on SIGTERM with the journal intact.
 
-Each test starts ``python -m runtime.cli run`` on a free loopback port with a journal in
-``tmp_path``, waits for ``/healthz`` to answer, and always kills the process in the end.
+Each test starts ``python -m runtime.cli run`` with a synthetic live feed (seeded ticks in
+wall time, no network) on a free loopback port and a journal in ``tmp_path``, waits for
+``/healthz`` and ``/readyz``, and always kills the process in the end.
 """
 
 from __future__ import annotations
@@ -16,19 +17,20 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runtime.codec import decode
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, TradingStateChanged
+from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Tick, TradingStateChanged
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "service-test-token"
 GRACE_SECONDS = 5.0
 STARTUP_SECONDS = 15.0
+FEED = "synthetic_live"
 
 
 @dataclass
@@ -63,20 +65,23 @@ def _request(url: str, *, method: str = "GET", token: str | None = None) -> tupl
         return error.code, json.loads(error.read())
 
 
-def _wait_until_up(running: Running) -> None:
-    """Poll ``/healthz`` until it answers; fail with the service's log if it never does."""
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        if running.process.poll() is not None:
-            raise AssertionError(f"atrium run exited early:\n{running.log()}")
-        try:
-            status, _ = _request(running.url("/healthz"))
-        except (ConnectionError, urllib.error.URLError):
-            time.sleep(0.05)
-            continue
-        if status == 200:
-            return
-    raise AssertionError(f"/healthz did not answer within {STARTUP_SECONDS} s:\n{running.log()}")
+def _poll(running: Running, done: Callable[[], bool], what: str, seconds: float) -> None:
+    """Call ``done`` until it is true; fail with the service's log when time runs out."""
+    deadline = time.monotonic() + seconds
+    while not done():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {seconds} s:\n{running.log()}")
+        time.sleep(0.005)
+
+
+def _answers(running: Running, path: str) -> bool:
+    if running.process.poll() is not None:
+        raise AssertionError(f"atrium run exited early:\n{running.log()}")
+    try:
+        status, _ = _request(running.url(path))
+    except (ConnectionError, urllib.error.URLError):
+        return False
+    return status == 200
 
 
 @contextmanager
@@ -87,7 +92,10 @@ def atrium_run(tmp_path: Path) -> Iterator[Running]:
     config.write_text(
         f"[service]\nport = {port}\n\n"
         f"[journal]\npath = {json.dumps(str(journal))}\n\n"
-        f'[runtime]\nshutdown_grace_seconds = {GRACE_SECONDS}\nlog_level = "INFO"\n',
+        f'[runtime]\nshutdown_grace_seconds = {GRACE_SECONDS}\nlog_level = "INFO"\n\n'
+        "[[market_data.feeds]]\n"
+        f'format = "{FEED}"\n'
+        'synthetic_live = { seed = 1, symbols = ["SYN"], rate_per_second = 200.0 }\n',
         encoding="utf-8",
     )
     stderr = tmp_path / "stderr.log"
@@ -103,7 +111,7 @@ def atrium_run(tmp_path: Path) -> Iterator[Running]:
         )
     running = Running(process, port, journal, stderr)
     try:
-        _wait_until_up(running)
+        _poll(running, lambda: _answers(running, "/healthz"), "/healthz did not answer", 15.0)
         yield running
     finally:
         if process.poll() is None:
@@ -111,42 +119,53 @@ def atrium_run(tmp_path: Path) -> Iterator[Running]:
         process.wait()
 
 
-def test_run_when_sigterm_then_exits_0_within_grace_and_journal_holds_the_control(
+def _journal(path: Path) -> tuple[dict[str, str], list[tuple[int, str, bytes]]]:
+    with sqlite3.connect(path) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        rows = db.execute("SELECT seq, kind, payload FROM events ORDER BY seq").fetchall()
+    return meta, rows
+
+
+def test_run_when_sigterm_then_exits_0_within_grace_and_journal_holds_feed_and_control(
     tmp_path: Path,
 ) -> None:
     with atrium_run(tmp_path) as running:
-        ready = _request(running.url("/readyz"))
+        # Ready once the feed has delivered its first tick.
+        _poll(running, lambda: _answers(running, "/readyz"), "/readyz not 200", STARTUP_SECONDS)
+        status, ready = _request(running.url("/readyz"))
         halt = _request(running.url("/api/control/halt"), method="POST", token=TOKEN)
 
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=GRACE_SECONDS + 5)
 
-    assert ready[0] == 200
-    assert ready[1]["ready"] is True
+    assert status == 200
+    feed = ready["checks"]["feeds"][FEED]
+    assert (ready["ready"], feed["connected"], feed["ready"]) == (True, True, True)
+    assert feed["messages"] >= 1
     assert halt == (200, {"command": "halt", "trading_state": "HALTED"})
     assert code == 0, running.log()
     assert "stopped: SIGTERM received" in running.log()
-    with sqlite3.connect(running.journal) as db:
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        rows = db.execute("SELECT seq, kind, payload FROM events ORDER BY seq").fetchall()
+    assert "Traceback" not in running.log()
+
+    meta, rows = _journal(running.journal)
     assert meta == {
         "journal_schema_version": "1",
         "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
     }
-    assert [(seq, kind) for seq, kind, _ in rows] == [(1, "Control"), (2, "TradingStateChanged")]
-    control, changed = (decode(payload) for _, _, payload in rows)
-    assert isinstance(control, Control)
+    # Intact: every sequence number once, every payload decodes to the kind it is filed under.
+    assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+    messages = [decode(payload) for _, _, payload in rows]
+    assert [type(m).__name__ for m in messages] == [kind for _, kind, _ in rows]
+    # No strategy and no position: ticks move no equity, so no snapshots either.
+    assert {kind for _, kind, _ in rows} == {"Tick", "Control", "TradingStateChanged"}
+    ticks = [m for m in messages if isinstance(m, Tick)]
+    assert {t.symbol for t in ticks} == {"SYN"}
+    assert [t.ts for t in ticks] == sorted(t.ts for t in ticks)
+    (control,) = [m for m in messages if isinstance(m, Control)]
     assert (control.command, control.source) == ("halt", "operator")
-    assert isinstance(changed, TradingStateChanged)
+    (changed,) = [m for m in messages if isinstance(m, TradingStateChanged)]
     assert (changed.previous, changed.state) == ("ACTIVE", "HALTED")
-
-
-def _wait_for_log(running: Running, text: str) -> None:
-    deadline = time.monotonic() + GRACE_SECONDS
-    while text not in running.log():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{text!r} not logged within {GRACE_SECONDS} s:\n{running.log()}")
-        time.sleep(0.001)
+    assert messages.index(control) < messages.index(changed)
 
 
 def test_run_when_sigterm_again_during_shutdown_then_exits_0_with_journal_intact(
@@ -158,12 +177,19 @@ def test_run_when_sigterm_again_during_shutdown_then_exits_0_with_journal_intact
         running.process.send_signal(signal.SIGTERM)
         # The second signal lands while the first is being handled (not merged with it
         # by the kernel): during the drain, the journal flush or the interpreter's exit.
-        _wait_for_log(running, "stopping: SIGTERM received")
+        _poll(
+            running,
+            lambda: "stopping: SIGTERM received" in running.log(),
+            "the first SIGTERM was not logged",
+            GRACE_SECONDS,
+        )
         running.process.send_signal(signal.SIGTERM)
         code = running.process.wait(timeout=GRACE_SECONDS)
 
     assert halt[0] == 200
     assert code == 0, running.log()
-    with sqlite3.connect(running.journal) as db:
-        kinds = [kind for (kind,) in db.execute("SELECT kind FROM events ORDER BY seq")]
-    assert kinds == ["Control", "TradingStateChanged"]
+    meta, rows = _journal(running.journal)
+    assert meta["journal_schema_version"] == "1"
+    assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
+    kinds = [kind for _, kind, _ in rows]
+    assert (kinds.count("Control"), kinds.count("TradingStateChanged")) == (1, 1)
