@@ -16,7 +16,6 @@ from runtime.clocks import SimClock
 from runtime.errors import AtriumError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
-from runtime.replay import ReplayOptions, format_summary, run_replay
 from runtime.service import run_service
 from runtime.topology import build_pipeline
 
@@ -123,6 +122,9 @@ def _check_config(config: AtriumConfig, path: Path) -> int:
 
 
 def _replay(config: AtriumConfig, args: argparse.Namespace) -> int:
+    # The reports load matplotlib (most of a second); only a replay pays for it.
+    from runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415
+
     out_dir = args.out if args.out is not None else Path(config.replay.out_dir)
     options = ReplayOptions(
         out_dir=out_dir,

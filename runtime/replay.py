@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -90,19 +91,22 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     pipeline.bus.add_tap(journal.record)
     pipeline.bus.add_gate(journal)
     started = time.perf_counter()
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(journal.run_writer)
+    # Signals are held until the journal is closed (see Supervisor.watch_signals).
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(journal.run_writer)
+                tg.start_soon(pipeline.supervisor.watch_signals, signals)
+                if options.progress:
+                    tg.start_soon(_show_progress, pipeline, started)
+                try:
+                    await pipeline.supervisor.run(stop_when_sources_finish=True)
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            await journal.close()
             if options.progress:
-                tg.start_soon(_show_progress, pipeline, started)
-            try:
-                await pipeline.supervisor.run(stop_when_sources_finish=True, handle_signals=True)
-            finally:
-                tg.cancel_scope.cancel()
-    finally:
-        await journal.close()
-        if options.progress:
-            print(file=sys.stderr)
+                print(file=sys.stderr)
     wall_seconds = time.perf_counter() - started
     return _write_outputs(config, options.out_dir, journal_path, pipeline, wall_seconds)
 

@@ -12,7 +12,6 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,19 +92,9 @@ class ServiceView:
         return {"ready": ready, "checks": checks}
 
 
-async def _watch_signals(signals: AsyncIterator[int], pipeline: Pipeline) -> None:
-    """First SIGTERM/SIGINT: stop with a drain; any later one: stop at once."""
-    supervisor = pipeline.supervisor
-    async for signum in signals:
-        name = signal.Signals(signum).name
-        if supervisor.stopping:
-            supervisor.request_stop(f"second {name}: exiting at once", immediate=True)
-        else:
-            supervisor.request_stop(f"{name} received")
-
-
 def _token(config: AtriumConfig) -> str | None:
-    token = os.environ.get(config.service.token_env, "")
+    # An environment file often ends the value with a newline; it is never part of a token.
+    token = os.environ.get(config.service.token_env, "").strip()
     return token or None
 
 
@@ -132,7 +121,7 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             try:
                 async with anyio.create_task_group() as tg:
-                    tg.start_soon(_watch_signals, signals, pipeline)
+                    tg.start_soon(pipeline.supervisor.watch_signals, signals)
                     if journal is not None:
                         tg.start_soon(journal.run_writer)
                     tg.start_soon(metrics.sample_loop_lag, config.service.loop_lag_interval_seconds)

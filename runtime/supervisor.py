@@ -30,6 +30,7 @@ import logging
 import signal
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
@@ -192,12 +193,22 @@ class Supervisor:
 
     async def _watch_signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            async for signum in signals:
-                name = signal.Signals(signum).name
-                if self.stopping:
-                    self.request_stop(f"second {name}: exiting at once", immediate=True)
-                else:
-                    self.request_stop(f"{name} received")
+            await self.watch_signals(signals)
+
+    async def watch_signals(self, signals: AsyncIterator[int]) -> None:
+        """First SIGINT/SIGTERM: stop with a drain; any later one: stop at once.
+
+        Callers that must flush after :meth:`run` returns (the journal) open the signal
+        receiver themselves, around the flush, and run this beside :meth:`run`: asyncio
+        restores the default action when a handler is removed, so a second signal after
+        ``run`` returned would otherwise kill the process mid-flush.
+        """
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if self.stopping:
+                self.request_stop(f"second {name}: exiting at once", immediate=True)
+            else:
+                self.request_stop(f"{name} received")
 
     # -- the actor loop ------------------------------------------------------------------
 
