@@ -28,7 +28,7 @@ def _imports(path: Path) -> set[str]:
 
 
 def _ours(name: str) -> str | None:
-    top = name.split(".")[0]
+    top = name.split(".", maxsplit=1)[0]
     return top if top in {"runtime", "actors", "config"} else None
 
 
