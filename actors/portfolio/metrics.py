@@ -15,6 +15,7 @@ from typing import Final
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from actors.portfolio.ledger import Ledger
+from actors.portfolio.limits import strategy_names
 from actors.portfolio.sizing import resolve_strategy
 from config.portfolio import PortfolioConfig
 from runtime.metrics import counter, gauge
@@ -32,6 +33,7 @@ METRIC_NAMES: Final = (
     "atrium_portfolio_reserved_exposure",
     "atrium_portfolio_leverage_ratio",
     "atrium_portfolio_exposure_utilization_ratio",
+    "atrium_portfolio_max_exposure",
     "atrium_portfolio_realized_pnl",
     "atrium_portfolio_unrealized_pnl",
     "atrium_portfolio_peak_equity",
@@ -82,6 +84,10 @@ class PortfolioMetrics:
             "Gross exposure reserved by orders in flight (worst case over their fills).",
         )
         self.leverage = new_gauge("atrium_portfolio_leverage_ratio", "Gross exposure / equity.")
+        self.max_exposure = new_gauge(
+            "atrium_portfolio_max_exposure",
+            "Gross exposure limit: equity * max_exposure_pct * max_leverage.",
+        )
         self.utilization = new_gauge(
             "atrium_portfolio_exposure_utilization_ratio",
             "Gross exposure with orders in flight / (equity * max_exposure_pct * max_leverage).",
@@ -171,13 +177,14 @@ class PortfolioMetrics:
         self.net.set(float(ledger.market_value))
         self.reserved.set(float(projected - gross))
         self.leverage.set(float(gross / equity) if equity > ZERO else 0.0)
+        self.max_exposure.set(float(max_exposure))
         self.utilization.set(float(projected / max_exposure) if max_exposure > ZERO else 0.0)
         self.realized.set(float(ledger.realized_pnl))
         self.unrealized.set(float(ledger.unrealized_pnl))
         self.peak.set(float(ledger.peak_equity))
         self.drawdown.set(float(ledger.drawdown))
         self.open_positions.set(ledger.open_positions())
-        for name in ledger.by_strategy:
+        for name in strategy_names(ledger, config):  # configured budgets show before trading
             gauges = self._strategies.get(name)
             if gauges is None:
                 gauges = self._strategies[name] = _StrategyGauges(self, name)
