@@ -140,9 +140,6 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
         > 0. The margin of all positions and orders in flight may not exceed equity.
     order_id_prefix : str, default "O-"
         Order ids are ``<prefix><counter:08d>``, numbered from 1; non-empty.
-    metrics_interval_seconds : float, default 1.0
-        Gauges are recomputed at most this often (clock time) after a change, > 0;
-        counters are always current.
     commission : CommissionConfig
         The commission estimate used for sizing (default: none).
     symbols : table of SymbolConfig, default {}
@@ -165,7 +162,6 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
     slippage_pct: Decimal = _ZERO
     short_margin_pct: Decimal = Decimal("0.5")
     order_id_prefix: Annotated[str, msgspec.Meta(min_length=1)] = "O-"
-    metrics_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
     commission: CommissionConfig = msgspec.field(default_factory=CommissionConfig)
     symbols: dict[str, SymbolConfig] = msgspec.field(default_factory=dict)
     strategy_budgets: dict[str, StrategyBudgetConfig] = msgspec.field(default_factory=dict)

@@ -17,8 +17,9 @@ flight) and a Wilder ATR per symbol, and answers each message by calling the pur
   late fill can neither leave it open nor flip it. ``resume`` drops closes still
   waiting; the other commands need nothing from the portfolio.
 
-Counters count at once; gauges are recomputed at most once per
-``metrics_interval_seconds`` of clock time after a change, and on stop.
+Counters count at once; gauges are recomputed when read (``refresh_metrics``, which the
+HTTP service calls before each scrape) and on stop: recomputing ~80 gauges costs more
+than sizing an intent, so the per-bar path never does it.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from actors.portfolio.metrics import PortfolioMetrics
 from actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
 from config.portfolio import PortfolioConfig
 from runtime.actor import Actor, ActorContext
-from runtime.clocks import TimerHandle
 from runtime.messages import (
     Bar,
     Control,
@@ -83,10 +83,8 @@ class PortfolioActor(Actor):
         self._atr: dict[str, WilderATR] = {}
         self._order_counter = 0
         self._exposure_factor = config.max_exposure_pct * config.max_leverage
-        self._metrics_interval_ns = round(config.metrics_interval_seconds * 1e9)
         # Positions a flatten will close once their orders in flight are resolved.
         self._flatten_waiting: dict[tuple[str, str], None] = {}
-        self._metrics_timer: TimerHandle | None = None
         self.metrics.refresh(self.ledger, config)
 
     # -- views ---------------------------------------------------------------------------
@@ -161,7 +159,6 @@ class PortfolioActor(Actor):
             tag=message.tag,
         )
         self.metrics.count_sized(message.strategy)
-        self._metrics_changed()
 
     def _handle_order_denied(self, message: OrderDenied) -> None:
         if message.source == _SOURCE:
@@ -169,14 +166,12 @@ class PortfolioActor(Actor):
         order = self.ledger.release(message.order_id, message.intent_id)
         if order is not None:
             self._close_if_flatten_waiting(order)
-            self._metrics_changed()
 
     def _handle_order_update(self, message: OrderUpdate) -> None:
         if message.status in _RELEASING:
             order = self.ledger.release(message.order_id)
             if order is not None:
                 self._close_if_flatten_waiting(order)
-                self._metrics_changed()
 
     def _handle_fill(self, message: Fill) -> None:
         ledger = self.ledger
@@ -403,7 +398,6 @@ class PortfolioActor(Actor):
                 positions=positions,
             )
         )
-        self._metrics_changed()
 
     # -- metrics ---------------------------------------------------------------------------
 
@@ -412,21 +406,5 @@ class PortfolioActor(Actor):
         self.refresh_metrics()
 
     def refresh_metrics(self) -> None:
-        """Recompute every gauge now (the HTTP service may call this before a scrape)."""
-        if self._metrics_timer is not None:
-            self._metrics_timer.cancel()
-            self._metrics_timer = None
-        self.metrics.refresh(self.ledger, self.config)
-
-    def _metrics_changed(self) -> None:
-        # Recomputing ~80 gauges costs more than sizing an intent, and a scrape comes every
-        # few seconds at most: so at most one recompute per interval of clock time (a
-        # clock timer, so a replay refreshes at the same points every run).
-        if self._metrics_timer is None:
-            self._metrics_timer = self.clock.schedule(
-                self.clock.now_ns() + self._metrics_interval_ns, self._flush_metrics
-            )
-
-    def _flush_metrics(self, _at_ns: int) -> None:
-        self._metrics_timer = None
+        """Recompute every gauge now (the HTTP service calls this before a scrape)."""
         self.metrics.refresh(self.ledger, self.config)

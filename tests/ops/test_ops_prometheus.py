@@ -74,7 +74,6 @@ params = {{ quantity = 100 }}
 initial_capital = 100000
 max_exposure_pct = 0.8
 max_leverage = 1
-metrics_interval_seconds = 0.05
 
 [portfolio.strategy_budgets.hold]
 capital_pct = 0.5
@@ -300,8 +299,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             return True if any(p["quantity"] == "100" for p in positions) else None
 
         running.wait("the hold strategy's fill", filled, STARTUP_SECONDS)
-        # The portfolio's gauges follow a change within metrics_interval_seconds (0.05 s);
-        # the rest is slack for a timer that fires late on a busy machine.
+        # The portfolio's gauges are recomputed at each scrape; the margin only makes sure
+        # the scrape compared came after the fill.
         running.filled_at = time.time() + 0.25
         running.scraped_after(running.filled_at)
         yield running

@@ -376,7 +376,7 @@ def test_metrics_when_filled_and_denied_then_gauges_and_counters_on_handed_regis
     harness.bar("X", 110)
     harness.denied("Y", "BUY", quantity=1)
     harness.denied("Y", "BUY", quantity=1)
-    harness.clock.advance_to(harness.clock.now_ns() + 1_000_000_000)  # the gauge interval
+    harness.actor.refresh_metrics()  # what a scrape does
     registry = harness.context.registry
 
     def value(name: str, **labels: str) -> float | None:
@@ -385,6 +385,7 @@ def test_metrics_when_filled_and_denied_then_gauges_and_counters_on_handed_regis
     assert value("atrium_portfolio_equity") == 101000.0
     assert value("atrium_portfolio_cash") == 90000.0
     assert value("atrium_portfolio_gross_exposure") == 11000.0
+    assert value("atrium_portfolio_max_exposure") == 101000.0 * 0.8 * 2
     assert value("atrium_portfolio_leverage_ratio") == pytest.approx(11000 / 101000)
     assert value("atrium_portfolio_open_positions") == 1.0
     assert value("atrium_portfolio_strategy_budget", strategy="s1") == 30300.0
@@ -395,20 +396,18 @@ def test_metrics_when_filled_and_denied_then_gauges_and_counters_on_handed_regis
     assert value("atrium_portfolio_intents_denied_total", reason="NO_MARKET_PRICE") == 2.0
 
 
-async def test_metrics_when_changed_then_gauges_follow_after_interval_or_on_stop() -> None:
-    harness = Harness(metrics_interval_seconds=2.0)
+async def test_metrics_when_changed_then_gauges_follow_on_refresh_or_stop_only() -> None:
+    harness = Harness()
     registry = harness.context.registry
     harness.hold("X", 10, 100)
     harness.bar("X", 110)
-    assert registry.get_sample_value("atrium_portfolio_equity") == 100000.0  # not yet
-    harness.clock.advance_to(harness.clock.now_ns() + 1_999_999_999)
-    assert registry.get_sample_value("atrium_portfolio_equity") == 100000.0
-    harness.clock.advance_to(harness.clock.now_ns() + 1)
+    assert registry.get_sample_value("atrium_portfolio_equity") == 100000.0  # not on the hot path
+    harness.actor.refresh_metrics()  # what a scrape does
     assert registry.get_sample_value("atrium_portfolio_equity") == 100100.0
     harness.bar("X", 120)
+    assert registry.get_sample_value("atrium_portfolio_equity") == 100100.0
     await harness.actor.on_stop()
     assert registry.get_sample_value("atrium_portfolio_equity") == 100200.0
-    assert harness.clock.next_timer_ns is None  # the pending refresh was cancelled
 
 
 def test_metrics_when_second_actor_on_same_registry_then_collectors_reused() -> None:

@@ -31,7 +31,6 @@ def test_defaults_when_section_empty_then_issue_defaults() -> None:
     assert config.slippage_pct == D(0)
     assert config.short_margin_pct == D("0.5")
     assert config.order_id_prefix == "O-"
-    assert config.metrics_interval_seconds == 1.0
     assert config.commission == CommissionConfig()
     assert config.symbol("ANY") == SymbolConfig(lot_size=D(1), max_symbol_exposure_pct=None)
 
@@ -169,10 +168,6 @@ def test_parse_when_value_invalid_then_config_error_names_full_key_path() -> Non
         (
             {"portfolio": {"strategy_budgets": {"trend": {"fixed_qty": 5}}}},
             r"^portfolio\.strategy_budgets\.trend\.capital_pct: required key is missing$",
-        ),
-        (
-            {"portfolio": {"metrics_interval_seconds": 0}},
-            r"^portfolio\.metrics_interval_seconds: expected a number > 0, got 0$",
         ),
         (
             {"portfolio": {"order_id_prefix": ""}},
