@@ -23,8 +23,6 @@ from collections import deque
 from decimal import Decimal
 from typing import Any, Final
 
-from prometheus_client import Counter, Gauge
-
 from actors.risk.checks import (
     REASON_CODES,
     check_order_notional,
@@ -46,6 +44,7 @@ from runtime.messages import (
     TradingState,
     TradingStateChanged,
 )
+from runtime.metrics import counter, gauge
 
 __all__ = ("RiskActor",)
 
@@ -85,35 +84,49 @@ class RiskActor(Actor):
             daily_loss_resets_next_day=config.daily_loss_resets_next_day,
         )
         registry = context.registry
-        self._approved = Counter(
+        self._approved = counter(
+            registry,
             "atrium_risk_orders_approved_total",
             "Orders approved by risk and sent to execution.",
-            registry=registry,
         )
-        denials = Counter(
+        denials = counter(
+            registry,
             "atrium_risk_denials_total",
             "Orders denied by risk, by reason code.",
             ["reason"],
-            registry=registry,
         )
         self._denials = {reason: denials.labels(reason=reason) for reason in REASON_CODES}
-        state_gauge = Gauge(
+        state_gauge = gauge(
+            registry,
             "atrium_trading_state",
             "Trading state: 1 for the current state (ACTIVE, REDUCING, HALTED), else 0.",
             ["state"],
-            registry=registry,
         )
         self._state_gauges = {state: state_gauge.labels(state=state) for state in _STATES}
-        self._drawdown_gauge = Gauge(
+        self._drawdown_gauge = gauge(
+            registry,
             "atrium_risk_drawdown_ratio",
             "Drawdown from peak equity that the drawdown limit is measured on.",
-            registry=registry,
         )
-        self._daily_loss_gauge = Gauge(
+        self._daily_loss_gauge = gauge(
+            registry,
             "atrium_risk_daily_loss_ratio",
             "Loss since the UTC day's start equity that the daily-loss limit is measured on.",
-            registry=registry,
         )
+        # The configured limits as series, so alerts compare against what risk enforces
+        # (a limit that is off exports no series rather than a made-up number).
+        if config.max_drawdown_pct is not None:
+            gauge(
+                registry,
+                "atrium_risk_max_drawdown_ratio",
+                "Configured [risk].max_drawdown_pct.",
+            ).set(float(config.max_drawdown_pct))
+        if config.max_daily_loss_pct is not None:
+            gauge(
+                registry,
+                "atrium_risk_max_daily_loss_ratio",
+                "Configured [risk].max_daily_loss_pct.",
+            ).set(float(config.max_daily_loss_pct))
         self._show_state()
 
     @property
@@ -287,8 +300,8 @@ class RiskActor(Actor):
 
     def _show_state(self) -> None:
         current = self._machine.state
-        for state, gauge in self._state_gauges.items():
-            gauge.set(1 if state == current else 0)
+        for state, child in self._state_gauges.items():
+            child.set(1 if state == current else 0)
 
     def _show_losses(self) -> None:
         self._drawdown_gauge.set(float(self._machine.drawdown))
