@@ -24,7 +24,7 @@ STRATEGIES: dict[str, dict[str, Any]] = {
     "ema_cross": {
         "class": "actors.strategy.bundled.ema_cross:EmaCross",
         "symbols": ["SYN"],
-        "params": {"fast": 2, "slow": 5, "allow_short": True},
+        "params": {"fast": 4, "slow": 12, "allow_short": True},
     },
     # Slow EMAs that never get the chance to cross: the pipeline without order flow.
     "idle": {
@@ -46,7 +46,11 @@ def bench_config(bars: int, strategy: str) -> dict[str, Any]:
             ]
         },
         "strategies": {"bench": STRATEGIES[strategy]},
-        "portfolio": {"position_sizing_mode": "fixed_risk_atr", "max_leverage": 2},
+        "portfolio": {
+            "position_sizing_mode": "fixed_risk_atr",
+            "max_leverage": 2,
+            "commission": {"per_share": "0.0005"},
+        },
         "risk": {
             "max_order_notional": 10_000_000,
             "max_order_rate": 1000,
@@ -54,7 +58,9 @@ def bench_config(bars: int, strategy: str) -> dict[str, Any]:
             "max_drawdown_pct": 0.99,
             "max_daily_loss_pct": 0.99,
         },
-        "execution": {"slippage_bps": 1, "commission_per_share": "0.005", "commission_min": 1},
+        # Small costs: on a driftless random walk the account should neither die nor stop
+        # trading over a million bars, or the figure would measure a halted pipeline.
+        "execution": {"slippage_bps": "0.1", "commission_per_share": "0.0005"},
         "runtime": {"log_level": "WARNING"},
     }
 
@@ -80,6 +86,8 @@ def main() -> None:
         f"  orders              {summary['orders']:10,}  ({summary['orders'] / args.bars:.3f} per bar)"
     )
     print(f"  fills               {summary['fills']:10,}")
+    print(f"  denials             {summary['denials']:10,}  {summary['denials_by_reason']}")
+    print(f"  final equity        {float(summary['final_equity']):10,.0f}")
     print(f"  reports             {total - summary['wall_seconds']:10.2f} s")
     print(f"  peak RSS            {peak_mib:10,.0f} MiB")
 
