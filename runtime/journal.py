@@ -6,12 +6,16 @@ msgpack encode and a list append). A single writer task drains the buffer with b
 gate and sources wait on it (through the bus) until the writer catches up, so memory
 stays bounded however fast the feed is.
 
-Schema (version 1)::
+Schema (version 2)::
 
-    events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)
     meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- journal_schema_version, message_schema_version
+    events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)
+    snapshots(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, fingerprint TEXT NOT NULL,
+              payload BLOB NOT NULL)              -- every actor's state after event ``seq``
+    sessions(session INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, first_seq INTEGER NOT NULL,
+             mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)
 
-``payload`` holds the exact bytes of :func:`runtime.codec.encode`.
+``payload`` of an event holds the exact bytes of :func:`runtime.codec.encode`.
 """
 
 from __future__ import annotations
@@ -31,13 +35,19 @@ __all__ = ("JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
 
 log = logging.getLogger("atrium.journal")
 
-JOURNAL_SCHEMA_VERSION: Final = 1
+JOURNAL_SCHEMA_VERSION: Final = 2
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS events ("
     "seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS events_kind ON events (kind, seq)",
+    "CREATE TABLE IF NOT EXISTS snapshots ("
+    "seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, fingerprint TEXT NOT NULL, "
+    "payload BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS sessions ("
+    "session INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, first_seq INTEGER NOT NULL, "
+    "mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)",
 )
 
 

@@ -48,7 +48,7 @@ async def test_record_when_closed_then_every_message_written_in_order_with_exact
     assert [row[2] for row in rows] == ["Bar"] * 39 + ["Control"]
     assert [row[3] for row in rows] == [encode(m) for m in messages]
     assert [decode(row[3]) for row in rows] == messages
-    assert meta == {"journal_schema_version": "1", "message_schema_version": "1"}
+    assert meta == {"journal_schema_version": "2", "message_schema_version": "1"}
 
 
 async def test_open_when_journal_exists_then_sequence_continues(tmp_path: Path) -> None:

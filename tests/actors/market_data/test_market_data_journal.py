@@ -57,7 +57,7 @@ def _journal(
     path: Path,
     rows: Sequence[tuple[str, bytes] | Message],
     *,
-    journal_version: str | None = "1",
+    journal_version: str | None = "2",
     message_version: str | None = str(MESSAGE_SCHEMA_VERSION),
 ) -> str:
     """Write a journal as the brief's schema says: events(seq, ts, kind, payload), meta."""
@@ -161,8 +161,8 @@ def test_journal_when_event_bad_then_skip_counts_and_fail_names_the_seq(
     ("versions", "message"),
     [
         (
-            {"journal_version": "2"},
-            "run.sqlite: journal_schema_version is '2', this Atrium reads '1'; replay it with "
+            {"journal_version": "3"},
+            "run.sqlite: journal_schema_version is '3', this Atrium reads '2'; replay it with "
             "the Atrium version that wrote it",
         ),
         (
