@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -22,8 +22,18 @@ class JournalConfig(ConfigBase, frozen=True, kw_only=True):
     batch_size : int, default 2048
         Most rows written in one ``executemany``; market data is committed in batches,
         orders, fills and controls are committed before their effects are acknowledged.
+    snapshot_every : int or None, default 50000
+        ``atrium run`` snapshots every actor's state after this many events, so a
+        restart re-runs at most that many; ``None``: no snapshots (recovery re-runs the
+        whole session).
+    synchronous : {"normal", "full"}, default "normal"
+        SQLite's ``synchronous`` setting. ``normal`` survives the process being killed
+        (the operating system holds what was committed); ``full`` also survives power
+        loss, at the price of a disk flush per commit.
     """
 
     enabled: bool = True
     path: str = "atrium-journal.sqlite"
     batch_size: Annotated[int, msgspec.Meta(gt=0)] = 2048
+    snapshot_every: Annotated[int, msgspec.Meta(gt=0)] | None = 50_000
+    synchronous: Literal["normal", "full"] = "normal"

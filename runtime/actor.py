@@ -65,9 +65,18 @@ class ActorContext:
 
 
 class Actor:
-    """Base class of every actor. Subclasses add ``_handle_<kind>`` methods."""
+    """Base class of every actor. Subclasses add ``_handle_<kind>`` methods.
+
+    Recovery (:mod:`runtime.recovery`) rebuilds an actor by handing it the recorded
+    messages again; a periodic snapshot spares it most of them. An actor that keeps state
+    names the attributes holding it in ``snapshot_attributes`` (plain data: picklable,
+    no references to the bus, clock, metrics or other actors), or overrides
+    :meth:`snapshot_state` and :meth:`restore_state`.
+    """
 
     _handlers: ClassVar[dict[type[Message], Handler]] = {}
+    #: The attributes that make up this actor's state, for snapshots.
+    snapshot_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -95,6 +104,29 @@ class Actor:
 
     async def run(self) -> None:
         """Source actors override this to produce messages; others have no body."""
+
+    # -- recovery ------------------------------------------------------------------------
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """This actor's state at a settled point, for a snapshot (must pickle)."""
+        return {name: getattr(self, name) for name in self.snapshot_attributes}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Take back what :meth:`snapshot_state` returned (on a fresh instance)."""
+        for name, value in state.items():
+            setattr(self, name, value)
+
+    def recovery_problem(self) -> str | None:
+        """Why this actor cannot be rebuilt by re-handling the journal (None: it can)."""
+        return None
+
+    def restore_input(self, message: Message) -> None:
+        """A source's own recorded output, replayed by recovery: remember what was sent.
+
+        Recovery publishes recorded market data on the source's behalf instead of
+        running the source; a source that must not send a record twice (or that builds
+        on what it sent, like live bars) keeps track here.
+        """
 
     @classmethod
     def is_source(cls) -> bool:
@@ -132,6 +164,16 @@ class Actor:
         if self._outbox:
             await self.flush_outbox()
         await self._bus.publish(message, self.name)
+
+    async def wait_writable(self) -> None:
+        """Wait until :meth:`send` can record at once (the journal's backpressure).
+
+        A source that notes what it sent calls this first, then notes and sends with no
+        await in between, so a snapshot never sees one without the other.
+        """
+        if self._outbox:
+            await self.flush_outbox()
+        await self._bus.wait_writable()
 
     async def settled(self) -> None:
         """Wait until every message in the pipeline has been handled (the replay barrier)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from typing import Final, Protocol
 
 import anyio
 
@@ -21,9 +21,11 @@ from runtime.channels import Mailbox
 from runtime.codec import MESSAGE_TYPES
 from runtime.messages import Bar, Message, Order, Tick
 
-__all__ = ("Bus", "Gate", "Tap", "TopologyError")
+__all__ = ("OPERATOR", "Bus", "Gate", "Tap", "TopologyError")
 
 Tap = Callable[[Message], None]
+#: The sender of operator input (HTTP controls): not an actor, so every subscriber gets it.
+OPERATOR: Final = "operator"
 _MARKET = frozenset({Bar, Tick})
 
 
@@ -53,6 +55,8 @@ class Bus:
         #: the dispatch in which it led to an order (inline scheduler): tick-to-order.
         self.on_order_latency: Callable[[float], None] | None = None
         self.orders_published = 0
+        #: Called whenever the pipeline becomes idle (a consistent point for snapshots).
+        self.on_settled: Callable[[], None] | None = None
         self._idle: anyio.Event | None = None
         self.in_flight = 0
         self.published = 0
@@ -75,6 +79,10 @@ class Bus:
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(message)`` for every published message, in publication order."""
         self._taps.append(tap)
+
+    def remove_tap(self, tap: Tap) -> None:
+        """Stop calling ``tap`` (recovery swaps its verifier for the journal)."""
+        self._taps.remove(tap)
 
     def set_dispatcher(self, dispatcher: Callable[[], Awaitable[None]]) -> None:
         """Handle messages by calling ``dispatcher`` (the inline scheduler) after publishing."""
@@ -119,6 +127,12 @@ class Bus:
         for mailbox in targets:
             await mailbox.put(message)
 
+    async def wait_writable(self) -> None:
+        """Wait until no gate is blocked (:meth:`publish` then records without waiting)."""
+        for gate in self._gates:
+            if gate.blocked:
+                await gate.wait_writable()
+
     async def publish(self, message: Message, sender: str) -> None:
         """Record and deliver ``message``, waiting for room where a mailbox is full."""
         for gate in self._gates:
@@ -149,9 +163,12 @@ class Bus:
     def done(self, count: int = 1) -> None:
         """Mark ``count`` delivered messages as fully handled."""
         self.in_flight -= count
-        if self.in_flight == 0 and self._idle is not None:
-            self._idle.set()
-            self._idle = None
+        if self.in_flight == 0:
+            if self._idle is not None:
+                self._idle.set()
+                self._idle = None
+            if self.on_settled is not None:
+                self.on_settled()
 
     @property
     def settled(self) -> bool:

@@ -54,10 +54,23 @@ class Clock(Protocol):
 
 
 class LiveClock:
-    """Wall-clock time. Timers ride the running asyncio loop (anyio has no ``call_at``)."""
+    """Wall-clock time. Timers ride the running asyncio loop (anyio has no ``call_at``).
+
+    While recovery re-runs a recorded session through the actors, :meth:`follow` makes
+    the clock read the recorded times instead, so the rebuilt state saw the times the
+    live run saw.
+    """
+
+    def __init__(self) -> None:
+        self._source: Callable[[], int] | None = None
 
     def now_ns(self) -> int:
-        return time.time_ns()
+        source = self._source
+        return time.time_ns() if source is None else source()
+
+    def follow(self, source: Callable[[], int] | None) -> None:
+        """Read time from ``source`` until called again with None (wall time)."""
+        self._source = source
 
     def schedule(self, at_ns: int, callback: TimerCallback) -> TimerHandle:
         loop = asyncio.get_running_loop()

@@ -16,11 +16,19 @@ Schema (version 2)::
              mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)
 
 ``payload`` of an event holds the exact bytes of :func:`runtime.codec.encode`.
+
+Durability (``durable=True``, the service): recording an order, cancel, fill, control or
+trading-state change raises :attr:`Journal.commit_pending`; the supervisor then awaits
+:meth:`Journal.commit` before any actor handles another message, so no venue call, no
+position change and no state change acts on a message that a crash could still lose.
+Commits are prefix-ordered: a committed message has every earlier one committed too.
+Market data between them is committed in batches by the writer task.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Final
 
@@ -29,13 +37,24 @@ import anyio
 
 from runtime.codec import encode
 from runtime.errors import AtriumError
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Message
+from runtime.messages import (
+    MESSAGE_SCHEMA_VERSION,
+    CancelOrder,
+    Control,
+    Fill,
+    Message,
+    Order,
+    TradingStateChanged,
+)
 
-__all__ = ("JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
+__all__ = ("DURABLE_KINDS", "JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
 
 log = logging.getLogger("atrium.journal")
 
 JOURNAL_SCHEMA_VERSION: Final = 2
+
+#: Kinds committed before anyone acts on them (when the journal is durable).
+DURABLE_KINDS: Final = frozenset({Order, CancelOrder, Fill, Control, TradingStateChanged})
 
 _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -66,14 +85,32 @@ class Journal:
         Rows per ``executemany``; the high-water mark is eight batches.
     flush_interval : float
         Longest a recorded message waits in memory before it is written (seconds).
+    durable : bool
+        Raise :attr:`commit_pending` for :data:`DURABLE_KINDS` (see the module docstring).
+    synchronous : {"normal", "full"}
+        SQLite ``synchronous``: ``full`` flushes the disk at every commit.
     """
 
-    def __init__(self, path: Path, *, batch_size: int = 2048, flush_interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        batch_size: int = 2048,
+        flush_interval: float = 0.2,
+        durable: bool = False,
+        synchronous: str = "normal",
+    ) -> None:
         self.path = path
         self.batch_size = batch_size
         self.flush_interval = flush_interval
+        self.durable = durable
+        self._synchronous = {"normal": "NORMAL", "full": "FULL"}[synchronous]
+        #: True while a durable message is recorded and not yet committed.
+        self.commit_pending = False
         self._high_water = batch_size * 8
         self._buffer: list[tuple[int, int, str, bytes]] = []
+        self._snapshots: list[tuple[int, int, str, bytes]] = []
+        self._write_lock = anyio.Lock()
         self._db: aiosqlite.Connection | None = None
         self._wake = anyio.Event()
         self._drained = anyio.Event()
@@ -89,7 +126,7 @@ class Journal:
         try:
             self._db = await aiosqlite.connect(self.path)
             await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute(f"PRAGMA synchronous={self._synchronous}")
             for statement in _SCHEMA:
                 await self._db.execute(statement)
             versions = await self._read_meta()
@@ -147,16 +184,41 @@ class Journal:
                 await self._db.close()
                 self._db = None
 
+    async def commit(self) -> None:
+        """Write and commit every message recorded so far (the durability barrier)."""
+        self.commit_pending = False
+        await self._write_buffer()
+
+    async def begin_session(self, *, mode: str, version: str, fingerprint: str) -> int:
+        """Record that a run starts appending here; return its session number."""
+        assert self._db is not None
+        async with self._write_lock:
+            cursor = await self._db.execute(
+                "INSERT INTO sessions (started_ns, first_seq, mode, atrium_version, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (time.time_ns(), self.next_seq, mode, version, fingerprint),
+            )
+            await self._db.commit()
+        return int(cursor.lastrowid or 0)
+
     # -- recording -----------------------------------------------------------------------
 
     def record(self, message: Message) -> None:
         """Buffer ``message`` under the next sequence number (the bus tap)."""
-        self._buffer.append((self.next_seq, message.ts, type(message).__name__, encode(message)))
+        cls = type(message)
+        self._buffer.append((self.next_seq, message.ts, cls.__name__, encode(message)))
         self.next_seq += 1
+        if cls in DURABLE_KINDS and self.durable:
+            self.commit_pending = True
         if len(self._buffer) >= self.batch_size:
             self._wake.set()
             if len(self._buffer) >= self._high_water and self._drained.is_set():
                 self._drained = anyio.Event()
+
+    def record_snapshot(self, ts: int, fingerprint: str, payload: bytes) -> None:
+        """Store actor state valid after the last recorded message (written in order)."""
+        self._snapshots.append((self.next_seq - 1, ts, fingerprint, payload))
+        self._wake.set()
 
     @property
     def buffered(self) -> int:
@@ -174,13 +236,24 @@ class Journal:
         await self._drained.wait()
 
     async def _write_buffer(self) -> None:
-        while self._buffer:
-            batch, self._buffer = self._buffer, []
-            assert self._db is not None
-            await self._db.executemany(
-                "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
-            )
-            await self._db.commit()
-            self.written += len(batch)
-            if len(self._buffer) < self._high_water:
-                self._drained.set()
+        # The lock keeps batches in order and makes a commit() that finds the buffer
+        # empty wait for the batch another task is still writing.
+        async with self._write_lock:
+            while self._buffer or self._snapshots:
+                batch, self._buffer = self._buffer, []
+                snapshots, self._snapshots = self._snapshots, []
+                db = self._db
+                assert db is not None
+                await db.executemany(
+                    "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
+                )
+                if snapshots:
+                    await db.executemany(
+                        "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
+                        "VALUES (?, ?, ?, ?)",
+                        snapshots,
+                    )
+                await db.commit()
+                self.written += len(batch)
+                if len(self._buffer) < self._high_water:
+                    self._drained.set()

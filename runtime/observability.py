@@ -9,7 +9,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, version
 
 import anyio
 from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
@@ -18,6 +17,7 @@ from prometheus_client.registry import Collector
 
 from runtime.journal import Journal
 from runtime.topology import Pipeline
+from runtime.version import atrium_version
 
 __all__ = ("LATENCY_BUCKETS", "RuntimeMetrics")
 
@@ -37,13 +37,6 @@ LATENCY_BUCKETS = (
     0.25,
     1.0,
 )
-
-
-def _version() -> str:
-    try:
-        return version("atrium-trading")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 class _PipelineCollector(Collector):
@@ -119,7 +112,7 @@ class RuntimeMetrics:
     ) -> None:
         registry.register(_PipelineCollector(pipeline, journal))
         Info("atrium_build", "Version of the running Atrium.", registry=registry).info(
-            {"version": _version(), "python": platform.python_version()}
+            {"version": atrium_version(), "python": platform.python_version()}
         )
         self.loop_lag = Gauge(
             "atrium_event_loop_lag_seconds",

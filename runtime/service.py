@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +20,18 @@ import anyio
 from prometheus_client import CollectorRegistry
 
 from config.schema import AtriumConfig
+from runtime.bus import OPERATOR
 from runtime.clocks import LiveClock
 from runtime.journal import Journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
+from runtime.recovery import Snapshotter, fingerprint, recover
 from runtime.topology import Pipeline, build_pipeline
+from runtime.version import atrium_version
 
 __all__ = ("ServiceView", "run_service")
 
 log = logging.getLogger("atrium.service")
-
-OPERATOR = "operator"
 
 
 @dataclass
@@ -46,6 +47,8 @@ class ServiceView:
     config: AtriumConfig
     started_ns: int
     token: str | None
+    #: ``{"state": "running"}`` until the journal was recovered, then its report.
+    recovery: dict[str, Any] = field(default_factory=lambda: {"state": "running"})
 
     def actor(self, name: str) -> Any:
         """The live instance of actor ``name`` (None before start or for an unknown name)."""
@@ -82,8 +85,13 @@ class ServiceView:
         """Ready when every actor runs and every live feed is connected and fresh."""
         supervisor = self.pipeline.supervisor
         actors = {name: slot.actor is not None for name, slot in self.pipeline.slots.items()}
-        checks: dict[str, Any] = {"actors": actors, "stopping": supervisor.stopping}
-        ready = all(actors.values()) and not supervisor.stopping
+        checks: dict[str, Any] = {
+            "actors": actors,
+            "stopping": supervisor.stopping,
+            "recovery": self.recovery,
+        }
+        recovered = self.recovery["state"] != "running"
+        ready = all(actors.values()) and not supervisor.stopping and recovered
         feed_status = getattr(self.actor("market_data"), "feed_status", None)
         if callable(feed_status):
             feeds = feed_status()
@@ -103,15 +111,39 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
     from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
     registry = registry if registry is not None else CollectorRegistry()
-    pipeline = build_pipeline(config, clock=LiveClock(), mode="live", registry=registry)
+    clock = LiveClock()
+    pipeline = build_pipeline(config, clock=clock, mode="live", registry=registry)
     journal = None
     if config.journal.enabled:
-        journal = Journal(Path(config.journal.path), batch_size=config.journal.batch_size)
+        journal = Journal(
+            Path(config.journal.path),
+            batch_size=config.journal.batch_size,
+            durable=True,
+            synchronous=config.journal.synchronous,
+        )
         await journal.open()
-        pipeline.bus.add_tap(journal.record)
-        pipeline.bus.add_gate(journal)
     metrics = RuntimeMetrics(registry, pipeline, journal)
     view = ServiceView(pipeline, config, time.time_ns(), _token(config))
+
+    async def recover_then_record() -> None:
+        """Rebuild the actors from the journal, then journal (and snapshot) what follows."""
+        if journal is None:
+            view.recovery = {"state": "off"}
+            return
+        version = atrium_version()
+        digest = fingerprint(config, version)
+        pipeline.supervisor.barrier = journal
+        report = await recover(pipeline, journal, fingerprint=digest, clock=clock)
+        view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
+        pipeline.bus.add_tap(journal.record)
+        pipeline.bus.add_gate(journal)
+        await journal.begin_session(mode="live", version=version, fingerprint=digest)
+        every = config.journal.snapshot_every
+        if every is not None:
+            pipeline.bus.on_settled = Snapshotter(
+                journal, pipeline, every=every, fingerprint=digest
+            )
+
     if view.token is None:
         log.warning("no API token in $%s: control endpoints are disabled", config.service.token_env)
     try:
@@ -128,7 +160,7 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
                     server = await serve(view, registry, config.service.host, config.service.port)
                     log.info("serving on http://%s:%d", config.service.host, server.port)
                     try:
-                        await pipeline.supervisor.run()
+                        await pipeline.supervisor.run(before_sources=recover_then_record)
                     finally:
                         await server.close()
                         tg.cancel_scope.cancel()

@@ -22,6 +22,10 @@ Two schedulers run the same mailboxes and handlers:
     get the loop between source messages and every ``max_batch`` messages.
 ``tasks``
     One task per actor draining its own mailbox; the event loop interleaves them.
+
+With a durable journal as :attr:`Supervisor.barrier`, no actor handles a message while
+an order, fill or control is recorded and not yet committed: the supervisor awaits the
+commit first, so a venue never sees an order that a crash could erase from the journal.
 """
 
 from __future__ import annotations
@@ -30,10 +34,10 @@ import logging
 import signal
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 
@@ -45,7 +49,7 @@ from runtime.codec import encode, kind_of
 from runtime.errors import ActorEscalation, AtriumError
 from runtime.messages import DeadLetter, Message
 
-__all__ = ("ActorSlot", "Supervisor")
+__all__ = ("ActorSlot", "CommitBarrier", "Supervisor")
 
 log = logging.getLogger("atrium.supervisor")
 
@@ -69,6 +73,14 @@ class ActorSlot:
     @property
     def stats(self) -> ActorStats:
         return self.context.stats
+
+
+class CommitBarrier(Protocol):
+    """What must be committed before actors act on it (the durable journal)."""
+
+    commit_pending: bool
+
+    async def commit(self) -> None: ...
 
 
 def _cycle_full(ready: deque[ActorSlot]) -> str:
@@ -96,6 +108,7 @@ class Supervisor:
         self._sources_done = anyio.Event()
         self._sources_left = 0
         self.stop_reason = ""
+        self.barrier: CommitBarrier | None = None
 
     # -- control -------------------------------------------------------------------------
 
@@ -114,9 +127,17 @@ class Supervisor:
     # -- running -------------------------------------------------------------------------
 
     async def run(
-        self, *, stop_when_sources_finish: bool = False, handle_signals: bool = False
+        self,
+        *,
+        stop_when_sources_finish: bool = False,
+        handle_signals: bool = False,
+        before_sources: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Start every actor and supervise until a stop; raise if an actor escalated."""
+        """Start every actor and supervise until a stop; raise if an actor escalated.
+
+        ``before_sources`` runs once every actor is started and handling messages, before
+        any source produces one: recovery re-runs the journal there.
+        """
         try:
             for slot in self.slots:
                 await self._start_instance(slot)
@@ -135,6 +156,13 @@ class Supervisor:
                     loops.start_soon(self._drain, slot, name=f"atrium-loop-{slot.name}")
             if handle_signals:
                 loops.start_soon(self._watch_signals, name="atrium-signals")
+            if before_sources is not None:
+                try:
+                    await before_sources()
+                except BaseException:
+                    loops.cancel_scope.cancel()
+                    await self._stop_all()
+                    raise
             async with anyio.create_task_group() as source_group:
                 for slot in sources:
                     source_group.start_soon(
@@ -220,6 +248,9 @@ class Supervisor:
             if not pending and not mailbox.drain(pending, max_batch):
                 await mailbox.wait()
                 continue
+            barrier = self.barrier
+            if barrier is not None and barrier.commit_pending:
+                await barrier.commit()
             handled, crash = self._handle_batch(slot, max_batch)
             actor = slot.actor
             assert actor is not None
@@ -246,10 +277,12 @@ class Supervisor:
             await self.bus.wait_idle()
             return
         self._dispatching = True
-        ready, max_batch = self._ready, self.config.max_batch
+        ready, max_batch, barrier = self._ready, self.config.max_batch, self.barrier
         stalled = 0
         try:
             while ready and not self._immediate:
+                if barrier is not None and barrier.commit_pending:
+                    await barrier.commit()
                 slot = ready.popleft()
                 actor, mailbox = slot.actor, slot.mailbox
                 assert actor is not None

@@ -169,6 +169,60 @@ class ExecutionActor(Actor):
     async def on_stop(self) -> None:
         await self._venue.close()
 
+    # -- recovery ------------------------------------------------------------------------
+
+    def recovery_problem(self) -> str | None:
+        """Why re-running the journal cannot rebuild this actor, if it cannot.
+
+        Re-running re-submits every recorded order: right for the paper venue, which is
+        rebuilt with it, wrong for a venue that would trade them again.
+        """
+        if isinstance(self._venue, PaperVenue):
+            return None
+        venue = self.context.config.venue
+        return (
+            f"execution.venue {venue!r} is not the paper venue; recovering its orders from "
+            "the journal is not supported (the re-run would send them again)"
+        )
+
+    def snapshot_state(self) -> dict[str, Any]:
+        if not isinstance(self._venue, PaperVenue):
+            raise TypeError(f"cannot snapshot the state of venue {type(self._venue).__name__}")
+        return {"book": self._book, "halted": self._halted, "venue": self._venue.snapshot_state()}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(self._venue, PaperVenue):
+            raise TypeError(f"cannot restore the state of venue {type(self._venue).__name__}")
+        self._book = state["book"]
+        self._halted = state["halted"]
+        self._venue.restore_state(state["venue"])
+        self._open_gauge.set(len(self._book))
+
+    def reconcile(self) -> list[str]:
+        """Compare the open orders of the book with the venue's order-status report.
+
+        Returns one line per disagreement (empty when they agree): an order open on one
+        side only, or with another filled quantity. Recovery halts trading on any.
+        """
+        book = {state.order_id: state for state in self._book.open_states()}
+        venue = {report.order_id: report for report in self._venue.order_status()}
+        problems = []
+        for order_id, state in book.items():
+            report = venue.get(order_id)
+            if report is None:
+                problems.append(f"order {order_id} is open in the journal, not at the venue")
+            elif report.filled_quantity != state.filled_quantity:
+                problems.append(
+                    f"order {order_id} has {state.filled_quantity} filled in the journal, "
+                    f"{report.filled_quantity} at the venue"
+                )
+        problems.extend(
+            f"order {order_id} is open at the venue, unknown to the journal"
+            for order_id in venue
+            if order_id not in book
+        )
+        return problems
+
     # -- read-only views -----------------------------------------------------------------
 
     def open_orders(self) -> list[dict[str, Any]]:

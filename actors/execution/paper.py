@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
-from typing import Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 from actors.execution.adapter import (
     EventSink,
@@ -139,6 +139,23 @@ class PaperVenue:
         self._used: dict[str, tuple[Print, Decimal]] = {}
         self._working: dict[str, list[_Working]] = {}
         self._by_id: dict[str, _Working] = {}
+
+    # -- snapshots -----------------------------------------------------------------------
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Working orders and the prints they match against (for the actor's snapshot)."""
+        return {
+            "last": self._last,
+            "used": self._used,
+            "working": self._working,
+            "by_id": self._by_id,  # the same objects: pickled once, shared again on load
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self._last = state["last"]
+        self._used = state["used"]
+        self._working = state["working"]
+        self._by_id = state["by_id"]
 
     # -- session -------------------------------------------------------------------------
 

@@ -31,6 +31,11 @@ files cannot hand the strategy a bar twice.
 
 In replay, sent counts and the timestamp gauge are published every 256 records and at
 the end (a metric update costs as much as parsing a field); live, after every record.
+
+After a restart of ``atrium run``, recovery hands the actor the market data it sent
+before (:meth:`MarketDataActor.restore_input`): live bars go on from the partial bar the
+ticks had built, a WebSocket feed drops the venue's resend up to the last trade sent,
+and a file feed skips what it had sent (:mod:`actors.market_data.resume`).
 """
 
 from __future__ import annotations
@@ -46,12 +51,13 @@ from actors.market_data.live import FeedStatus
 from actors.market_data.merge import merge_feeds
 from actors.market_data.pacing import Pacer
 from actors.market_data.rejections import Rejections
+from actors.market_data.resume import Delivered
 from actors.market_data.validation import order_problem
 from config.market_data import MarketDataConfig
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError
-from runtime.messages import Bar, Tick
+from runtime.messages import Bar, Message, Tick
 from runtime.metrics import counter, gauge
 
 __all__ = ("MarketDataActor",)
@@ -65,6 +71,8 @@ class MarketDataActor(Actor):
 
     ``context.config`` is the ``[market_data]`` section (``None``: defaults, no feeds).
     """
+
+    snapshot_attributes = ("_delivered", "_builders")
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
@@ -102,6 +110,14 @@ class MarketDataActor(Actor):
         self._published = [0] * len(names)
         self._last_ts: list[int | None] = [None] * len(names)
         self._statuses = _live_statuses(config, registry)
+        self._delivered = Delivered()
+        self._builders: dict[str, BarBuilder] = {}
+        self._bar_interval_ns = {
+            symbol: feed.bar_seconds * 1_000_000_000
+            for feed in config.feeds
+            if feed.bar_seconds is not None
+            for symbol in feed.live_symbols
+        }
 
     # -- what others read ------------------------------------------------------------------
 
@@ -150,6 +166,31 @@ class MarketDataActor(Actor):
         return {
             feeds[index].feed_name: status.snapshot() for index, status in self._statuses.items()
         }
+
+    # -- recovery --------------------------------------------------------------------------
+
+    def restore_input(self, message: Message) -> None:
+        """Note recorded market data as sent, and let its ticks build the live bars again."""
+        if isinstance(message, Tick):
+            builder = self._builder(message.symbol)
+            if builder is not None:
+                builder.add(message)  # a bar it completes was recorded before it
+            self._delivered.note(message)
+        elif isinstance(message, Bar):
+            builder = self._builders.get(message.symbol)
+            if builder is not None and builder.end is not None and message.ts >= builder.end:
+                builder.flush()  # sent: the tick that completed it may not have been
+            self._delivered.note(message)
+
+    def _builder(self, symbol: str) -> BarBuilder | None:
+        """The live bar builder of ``symbol`` (None when its feed makes no bars)."""
+        builder = self._builders.get(symbol)
+        if builder is None:
+            interval = self._bar_interval_ns.get(symbol)
+            if interval is None:
+                return None
+            builder = self._builders[symbol] = BarBuilder(interval)
+        return builder
 
     # -- the source loop -------------------------------------------------------------------
 
@@ -203,11 +244,18 @@ class MarketDataActor(Actor):
         sent, last_ts = self._sent, self._last_ts
         pending = 0
         records = merge_feeds(self._feeds)
+        resume = self._delivered.resume_filter() if not replay else None
+        delivered = self._delivered
         try:
             for local, record in records:
                 index = indices[local]
                 if last_seen is not None and not self._in_order(local, record, last_seen):
                     continue
+                if resume is not None:
+                    if resume.sent_before(record):
+                        continue
+                    await self.wait_writable()  # noted in the same step as it is recorded
+                    delivered.note(record)
                 ts = record.ts
                 if pacer is not None:
                     await pacer.wait(ts)
@@ -239,20 +287,27 @@ class MarketDataActor(Actor):
         feed = open_live_feed(
             config, status=status, rejections=self._live_rejections, clock=self.clock, log=self.log
         )
+        feed.resume(self._delivered)
         records, stamp = self._records_children[index], self._timestamp_children[index]
         sent, published = self._sent, self._published
+        delivered = self._delivered
 
-        interval = config.bar_seconds
-        builders: dict[str, BarBuilder] = {}
-
+        # What is noted as sent changes in the same step as the journal records it (no
+        # await between): a snapshot then never holds a record the journal lacks.
         async def emit(tick: Tick) -> None:
-            if interval is not None:  # bars too: a tick opening a new interval closes a bar
-                builder = builders.get(tick.symbol)
-                if builder is None:
-                    builder = builders[tick.symbol] = BarBuilder(interval * 1_000_000_000)
-                bar = builder.add(tick)
-                if bar is not None:
+            builder = self._builder(tick.symbol)
+            if builder is not None:
+                end = builder.end
+                if end is not None and tick.ts >= end:  # the tick opens a new interval
+                    await self.wait_writable()
+                    bar = builder.flush()
+                    assert bar is not None
+                    delivered.note(bar)
                     await self.send(bar)
+            await self.wait_writable()
+            if builder is not None:
+                builder.add(tick)
+            delivered.note(tick)
             await self.send(tick)
             sent[index] += 1
             published[index] += 1

@@ -31,6 +31,11 @@ class BarBuilder:
         self._symbol = ""
         self._open = self._high = self._low = self._close = self._volume = Decimal(0)
 
+    @property
+    def end(self) -> int | None:
+        """End of the interval in progress (None before the first tick and after a flush)."""
+        return self._end
+
     def add(self, tick: Tick) -> Bar | None:
         """Take ``tick``; return the bar it completed (it opened a later interval), if any."""
         price = tick.price

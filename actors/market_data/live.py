@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias
 
+from actors.market_data.resume import Delivered
 from runtime.messages import Tick
 
 __all__ = ("Emit", "FeedStatus", "LiveFeed")
@@ -31,6 +32,10 @@ class LiveFeed(Protocol):
 
     async def run(self, emit: Emit) -> None:
         """Produce ticks through ``emit`` until cancelled."""
+        ...
+
+    def resume(self, delivered: Delivered) -> None:
+        """Before :meth:`run` after a restart: never emit again what ``delivered`` holds."""
         ...
 
 

@@ -71,6 +71,14 @@ class TradeDeduplicator:
         self._symbols: dict[str, _Symbol] = {}
         self._connection = 0
 
+    def seed(self, symbol: str, ts: int, delivered: dict[_Key, int]) -> None:
+        """Take ``symbol`` as delivered up to ``ts`` (with ``delivered`` prints at ``ts``).
+
+        A restarted client seeds what its previous life sent; trade ids are not kept, so
+        the rule without ids applies until the next id arrives.
+        """
+        self._symbols[symbol] = _Symbol(ts, None, dict(delivered), connection=-1)
+
     def begin_connection(self) -> None:
         """A new connection starts: what it sends first may be a resend."""
         self._connection += 1

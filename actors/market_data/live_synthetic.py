@@ -25,6 +25,7 @@ from typing import Final
 import anyio
 
 from actors.market_data.live import Emit, FeedStatus
+from actors.market_data.resume import Delivered
 from config.market_data import SyntheticLiveConfig
 from runtime.clocks import Clock
 from runtime.messages import Tick
@@ -90,6 +91,9 @@ class SyntheticLiveFeed:
         self.status = status
         self._config = config
         self._clock = clock
+
+    def resume(self, delivered: Delivered) -> None:
+        """Nothing to skip: ticks are stamped with wall time, later than any sent before."""
 
     async def run(self, emit: Emit) -> None:
         """Emit ticks on schedule until cancelled."""

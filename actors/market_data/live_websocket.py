@@ -37,6 +37,7 @@ from actors.market_data.live import Emit, FeedStatus
 from actors.market_data.live_dedup import TradeDeduplicator, Verdict
 from actors.market_data.live_trades import Trade, VenueError, parse_message
 from actors.market_data.rejections import Rejections
+from actors.market_data.resume import Delivered
 from actors.market_data.validation import OUT_OF_ORDER, format_ns
 from config.market_data import WebSocketConfig
 from runtime.messages import Tick
@@ -100,6 +101,13 @@ class WebSocketFeed:
         self._dedup = TradeDeduplicator()
         self._subscriptions = 0
         self._traded = False
+
+    def resume(self, delivered: Delivered) -> None:
+        """Seed the deduplicator with the last trade sent per symbol before a restart."""
+        for symbol in self._config.symbols:
+            last = delivered.last_trade(symbol)
+            if last is not None:
+                self._dedup.seed(symbol, *last)
 
     async def run(self, emit: Emit) -> None:
         """Connect, stream, and reconnect with backoff, until cancelled."""

@@ -68,6 +68,8 @@ class PortfolioActor(Actor):
     HTTP service.
     """
 
+    snapshot_attributes = ("ledger", "_atr", "_order_counter", "_flatten_waiting")
+
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
         config = context.config

@@ -60,6 +60,8 @@ def _fraction(value: float | None) -> Decimal | None:
 class RiskActor(Actor):
     """Pre-trade checks, the trading state and the loss limits. Config: ``[risk]``."""
 
+    snapshot_attributes = ("_approved_ns", "_last_trade", "_machine")
+
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
         config = context.config
@@ -297,6 +299,11 @@ class RiskActor(Actor):
                 )
             )
         self._show_state()
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        super().restore_state(state)
+        self._show_state()
+        self._show_losses()
 
     def _show_state(self) -> None:
         current = self._machine.state

@@ -33,7 +33,7 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from actors.strategy.api import Strategy, StrategyContext
+from actors.strategy.api import CONTEXT_ATTRIBUTES, Strategy, StrategyContext
 from actors.strategy.loader import LoadedStrategy, load_strategies
 from config.strategy import StrategyConfig
 from runtime.actor import Actor, ActorContext
@@ -152,6 +152,42 @@ class StrategyActor(Actor):
         self._seen = 0
         self._bar_routes: dict[str, tuple[tuple[_Slot, Callable[[Bar], None]], ...]] = {}
         self._tick_routes: dict[str, tuple[tuple[_Slot, Callable[[Tick], None]], ...]] = {}
+
+    # -- snapshots -------------------------------------------------------------------------
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """Per strategy: its own attributes, the positions it was told, its intent count."""
+        return {
+            "seen": self._seen,
+            "strategies": {
+                name: {
+                    "enabled": slot.enabled,
+                    "failures": slot.failures,
+                    "positions": slot.context.positions,
+                    "intents_sent": slot.context.intents_sent,
+                    "attributes": _own_attributes(slot.strategy),
+                }
+                for name, slot in self._slots.items()
+            },
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        self._seen = state["seen"]
+        for name, saved in state["strategies"].items():
+            slot = self._slots[name]
+            slot.enabled = saved["enabled"]
+            slot.failures = saved["failures"]
+            slot.context.positions = saved["positions"]
+            slot.context.intents_sent = saved["intents_sent"]
+            attributes = saved["attributes"]
+            if attributes is None:
+                slot.strategy = None
+                continue
+            strategy = slot.cls(slot.context)  # not on_start: the state comes from the snapshot
+            vars(strategy).update(attributes)
+            slot.strategy = strategy
+            slot.up.set(1 if slot.enabled else 0)
+        self._rebuild_routes()
 
     def _new_context(self, spec: LoadedStrategy, metrics: _Metrics) -> StrategyContext:
         intents = metrics.intents.labels(spec.name)
@@ -356,3 +392,11 @@ class StrategyActor(Actor):
                     ticks.setdefault(symbol, []).append((slot, strategy.on_tick))
         self._bar_routes = {symbol: tuple(route) for symbol, route in bars.items()}
         self._tick_routes = {symbol: tuple(route) for symbol, route in ticks.items()}
+
+
+def _own_attributes(strategy: Strategy[Any] | None) -> dict[str, Any] | None:
+    """What a strategy built itself (in ``on_start`` and callbacks), without what the
+    base class set from its context (the context stays with the slot)."""
+    if strategy is None:
+        return None
+    return {key: value for key, value in vars(strategy).items() if key not in CONTEXT_ATTRIBUTES}

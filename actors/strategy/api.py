@@ -49,7 +49,7 @@ from runtime.messages import (
     Tick,
 )
 
-__all__ = ("NoParams", "Number", "Strategy", "StrategyContext")
+__all__ = ("CONTEXT_ATTRIBUTES", "NoParams", "Number", "Strategy", "StrategyContext")
 
 #: What the order helpers accept for a number. ``float`` is converted with
 #: ``Decimal(repr(x))`` (the shortest decimal that reads back as the same float), never
@@ -103,6 +103,13 @@ class StrategyContext:
         """Deterministic, unique per strategy: ``<name>-1``, ``<name>-2``, ..."""
         self.intents_sent += 1
         return f"{self.name}-{self.intents_sent}"
+
+
+#: What :meth:`Strategy.__init__` sets from the context; everything else a strategy holds
+#: is its own state (what a snapshot keeps).
+CONTEXT_ATTRIBUTES: Final = frozenset(
+    {"_context", "_symbol_set", "name", "params", "symbols", "clock"}
+)
 
 
 class Strategy(Generic[ParamsT]):

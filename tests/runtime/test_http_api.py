@@ -71,7 +71,7 @@ async def running(
     registry = CollectorRegistry()
     pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
     RuntimeMetrics(registry, pipeline, None)
-    view = ServiceView(pipeline, atrium, time.time_ns(), token)
+    view = ServiceView(pipeline, atrium, time.time_ns(), token, recovery={"state": "new"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(pipeline.supervisor.run)
         # The inline scheduler takes the mailboxes over once every actor's on_start is done.
@@ -169,13 +169,32 @@ async def test_get_readyz_when_running_then_200_and_after_stop_request_503() -> 
 
     actors = {name: True for name in ("market_data", "strategy", "portfolio", "risk", "execution")}
     # No feeds configured: no live feed to wait for (the service test covers one).
+    new = {"state": "new"}
     assert running_answer == (
         200,
-        {"ready": True, "checks": {"actors": actors, "stopping": False, "feeds": {}}},
+        {
+            "ready": True,
+            "checks": {"actors": actors, "stopping": False, "recovery": new, "feeds": {}},
+        },
     )
     assert stopping_answer == (
         503,
-        {"ready": False, "checks": {"actors": actors, "stopping": True, "feeds": {}}},
+        {
+            "ready": False,
+            "checks": {"actors": actors, "stopping": True, "recovery": new, "feeds": {}},
+        },
+    )
+
+
+async def test_get_readyz_when_journal_recovery_runs_then_503() -> None:
+    async with running() as service:
+        service.view.recovery = {"state": "running"}
+        status, answer = await service.get("/readyz")
+
+    assert (status, answer["ready"], answer["checks"]["recovery"]) == (
+        503,
+        False,
+        {"state": "running"},
     )
 
 
@@ -195,7 +214,7 @@ async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None
     atrium = parse_config({})
     registry = CollectorRegistry()
     pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
-    view = ServiceView(pipeline, atrium, time.time_ns(), TOKEN)
+    view = ServiceView(pipeline, atrium, time.time_ns(), TOKEN, recovery={"state": "new"})
     server = await serve(view, registry, "127.0.0.1", 0)
     try:
         async with (

@@ -1,0 +1,366 @@
+"""Recovery: a restarted service rebuilds every actor from its journal before it trades.
+
+The journal is the truth, and the actors are deterministic, so the state they had is
+the state they reach by handling the recorded session again. On start, when the journal
+already holds events:
+
+1. **Snapshot.** The newest snapshot whose fingerprint matches this Atrium and config
+   restores each actor's state as it was after the snapshot's ``seq``; without one the
+   actors start fresh from ``seq`` 0. Snapshots only save time: they are taken every
+   ``[journal].snapshot_every`` events at a settled point (:class:`Snapshotter`).
+2. **Re-run.** Every event after that point is taken in order. Market data and operator
+   controls (the inputs) are published again on their senders' behalf; the source actors
+   are told what they had sent (:meth:`~runtime.actor.Actor.restore_input`). Everything
+   else is what the actors publish in response, and each message they publish is
+   compared byte for byte with the journaled one at its position, while the clock reads
+   the recorded times. A difference stops the start with :class:`RecoveryError` naming
+   the ``seq``: an actor that would not reach the recorded state must not trade.
+3. **The cut.** A crash can fall between commits, inside the effects of the last input.
+   What the re-run publishes past the journal's end is appended to the journal: the
+   uninterrupted run would have published it, and nothing of it had been committed, so
+   nothing of it had reached the venue (orders are committed before execution sees them).
+4. **Reconciliation.** Execution compares its open orders with the venue's order-status
+   report; on any disagreement recovery publishes a ``halt`` control (source
+   ``recovery``), so the service comes up with trading halted for an operator to check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from runtime.actor import Actor
+from runtime.bus import OPERATOR
+from runtime.clocks import Clock, LiveClock
+from runtime.codec import decode, encode
+from runtime.errors import AtriumError
+from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
+from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
+from runtime.topology import Pipeline
+
+__all__ = ("RecoveryError", "RecoveryReport", "Snapshotter", "fingerprint", "recover")
+
+log = logging.getLogger("atrium.recovery")
+
+#: Kinds the pipeline takes from outside; every other kind is published by an actor.
+INPUT_KINDS: Final = frozenset({"Bar", "Tick", "Control"})
+#: The ``source`` of the halt recovery publishes when the venue disagrees with the journal.
+RECOVERY_SOURCE: Final = "recovery"
+
+Row = tuple[int, int, str, bytes]
+
+
+class RecoveryError(AtriumError):
+    """The journal cannot rebuild the actors exactly; the service must not trade."""
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What a recovery did (logged, and shown by ``/readyz``)."""
+
+    snapshot_seq: int
+    replayed: int
+    appended: int
+    last_seq: int
+    seconds: float
+    discrepancies: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "snapshot_seq": self.snapshot_seq,
+            "replayed_events": self.replayed,
+            "appended_events": self.appended,
+            "last_seq": self.last_seq,
+            "seconds": round(self.seconds, 3),
+            "discrepancies": list(self.discrepancies),
+        }
+
+
+def fingerprint(config: msgspec.Struct, version: str) -> str:
+    """What a snapshot is only valid under: Atrium and Python versions, schemas, config.
+
+    The ``service`` section (host, port, token variable) does not change what actors do
+    and is left out, so moving the port keeps the snapshots usable.
+    """
+    sections = {
+        name: value
+        for name, value in msgspec.structs.asdict(config).items()
+        if name not in ("service",)
+    }
+    parts = [
+        version,
+        f"{sys.version_info.major}.{sys.version_info.minor}",
+        str(JOURNAL_SCHEMA_VERSION),
+        str(MESSAGE_SCHEMA_VERSION),
+        msgspec.json.encode(sections, order="sorted").decode(),
+    ]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+class Snapshotter:
+    """Records every actor's state in the journal every ``every`` events (a bus hook).
+
+    Runs when the pipeline has settled (every message handled, the sources between two
+    records), so the states agree with the journal up to its last event.
+    """
+
+    def __init__(
+        self, journal: Journal, pipeline: Pipeline, *, every: int, fingerprint: str
+    ) -> None:
+        self._journal = journal
+        self._pipeline = pipeline
+        self._every = every
+        self._fingerprint = fingerprint
+        self._last = journal.next_seq - 1
+        self.taken = 0
+
+    def __call__(self) -> None:
+        if self._journal.next_seq - 1 - self._last >= self._every:
+            self.take()
+
+    def take(self) -> None:
+        """Snapshot now (the caller knows the pipeline is settled)."""
+        journal = self._journal
+        self._last = journal.next_seq - 1
+        try:
+            payload = pickle.dumps(_states(self._pipeline), protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an actor holds something that does not pickle
+            log.warning("snapshots are off: actor state does not pickle (%r)", exc)
+            self._pipeline.bus.on_settled = None
+            return
+        journal.record_snapshot(self._pipeline.clock.now_ns(), self._fingerprint, payload)
+        self.taken += 1
+
+
+def _actors(pipeline: Pipeline) -> dict[str, Actor]:
+    actors = {}
+    for name, slot in pipeline.slots.items():
+        if slot.actor is None:
+            raise RecoveryError(f"actor {name} is not running; cannot recover")
+        actors[name] = slot.actor
+    return actors
+
+
+def _states(pipeline: Pipeline) -> dict[str, dict[str, Any]]:
+    return {name: actor.snapshot_state() for name, actor in _actors(pipeline).items()}
+
+
+async def recover(
+    pipeline: Pipeline, journal: Journal, *, fingerprint: str, clock: LiveClock
+) -> RecoveryReport | None:
+    """Rebuild the actors of ``pipeline`` from ``journal`` (None: the journal is empty).
+
+    Call it with every actor started and before any source runs (the supervisor's
+    ``before_sources``), and before the journal is tapped: what the re-run publishes is
+    checked against the journal, not recorded again.
+    """
+    last_seq = journal.next_seq - 1
+    if last_seq == 0:
+        return None
+    started = time.perf_counter()
+    actors = _actors(pipeline)
+    problems = [
+        f"{name}: {problem}"
+        for name, actor in actors.items()
+        if (problem := actor.recovery_problem()) is not None
+    ]
+    if problems:
+        raise RecoveryError(
+            f"{journal.path}: holds a session, and it cannot be recovered: "
+            + "; ".join(problems)
+            + ". Move the journal aside to start a new session."
+        )
+    connection = _open(journal.path)
+    try:
+        snapshot_seq = _restore_snapshot(connection, journal.path, actors, fingerprint)
+        rerun = _Rerun(pipeline, journal, clock, _rows(connection, journal.path, snapshot_seq))
+        await rerun.run()
+    finally:
+        connection.close()
+    discrepancies = tuple(_reconcile(actors))
+    if discrepancies:
+        for line in discrepancies:
+            log.error("reconciliation: %s", line)
+        halt = Control(
+            ts=pipeline.clock.now_ns(),
+            command="halt",
+            reason="RECONCILIATION: " + "; ".join(discrepancies),
+            source=RECOVERY_SOURCE,
+        )
+        await pipeline.bus.publish(halt, OPERATOR)
+        await pipeline.bus.wait_settled()
+    report = RecoveryReport(
+        snapshot_seq=snapshot_seq,
+        replayed=rerun.replayed,
+        appended=rerun.appended,
+        last_seq=last_seq,
+        seconds=time.perf_counter() - started,
+        discrepancies=discrepancies,
+    )
+    log.info(
+        "recovered %s through seq %d in %.2fs: snapshot at seq %d, %d events re-run, %d appended",
+        journal.path,
+        last_seq,
+        report.seconds,
+        snapshot_seq,
+        rerun.replayed,
+        rerun.appended,
+    )
+    return report
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise RecoveryError(f"{path}: cannot read the journal to recover: {exc}") from None
+
+
+def _restore_snapshot(
+    connection: sqlite3.Connection, path: Path, actors: dict[str, Actor], fingerprint: str
+) -> int:
+    """Restore the newest matching snapshot; return its ``seq`` (0: none)."""
+    try:
+        row = connection.execute(
+            "SELECT seq, payload FROM snapshots WHERE fingerprint = ? ORDER BY seq DESC LIMIT 1",
+            (fingerprint,),
+        ).fetchone()
+        others = connection.execute(
+            "SELECT COUNT(*) FROM snapshots WHERE fingerprint != ?", (fingerprint,)
+        ).fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise RecoveryError(f"{path}: cannot read its snapshots: {exc}") from None
+    if others:
+        log.warning(
+            "%s: %d snapshots were taken under another Atrium version or config and are not used",
+            path,
+            others,
+        )
+    if row is None:
+        return 0
+    seq, payload = int(row[0]), bytes(row[1])
+    try:
+        states: dict[str, dict[str, Any]] = pickle.loads(payload)
+    except Exception as exc:
+        raise RecoveryError(f"{path}: the snapshot at seq {seq} does not load: {exc!r}") from None
+    missing = sorted(set(actors) - set(states))
+    if missing:
+        raise RecoveryError(f"{path}: the snapshot at seq {seq} has no state for {missing}")
+    for name, actor in actors.items():
+        actor.restore_state(states[name])
+    return seq
+
+
+def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Row]:
+    cursor = connection.execute(
+        "SELECT seq, ts, kind, payload FROM events WHERE seq > ? ORDER BY seq", (after,)
+    )
+    try:
+        for seq, ts, kind, payload in cursor:
+            yield int(seq), int(ts), str(kind), bytes(payload)
+    except sqlite3.DatabaseError as exc:
+        raise RecoveryError(f"{path}: cannot read the journal to recover: {exc}") from None
+
+
+class _Rerun:
+    """Publishes the recorded inputs again and checks what the actors publish."""
+
+    def __init__(self, pipeline: Pipeline, journal: Journal, clock: Clock, rows: Iterator[Row]):
+        self._bus = pipeline.bus
+        self._journal = journal
+        self._clock = clock
+        self._rows = rows
+        self._next: Row | None = next(rows, None)
+        self._ts = self._next[1] if self._next is not None else 0
+        self._sources = [
+            (name, slot.actor)
+            for name, slot in pipeline.slots.items()
+            if slot.cls.is_source() and slot.actor is not None
+        ]
+        self.divergence: str | None = None
+        self.replayed = 0
+        self.appended = 0
+
+    def _now(self) -> int:
+        """The recorded time of the next event (the time its publisher read)."""
+        return self._ts
+
+    def _take(self) -> Row:
+        row = self._next
+        assert row is not None
+        self._next = next(self._rows, None)
+        if self._next is not None:
+            self._ts = self._next[1]
+        return row
+
+    def tap(self, message: Message) -> None:
+        """The bus tap while re-running: check against the journal, never raise."""
+        if self._next is None:  # past the journal's end: the rest of the last input
+            self._journal.record(message)
+            self.appended += 1
+            return
+        seq, _, kind, payload = self._take()
+        self.replayed += 1
+        if self.divergence is None and encode(message) != payload:
+            self.divergence = _difference(self._journal.path, seq, kind, payload, message)
+
+    async def run(self) -> None:
+        if not isinstance(self._clock, LiveClock):
+            raise RecoveryError("recovery needs the service's LiveClock")
+        sender = self._sources[0][0] if self._sources else "market_data"
+        bus = self._bus
+        bus.add_tap(self.tap)
+        self._clock.follow(self._now)
+        try:
+            while self._next is not None:
+                seq, _, kind, payload = self._next
+                if kind not in INPUT_KINDS:
+                    raise RecoveryError(
+                        f"{self._journal.path}: seq {seq} holds a {kind} that the re-run did "
+                        "not publish; the journal was written by another configuration, "
+                        "another Atrium version or the tasks scheduler"
+                    )
+                message = decode(payload)
+                if kind == "Control":
+                    await bus.publish(message, OPERATOR)
+                else:
+                    for _, source in self._sources:
+                        source.restore_input(message)
+                    await bus.publish(message, sender)
+                await bus.wait_settled()
+                if self.divergence is not None:
+                    raise RecoveryError(self.divergence)
+        finally:
+            self._clock.follow(None)
+            bus.remove_tap(self.tap)
+
+
+def _difference(path: Path, seq: int, kind: str, payload: bytes, message: Message) -> str:
+    try:
+        recorded: Any = decode(payload)
+    except msgspec.DecodeError as exc:
+        recorded = f"an undecodable {kind} ({exc})"
+    return (
+        f"{path}: seq {seq}: the re-run published {message!r} where the journal holds "
+        f"{recorded!r}; the journal was written by another configuration or Atrium version "
+        "(or a clock-dependent decision went another way), so the actors cannot be rebuilt "
+        "exactly. Start with the configuration that wrote it, or move the journal aside "
+        "to start a new session"
+    )
+
+
+def _reconcile(actors: dict[str, Actor]) -> Iterator[str]:
+    for actor in actors.values():
+        reconcile = getattr(actor, "reconcile", None)
+        if callable(reconcile):
+            yield from reconcile()
