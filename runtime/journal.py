@@ -70,6 +70,13 @@ _SCHEMA: Final = (
 )
 
 
+def _versions() -> dict[str, str]:
+    return {
+        "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
+        "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
+    }
+
+
 class JournalError(AtriumError):
     """Raised when a journal file cannot be opened, is corrupt, or has another schema."""
 
@@ -122,33 +129,54 @@ class Journal:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def open(self) -> None:
-        """Open or create the file, check its versions, and continue its sequence."""
+        """Open or create the file, check its versions, and continue its sequence.
+
+        Nothing is written to an existing file before it proved to be an Atrium journal
+        of this schema: any other file is refused as it is.
+        """
         try:
             self._db = await aiosqlite.connect(self.path)
-            await self._db.execute("PRAGMA journal_mode=WAL")
-            await self._db.execute(f"PRAGMA synchronous={self._synchronous}")
-            for statement in _SCHEMA:
-                await self._db.execute(statement)
-            versions = await self._read_meta()
+            async with self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            ) as cursor:
+                tables = {str(row[0]) for row in await cursor.fetchall()}
+            problem = await self._check_existing(tables) if tables else None
+            if problem is None:
+                await self._db.execute("PRAGMA journal_mode=WAL")
+                await self._db.execute(f"PRAGMA synchronous={self._synchronous}")
+                if not tables:
+                    await self._create()
+                async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
+                    row = await cursor.fetchone()
         except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
             await self._close_quietly()
-            raise JournalError(f"{self.path}: not a usable Atrium journal ({exc})") from None
-        expected = {
-            "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
-            "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
-        }
-        if not versions:
-            await self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(expected.items()))
-            await self._db.commit()
-        elif versions != expected:
-            await self._close_quietly()
             raise JournalError(
-                f"{self.path}: journal schema {versions} is not the supported {expected}; "
-                "the file was left untouched"
-            )
-        async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
-            row = await cursor.fetchone()
+                f"{self.path}: not a usable Atrium journal ({exc}); the file was left untouched"
+            ) from None
+        if problem is not None:
+            await self._close_quietly()
+            raise JournalError(f"{self.path}: {problem}; the file was left untouched")
         self.next_seq = int(row[0]) + 1 if row else 1
+
+    async def _check_existing(self, tables: set[str]) -> str | None:
+        """Why an existing database is not a journal this Atrium may append to, if so."""
+        missing = sorted({"meta", "events", "snapshots", "sessions"} - tables)
+        if "meta" in missing:
+            return "an SQLite database, but not an Atrium journal (it has no meta table)"
+        versions = await self._read_meta()
+        expected = _versions()
+        if versions != expected:
+            return f"journal schema {versions} is not the supported {expected}"
+        if missing:
+            return f"an Atrium journal without its {', '.join(missing)} table (damaged)"
+        return None
+
+    async def _create(self) -> None:
+        assert self._db is not None
+        for statement in _SCHEMA:
+            await self._db.execute(statement)
+        await self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(_versions().items()))
+        await self._db.commit()
 
     async def _read_meta(self) -> dict[str, str]:
         assert self._db is not None

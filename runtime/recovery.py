@@ -39,6 +39,7 @@ from typing import Any, Final
 
 import msgspec
 
+from config.schema import AtriumConfig
 from runtime.actor import Actor
 from runtime.bus import OPERATOR
 from runtime.clocks import Clock, LiveClock
@@ -47,8 +48,16 @@ from runtime.errors import AtriumError
 from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
 from runtime.topology import Pipeline
+from runtime.version import atrium_version
 
-__all__ = ("RecoveryError", "RecoveryReport", "Snapshotter", "fingerprint", "recover")
+__all__ = (
+    "RecoveryError",
+    "RecoveryReport",
+    "Snapshotter",
+    "fingerprint",
+    "recover",
+    "resume_session",
+)
 
 log = logging.getLogger("atrium.recovery")
 
@@ -86,7 +95,7 @@ class RecoveryReport:
         }
 
 
-def fingerprint(config: msgspec.Struct, version: str) -> str:
+def fingerprint(config: AtriumConfig, version: str) -> str:
     """What a snapshot is only valid under: Atrium and Python versions, schemas, config.
 
     The ``service`` section (host, port, token variable) does not change what actors do
@@ -216,6 +225,28 @@ async def recover(
         rerun.replayed,
         rerun.appended,
     )
+    return report
+
+
+async def resume_session(
+    pipeline: Pipeline, journal: Journal, config: AtriumConfig, *, clock: LiveClock
+) -> RecoveryReport | None:
+    """Recover from ``journal``, then journal and snapshot what the pipeline does next.
+
+    The service's start (the supervisor's ``before_sources``): the commit barrier goes
+    up first, so even what recovery appends is committed before execution acts on it.
+    """
+    version = atrium_version()
+    digest = fingerprint(config, version)
+    pipeline.supervisor.barrier = journal
+    report = await recover(pipeline, journal, fingerprint=digest, clock=clock)
+    pipeline.bus.add_tap(journal.record)
+    pipeline.bus.add_gate(journal)
+    await journal.begin_session(mode="live", version=version, fingerprint=digest)
+    if config.journal.snapshot_every:
+        pipeline.bus.on_settled = Snapshotter(
+            journal, pipeline, every=config.journal.snapshot_every, fingerprint=digest
+        )
     return report
 
 

@@ -25,9 +25,8 @@ from runtime.clocks import LiveClock
 from runtime.journal import Journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
-from runtime.recovery import Snapshotter, fingerprint, recover
+from runtime.recovery import resume_session
 from runtime.topology import Pipeline, build_pipeline
-from runtime.version import atrium_version
 
 __all__ = ("ServiceView", "run_service")
 
@@ -126,23 +125,11 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
     view = ServiceView(pipeline, config, time.time_ns(), _token(config))
 
     async def recover_then_record() -> None:
-        """Rebuild the actors from the journal, then journal (and snapshot) what follows."""
         if journal is None:
             view.recovery = {"state": "off"}
             return
-        version = atrium_version()
-        digest = fingerprint(config, version)
-        pipeline.supervisor.barrier = journal
-        report = await recover(pipeline, journal, fingerprint=digest, clock=clock)
+        report = await resume_session(pipeline, journal, config, clock=clock)
         view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
-        pipeline.bus.add_tap(journal.record)
-        pipeline.bus.add_gate(journal)
-        await journal.begin_session(mode="live", version=version, fingerprint=digest)
-        every = config.journal.snapshot_every
-        if every is not None:
-            pipeline.bus.on_settled = Snapshotter(
-                journal, pipeline, every=every, fingerprint=digest
-            )
 
     if view.token is None:
         log.warning("no API token in $%s: control endpoints are disabled", config.service.token_env)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -87,7 +88,49 @@ async def test_open_when_file_is_not_sqlite_then_error_names_file(tmp_path: Path
     path.write_bytes(b"this is not a database" * 100)
     before = path.read_bytes()
     with pytest.raises(
-        JournalError, match=rf"^{path}: not a usable Atrium journal \(file is not a database\)$"
+        JournalError,
+        match=(
+            rf"^{path}: not a usable Atrium journal \(file is not a database\); "
+            r"the file was left untouched$"
+        ),
+    ):
+        await Journal(path).open()
+    assert path.read_bytes() == before
+
+
+async def test_open_when_sqlite_file_of_another_program_then_refused_and_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "other.sqlite"
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance TEXT)")
+        db.execute("INSERT INTO accounts VALUES (1, '100.00')")
+        db.commit()
+    before = path.read_bytes()
+    with pytest.raises(
+        JournalError,
+        match=(
+            rf"^{path}: an SQLite database, but not an Atrium journal \(it has no meta table\); "
+            r"the file was left untouched$"
+        ),
+    ):
+        await Journal(path).open()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]
+
+
+async def test_open_when_journal_truncated_then_error_and_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "cut.sqlite"
+    await _write(path, [_bar(n) for n in range(1, 3001)])
+    with path.open("r+b") as file:
+        file.truncate(path.stat().st_size // 2)
+    before = path.read_bytes()
+    with pytest.raises(
+        JournalError,
+        match=(
+            rf"^{path}: not a usable Atrium journal \(database disk image is malformed\); "
+            r"the file was left untouched$"
+        ),
     ):
         await Journal(path).open()
     assert path.read_bytes() == before
