@@ -116,7 +116,7 @@ async def test_open_when_sqlite_file_of_another_program_then_refused_and_untouch
     ):
         await Journal(path).open()
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.sqlite"]
+    assert sorted([p.name async for p in anyio.Path(tmp_path).iterdir()]) == ["other.sqlite"]
 
 
 async def test_open_when_journal_truncated_then_error_and_untouched(tmp_path: Path) -> None:
