@@ -19,9 +19,13 @@ already holds events:
    What the re-run publishes past the journal's end is appended to the journal: the
    uninterrupted run would have published it, and nothing of it had been committed, so
    nothing of it had reached the venue (orders are committed before execution sees them).
+   They are stamped with the time of the last recorded event, as the rest of that
+   input's effects were: an order appended there fills on the next recorded bar, as it
+   would have.
 4. **Reconciliation.** Execution compares its open orders with the venue's order-status
-   report; on any disagreement recovery publishes a ``halt`` control (source
-   ``recovery``), so the service comes up with trading halted for an operator to check.
+   report; on any disagreement :func:`resume_session` publishes (and journals) a
+   ``halt`` control with source ``recovery``, so the service comes up with trading
+   halted for an operator to check.
 """
 
 from __future__ import annotations
@@ -98,13 +102,14 @@ class RecoveryReport:
 def fingerprint(config: AtriumConfig, version: str) -> str:
     """What a snapshot is only valid under: Atrium and Python versions, schemas, config.
 
-    The ``service`` section (host, port, token variable) does not change what actors do
-    and is left out, so moving the port keeps the snapshots usable.
+    The ``service`` and ``journal`` sections (port, token variable, file path, batch
+    size) do not change what actors do and are left out, so moving the port or the
+    journal file keeps the snapshots usable.
     """
     sections = {
         name: value
         for name, value in msgspec.structs.asdict(config).items()
-        if name not in ("service",)
+        if name not in ("service", "journal")
     }
     parts = [
         version,
@@ -197,17 +202,8 @@ async def recover(
     finally:
         connection.close()
     discrepancies = tuple(_reconcile(actors))
-    if discrepancies:
-        for line in discrepancies:
-            log.error("reconciliation: %s", line)
-        halt = Control(
-            ts=pipeline.clock.now_ns(),
-            command="halt",
-            reason="RECONCILIATION: " + "; ".join(discrepancies),
-            source=RECOVERY_SOURCE,
-        )
-        await pipeline.bus.publish(halt, OPERATOR)
-        await pipeline.bus.wait_settled()
+    for line in discrepancies:
+        log.error("reconciliation: %s", line)
     report = RecoveryReport(
         snapshot_seq=snapshot_seq,
         replayed=rerun.replayed,
@@ -243,6 +239,15 @@ async def resume_session(
     pipeline.bus.add_tap(journal.record)
     pipeline.bus.add_gate(journal)
     await journal.begin_session(mode="live", version=version, fingerprint=digest)
+    if report is not None and report.discrepancies:
+        halt = Control(
+            ts=pipeline.clock.now_ns(),
+            command="halt",
+            reason="RECONCILIATION: " + "; ".join(report.discrepancies),
+            source=RECOVERY_SOURCE,
+        )
+        await pipeline.bus.publish(halt, OPERATOR)  # journaled: the next recovery sees it
+        await pipeline.bus.wait_settled()
     if config.journal.snapshot_every:
         pipeline.bus.on_settled = Snapshotter(
             journal, pipeline, every=config.journal.snapshot_every, fingerprint=digest

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry
 from config.schema import AtriumConfig
 from runtime.bus import OPERATOR
 from runtime.clocks import LiveClock
+from runtime.errors import AtriumError
 from runtime.journal import Journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
@@ -138,6 +139,7 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
         # journal is closed: asyncio restores the default action when a handler is removed, so
         # a second signal after the supervisor returned would kill the process mid-flush.
         with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            failed: AtriumError | None = None
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(pipeline.supervisor.watch_signals, signals)
@@ -148,12 +150,16 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
                     log.info("serving on http://%s:%d", config.service.host, server.port)
                     try:
                         await pipeline.supervisor.run(before_sources=recover_then_record)
+                    except AtriumError as exc:  # raised below as itself, not in a group
+                        failed = exc
                     finally:
                         await server.close()
                         tg.cancel_scope.cancel()
             finally:
                 if journal is not None:
                     await journal.close()
+            if failed is not None:
+                raise failed
             log.info("stopped: %s", pipeline.supervisor.stop_reason)
     finally:
         # Stopped and flushed, the process is on its way out (interpreter teardown takes

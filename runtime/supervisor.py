@@ -150,6 +150,7 @@ class Supervisor:
             self._sources_done.set()
         if self.scheduler == "inline":
             self._schedule_inline()
+        failed: Exception | None = None
         async with anyio.create_task_group() as loops:
             if self.scheduler == "tasks":
                 for slot in self.slots:
@@ -159,32 +160,36 @@ class Supervisor:
             if before_sources is not None:
                 try:
                     await before_sources()
-                except BaseException:
-                    loops.cancel_scope.cancel()
-                    await self._stop_all()
-                    raise
-            async with anyio.create_task_group() as source_group:
-                for slot in sources:
-                    source_group.start_soon(
-                        self._run_source, slot, name=f"atrium-source-{slot.name}"
-                    )
-                if stop_when_sources_finish:
-                    source_group.start_soon(self._stop_after_sources)
-                await self._stop.wait()
-                source_group.cancel_scope.cancel()
-            if not self._immediate:
-                with anyio.move_on_after(self.config.shutdown_grace_seconds) as grace:
-                    await self.bus.wait_settled()
-                if grace.cancelled_caught:
-                    log.warning(
-                        "shutdown grace of %.1fs ran out with %d messages unhandled",
-                        self.config.shutdown_grace_seconds,
-                        self.bus.in_flight,
-                    )
+                except Exception as exc:  # raised as itself, after a clean stop
+                    failed = exc
+                    self.request_stop(f"start failed: {exc}", immediate=True)
+            if failed is None:
+                await self._run_sources(sources, stop_when_sources_finish)
             loops.cancel_scope.cancel()
         await self._stop_all()
+        if failed is not None:
+            raise failed
         if self._escalation is not None:
             raise self._escalation
+
+    async def _run_sources(self, sources: list[ActorSlot], stop_when_finished: bool) -> None:
+        """Run the sources until a stop, then drain the mailboxes (unless immediate)."""
+        async with anyio.create_task_group() as source_group:
+            for slot in sources:
+                source_group.start_soon(self._run_source, slot, name=f"atrium-source-{slot.name}")
+            if stop_when_finished:
+                source_group.start_soon(self._stop_after_sources)
+            await self._stop.wait()
+            source_group.cancel_scope.cancel()
+        if not self._immediate:
+            with anyio.move_on_after(self.config.shutdown_grace_seconds) as grace:
+                await self.bus.wait_settled()
+            if grace.cancelled_caught:
+                log.warning(
+                    "shutdown grace of %.1fs ran out with %d messages unhandled",
+                    self.config.shutdown_grace_seconds,
+                    self.bus.in_flight,
+                )
 
     async def _start_instance(self, slot: ActorSlot) -> None:
         slot.actor = slot.cls(slot.context)
