@@ -93,11 +93,11 @@ class Outcome:
     pipeline: Pipeline
 
 
-async def run_session(config: AtriumConfig) -> Outcome:
+async def run_session(config: AtriumConfig, *, durable: bool = True) -> Outcome:
     """One start of the service on ``config.journal.path``, until the feed is sent."""
     clock = LiveClock()
     pipeline = build_pipeline(config, clock=clock, mode="live")
-    journal = Journal(Path(config.journal.path), durable=True)
+    journal = Journal(Path(config.journal.path), durable=durable)
     await journal.open()
     reports: list[RecoveryReport | None] = []
 

@@ -26,7 +26,10 @@ from recovery_kit import (
     run_session,
     session_config,
 )
+from recovery_witness import Witness
 
+from config.schema import AtriumConfig
+from config.topology import default_actors
 from runtime.messages import Bar, Control, Message, Order
 from runtime.recovery import RecoveryError
 
@@ -205,3 +208,26 @@ async def test_recover_when_venue_disagrees_then_trading_halted_by_recovery(
     assert risk.status()["trading_state"] == "HALTED"  # type: ignore[attr-defined]
     halt_seq = next(s for s, m in events(journal) if isinstance(m, Control))
     assert [m for s, m in events(journal) if isinstance(m, Order) and s > halt_seq] == []
+
+
+def _with_witness(journal: Path) -> AtriumConfig:
+    actors = msgspec.to_builtins(default_actors())
+    actors["witness"] = {
+        "class": "recovery_witness:Witness",
+        "section": "journal",
+        "subscribes": ["Order", "Fill", "Control"],
+    }
+    return session_config(journal, extra={"topology": {"actors": actors}})
+
+
+@pytest.mark.parametrize(("durable", "all_committed"), [(True, True), (False, False)])
+async def test_journal_when_durable_then_orders_and_fills_committed_before_any_actor_acts(
+    tmp_path: Path, durable: bool, all_committed: bool
+) -> None:
+    outcome = await run_session(_with_witness(tmp_path / "journal.sqlite"), durable=durable)
+
+    witness = outcome.pipeline.slots["witness"].actor
+    assert isinstance(witness, Witness)
+    assert witness.checked >= 40
+    # Without the barrier the same session acts on orders still in memory: the check bites.
+    assert (witness.missing == []) is all_committed

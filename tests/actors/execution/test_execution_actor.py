@@ -18,7 +18,8 @@ from actors.execution.adapter import (
     VenueConnectionChanged,
     VenueFilled,
 )
-from actors.execution.orders import IllegalTransitionError
+from actors.execution.orders import IllegalTransitionError, OrderBook
+from actors.execution.paper import PaperVenue
 from config.execution import ExecutionConfig
 from config.schema import AtriumConfig
 from config.topology import ActorSpecConfig, TopologyConfig, default_actors
@@ -676,3 +677,53 @@ def test_metrics_when_actor_rebuilt_on_same_registry_then_collectors_reused() ->
     ExecutionActor(context).handle(_order("o2"))
 
     assert h.metric("atrium_orders_total", status="SUBMITTED") == 2
+
+
+# -- recovery ------------------------------------------------------------------------------
+
+
+def test_recovery_problem_when_paper_venue_then_none_and_when_adapter_then_refusal() -> None:
+    h, _ = _scripted()
+    assert Harness().actor.recovery_problem() is None
+    assert h.actor.recovery_problem() == (
+        f"execution.venue '{__name__}:ScriptedVenue' is not the paper venue; recovering its "
+        "orders from the journal is not supported (the re-run would send them again)"
+    )
+
+
+def _paper_with_open_order() -> Harness:
+    h = Harness(max_volume_participation=D("0.1"))
+    h.send(_order("o1"))
+    h.send(_bar(T0 + 60, "50", "50", "50", "50", volume="100"))  # fills 10 of 100
+    return h
+
+
+def test_reconcile_when_book_and_paper_venue_agree_then_no_discrepancy() -> None:
+    h = _paper_with_open_order()
+    assert h.actor.open_orders()[0]["filled_quantity"] == D(10)
+    assert h.actor.reconcile() == []
+
+
+def test_reconcile_when_venue_lost_the_order_then_named() -> None:
+    h = _paper_with_open_order()
+    venue = h.actor._venue
+    assert isinstance(venue, PaperVenue)
+    venue.restore_state({"last": {}, "used": {}, "working": {}, "by_id": {}})
+    assert h.actor.reconcile() == ["order o1 is open in the journal, not at the venue"]
+
+
+def test_reconcile_when_venue_filled_more_then_both_quantities_named() -> None:
+    h = _paper_with_open_order()
+    venue = h.actor._venue
+    assert isinstance(venue, PaperVenue)
+    state = venue.snapshot_state()
+    state["by_id"]["o1"].filled = D(25)
+    venue.restore_state(state)
+    assert h.actor.reconcile() == ["order o1 has 10 filled in the journal, 25 at the venue"]
+
+
+def test_reconcile_when_venue_has_an_order_the_journal_lacks_then_named() -> None:
+    h = _paper_with_open_order()
+    state = h.actor.snapshot_state()
+    h.actor.restore_state({**state, "book": OrderBook()})
+    assert h.actor.reconcile() == ["order o1 is open at the venue, unknown to the journal"]
