@@ -35,7 +35,9 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     scheduler : {"inline", "tasks"}, default "inline"
         ``inline``: every source message is handled through the whole pipeline before the
         source goes on (no event-loop pass per hop; the order of handling depends only on
-        the input). ``tasks``: one asyncio task per actor.
+        the input). ``tasks``: one asyncio task per actor; their interleaving depends on
+        timing, so ``atrium run`` cannot recover a journal written under it (a restart on
+        such a journal is refused).
     """
 
     max_batch: PositiveInt = 256

@@ -188,6 +188,11 @@ async def recover(
         for name, actor in actors.items()
         if (problem := actor.recovery_problem()) is not None
     ]
+    if pipeline.supervisor.scheduler != "inline":
+        problems.append(
+            "runtime.scheduler is 'tasks', which interleaves the actors in an order a re-run "
+            "cannot reproduce; recovery needs the 'inline' scheduler"
+        )
     if problems:
         raise RecoveryError(
             f"{journal.path}: holds a session, and it cannot be recovered: "
