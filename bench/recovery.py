@@ -85,18 +85,21 @@ async def record(config: AtriumConfig, events: int) -> float:
     journal = Journal(Path(config.journal.path), durable=True)
     await journal.open()
 
-    async def stop_at_size() -> None:
-        while journal.next_seq <= events:
-            await anyio.sleep(0.05)
-        pipeline.supervisor.request_stop("journal full", immediate=True)
-
     async def start() -> None:
         await resume_session(pipeline, journal, config, clock=clock)
+        snapshot = pipeline.bus.on_settled
+
+        def settled() -> None:
+            if snapshot is not None:
+                snapshot()
+            if journal.next_seq > events:
+                pipeline.supervisor.request_stop("journal full")
+
+        pipeline.bus.on_settled = settled
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:
         tg.start_soon(journal.run_writer)
-        tg.start_soon(stop_at_size)
         await pipeline.supervisor.run(before_sources=start)
         tg.cancel_scope.cancel()
     await journal.close()
@@ -141,9 +144,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--snapshot-every", type=int, default=50_000)
-    parser.add_argument("--full", action="store_true", help="also time a recovery without snapshots")
+    parser.add_argument(
+        "--full", action="store_true", help="also time a recovery without snapshots"
+    )
     args = parser.parse_args()
-    print(f"{'events':>10} {'recorded in':>12} {'snapshot':>10} {'re-run':>8} {'recovery':>9}  mode")
+    print(
+        f"{'events':>10} {'recorded in':>12} {'snapshot':>10} {'re-run':>8} {'recovery':>9}  mode"
+    )
     with tempfile.TemporaryDirectory() as directory:
         for events in args.events:
             path = Path(directory, f"journal-{events}.sqlite")
