@@ -268,20 +268,24 @@ class Journal:
         # empty wait for the batch another task is still writing.
         async with self._write_lock:
             while self._buffer or self._snapshots:
-                batch, self._buffer = self._buffer, []
-                snapshots, self._snapshots = self._snapshots, []
-                db = self._db
-                assert db is not None
-                await db.executemany(
-                    "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
-                )
-                if snapshots:
+                # Shielded: the rows leave the buffer here, so a cancellation between this
+                # and the commit (the writer task cancelled at shutdown) would lose them --
+                # close() finds the buffer empty and the file rolls the batch back.
+                with anyio.CancelScope(shield=True):
+                    batch, self._buffer = self._buffer, []
+                    snapshots, self._snapshots = self._snapshots, []
+                    db = self._db
+                    assert db is not None
                     await db.executemany(
-                        "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
-                        "VALUES (?, ?, ?, ?)",
-                        snapshots,
+                        "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
                     )
-                await db.commit()
+                    if snapshots:
+                        await db.executemany(
+                            "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
+                            "VALUES (?, ?, ?, ?)",
+                            snapshots,
+                        )
+                    await db.commit()
                 self.written += len(batch)
                 if len(self._buffer) < self._high_water:
                     self._drained.set()

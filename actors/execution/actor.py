@@ -59,6 +59,7 @@ from actors.execution.orders import OrderBook, OrderState
 from actors.execution.paper import PaperVenue
 from config.execution import ExecutionConfig
 from runtime.actor import Actor, ActorContext
+from runtime.clocks import LiveClock
 from runtime.loading import load_object
 from runtime.messages import (
     Bar,
@@ -118,7 +119,9 @@ class ExecutionActor(Actor):
 
     def _make_venue(self, config: ExecutionConfig) -> VenueAdapter:
         if config.venue == "paper":
-            return PaperVenue(config, self._on_venue_event)
+            # On a LiveClock orders carry wall time, prints the venue's: see the paper rule.
+            live = isinstance(self.clock, LiveClock)
+            return PaperVenue(config, self._on_venue_event, live=live)
         factory = load_object(config.venue, key="execution.venue")
         if not callable(factory):
             raise ValueError(f"execution.venue: {config.venue!r} is not callable")

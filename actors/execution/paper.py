@@ -4,10 +4,17 @@ Pure apart from the events it hands to its sink: no clock, no randomness, no I/O
 are matched per symbol in submission order.
 
 When an order can fill
-    Only against market data stamped strictly after the order (``print.ts > order.ts``):
-    the bar an order was decided on is never used to fill it, whatever order the
-    mailbox lanes deliver them in. The one exception is ``market_fill = "current_close"``,
-    where a MARKET order fills at once at the last print of its symbol.
+    Only against market data stamped strictly after the order was decided: the bar an
+    order was decided on is never used to fill it. In a replay the clock follows the
+    data, so that is ``print.ts > order.ts``, whatever order the mailbox lanes deliver
+    them in. Live (``live=True``) an order carries wall time and a print the venue's
+    time; comparing the two would make fills depend on the offset between the clocks
+    (late or recorded data would never fill, data stamped ahead of the wall clock would
+    fill on the print the order was decided on), and a replay of the recorded session
+    would not reproduce them. Live, an order therefore fills only on prints stamped
+    after the newest print the venue had seen when the order arrived (any print, before
+    the first). The one exception is ``market_fill = "current_close"``, where a MARKET
+    order fills at once at the last print of its symbol.
 
 Fill price (a tick is treated as a bar with open = high = low = close = price)
     * MARKET, or a STOP already triggered: the bar's open (``next_open``) or close
@@ -89,6 +96,7 @@ class _Working:
     """The venue's side of one working order."""
 
     __slots__ = (
+        "after_ts",
         "charged_commission",
         "day",
         "fill_count",
@@ -99,8 +107,10 @@ class _Working:
         "triggered",
     )
 
-    def __init__(self, order: Order) -> None:
+    def __init__(self, order: Order, after_ts: int | None) -> None:
         self.order = order
+        # It fills only on prints stamped after this (None: any print).
+        self.after_ts = after_ts
         self.remaining = order.quantity
         self.filled = _ZERO
         self.fill_count = 0
@@ -120,10 +130,14 @@ class PaperVenue:
         The ``[execution]`` section (fill mode, slippage, commission, caps, lot, tick).
     sink : callable
         Receives every venue event, synchronously, in the order they happen.
+    live : bool, default False
+        Orders carry wall time (``atrium run``): look-ahead is judged by the market time
+        an order arrives at, not by ``order.ts`` (see the module docstring).
     """
 
-    def __init__(self, config: ExecutionConfig, sink: EventSink) -> None:
+    def __init__(self, config: ExecutionConfig, sink: EventSink, *, live: bool = False) -> None:
         self._sink = sink
+        self._live = live
         self._next_open = config.market_fill == "next_open"
         slippage = config.slippage_bps.scaleb(-4)
         self._buy_factor = _ONE + slippage if slippage else None
@@ -135,6 +149,8 @@ class PaperVenue:
         self._lot = config.lot_size
         self._increment = config.price_increment
         self._last: dict[str, Print] = {}
+        # Stamp of the newest print seen, any symbol: the market time live orders arrive at.
+        self._market_ts: int | None = None
         # Participation already used on a symbol's latest print (identity of the print).
         self._used: dict[str, tuple[Print, Decimal]] = {}
         self._working: dict[str, list[_Working]] = {}
@@ -146,6 +162,7 @@ class PaperVenue:
         """Working orders and the prints they match against (for the actor's snapshot)."""
         return {
             "last": self._last,
+            "market_ts": self._market_ts,
             "used": self._used,
             "working": self._working,
             "by_id": self._by_id,  # the same objects: pickled once, shared again on load
@@ -153,6 +170,7 @@ class PaperVenue:
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self._last = state["last"]
+        self._market_ts = state.get("market_ts")
         self._used = state["used"]
         self._working = state["working"]
         self._by_id = state["by_id"]
@@ -179,7 +197,7 @@ class PaperVenue:
         if problem:
             self._sink(VenueRejected(order_id=order_id, reason=problem))
             return
-        working = _Working(order)
+        working = _Working(order, self._market_ts if self._live else order.ts)
         self._by_id[order_id] = working
         self._working.setdefault(order.symbol, []).append(working)
         self._sink(VenueAccepted(order_id=order_id))
@@ -215,6 +233,8 @@ class PaperVenue:
     def on_bar(self, bar: Bar) -> None:
         symbol = bar.symbol
         self._last[symbol] = bar
+        if self._market_ts is None or bar.ts > self._market_ts:
+            self._market_ts = bar.ts
         working = self._working.get(symbol)
         if working:
             self._match(
@@ -230,6 +250,8 @@ class PaperVenue:
     def on_tick(self, tick: Tick) -> None:
         symbol = tick.symbol
         self._last[symbol] = tick
+        if self._market_ts is None or tick.ts > self._market_ts:
+            self._market_ts = tick.ts
         working = self._working.get(symbol)
         if working:
             price = tick.price
@@ -260,7 +282,7 @@ class PaperVenue:
         day = ts // _NS_PER_DAY
         for w in list(working):
             order = w.order
-            if ts <= order.ts:
+            if w.after_ts is not None and ts <= w.after_ts:
                 continue  # decided on this print or later: filling here is look-ahead
             if order.time_in_force == "DAY" and w.day is not None and day > w.day:
                 self._retire(w)

@@ -13,7 +13,6 @@ import sqlite3
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,6 @@ from runtime.recovery import RecoveryReport, resume_session
 from runtime.topology import Pipeline, build_pipeline
 
 BARS = 400
-#: The paper venue fills an order only on data stamped after it (no look-ahead), and a
-#: live order is stamped with wall time: the recorded bars must lie in the future.
-START = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
 
 
 def session_config(
@@ -50,7 +46,6 @@ def session_config(
                         "symbols": ["AAA", "BBB"],
                         "count": BARS,
                         "volatility": 0.6,
-                        "start": START,
                     },
                 }
             ]

@@ -12,7 +12,6 @@ journal each time, and finally let run to the end.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -22,7 +21,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import msgspec
@@ -31,7 +29,6 @@ from loopback_feed import (
     MINUTE_BARS,
     ROOT,
     LoopbackTradeServer,
-    Trade,
     free_port,
     trades_from_minute_bars,
     write_service_config,
@@ -45,15 +42,6 @@ KILLS = 12
 STARTUP_SECONDS = 20.0
 RUN_SECONDS = 60.0
 SIZING = {"sizing_mode": "fixed_risk_atr", "risk_per_trade_pct": 0.002}
-
-
-def _future_trades() -> list[Trade]:
-    """The stream, moved to start tomorrow: the paper venue fills a live order only on
-    prints stamped after it, and a live order is stamped with wall time."""
-    trades = trades_from_minute_bars(MINUTE_BARS, "ES", BARS)
-    tomorrow = datetime.now(UTC) + timedelta(days=1)
-    shift = int(tomorrow.timestamp()) * 1000 - trades[0].ts_ms
-    return [dataclasses.replace(trade, ts_ms=trade.ts_ms + shift) for trade in trades]
 
 
 def _ticks(journal: Path) -> int:
@@ -116,7 +104,7 @@ def _final_account(journal: Path) -> PortfolioSnapshot:
 def test_run_when_killed_at_random_points_then_final_account_as_uninterrupted(
     tmp_path: Path,
 ) -> None:
-    trades = _future_trades()
+    trades = trades_from_minute_bars(MINUTE_BARS, "ES", BARS)
     with LoopbackTradeServer(trades) as server:
         port = free_port()
         reference = tmp_path / "reference.sqlite"

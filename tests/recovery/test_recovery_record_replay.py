@@ -217,24 +217,11 @@ def test_run_when_loopback_trades_sent_then_exits_0_and_journal_holds_every_tick
     )
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="runtime/journal.py: the writer task, cancelled at shutdown while writing a batch "
-    "it has taken out of the buffer, loses that batch (close() finds the buffer empty), so "
-    "the replay journal often lacks its last rows; flaky until fixed, then drop this mark",
-)
 def test_replay_when_live_session_recorded_then_same_bars_and_ticks(session: Session) -> None:
     assert _of(Bar, session.replayed) == _of(Bar, session.recorded)
     assert _of(Tick, session.replayed) == _of(Tick, session.recorded)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="actors/execution/paper.py: a live order carries wall time and fills only on "
-    "prints stamped after it; the recorded trades are stamped 2006, so the live run "
-    "fills nothing while the replay fills every order",
-)
 def test_replay_when_live_session_recorded_then_same_orders_and_fills(session: Session) -> None:
     recorded_orders = _untimed(Order, session.recorded)
     recorded_fills = _untimed(Fill, session.recorded)
