@@ -1,18 +1,17 @@
 """Replay the market data of a recorded Atrium journal, exactly as the live run saw it.
 
 Reads the ``Bar`` and ``Tick`` rows of the ``events`` table in ``seq`` order through one
-streaming cursor (read-only: a journal is never changed by reading it). The ``meta``
-table must carry the journal and message schema versions this Atrium writes; any other
-journal is refused with a message naming both versions. Decoding runs each message's own
-checks (positive prices, high and low around open and close), so a payload that fails
-them is ``UNPARSEABLE``; on top, each symbol's bars must be strictly later than its
-previous bar and ticks never earlier. The number after the file name in a message is the
-row's ``seq``.
+streaming cursor, with :mod:`runtime.journal_read` (read-only: a journal is never changed
+by reading it). A file that is not an Atrium journal of the schema versions this Atrium
+writes, or is damaged, stops the feed with that module's message. Decoding runs each
+message's own checks (positive prices, high and low around open and close), so a payload
+that fails them is ``UNPARSEABLE``; on top, each symbol's bars must be strictly later
+than its previous bar and ticks never earlier. The number after the file name in a
+message is the row's ``seq``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
@@ -22,41 +21,13 @@ import msgspec
 from actors.market_data.validation import UNPARSEABLE, Problem, order_problem
 from runtime.codec import decode
 from runtime.errors import FatalInputError
-from runtime.journal import JOURNAL_SCHEMA_VERSION
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Tick
+from runtime.journal import JournalError
+from runtime.journal_read import iter_events, last_seq, open_readonly
+from runtime.messages import Bar, Tick
 
-__all__ = ("JournalFeed", "read_journal_meta")
+__all__ = ("JournalFeed",)
 
-_SELECT: Final = "SELECT seq, kind, payload FROM events WHERE kind IN ('Bar', 'Tick') ORDER BY seq"
-
-
-def read_journal_meta(connection: sqlite3.Connection, source: str) -> dict[str, str]:
-    """The ``meta`` table, after checking both schema versions.
-
-    Raises
-    ------
-    FatalInputError
-        When the file is not an Atrium journal or was written under other versions.
-    """
-    try:
-        rows = connection.execute("SELECT key, value FROM meta").fetchall()
-    except sqlite3.DatabaseError as exc:
-        raise FatalInputError(f"{source}: not an Atrium journal: {exc}") from None
-    meta = {str(key): str(value) for key, value in rows}
-    expected = {
-        "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
-        "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
-    }
-    for key, want in expected.items():
-        got = meta.get(key)
-        if got is None:
-            raise FatalInputError(f"{source}: not an Atrium journal: meta has no {key}")
-        if got != want:
-            raise FatalInputError(
-                f"{source}: {key} is {got!r}, this Atrium reads {want!r}; "
-                "replay it with the Atrium version that wrote it"
-            )
-    return meta
+_KINDS: Final = ("Bar", "Tick")
 
 
 class JournalFeed:
@@ -96,21 +67,22 @@ class JournalFeed:
     def __iter__(self) -> Iterator[Bar | Tick]:
         if not self._path.is_file():
             raise FatalInputError(f"{self._source}: cannot open feed: no such file")
-        connection = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            read_journal_meta(connection, self._source)
-            (last_seq,) = connection.execute("SELECT max(seq) FROM events").fetchone()
-            self._last_seq = 0 if last_seq is None else int(last_seq)
-            yield from self._events(connection.execute(_SELECT))
+            connection = open_readonly(self._path, source=self._source)
+        except JournalError as exc:
+            raise FatalInputError(str(exc)) from None
+        try:
+            self._last_seq = last_seq(connection)
+            yield from self._events(iter_events(connection, kinds=_KINDS))
             self._seq = self._last_seq
-        except sqlite3.DatabaseError as exc:
-            raise FatalInputError(f"{self._source}: cannot read journal: {exc}") from None
+        except JournalError as exc:
+            raise FatalInputError(str(exc)) from None
         finally:
             connection.close()
 
-    def _events(self, cursor: sqlite3.Cursor) -> Iterator[Bar | Tick]:
+    def _events(self, rows: Iterator[tuple[int, int, str, bytes]]) -> Iterator[Bar | Tick]:
         last: dict[tuple[type, str], int] = {}
-        for seq, kind, payload in cursor:
+        for seq, _, kind, payload in rows:
             self._seq = seq
             message, problem = self._check(kind, payload, last)
             if problem is not None:

@@ -162,13 +162,13 @@ def test_journal_when_event_bad_then_skip_counts_and_fail_names_the_seq(
     [
         (
             {"journal_version": "3"},
-            "run.sqlite: journal_schema_version is '3', this Atrium reads '2'; replay it with "
+            "run.sqlite: journal_schema_version is '3', this Atrium reads '2'; open it with "
             "the Atrium version that wrote it",
         ),
         (
             {"message_version": "0"},
             f"run.sqlite: message_schema_version is '0', this Atrium reads "
-            f"'{MESSAGE_SCHEMA_VERSION}'; replay it with the Atrium version that wrote it",
+            f"'{MESSAGE_SCHEMA_VERSION}'; open it with the Atrium version that wrote it",
         ),
         (
             {"message_version": None},
