@@ -1,4 +1,4 @@
-"""The ``atrium`` command line: version, check-config, replay, run."""
+"""The ``atrium`` command line: version, check-config, replay, run, journal."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from runtime.clocks import SimClock
 from runtime.errors import AtriumError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
+from runtime.journal_cli import add_parser as add_journal_parser
+from runtime.journal_cli import run as run_journal
 from runtime.service import run_service
 from runtime.topology import build_pipeline
 
@@ -71,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
+
+    add_journal_parser(commands)
     return parser
 
 
@@ -91,6 +95,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         loop = "uvloop" if uvloop_available() else "asyncio"
         print(f"atrium-trading {_version()} (python {sys.version.split()[0]}, {loop})")
         return EXIT_OK
+    if args.command == "journal":
+        return run_journal(args)
     config = load_config(args.config)
     _configure_logging(args.log_level or config.runtime.log_level)
     if args.command == "check-config":
