@@ -60,19 +60,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     stats = actions.add_parser(
         "stats", help="size, schema, event counts per kind, sessions and snapshots"
     )
-    stats.add_argument("file", type=Path, metavar="FILE")
+    stats.add_argument("file", type=Path, metavar="FILE", help="the journal (never changed)")
     stats.add_argument("--json", action="store_true", help="one JSON object instead of text")
 
     tail = actions.add_parser("tail", help="the last events, oldest first, as JSON lines")
-    tail.add_argument("file", type=Path, metavar="FILE")
+    tail.add_argument("file", type=Path, metavar="FILE", help="the journal (never changed)")
     tail.add_argument(
         "-n", type=_positive_int, default=10, metavar="N", help="how many (default 10)"
     )
     _add_kind(tail)
 
     export = actions.add_parser("export", help="every event as CSV or JSON lines")
-    export.add_argument("file", type=Path, metavar="FILE")
-    export.add_argument("--format", required=True, choices=("csv", "jsonl"))
+    export.add_argument("file", type=Path, metavar="FILE", help="the journal (never changed)")
+    export.add_argument(
+        "--format", required=True, choices=("csv", "jsonl"), help="one row or line per event"
+    )
     export.add_argument(
         "--out", type=Path, default=None, metavar="PATH", help="write here instead of stdout"
     )
