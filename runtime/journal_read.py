@@ -283,7 +283,7 @@ def _truncation(path: Path, header: bytes) -> str | None:
     expected = page_size * pages if header[24:28] == header[92:96] else 0
     if size < expected:
         return f"the file has {size} bytes, its header says {expected}"
-    if page_size and size % page_size:
+    if not expected and page_size and size % page_size:  # no valid count: pages must be whole
         return f"the file has {size} bytes, not a whole number of {page_size}-byte pages"
     return None
 

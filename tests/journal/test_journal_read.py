@@ -368,3 +368,18 @@ def test_iter_events_when_killed_journal_cut_then_truncated_after_seq_reached(
         f"{copy}: the journal is truncated after seq {delivered[-1]}: the file has "
         f"{size // 2} bytes, its header says {size} (database disk image is malformed)"
     )
+
+
+def test_open_readonly_when_cut_inside_the_header_then_truncated_before_sqlite_looks(
+    tmp_path: Path,
+) -> None:
+    path = write_known(tmp_path / "run.sqlite")
+    with path.open("r+b") as file:
+        file.truncate(50)
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(path))}: the journal is truncated: the file has 50 bytes, "
+        r"less than an SQLite header$",
+    ):
+        open_readonly(path)
