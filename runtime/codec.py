@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, cast, get_args
+from typing import Final, get_args
 
 import msgspec
 
@@ -24,7 +24,8 @@ def encode(message: Message) -> bytes:
 
 def decode(payload: bytes) -> AnyMessage:
     """Decode bytes produced by :func:`encode`; raises ``msgspec.ValidationError`` when bad."""
-    return cast(AnyMessage, _decoder.decode(payload))
+    message: AnyMessage = _decoder.decode(payload)
+    return message
 
 
 def kind_of(message: Message) -> str:
