@@ -33,6 +33,8 @@ __all__ = ("ServiceView", "run_service")
 
 log = logging.getLogger("atrium.service")
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @dataclass
 class ServiceView:
@@ -138,31 +140,42 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
         # The service, not the supervisor, holds the signal handlers, and holds them until the
         # journal is closed: asyncio restores the default action when a handler is removed, so
         # a second signal after the supervisor returned would kill the process mid-flush.
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-            failed: AtriumError | None = None
+        with anyio.open_signal_receiver(*_STOP_SIGNALS) as signals:
             try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(pipeline.supervisor.watch_signals, signals)
+                failed: AtriumError | None = None
+                try:
+                    async with anyio.create_task_group() as tg:
+                        tg.start_soon(pipeline.supervisor.watch_signals, signals)
+                        if journal is not None:
+                            tg.start_soon(journal.run_writer)
+                        tg.start_soon(
+                            metrics.sample_loop_lag, config.service.loop_lag_interval_seconds
+                        )
+                        server = await serve(
+                            view, registry, config.service.host, config.service.port
+                        )
+                        log.info("serving on http://%s:%d", config.service.host, server.port)
+                        try:
+                            await pipeline.supervisor.run(before_sources=recover_then_record)
+                        except AtriumError as exc:  # raised below as itself, not in a group
+                            failed = exc
+                        finally:
+                            await server.close()
+                            tg.cancel_scope.cancel()
+                finally:
                     if journal is not None:
-                        tg.start_soon(journal.run_writer)
-                    tg.start_soon(metrics.sample_loop_lag, config.service.loop_lag_interval_seconds)
-                    server = await serve(view, registry, config.service.host, config.service.port)
-                    log.info("serving on http://%s:%d", config.service.host, server.port)
-                    try:
-                        await pipeline.supervisor.run(before_sources=recover_then_record)
-                    except AtriumError as exc:  # raised below as itself, not in a group
-                        failed = exc
-                    finally:
-                        await server.close()
-                        tg.cancel_scope.cancel()
+                        await journal.close()
+                if failed is not None:
+                    raise failed
+                log.info("stopped: %s", pipeline.supervisor.stop_reason)
             finally:
-                if journal is not None:
-                    await journal.close()
-            if failed is not None:
-                raise failed
-            log.info("stopped: %s", pipeline.supervisor.stop_reason)
+                # Leaving the receiver restores the default action (death by signal)
+                # before the handlers below can ignore it: block the signals across the
+                # gap, so one that lands there stays pending and is then discarded.
+                signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     finally:
         # Stopped and flushed, the process is on its way out (interpreter teardown takes
         # a while): a late signal must not turn its exit status into death by signal.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
