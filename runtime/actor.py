@@ -151,8 +151,7 @@ class Actor:
         bus.record(message)
         targets = bus.targets(message, self.name)
         if self._outbox:
-            for _ in targets:
-                bus.enter()
+            bus.in_flight += len(targets)
             self._outbox.append((message, list(targets)))
             return
         blocked = bus.deliver_nowait(message, targets)

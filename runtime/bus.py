@@ -115,12 +115,8 @@ class Bus:
 
     def deliver_nowait(self, message: Message, targets: tuple[Mailbox, ...]) -> list[Mailbox]:
         """Deliver to every target that has room; return the ones that were full."""
-        blocked: list[Mailbox] = []
-        for mailbox in targets:
-            self.enter()
-            if not mailbox.put_nowait(message):
-                blocked.append(mailbox)
-        return blocked
+        self.in_flight += len(targets)
+        return [mailbox for mailbox in targets if not mailbox.put_nowait(message)]
 
     async def deliver(self, message: Message, targets: tuple[Mailbox, ...] | list[Mailbox]) -> None:
         """Deliver to every target, waiting on full mailboxes (already counted in flight)."""
@@ -155,10 +151,6 @@ class Bus:
             observe((time.perf_counter_ns() - started) / 1e9)
 
     # -- settling ------------------------------------------------------------------------
-
-    def enter(self) -> None:
-        """Count one delivery as in flight."""
-        self.in_flight += 1
 
     def done(self, count: int = 1) -> None:
         """Mark ``count`` delivered messages as fully handled."""

@@ -75,7 +75,7 @@ class _PipelineCollector(Collector):
         )
         for slot in slots:
             name, stats = slot.name, slot.stats
-            depth.add_metric([name], slot.mailbox.depth + len(slot.pending))
+            depth.add_metric([name], slot.mailbox.depth)
             capacity.add_metric([name, "control"], slot.mailbox.control.capacity)
             capacity.add_metric([name, "data"], slot.mailbox.data.capacity)
             processed.add_metric([name], stats.processed)

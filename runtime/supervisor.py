@@ -67,7 +67,6 @@ class ActorSlot:
     mailbox: Mailbox
     restart: RestartPolicy = "restart"
     actor: Actor | None = None
-    pending: deque[Message] = field(default_factory=deque)
     restart_times: deque[float] = field(default_factory=deque)
 
     @property
@@ -100,7 +99,6 @@ class Supervisor:
         self.config = config
         self.scheduler: Scheduler = config.scheduler
         self._dispatching = False
-        self._since_yield = 0
         self._ready: deque[ActorSlot] = deque()
         self._stop = anyio.Event()
         self._immediate = False
@@ -247,10 +245,10 @@ class Supervisor:
 
     async def _drain(self, slot: ActorSlot) -> None:
         """The ``tasks`` scheduler: one actor's loop."""
-        mailbox, pending = slot.mailbox, slot.pending
+        mailbox = slot.mailbox
         max_batch = self.config.max_batch
         while True:
-            if not pending and not mailbox.drain(pending, max_batch):
+            if not mailbox.depth:
                 await mailbox.wait()
                 continue
             barrier = self.barrier
@@ -273,23 +271,26 @@ class Supervisor:
         self.bus.set_dispatcher(self._dispatch)
 
     async def _dispatch(self) -> None:
-        """The ``inline`` scheduler: handle ready mailboxes until the pipeline is idle.
+        """The ``inline`` scheduler: handle delivered messages until the pipeline is idle.
 
-        Mailboxes queue up in the order they got work (as tasks would be woken), each
-        handles at most ``max_batch`` messages per turn, and one with more goes to the back.
+        Every delivery queues its mailbox once, so messages are handled in the order they
+        were delivered, across all actors (breadth first: each consequence of a message is
+        handled after everything delivered before it). The loop yields to the event loop
+        every ``max_batch`` messages so the journal writer and the HTTP API keep running.
         """
         if self._dispatching:  # another source is dispatching: its run covers our message
             await self.bus.wait_idle()
             return
         self._dispatching = True
-        ready, max_batch, barrier = self._ready, self.config.max_batch, self.barrier
+        ready, max_batch, barrier, bus = self._ready, self.config.max_batch, self.barrier, self.bus
         stalled = 0
+        since_yield = 0
         try:
             while ready and not self._immediate:
                 if barrier is not None and barrier.commit_pending:
                     await barrier.commit()
                 slot = ready.popleft()
-                actor, mailbox = slot.actor, slot.mailbox
+                actor = slot.actor
                 assert actor is not None
                 if actor._outbox and not actor.flush_outbox_nowait():
                     ready.append(slot)  # its output waits for room in another mailbox
@@ -299,17 +300,23 @@ class Supervisor:
                         return
                     continue
                 stalled = 0
-                if slot.pending or mailbox.drain(slot.pending, max_batch):
-                    handled, crash = self._handle_batch(slot, max_batch)
-                    if crash is not None and not await self._recover(slot, *crash):
-                        return
-                    self._since_yield += handled
-                if slot.pending or mailbox.depth or actor._outbox:
-                    ready.append(slot)
-                else:
-                    mailbox.scheduled = False
-                if self._since_yield >= max_batch:
-                    self._since_yield = 0
+                message = slot.mailbox.take()
+                if message is None:
+                    continue
+                handler = actor._handlers.get(type(message))
+                if handler is not None:
+                    try:
+                        handler(actor, message)
+                    except Exception as exc:
+                        slot.context.stats.failed += 1
+                        if not await self._recover(slot, message, exc):
+                            return
+                        continue
+                slot.context.stats.processed += 1
+                bus.done()
+                since_yield += 1
+                if since_yield >= max_batch:
+                    since_yield = 0
                     await anyio.lowlevel.checkpoint()
         finally:
             self._dispatching = False
@@ -317,28 +324,38 @@ class Supervisor:
     def _handle_batch(
         self, slot: ActorSlot, limit: int
     ) -> tuple[int, tuple[Message, Exception] | None]:
-        """Handle up to ``limit`` pending messages, one at a time (the hot loop).
+        """Handle up to ``limit`` messages of the mailbox, one at a time (the hot loop).
 
         Stops early when a handler raised (returned with its message, for :meth:`_recover`)
         or when a handler's output met a full mailbox (left in the actor's outbox for the
-        scheduler to deliver before this actor handles anything more).
+        scheduler to deliver before this actor handles anything more). The bus hears of
+        the handled messages once, at the end: no one reads the in-flight count in between.
         """
-        pending, bus, stats = slot.pending, self.bus, slot.stats
-        actor = slot.actor
+        actor, stats, take = slot.actor, slot.stats, slot.mailbox.take
         assert actor is not None
+        handlers, outbox = actor._handlers, actor._outbox
         handled = 0
-        while pending and handled < limit:
-            message = pending.popleft()
-            handled += 1
-            try:
-                actor.handle(message)
-            except Exception as exc:
-                stats.failed += 1
-                return handled, (message, exc)
-            stats.processed += 1
-            bus.done()
-            if actor._outbox and not actor.flush_outbox_nowait():
+        crash: tuple[Message, Exception] | None = None
+        while handled < limit:
+            message = take()
+            if message is None:
                 break
+            handler = handlers.get(type(message))
+            if handler is not None:
+                try:
+                    handler(actor, message)
+                except Exception as exc:
+                    crash = (message, exc)
+                    break
+            handled += 1
+            if outbox and not actor.flush_outbox_nowait():
+                break
+        stats.processed += handled
+        if handled:
+            self.bus.done(handled)
+        if crash is not None:
+            stats.failed += 1
+            return handled + 1, crash
         return handled, None
 
     async def _recover(self, slot: ActorSlot, message: Message, exc: Exception) -> bool:
