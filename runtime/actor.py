@@ -93,6 +93,7 @@ class Actor:
         self.log = logging.getLogger(f"atrium.{context.name}")
         self._bus = context.bus
         self._outbox: deque[tuple[Message, list[Mailbox]]] = deque()
+        self._routes = context.bus.routes_of(context.name)
 
     # -- lifecycle hooks -----------------------------------------------------------------
 
@@ -149,12 +150,17 @@ class Actor:
         """Publish from a sync handler; full mailboxes are retried by the run loop."""
         bus = self._bus
         bus.record(message)
-        targets = bus.targets(message, self.name)
-        if self._outbox:
-            bus.in_flight += len(targets)
+        targets = self._routes.get(type(message)) or bus.targets(message, self.name)
+        bus.in_flight += len(targets)
+        if self._outbox:  # earlier output still waits: keep the order per destination
             self._outbox.append((message, list(targets)))
             return
-        blocked = bus.deliver_nowait(message, targets)
+        blocked: list[Mailbox] | None = None
+        for mailbox in targets:
+            if not mailbox.put_nowait(message):
+                if blocked is None:
+                    blocked = []
+                blocked.append(mailbox)
         if blocked:
             self._outbox.append((message, blocked))
 

@@ -47,7 +47,8 @@ class Bus:
 
     def __init__(self) -> None:
         self._subscribers: dict[type[Message], list[tuple[str, Mailbox]]] = {}
-        self._routes: dict[tuple[type[Message], str], tuple[Mailbox, ...]] = {}
+        # Per sender, the mailboxes each message type goes to (filled on first use).
+        self._routes: dict[str, dict[type[Message], tuple[Mailbox, ...]]] = {}
         self._taps: list[Tap] = []
         self._gates: list[Gate] = []
         self._dispatcher: Callable[[], Awaitable[None]] | None = None
@@ -74,7 +75,8 @@ class Bus:
                     f"known kinds: {known}"
                 )
             self._subscribers.setdefault(cls, []).append((actor, mailbox))
-        self._routes.clear()
+        for routes in self._routes.values():
+            routes.clear()  # in place: actors hold these dicts
 
     def add_tap(self, tap: Tap) -> None:
         """Call ``tap(message)`` for every published message, in publication order."""
@@ -97,12 +99,17 @@ class Bus:
 
     # -- publishing ----------------------------------------------------------------------
 
+    def routes_of(self, sender: str) -> dict[type[Message], tuple[Mailbox, ...]]:
+        """The route cache of ``sender`` (a publisher looks its targets up here first)."""
+        return self._routes.setdefault(sender, {})
+
     def targets(self, message: Message, sender: str) -> tuple[Mailbox, ...]:
-        key = (type(message), sender)
-        route = self._routes.get(key)
+        cls = type(message)
+        routes = self.routes_of(sender)
+        route = routes.get(cls)
         if route is None:
-            route = tuple(mb for name, mb in self._subscribers.get(key[0], ()) if name != sender)
-            self._routes[key] = route
+            route = tuple(mb for name, mb in self._subscribers.get(cls, ()) if name != sender)
+            routes[cls] = route
         return route
 
     def record(self, message: Message) -> None:

@@ -234,11 +234,12 @@ class Journal:
     def record(self, message: Message) -> None:
         """Buffer ``message`` under the next sequence number (the bus tap)."""
         cls = type(message)
-        self._buffer.append((self.next_seq, message.ts, cls.__name__, encode(message)))
+        buffer = self._buffer
+        buffer.append((self.next_seq, message.ts, cls.__name__, encode(message)))
         self.next_seq += 1
-        if cls in DURABLE_KINDS and self.durable:
+        if self.durable and cls in DURABLE_KINDS:
             self.commit_pending = True
-        if len(self._buffer) >= self.batch_size:
+        if len(buffer) >= self.batch_size:
             self._wake.set()
             if len(self._buffer) >= self._high_water and self._drained.is_set():
                 self._drained = anyio.Event()

@@ -10,7 +10,7 @@ same ``__post_init__``), so bad data is stopped at the boundary that produced it
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Final, Literal, TypeAlias, get_args
 
 import msgspec
@@ -121,6 +121,19 @@ class Bar(Message, frozen=True, kw_only=True, gc=False):
     volume: Decimal = _ZERO
 
     def __post_init__(self) -> None:
+        low, high, volume = self.low, self.high, self.volume
+        try:  # the common case in one expression; the checks below say what is wrong
+            if (
+                self.symbol
+                and _ZERO < low <= self.open <= high
+                and low <= self.close <= high
+                and high.is_finite()
+                and volume >= _ZERO
+                and volume.is_finite()
+            ):
+                return
+        except InvalidOperation:  # a NaN compared
+            pass
         _check_text("Bar", "symbol", self.symbol)
         _check_positive("Bar", "open", self.open)
         _check_positive("Bar", "high", self.high)
@@ -149,6 +162,18 @@ class Tick(Message, frozen=True, kw_only=True, gc=False):
     size: Decimal
 
     def __post_init__(self) -> None:
+        price, size = self.price, self.size
+        try:  # the common case in one expression; the checks below say what is wrong
+            if (
+                self.symbol
+                and price > _ZERO
+                and price.is_finite()
+                and size >= _ZERO
+                and size.is_finite()
+            ):
+                return
+        except InvalidOperation:  # a NaN compared
+            pass
         _check_text("Tick", "symbol", self.symbol)
         _check_positive("Tick", "price", self.price)
         _check_non_negative("Tick", "size", self.size)

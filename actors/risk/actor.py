@@ -105,16 +105,18 @@ class RiskActor(Actor):
             ["state"],
         )
         self._state_gauges = {state: state_gauge.labels(state=state) for state in _STATES}
-        self._drawdown_gauge = gauge(
+        # Read at scrape time, so the per-snapshot path sets no gauge (the machine is
+        # looked up then too: a restored state replaces it).
+        gauge(
             registry,
             "atrium_risk_drawdown_ratio",
             "Drawdown from peak equity that the drawdown limit is measured on.",
-        )
-        self._daily_loss_gauge = gauge(
+        ).set_function(lambda: float(self._machine.drawdown))
+        gauge(
             registry,
             "atrium_risk_daily_loss_ratio",
             "Loss since the UTC day's start equity that the daily-loss limit is measured on.",
-        )
+        ).set_function(lambda: float(self._machine.daily_loss))
         # The configured limits as series, so alerts compare against what risk enforces
         # (a limit that is off exports no series rather than a made-up number).
         if config.max_drawdown_pct is not None:
@@ -198,7 +200,6 @@ class RiskActor(Actor):
         changes = self._machine.on_clock(now)
         if changes:
             self._publish_changes(changes)
-            self._show_losses()
         refusal = check_trading_state(self._machine.state, order.reduces_position)
         if refusal is None and self._band is not None:
             refusal = check_price_band(order, self._last_trade.get(order.symbol), self._band)
@@ -259,7 +260,6 @@ class RiskActor(Actor):
         changes = self._machine.on_equity(
             snapshot.equity, snapshot.peak_equity, self.clock.now_ns()
         )
-        self._show_losses()
         if changes:
             self._publish_changes(changes)
 
@@ -273,8 +273,6 @@ class RiskActor(Actor):
             )
             return
         changes = self._machine.on_command(control.command, control.source)
-        # resume re-bases tripped limits, which moves the measured losses.
-        self._show_losses()
         if changes:
             self._publish_changes(changes)
         else:
@@ -303,16 +301,11 @@ class RiskActor(Actor):
     def restore_state(self, state: dict[str, Any]) -> None:
         super().restore_state(state)
         self._show_state()
-        self._show_losses()
 
     def _show_state(self) -> None:
         current = self._machine.state
         for state, child in self._state_gauges.items():
             child.set(1 if state == current else 0)
-
-    def _show_losses(self) -> None:
-        self._drawdown_gauge.set(float(self._machine.drawdown))
-        self._daily_loss_gauge.set(float(self._machine.daily_loss))
 
 
 def _text(value: Decimal | None) -> str | None:
