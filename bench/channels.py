@@ -7,12 +7,13 @@ pipeline: a source floods Ticks -> a1 (Tick) -> a2 (Bar) -> a3 (OrderIntent) -> 
 machinery is measured. The baseline is five tasks doing ``await send`` / ``async for``
 on anyio memory object streams of the same capacity.
 
-    python bench/channels.py [--messages 200000] [--capacity 1024] [--no-uvloop]
+    python bench/channels.py [--messages 200000] [--capacity 1024] [--no-uvloop] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -172,8 +173,16 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=200_000)
     parser.add_argument("--capacity", type=int, default=1024)
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args()
     loops = [False] if args.no_uvloop else [False, True]
+    if args.json:
+        rows = {
+            "uvloop" if flag else "asyncio": measure(args.messages, args.capacity, flag)
+            for flag in loops
+        }
+        print(json.dumps({"messages": args.messages, "capacity": args.capacity, "loops": rows}))
+        return
     print(f"chain of 5 actors, {args.messages:,} messages, capacity {args.capacity}")
     print(
         f"{'loop':8} {'inline msg/s':>13} {'tasks msg/s':>12} {'plain await msg/s':>18} "

@@ -1,14 +1,15 @@
 """End-to-end replay throughput: synthetic bars through all five actors, journal on.
 
-    python bench/replay.py [--bars 1000000] [--strategy ema_cross|idle] [--no-uvloop]
+    python bench/replay.py [--bars 1000000] [--strategy ema_cross|idle] [--no-uvloop] [--json]
 
 Prints bars/second of the pipeline run (the reports written afterwards are timed on their
-own line), orders per bar, and the peak RSS of the process.
+own line), orders per bar, and the peak RSS of the process (reports included).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import tempfile
 import time
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=1_000_000)
     parser.add_argument("--strategy", choices=sorted(STRATEGIES), default="ema_cross")
     parser.add_argument("--no-uvloop", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead")
     args = parser.parse_args()
     config = parse_config(bench_config(args.bars, args.strategy))
     with tempfile.TemporaryDirectory() as out:
@@ -79,6 +81,18 @@ def main() -> None:
         total = time.perf_counter() - started
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     loop = "asyncio" if args.no_uvloop else "uvloop"
+    if args.json:
+        figures = {key: summary[key] for key in ("bars", "orders", "fills", "denials")}
+        figures |= {
+            "strategy": args.strategy,
+            "loop": loop,
+            "pipeline_seconds": summary["wall_seconds"],
+            "bars_per_second": summary["bars_per_second"],
+            "reports_seconds": total - summary["wall_seconds"],
+            "peak_rss_mib": peak_mib,
+        }
+        print(json.dumps(figures))
+        return
     print(f"replay, {args.bars:,} synthetic bars, strategy {args.strategy}, {loop}, journal on")
     print(f"  pipeline            {summary['wall_seconds']:10.2f} s")
     print(f"  bars/second         {summary['bars_per_second']:10,.0f}")

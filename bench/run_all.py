@@ -1,0 +1,240 @@
+"""Every performance benchmark, with and without uvloop, in one table and bench/results.json.
+
+    python bench/run_all.py [--quick] [--loops uvloop asyncio] [--out bench/results.json]
+
+Each benchmark runs in a process of its own (peak RSS is per process) and reports JSON;
+this script sets each figure beside its target from the performance issue and says
+whether it is met. ``--quick`` runs smaller sizes for a smoke test: its figures are not
+comparable with the targets, which are stated for the full sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+
+
+@dataclass
+class Figure:
+    name: str
+    loop: str
+    value: float | None
+    unit: str
+    target: str
+    met: bool | None
+
+
+def run_bench(script: str, *args: str) -> dict[str, Any]:
+    """Run ``bench/<script>`` with ``--json``; return what it printed last."""
+    command = [sys.executable, str(BENCH / script), *args, "--json"]
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {script} {' '.join(args)}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return result
+
+
+def at_least(value: float | None, target: float) -> bool | None:
+    return None if value is None else value >= target
+
+
+def at_most(value: float | None, target: float) -> bool | None:
+    return None if value is None else value <= target
+
+
+def replay_figures(loop: str, bars: int, flag: list[str]) -> tuple[list[Figure], float, float]:
+    figures = []
+    trading = run_bench("replay.py", "--bars", str(bars), "--strategy", "ema_cross", *flag)
+    idle = run_bench("replay.py", "--bars", str(bars), "--strategy", "idle", *flag)
+    orders_per_bar = trading["orders"] / trading["bars"]
+    figures.append(
+        Figure(
+            f"replay ema_cross {bars:,} bars ({orders_per_bar:.3f} orders/bar)",
+            loop,
+            trading["bars_per_second"],
+            "bars/s",
+            ">= 100,000",
+            at_least(trading["bars_per_second"], 100_000),
+        )
+    )
+    figures.append(
+        Figure(
+            f"replay idle {bars:,} bars",
+            loop,
+            idle["bars_per_second"],
+            "bars/s",
+            ">= 250,000",
+            at_least(idle["bars_per_second"], 250_000),
+        )
+    )
+    return figures, trading["bars_per_second"], idle["bars_per_second"]
+
+
+def latency_figures(loop: str, seconds: float, flag: list[str]) -> list[Figure]:
+    rows = run_bench("latency.py", "--rates", "20000", "100000", "--seconds", str(seconds), *flag)[
+        "results"
+    ]
+    figures = []
+    for row in rows:
+        journal = "journal on" if row["journal"] else "journal off"
+        label = f"tick-to-order at {row['rate']:,.0f} ticks/s, {journal}"
+        at_20k = row["rate"] == 20_000
+        figures.append(
+            Figure(
+                f"{label}: p50",
+                loop,
+                row["p50_us"],
+                "µs",
+                "<= 50" if at_20k else "report",
+                at_most(row["p50_us"], 50) if at_20k else None,
+            )
+        )
+        figures.append(
+            Figure(
+                f"{label}: p99",
+                loop,
+                row["p99_us"],
+                "µs",
+                "<= 250" if at_20k else "report",
+                at_most(row["p99_us"], 250) if at_20k else None,
+            )
+        )
+        figures.append(
+            Figure(
+                f"{label}: ticks sent (saturates below the rate)",
+                loop,
+                row["ticks_per_second"],
+                "ticks/s",
+                "report",
+                None,
+            )
+        )
+    return figures
+
+
+def memory_figures(loop: str, sizes: list[int], flag: list[str]) -> list[Figure]:
+    figures = []
+    peaks = []
+    for bars in sizes:
+        result = run_bench("replay.py", "--bars", str(bars), "--strategy", "ema_cross", *flag)
+        peaks.append(result["peak_rss_mib"])
+        figures.append(
+            Figure(
+                f"peak RSS, replay ema_cross {bars:,} bars",
+                loop,
+                result["peak_rss_mib"],
+                "MiB",
+                "<= 150",
+                at_most(result["peak_rss_mib"], 150),
+            )
+        )
+    growth = peaks[-1] / peaks[0]
+    figures.append(
+        Figure(
+            f"peak RSS growth {sizes[0]:,} -> {sizes[-1]:,} bars",
+            loop,
+            growth,
+            "x",
+            "flat (<= 1.10)",
+            at_most(growth, 1.10),
+        )
+    )
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    parser.add_argument("--loops", nargs="+", choices=["uvloop", "asyncio"])
+    parser.add_argument("--out", type=Path, default=BENCH / "results.json")
+    args = parser.parse_args()
+    loops = args.loops or ["uvloop", "asyncio"]
+    bars = 50_000 if args.quick else 1_000_000
+    memory_sizes = [20_000, 100_000] if args.quick else [1_000_000, 10_000_000]
+    seconds = 2.0 if args.quick else 5.0
+    channel_messages = 50_000 if args.quick else 200_000
+
+    started = time.perf_counter()
+    figures: list[Figure] = []
+    chain = run_bench("channels.py", "--messages", str(channel_messages))["loops"]
+    for loop in loops:
+        flag = ["--no-uvloop"] if loop == "asyncio" else []
+        bare = chain[loop]["inline"]
+        figures.append(
+            Figure(
+                "bare channel chain, 5 actors doing nothing", loop, bare, "msg/s", "report", None
+            )
+        )
+        replay, trading, idle = replay_figures(loop, bars, flag)
+        figures += replay
+        figures.append(
+            Figure(
+                "full pipeline / bare chain (ema_cross bars/s over chain msg/s)",
+                loop,
+                trading / bare,
+                "ratio",
+                "report",
+                None,
+            )
+        )
+        figures.append(
+            Figure(
+                "full pipeline / bare chain (idle bars/s over chain msg/s)",
+                loop,
+                idle / bare,
+                "ratio",
+                "report",
+                None,
+            )
+        )
+        figures += latency_figures(loop, seconds, flag)
+    # Memory depends on the data kept, not on the event loop: measured once.
+    figures += memory_figures(
+        loops[0], memory_sizes, ["--no-uvloop"] if loops[0] == "asyncio" else []
+    )
+
+    machine = {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+    results = {
+        "machine": machine,
+        "quick": args.quick,
+        "seconds": round(time.perf_counter() - started, 1),
+        "figures": [asdict(figure) for figure in figures],
+    }
+    args.out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print_table(figures, machine, args.quick)
+    print(f"wrote {args.out}")
+
+
+def print_table(figures: list[Figure], machine: dict[str, Any], quick: bool) -> None:
+    print(
+        f"Atrium benchmarks on {machine['cores']} cores, Python {machine['python']}"
+        + (" (quick sizes: not comparable with the targets)" if quick else "")
+    )
+    width = max(len(figure.name) for figure in figures)
+    print(f"{'figure':<{width}}  {'loop':<7} {'value':>14} {'unit':<8} {'target':<15} met")
+    for figure in figures:
+        value = "-" if figure.value is None else f"{figure.value:,.2f}"
+        met = {True: "yes", False: "NO", None: ""}[figure.met]
+        print(
+            f"{figure.name:<{width}}  {figure.loop:<7} {value:>14} {figure.unit:<8} "
+            f"{figure.target:<15} {met}"
+        )
+
+
+if __name__ == "__main__":
+    main()
