@@ -27,7 +27,6 @@ from runtime.errors import AtriumError
 from runtime.journal import Journal
 from runtime.reports.collect import collect, iso_time
 from runtime.reports.html import write_report
-from runtime.reports.stats import performance
 from runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
@@ -116,8 +115,9 @@ def _write_outputs(
 ) -> dict[str, Any]:
     initial = Decimal(config.portfolio.initial_capital)
     record = collect(journal_path, out_dir, initial)
-    stats = performance(record.equity_points, float(initial), config.replay.risk_free_rate)
+    stats = record.curve.performance(config.replay.risk_free_rate)
     closed = record.wins + record.losses
+    first, last = record.curve.first_ts, record.curve.last_ts
     slot = pipeline.slots.get("market_data")
     rejected_counts = getattr(slot.actor if slot else None, "rejected_counts", None)
     rejected: dict[str, int] = rejected_counts() if callable(rejected_counts) else {}
@@ -140,8 +140,8 @@ def _write_outputs(
         "ticks": record.ticks,
         "rejected_records": dict(sorted(rejected.items())),
         "dead_letters": sum(slot.stats.dead_letters for slot in pipeline.slots.values()),
-        "first_timestamp": iso_time(record.equity_points[0][0]) if record.equity_points else None,
-        "last_timestamp": iso_time(record.equity_points[-1][0]) if record.equity_points else None,
+        "first_timestamp": None if first is None else iso_time(first),
+        "last_timestamp": None if last is None else iso_time(last),
         "wall_seconds": wall_seconds,
         "bars_per_second": (record.bars + record.ticks) / wall_seconds if wall_seconds else None,
     }

@@ -1,7 +1,10 @@
 """One pass over a replay journal: write ``trades.csv`` and ``equity.csv``, gather figures.
 
 Everything here is read back from the journal (what was actually sent), not from actor
-state, so the report is an independent account of the run.
+state, so the report is an independent account of the run. The files are written as the
+journal is read and the figures are gathered in bounded memory (a chart series of at most
+a few thousand points, one equity per day for the statistics, the first fills for the
+page), so the report of a long replay costs no more memory than that of a short one.
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from runtime.messages import (
     Message,
     Order,
     OrderDenied,
+    OrderUpdate,
     PortfolioSnapshot,
     PositionUpdate,
     SizedOrder,
     Tick,
 )
+from runtime.reports.series import ChartSeries
+from runtime.reports.stats import EquityCurve
 
-__all__ = ("EQUITY_COLUMNS", "TRADE_COLUMNS", "RunRecord", "collect", "iso_time")
+__all__ = ("EQUITY_COLUMNS", "TRADES_SHOWN", "TRADE_COLUMNS", "RunRecord", "collect", "iso_time")
 
 TRADE_COLUMNS: Final = (
     "time",
@@ -56,6 +62,9 @@ TRADE_COLUMNS: Final = (
     "tag",
 )
 EQUITY_COLUMNS: Final = ("time", "equity", "cash", "gross_exposure", "drawdown")
+_CLOSED: Final = frozenset({"FILLED", "REJECTED", "CANCELLED", "EXPIRED"})
+#: Fills kept for the report page (trades.csv has them all).
+TRADES_SHOWN: Final = 500
 
 
 def iso_time(ts_ns: int) -> str:
@@ -69,9 +78,14 @@ class RunRecord:
     """What the reports need from one pass over the journal."""
 
     initial_equity: Decimal
-    equity_points: list[tuple[int, float]] = field(default_factory=list)
-    exposure_points: list[tuple[int, float]] = field(default_factory=list)
+    curve: EquityCurve
+    equity: ChartSeries = field(default_factory=ChartSeries)
+    #: Drawdown from the peak equity, in percent (0 or negative).
+    drawdown: ChartSeries = field(default_factory=ChartSeries)
+    exposure: ChartSeries = field(default_factory=ChartSeries)
+    #: The first :data:`TRADES_SHOWN` rows of trades.csv.
     trades: list[dict[str, str]] = field(default_factory=list)
+    trade_rows: int = 0
     bars: int = 0
     ticks: int = 0
     orders: int = 0
@@ -91,7 +105,11 @@ def _messages(journal: Path) -> Iterator[Message]:
 
 def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
     """Write ``trades.csv`` and ``equity.csv`` into ``out_dir``; return the gathered record."""
-    record = RunRecord(initial_equity=initial_equity, final_equity=initial_equity)
+    record = RunRecord(
+        initial_equity=initial_equity,
+        curve=EquityCurve(float(initial_equity)),
+        final_equity=initial_equity,
+    )
     sizing: dict[str, SizedOrder] = {}
     awaiting_position: dict[tuple[str, str], list[dict[str, str]]] = {}
     realized: dict[tuple[str, str], Decimal] = {}
@@ -113,8 +131,17 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
             peak = max(peak, equity)
             drawdown = (peak - equity) / peak if peak > 0 else Decimal(0)
             curve.writerow((iso_time(ts), equity, cash, gross, f"{drawdown:.6f}"))
-            record.equity_points.append((ts, float(equity)))
-            record.exposure_points.append((ts, float(gross)))
+            value = float(equity)
+            record.curve.add(ts, value)
+            record.equity.add(ts, value)
+            record.drawdown.add(ts, -100.0 * float(drawdown))
+            record.exposure.add(ts, float(gross))
+
+        def write_trade(row: dict[str, str]) -> None:
+            trades.writerow(row)
+            record.trade_rows += 1
+            if len(record.trades) < TRADES_SHOWN:
+                record.trades.append(row)
 
         for message in _messages(journal):
             kind = type(message)
@@ -138,6 +165,13 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
             elif kind is OrderDenied:
                 assert isinstance(message, OrderDenied)
                 record.denials[message.reason] += 1
+                if message.order_id is not None:
+                    sizing.pop(message.order_id, None)
+            elif kind is OrderUpdate:
+                # Its fills came before it: a closed order's sizing is needed no more.
+                assert isinstance(message, OrderUpdate)
+                if message.status in _CLOSED:
+                    sizing.pop(message.order_id, None)
             elif kind is Fill:
                 assert isinstance(message, Fill)
                 record.fills += 1
@@ -153,8 +187,7 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
                 rows = awaiting_position.pop(key, [])
                 for index, row in enumerate(rows):
                     row["realized_pnl"] = str(delta) if index == len(rows) - 1 else "0"
-                    trades.writerow(row)
-                    record.trades.append(row)
+                    write_trade(row)
                 if rows and _reduces(before, message.quantity):
                     # A closing fill: win or loss by the PnL it realized, costs included.
                     record.wins += delta > 0
@@ -163,8 +196,7 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
             close_bar(bar_ts)
         for rows in awaiting_position.values():
             for row in rows:
-                trades.writerow(row)
-                record.trades.append(row)
+                write_trade(row)
     record.final_equity, record.final_cash = equity, cash
     return record
 

@@ -16,28 +16,12 @@ from runtime.reports.collect import RunRecord
 __all__ = ("write_report",)
 
 _NS_PER_DAY = 86_400e9
-_MAX_POINTS = 2000
 mpl.rcParams["svg.hashsalt"] = "atrium"  # stable SVG ids: the same run renders the same bytes
-_MAX_TRADE_ROWS = 500
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
 table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;
 text-align:right}th{background:#f3f3f3}h1{font-size:1.5rem}.grid td:first-child{text-align:left}
 """
-
-
-def _downsample(points: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    """Keep at most ~_MAX_POINTS points, each bucket's min and max, so dips stay visible."""
-    if len(points) <= _MAX_POINTS:
-        return list(points)
-    step = len(points) * 2 // _MAX_POINTS + 1
-    kept: list[tuple[int, float]] = []
-    for start in range(0, len(points), step):
-        bucket = points[start : start + step]
-        low = min(bucket, key=lambda p: p[1])
-        high = max(bucket, key=lambda p: p[1])
-        kept.extend(sorted({low, high}))
-    return kept
 
 
 def _svg(
@@ -47,9 +31,8 @@ def _svg(
     figure = Figure(figsize=(10, 3.2))
     axes = figure.subplots()
     for label, points, colour in series:
-        sampled = _downsample(points)
-        days = [ts / _NS_PER_DAY for ts, _ in sampled]  # matplotlib dates: days since 1970
-        axes.plot(days, [value for _, value in sampled], label=label, color=colour, linewidth=1)
+        days = [ts / _NS_PER_DAY for ts, _ in points]  # matplotlib dates: days since 1970
+        axes.plot(days, [value for _, value in points], label=label, color=colour, linewidth=1)
     axes.set_title(title)
     axes.set_ylabel(ylabel)
     axes.grid(alpha=0.3)
@@ -70,21 +53,16 @@ def write_report(
     path: Any, record: RunRecord, summary: dict[str, Any], exposure_limit_ratio: float
 ) -> None:
     """Render the equity curve, drawdown, exposure against its limit, and the trades."""
-    equity = record.equity_points
-    peak = float("-inf")
-    drawdown: list[tuple[int, float]] = []
-    limit: list[tuple[int, float]] = []
-    for ts, value in equity:
-        peak = max(peak, value)
-        drawdown.append((ts, -(peak - value) / peak * 100 if peak > 0 else 0.0))
-        limit.append((ts, value * exposure_limit_ratio))
+    equity = record.equity.points()
+    # The limit is a multiple of equity: the equity series' points carry its extremes too.
+    limit = [(ts, value * exposure_limit_ratio) for ts, value in equity]
     charts = (
         [
             _svg([("equity", equity, "#1f77b4")], "Equity", "equity"),
-            _svg([("drawdown", drawdown, "#d62728")], "Drawdown from peak", "%"),
+            _svg([("drawdown", record.drawdown.points(), "#d62728")], "Drawdown from peak", "%"),
             _svg(
                 [
-                    ("gross exposure", record.exposure_points, "#2ca02c"),
+                    ("gross exposure", record.exposure.points(), "#2ca02c"),
                     ("limit", limit, "#7f7f7f"),
                 ],
                 "Gross exposure against its limit",
@@ -104,7 +82,7 @@ def write_report(
         f"<tr><td>{html.escape(reason)}</td><td>{count}</td></tr>"
         for reason, count in denials.items()
     )
-    trade_table = _trade_table(record.trades)
+    trade_table = _trade_table(record.trades, record.trade_rows)
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Atrium replay report</title><style>{_STYLE}</style></head><body>
 <h1>Atrium replay report</h1>
@@ -124,7 +102,7 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def _trade_table(trades: list[dict[str, str]]) -> str:
+def _trade_table(trades: list[dict[str, str]], total: int) -> str:
     if not trades:
         return "<p>No trades.</p>"
     columns = [
@@ -141,14 +119,13 @@ def _trade_table(trades: list[dict[str, str]]) -> str:
         "binding_cap",
     ]
     head = "".join(f"<th>{c}</th>" for c in columns)
-    shown = trades[:_MAX_TRADE_ROWS]
     body = "".join(
         "<tr>" + "".join(f"<td>{html.escape(row.get(c, ''))}</td>" for c in columns) + "</tr>"
-        for row in shown
+        for row in trades
     )
     more = (
-        f"<p>First {_MAX_TRADE_ROWS} of {len(trades)} fills; all are in trades.csv.</p>"
-        if len(trades) > _MAX_TRADE_ROWS
+        f"<p>First {len(trades)} of {total} fills; all are in trades.csv.</p>"
+        if total > len(trades)
         else ""
     )
     return f"<table><tr>{head}</tr>{body}</table>{more}"

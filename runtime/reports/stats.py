@@ -6,71 +6,97 @@ Returns are daily (the last equity of each UTC day), annualised with sqrt(252).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from itertools import pairwise
 from typing import Final
 
-__all__ = ("PerformanceStats", "daily_closes", "max_drawdown", "performance")
+__all__ = ("EquityCurve", "PerformanceStats")
 
 TRADING_DAYS: Final = 252
 NS_PER_DAY: Final = 86_400 * 10**9
 NS_PER_YEAR: Final = int(365.25 * NS_PER_DAY)
 
 
-def daily_closes(points: Sequence[tuple[int, float]]) -> list[float]:
-    """Last equity of each UTC day, in time order (``points`` are ``(ts_ns, equity)``)."""
-    closes: list[float] = []
-    current_day: int | None = None
-    for ts, equity in points:
-        day = ts // NS_PER_DAY
-        if day == current_day:
-            closes[-1] = equity
-        else:
-            closes.append(equity)
-            current_day = day
-    return closes
-
-
 class PerformanceStats(dict[str, float | None]):
     """Named figures; ``None`` where a figure is undefined (e.g. volatility of one day)."""
 
 
-def performance(
-    points: Sequence[tuple[int, float]], initial_equity: float, risk_free_rate: float = 0.0
-) -> PerformanceStats:
-    """Return, CAGR, volatility, Sharpe, Sortino and max drawdown of an equity curve."""
-    stats = PerformanceStats()
-    final = points[-1][1] if points else initial_equity
-    stats["total_return"] = final / initial_equity - 1.0
-    span_ns = points[-1][0] - points[0][0] if len(points) > 1 else 0
-    years = span_ns / NS_PER_YEAR
-    stats["cagr"] = (
-        (final / initial_equity) ** (1.0 / years) - 1.0 if years > 0 and final > 0 else None
+class EquityCurve:
+    """What the statistics need of an equity curve, gathered one point at a time.
+
+    It keeps one float per UTC day however many points arrive, so a replay of ten
+    million bars computes its statistics in the memory of a few thousand days.
+    """
+
+    __slots__ = (
+        "_day",
+        "_peak",
+        "closes",
+        "final",
+        "first_ts",
+        "initial",
+        "last_ts",
+        "max_drawdown",
     )
-    closes = [initial_equity, *daily_closes(points)]
-    returns = [b / a - 1.0 for a, b in pairwise(closes) if a > 0]
-    daily_rf = risk_free_rate / TRADING_DAYS
-    excess = [r - daily_rf for r in returns]
-    if len(returns) >= 2:
-        mean = sum(excess) / len(excess)
-        variance = sum((r - sum(returns) / len(returns)) ** 2 for r in returns) / (len(returns) - 1)
-        volatility = math.sqrt(variance)
-        downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in excess) / len(excess))
-        stats["volatility"] = volatility * math.sqrt(TRADING_DAYS)
-        stats["sharpe"] = mean / volatility * math.sqrt(TRADING_DAYS) if volatility > 0 else None
-        stats["sortino"] = mean / downside * math.sqrt(TRADING_DAYS) if downside > 0 else None
-    else:
-        stats["volatility"] = stats["sharpe"] = stats["sortino"] = None
-    stats["max_drawdown"] = max_drawdown([initial_equity, *(equity for _, equity in points)])
-    return stats
 
+    def __init__(self, initial_equity: float) -> None:
+        self.initial = initial_equity
+        self.first_ts: int | None = None
+        self.last_ts: int | None = None
+        self.final = initial_equity
+        #: The last equity of each UTC day, in time order.
+        self.closes: list[float] = []
+        self._day: int | None = None
+        self._peak = initial_equity
+        #: Largest fall from a running peak (the initial equity included), as a fraction.
+        self.max_drawdown = 0.0
 
-def max_drawdown(equity: Sequence[float]) -> float:
-    """Largest fall from a running peak, as a fraction of that peak (0.25 = 25 %)."""
-    peak = -math.inf
-    worst = 0.0
-    for value in equity:
-        peak = max(peak, value)
-        if peak > 0:
-            worst = max(worst, (peak - value) / peak)
-    return worst
+    def add(self, ts: int, equity: float) -> None:
+        """Take the equity at ``ts`` (nanoseconds, in time order)."""
+        if self.first_ts is None:
+            self.first_ts = ts
+        self.last_ts = ts
+        self.final = equity
+        day = ts // NS_PER_DAY
+        if day == self._day:
+            self.closes[-1] = equity
+        else:
+            self.closes.append(equity)
+            self._day = day
+        if equity > self._peak:
+            self._peak = equity
+        elif self._peak > 0:
+            self.max_drawdown = max(self.max_drawdown, (self._peak - equity) / self._peak)
+
+    def performance(self, risk_free_rate: float = 0.0) -> PerformanceStats:
+        """Return, CAGR, volatility, Sharpe, Sortino and max drawdown of the curve."""
+        initial, final = self.initial, self.final
+        stats = PerformanceStats()
+        stats["total_return"] = final / initial - 1.0
+        span_ns = (
+            self.last_ts - self.first_ts
+            if self.last_ts is not None and self.first_ts is not None
+            else 0
+        )
+        years = span_ns / NS_PER_YEAR
+        stats["cagr"] = (
+            (final / initial) ** (1.0 / years) - 1.0 if years > 0 and final > 0 else None
+        )
+        closes = [initial, *self.closes]
+        returns = [b / a - 1.0 for a, b in pairwise(closes) if a > 0]
+        daily_rf = risk_free_rate / TRADING_DAYS
+        excess = [r - daily_rf for r in returns]
+        if len(returns) >= 2:
+            mean = sum(excess) / len(excess)
+            average = sum(returns) / len(returns)
+            variance = sum((r - average) ** 2 for r in returns) / (len(returns) - 1)
+            volatility = math.sqrt(variance)
+            downside = math.sqrt(sum(min(r, 0.0) ** 2 for r in excess) / len(excess))
+            stats["volatility"] = volatility * math.sqrt(TRADING_DAYS)
+            stats["sharpe"] = (
+                mean / volatility * math.sqrt(TRADING_DAYS) if volatility > 0 else None
+            )
+            stats["sortino"] = mean / downside * math.sqrt(TRADING_DAYS) if downside > 0 else None
+        else:
+            stats["volatility"] = stats["sharpe"] = stats["sortino"] = None
+        stats["max_drawdown"] = self.max_drawdown
+        return stats

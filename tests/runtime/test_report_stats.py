@@ -6,23 +6,46 @@ import math
 
 import pytest
 
-from runtime.reports.stats import NS_PER_DAY, daily_closes, max_drawdown, performance
+from runtime.reports.stats import NS_PER_DAY, EquityCurve, PerformanceStats
 
 DAY = NS_PER_DAY
 
 
-def test_daily_closes_when_several_points_a_day_then_last_of_each_day() -> None:
+def _curve(points: list[tuple[int, float]], initial: float) -> EquityCurve:
+    curve = EquityCurve(initial)
+    for ts, equity in points:
+        curve.add(ts, equity)
+    return curve
+
+
+def performance(
+    points: list[tuple[int, float]], initial: float, risk_free_rate: float = 0.0
+) -> PerformanceStats:
+    return _curve(points, initial).performance(risk_free_rate)
+
+
+def test_closes_when_several_points_a_day_then_last_of_each_day() -> None:
     points = [(0, 100.0), (DAY // 2, 101.0), (DAY, 99.0), (DAY + 5, 98.0), (3 * DAY, 97.0)]
-    assert daily_closes(points) == [101.0, 98.0, 97.0]
+    assert _curve(points, 100.0).closes == [101.0, 98.0, 97.0]
 
 
 def test_max_drawdown_when_peak_then_fall_then_new_peak_then_largest_fall_kept() -> None:
     # 100 -> 120 -> 90 (25 % off 120) -> 130 -> 117 (10 % off 130)
-    assert max_drawdown([100, 120, 90, 130, 117]) == pytest.approx(0.25)
+    points = [(DAY * i, value) for i, value in enumerate([120.0, 90.0, 130.0, 117.0])]
+    assert _curve(points, 100.0).max_drawdown == pytest.approx(0.25)
+
+
+def test_max_drawdown_when_falling_below_the_initial_equity_then_measured_from_it() -> None:
+    assert _curve([(0, 80.0), (DAY, 90.0)], 100.0).max_drawdown == pytest.approx(0.20)
 
 
 def test_max_drawdown_when_only_rising_then_zero() -> None:
-    assert max_drawdown([1, 2, 3]) == 0.0
+    assert _curve([(0, 2.0), (DAY, 3.0)], 1.0).max_drawdown == 0.0
+
+
+def test_span_when_first_point_at_epoch_then_counted_for_cagr() -> None:
+    stats = _curve([(0, 100.0), (365 * DAY, 110.0)], 100.0).performance()
+    assert stats["cagr"] == pytest.approx(1.1 ** (365.25 / 365) - 1)
 
 
 def test_performance_when_three_daily_returns_then_hand_worked_figures() -> None:
