@@ -239,10 +239,13 @@ class Journal:
         self.next_seq += 1
         if self.durable and cls in DURABLE_KINDS:
             self.commit_pending = True
-        if len(buffer) >= self.batch_size:
+        # The buffer grows by one and is swapped out whole, so each mark is met exactly:
+        # the events are touched once per batch, not on every message past the mark.
+        size = len(buffer)
+        if size == self.batch_size:
             self._wake.set()
-            if len(self._buffer) >= self._high_water and self._drained.is_set():
-                self._drained = anyio.Event()
+        elif size == self._high_water and self._drained.is_set():
+            self._drained = anyio.Event()  # sources wait on this one until the writer caught up
 
     def record_snapshot(self, ts: int, fingerprint: str, payload: bytes) -> None:
         """Store actor state valid after the last recorded message (written in order)."""

@@ -99,6 +99,8 @@ class Supervisor:
         self.config = config
         self.scheduler: Scheduler = config.scheduler
         self._dispatching = False
+        # Messages handled since the inline scheduler last yielded (across dispatches).
+        self._since_yield = 0
         self._ready: deque[ActorSlot] = deque()
         self._stop = anyio.Event()
         self._immediate = False
@@ -284,7 +286,6 @@ class Supervisor:
         self._dispatching = True
         ready, max_batch, barrier, bus = self._ready, self.config.max_batch, self.barrier, self.bus
         stalled = 0
-        since_yield = 0
         try:
             while ready and not self._immediate:
                 if barrier is not None and barrier.commit_pending:
@@ -314,9 +315,9 @@ class Supervisor:
                         continue
                 slot.context.stats.processed += 1
                 bus.done()
-                since_yield += 1
-                if since_yield >= max_batch:
-                    since_yield = 0
+                self._since_yield += 1
+                if self._since_yield >= max_batch:
+                    self._since_yield = 0
                     await anyio.lowlevel.checkpoint()
         finally:
             self._dispatching = False
