@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
+from actors.execution.closed_ids import ClosedIds
 from runtime.messages import Order, OrderStatus
 
 __all__ = ("IllegalTransitionError", "OrderBook", "OrderState")
@@ -134,15 +135,16 @@ class OrderState:
 class OrderBook:
     """Open orders in submission order, plus the ids of every closed one.
 
-    Closed orders keep only their id: enough to refuse a duplicate ``order_id`` and to tell
-    "unknown" from "already closed", without holding every order of a long replay.
+    Closed orders keep only their id, in a :class:`ClosedIds`: enough to refuse a
+    duplicate ``order_id`` and to tell "unknown" from "already closed", in memory that
+    stays flat over a long replay.
     """
 
     __slots__ = ("_closed", "_open")
 
     def __init__(self) -> None:
         self._open: dict[str, OrderState] = {}
-        self._closed: set[str] = set()
+        self._closed = ClosedIds()
 
     def add(self, order: Order) -> OrderState:
         """Start tracking a new order in SUBMITTED."""
