@@ -70,6 +70,36 @@ _SCHEMA: Final = (
 )
 
 
+#: Rows per INSERT statement. sqlite3 lets other threads run (releases the GIL) around
+#: each statement it steps, and waits to get it back: with one row per statement, a
+#: busy event loop thread makes the writer wait a switch interval (5 ms) per row. A
+#: statement of many rows pays that once, and binds its values in one pass.
+_ROWS_PER_INSERT: Final = 200
+_inserts: dict[int, str] = {}
+
+
+def _insert_sql(rows: int) -> str:
+    sql = _inserts.get(rows)
+    if sql is None:
+        values = ", ".join(["(?, ?, ?, ?)"] * rows)
+        sql = _inserts[rows] = f"INSERT INTO events (seq, ts, kind, payload) VALUES {values}"
+    return sql
+
+
+async def _insert_events(db: aiosqlite.Connection, rows: list[tuple[int, int, str, bytes]]) -> None:
+    """Insert ``rows`` in statements of :data:`_ROWS_PER_INSERT` rows (two calls at most)."""
+    full = len(rows) - len(rows) % _ROWS_PER_INSERT
+    if full:
+        chunks = (
+            [value for row in rows[start : start + _ROWS_PER_INSERT] for value in row]
+            for start in range(0, full, _ROWS_PER_INSERT)
+        )
+        await db.executemany(_insert_sql(_ROWS_PER_INSERT), chunks)
+    if full < len(rows):
+        rest = rows[full:]
+        await db.execute(_insert_sql(len(rest)), [value for row in rest for value in row])
+
+
 def _versions() -> dict[str, str]:
     return {
         "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
@@ -280,9 +310,7 @@ class Journal:
                     snapshots, self._snapshots = self._snapshots, []
                     db = self._db
                     assert db is not None
-                    await db.executemany(
-                        "INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch
-                    )
+                    await _insert_events(db, batch)
                     if snapshots:
                         await db.executemany(
                             "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
