@@ -117,7 +117,7 @@ def bench_config(rate: float, journal: Path | None) -> AtriumConfig:
             ]
         },
         "strategies": {
-            "cross": {"class": "__main__:TickCross", "symbols": ["AAA", "BBB"], "params": {}}
+            "cross": {"class": f"{__name__}:TickCross", "symbols": ["AAA", "BBB"], "params": {}}
         },
         "portfolio": {"position_sizing_mode": "fixed_qty", "max_leverage": 2},
         "risk": {
@@ -127,7 +127,7 @@ def bench_config(rate: float, journal: Path | None) -> AtriumConfig:
             "max_drawdown_pct": 0.99,
             "max_daily_loss_pct": 0.99,
         },
-        "execution": {"venue": "__main__:TimedVenue", "commission_per_share": "0.0005"},
+        "execution": {"venue": f"{__name__}:TimedVenue", "commission_per_share": "0.0005"},
         "journal": {"enabled": journal is not None, "path": str(journal or "unused.sqlite")},
         "runtime": {"log_level": "WARNING"},
     }
