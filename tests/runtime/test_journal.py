@@ -52,6 +52,22 @@ async def test_record_when_closed_then_every_message_written_in_order_with_exact
     assert meta == {"journal_schema_version": "2", "message_schema_version": "1"}
 
 
+@pytest.mark.parametrize(("count", "batch_size"), [(1, 4), (200, 4096), (1013, 4096), (1013, 300)])
+async def test_record_when_batches_span_whole_and_partial_statements_then_every_row_once(
+    tmp_path: Path, count: int, batch_size: int
+) -> None:
+    # Rows go in 200 a statement plus one statement for the rest: 1013 = 5 x 200 + 13,
+    # and a batch of 300 splits 200 + 100 each time.
+    path = tmp_path / "j.sqlite"
+    messages: list[Bar | Control] = [_bar(ts) for ts in range(1, count + 1)]
+    journal = await _write(path, messages, batch_size=batch_size)
+    assert journal.written == count
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT seq, ts, payload FROM events ORDER BY seq").fetchall()
+    assert [(seq, ts) for seq, ts, _ in rows] == [(n, n) for n in range(1, count + 1)]
+    assert [payload for _, _, payload in rows] == [encode(m) for m in messages]
+
+
 async def test_open_when_journal_exists_then_sequence_continues(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     await _write(path, [_bar(1), _bar(2)])
