@@ -315,6 +315,8 @@ class Supervisor:
                         continue
                 slot.context.stats.processed += 1
                 bus.done()
+                if actor._outbox:  # its output met a full mailbox: come back to deliver it
+                    ready.append(slot)
                 self._since_yield += 1
                 if self._since_yield >= max_batch:
                     self._since_yield = 0

@@ -254,3 +254,27 @@ async def test_settled_when_handlers_publish_then_feed_waits_for_whole_chain() -
         (kind, ts) for ts in range(1, 7) for kind in ("Bar", "Tick")
     ]
     assert TickCounter.ticks == [1, 2, 3, 4, 5, 6]
+
+
+class Burst(Actor):
+    """Answers every bar with three ticks: more than a mailbox of capacity 1 holds."""
+
+    def _handle_bar(self, message: Bar) -> None:
+        for offset in range(3):
+            self.publish(Tick(ts=message.ts * 10 + offset, symbol="X", price=D(2), size=D(1)))
+
+
+async def test_output_when_it_meets_a_full_mailbox_then_held_and_delivered_in_order() -> None:
+    TickCounter.ticks = []
+    supervisor, bus, _ = _supervise(
+        [
+            ("feed", Feed, [], "restart"),
+            ("burst", Burst, ["Bar"], "restart"),
+            ("count", TickCounter, ["Tick"], "restart"),
+        ],
+        capacity=1,
+    )
+    with anyio.fail_after(5):
+        await supervisor.run(stop_when_sources_finish=True)
+    assert TickCounter.ticks == [ts * 10 + offset for ts in range(1, 7) for offset in range(3)]
+    assert bus.in_flight == 0
