@@ -108,7 +108,6 @@ class ExecutionActor(Actor):
         self._book = OrderBook()
         self._halted = False
         self._init_metrics()
-        self._open_gauge.set(0)  # a rebuilt instance starts from an empty book
         self._venue = self._make_venue(config)
         on_bar: Callable[[Bar], None] = _ignore_market_data
         on_tick: Callable[[Tick], None] = _ignore_market_data
@@ -152,7 +151,10 @@ class ExecutionActor(Actor):
         self._fill_commission = counter(
             registry, "atrium_fill_commission", "Commission paid over fills, in account currency."
         )
-        self._open_gauge = gauge(registry, "atrium_open_orders", "Orders not yet closed.")
+        # Read at scrape time from this instance's book (a restored state replaces it).
+        gauge(registry, "atrium_open_orders", "Orders not yet closed.").set_function(
+            lambda: len(self._book)
+        )
         self._connected_gauge = gauge(
             registry, "atrium_venue_connected", "1 while the venue session is up, else 0."
         )
@@ -199,7 +201,6 @@ class ExecutionActor(Actor):
         self._book = state["book"]
         self._halted = state["halted"]
         self._venue.restore_state(state["venue"])
-        self._open_gauge.set(len(self._book))
 
     def reconcile(self) -> list[str]:
         """Compare the open orders of the book with the venue's order-status report.
@@ -249,7 +250,6 @@ class ExecutionActor(Actor):
             self._ignore("DUPLICATE_ORDER_ID", f"order_id={order.order_id}")
             return
         state = self._book.add(order)
-        self._open_gauge.set(len(self._book))
         self._publish_update(state)
         if self._halted:
             state.transition("REJECTED")
@@ -379,7 +379,6 @@ class ExecutionActor(Actor):
 
     def _retire(self, state: OrderState) -> None:
         self._book.retire(state)
-        self._open_gauge.set(len(self._book))
 
     def _ignore(self, reason: str, detail: str) -> None:
         self._ignored[reason].inc()

@@ -10,13 +10,21 @@ of a million closed orders is two integers. An id without a numeric tail is kept
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from typing import Final
 
 __all__ = ("ClosedIds",)
 
-_NUMBERED: Final = re.compile(r"(.*?)(\d+)")
+_DIGITS: Final = "0123456789"
+
+
+def _split(order_id: str) -> tuple[tuple[str, int], int] | None:
+    """``((prefix, digit count), number)`` of an id with a numeric tail, else None."""
+    prefix = order_id.rstrip(_DIGITS)
+    width = len(order_id) - len(prefix)
+    if not width:
+        return None
+    return (prefix, width), int(order_id[len(prefix) :])
 
 
 class _Runs:
@@ -63,28 +71,28 @@ class ClosedIds:
         self._count = 0
 
     def add(self, order_id: str) -> None:
-        if order_id in self:
+        split = _split(order_id)
+        if split is None:
+            if order_id not in self._other:
+                self._other.add(order_id)
+                self._count += 1
             return
-        self._count += 1
-        match = _NUMBERED.fullmatch(order_id)
-        if match is None:
-            self._other.add(order_id)
-            return
-        prefix, digits = match.groups()
-        runs = self._runs.get((prefix, len(digits)))
+        key, number = split
+        runs = self._runs.get(key)
         if runs is None:
-            runs = self._runs[prefix, len(digits)] = _Runs()
-        runs.add(int(digits))
+            runs = self._runs[key] = _Runs()
+        if number not in runs:
+            runs.add(number)
+            self._count += 1
 
     def __contains__(self, order_id: object) -> bool:
         if not isinstance(order_id, str):
             return False
-        match = _NUMBERED.fullmatch(order_id)
-        if match is None:
+        split = _split(order_id)
+        if split is None:
             return order_id in self._other
-        prefix, digits = match.groups()
-        runs = self._runs.get((prefix, len(digits)))
-        return runs is not None and int(digits) in runs
+        runs = self._runs.get(split[0])
+        return runs is not None and split[1] in runs
 
     def __len__(self) -> int:
         return self._count
