@@ -151,16 +151,11 @@ class Actor:
         bus = self._bus
         bus.record(message)
         targets = self._routes.get(type(message)) or bus.targets(message, self.name)
-        bus.in_flight += len(targets)
         if self._outbox:  # earlier output still waits: keep the order per destination
+            bus.in_flight += len(targets)
             self._outbox.append((message, list(targets)))
             return
-        blocked: list[Mailbox] | None = None
-        for mailbox in targets:
-            if not mailbox.put_nowait(message):
-                if blocked is None:
-                    blocked = []
-                blocked.append(mailbox)
+        blocked = bus.deliver_nowait(message, targets)
         if blocked:
             self._outbox.append((message, blocked))
 

@@ -120,10 +120,18 @@ class Bus:
         for tap in self._taps:
             tap(message)
 
-    def deliver_nowait(self, message: Message, targets: tuple[Mailbox, ...]) -> list[Mailbox]:
-        """Deliver to every target that has room; return the ones that were full."""
+    def deliver_nowait(
+        self, message: Message, targets: tuple[Mailbox, ...]
+    ) -> list[Mailbox] | None:
+        """Deliver to every target that has room; return the full ones (None: no full one)."""
         self.in_flight += len(targets)
-        return [mailbox for mailbox in targets if not mailbox.put_nowait(message)]
+        blocked: list[Mailbox] | None = None
+        for mailbox in targets:
+            if not mailbox.put_nowait(message):
+                if blocked is None:
+                    blocked = []
+                blocked.append(mailbox)
+        return blocked
 
     async def deliver(self, message: Message, targets: tuple[Mailbox, ...] | list[Mailbox]) -> None:
         """Deliver to every target, waiting on full mailboxes (already counted in flight)."""
