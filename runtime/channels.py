@@ -17,7 +17,6 @@ event-loop pass per message.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -67,10 +66,6 @@ class Lane:
         self.pending = 0
         self.sent = 0
         self.room: anyio.Event | None = None
-
-    @property
-    def full(self) -> bool:
-        return self.pending >= self.capacity
 
     async def wait_room(self) -> None:
         """Wait until a message of this lane is taken."""
@@ -147,17 +142,6 @@ class Mailbox:
             lane.room.set()
             lane.room = None
         return message
-
-    def drain(self, into: deque[Message], limit: int) -> int:
-        """Move up to ``limit`` messages into ``into``, oldest first; return how many."""
-        count = 0
-        while count < limit:
-            message = self.take()
-            if message is None:
-                break
-            into.append(message)
-            count += 1
-        return count
 
     async def wait(self) -> None:
         """Wait until something may have been delivered (callers then take again)."""
