@@ -40,11 +40,12 @@ class _Runs:
         index = bisect_right(self.starts, number) - 1
         return index >= 0 and number <= self.ends[index]
 
-    def add(self, number: int) -> None:
+    def add(self, number: int) -> bool:
+        """Take ``number`` in; False when it was already held."""
         starts, ends = self.starts, self.ends
         index = bisect_right(starts, number) - 1
         if index >= 0 and number <= ends[index]:
-            return
+            return False
         joins_left = index >= 0 and ends[index] == number - 1
         joins_right = index + 1 < len(starts) and starts[index + 1] == number + 1
         if joins_left and joins_right:
@@ -57,6 +58,7 @@ class _Runs:
         else:
             starts.insert(index + 1, number)
             ends.insert(index + 1, number)
+        return True
 
 
 class ClosedIds:
@@ -81,8 +83,7 @@ class ClosedIds:
         runs = self._runs.get(key)
         if runs is None:
             runs = self._runs[key] = _Runs()
-        if number not in runs:
-            runs.add(number)
+        if runs.add(number):
             self._count += 1
 
     def __contains__(self, order_id: object) -> bool:

@@ -83,9 +83,8 @@ class RunRecord:
     #: Drawdown from the peak equity, in percent (0 or negative).
     drawdown: ChartSeries = field(default_factory=ChartSeries)
     exposure: ChartSeries = field(default_factory=ChartSeries)
-    #: The first :data:`TRADES_SHOWN` rows of trades.csv.
+    #: The first :data:`TRADES_SHOWN` rows of trades.csv (it has one row per fill).
     trades: list[dict[str, str]] = field(default_factory=list)
-    trade_rows: int = 0
     bars: int = 0
     ticks: int = 0
     orders: int = 0
@@ -139,7 +138,6 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
 
         def write_trade(row: dict[str, str]) -> None:
             trades.writerow(row)
-            record.trade_rows += 1
             if len(record.trades) < TRADES_SHOWN:
                 record.trades.append(row)
 

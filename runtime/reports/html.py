@@ -82,7 +82,7 @@ def write_report(
         f"<tr><td>{html.escape(reason)}</td><td>{count}</td></tr>"
         for reason, count in denials.items()
     )
-    trade_table = _trade_table(record.trades, record.trade_rows)
+    trade_table = _trade_table(record.trades, record.fills)
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Atrium replay report</title><style>{_STYLE}</style></head><body>
 <h1>Atrium replay report</h1>
