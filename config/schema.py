@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from config.base import ConfigBase
+from config.cluster import ClusterConfig
 from config.execution import ExecutionConfig
 from config.journal import JournalConfig
 from config.market_data import MarketDataConfig
@@ -32,3 +33,4 @@ class AtriumConfig(ConfigBase, frozen=True, kw_only=True):
     journal: JournalConfig = msgspec.field(default_factory=JournalConfig)
     replay: ReplayConfig = msgspec.field(default_factory=ReplayConfig)
     service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)

@@ -8,11 +8,13 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 from config.loader import ConfigError, load_config
 from config.schema import AtriumConfig
 from runtime.bus import TopologyError
 from runtime.clocks import SimClock
+from runtime.cluster.wiring import role_config
 from runtime.errors import AtriumError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
@@ -24,6 +26,7 @@ from runtime.topology import build_pipeline
 __all__ = ("main",)
 
 EXIT_OK, EXIT_FAILED = 0, 1
+_ROLE_HELP = "run only this role of [cluster.roles]; the others talk to it over NATS"
 
 
 def _version() -> str:
@@ -70,9 +73,11 @@ def _parser() -> argparse.ArgumentParser:
         help="0 = as fast as possible (default); X = X times recorded time",
     )
     replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
+    run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
     add_journal_parser(commands)
     return parser
@@ -101,10 +106,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level or config.runtime.log_level)
     if args.command == "check-config":
         return _check_config(config, args.config)
+    sections: dict[str, Any] | None = None
+    if args.role is not None:
+        config, wiring = role_config(config, args.role)
+        sections = {"cluster": wiring}
     if args.command == "replay":
-        return _replay(config, args)
+        return _replay(config, args, sections)
     if args.command == "run":
-        run_loop(lambda: run_service(config), use_uvloop=config.runtime.use_uvloop)
+        run_loop(
+            lambda: run_service(config, sections=sections), use_uvloop=config.runtime.use_uvloop
+        )
         return EXIT_OK
     raise AssertionError(args.command)  # argparse rejects unknown commands
 
@@ -121,13 +132,16 @@ def _check_config(config: AtriumConfig, path: Path) -> int:
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
     for slot in pipeline.slots.values():
         slot.mailbox.close()
+    for role in config.cluster.roles:
+        role_config(config, role)  # raises naming the key when the roles do not fit
     actors = ", ".join(pipeline.slots)
     strategies = ", ".join(config.strategies) or "none"
-    print(f"{path}: ok (actors: {actors}; strategies: {strategies})")
+    roles = f"; roles: {', '.join(config.cluster.roles)}" if config.cluster.roles else ""
+    print(f"{path}: ok (actors: {actors}; strategies: {strategies}{roles})")
     return EXIT_OK
 
 
-def _replay(config: AtriumConfig, args: argparse.Namespace) -> int:
+def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, Any] | None) -> int:
     # The reports load matplotlib (most of a second); only a replay pays for it.
     from runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415
 
@@ -137,6 +151,7 @@ def _replay(config: AtriumConfig, args: argparse.Namespace) -> int:
         feeds=tuple(args.feed),
         speed=args.speed,
         progress=not args.no_progress and sys.stderr.isatty(),
+        sections=sections,
     )
     summary = run_loop(lambda: run_replay(config, options), use_uvloop=config.runtime.use_uvloop)
     print(format_summary(summary, out_dir))

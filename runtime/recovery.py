@@ -59,6 +59,7 @@ __all__ = (
     "RecoveryReport",
     "Snapshotter",
     "fingerprint",
+    "record_session",
     "recover",
     "resume_session",
 )
@@ -237,13 +238,10 @@ async def resume_session(
     The service's start (the supervisor's ``before_sources``): the commit barrier goes
     up first, so even what recovery appends is committed before execution acts on it.
     """
-    version = atrium_version()
-    digest = fingerprint(config, version)
+    digest = fingerprint(config, atrium_version())
     pipeline.supervisor.barrier = journal
     report = await recover(pipeline, journal, fingerprint=digest, clock=clock)
-    pipeline.bus.add_tap(journal.record)
-    pipeline.bus.add_gate(journal)
-    await journal.begin_session(mode="live", version=version, fingerprint=digest)
+    await record_session(pipeline, journal, config)
     if report is not None and report.discrepancies:
         halt = Control(
             ts=pipeline.clock.now_ns(),
@@ -253,11 +251,25 @@ async def resume_session(
         )
         await pipeline.bus.publish(halt, OPERATOR)  # journaled: the next recovery sees it
         await pipeline.bus.wait_settled()
+    return report
+
+
+async def record_session(pipeline: Pipeline, journal: Journal, config: AtriumConfig) -> None:
+    """Journal (and snapshot) what the pipeline does from now on, as a new session.
+
+    Alone, without :func:`resume_session`'s recovery, for a cluster role: its state is
+    rebuilt from the JetStream stream, and its journal is the record of what it did.
+    """
+    version = atrium_version()
+    digest = fingerprint(config, version)
+    pipeline.supervisor.barrier = journal
+    pipeline.bus.add_tap(journal.record)
+    pipeline.bus.add_gate(journal)
+    await journal.begin_session(mode="live", version=version, fingerprint=digest)
     if config.journal.snapshot_every:
         pipeline.bus.on_settled = Snapshotter(
             journal, pipeline, every=config.journal.snapshot_every, fingerprint=digest
         )
-    return report
 
 
 def _open(path: Path) -> sqlite3.Connection:

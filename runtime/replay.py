@@ -42,6 +42,8 @@ class ReplayOptions:
     feeds: tuple[str, ...] = ()
     speed: float | None = None
     progress: bool = False
+    #: Cluster role this process runs (``--role``), with its bridge's wiring.
+    sections: dict[str, Any] | None = None
 
 
 def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> MarketDataConfig:
@@ -79,12 +81,14 @@ def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
 
 async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, Any]:
     """Run the replay, write every output file, and return the summary."""
-    market_data = _market_data_section(config, options)
-    feed_paths = [Path(market_data.base_dir, feed.path) for feed in market_data.feeds if feed.path]
+    sections = dict(options.sections or {})
+    feed_paths: list[Path] = []
+    if any(spec.section == "market_data" for spec in config.topology.actors.values()):
+        market_data = _market_data_section(config, options)
+        feed_paths = [Path(market_data.base_dir, f.path) for f in market_data.feeds if f.path]
+        sections["market_data"] = market_data
     journal_path = _prepare_out_dir(options.out_dir, feed_paths)
-    pipeline = build_pipeline(
-        config, clock=SimClock(), mode="replay", sections={"market_data": market_data}
-    )
+    pipeline = build_pipeline(config, clock=SimClock(), mode="replay", sections=sections)
     journal = Journal(journal_path, batch_size=config.journal.batch_size)
     await journal.open()
     pipeline.bus.add_tap(journal.record)
@@ -92,6 +96,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     started = time.perf_counter()
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        failed: AtriumError | None = None
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(journal.run_writer)
@@ -100,12 +105,16 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
                     tg.start_soon(_show_progress, pipeline, started)
                 try:
                     await pipeline.supervisor.run(stop_when_sources_finish=True)
+                except AtriumError as exc:  # raised below as itself, not in a group
+                    failed = exc
                 finally:
                     tg.cancel_scope.cancel()
         finally:
             await journal.close()
             if options.progress:
                 print(file=sys.stderr)
+    if failed is not None:
+        raise failed
     wall_seconds = time.perf_counter() - started
     return _write_outputs(config, options.out_dir, journal_path, pipeline, wall_seconds)
 

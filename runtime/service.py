@@ -22,11 +22,12 @@ from prometheus_client import CollectorRegistry
 from config.schema import AtriumConfig
 from runtime.bus import OPERATOR
 from runtime.clocks import LiveClock
+from runtime.cluster.wiring import BRIDGE
 from runtime.errors import AtriumError
 from runtime.journal import Journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
-from runtime.recovery import resume_session
+from runtime.recovery import record_session, resume_session
 from runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("ServiceView", "run_service")
@@ -94,6 +95,11 @@ class ServiceView:
         }
         recovered = self.recovery["state"] != "running"
         ready = all(actors.values()) and not supervisor.stopping and recovered
+        link_status = getattr(self.actor(BRIDGE), "link_status", None)
+        if callable(link_status):
+            link = link_status()
+            checks["cluster"] = link
+            ready = ready and link["ready"]
         feed_status = getattr(self.actor("market_data"), "feed_status", None)
         if callable(feed_status):
             feeds = feed_status()
@@ -108,13 +114,23 @@ def _token(config: AtriumConfig) -> str | None:
     return token or None
 
 
-async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | None = None) -> None:
-    """Run until a signal (or an escalation, which raises after a clean stop)."""
+async def run_service(
+    config: AtriumConfig,
+    *,
+    registry: CollectorRegistry | None = None,
+    sections: dict[str, Any] | None = None,
+) -> None:
+    """Run until a signal (or an escalation, which raises after a clean stop).
+
+    ``sections`` overrides config sections by name (a cluster role's bridge wiring).
+    """
     from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
     registry = registry if registry is not None else CollectorRegistry()
     clock = LiveClock()
-    pipeline = build_pipeline(config, clock=clock, mode="live", registry=registry)
+    pipeline = build_pipeline(
+        config, clock=clock, mode="live", registry=registry, sections=sections
+    )
     journal = None
     if config.journal.enabled:
         journal = Journal(
@@ -130,6 +146,10 @@ async def run_service(config: AtriumConfig, *, registry: CollectorRegistry | Non
     async def recover_then_record() -> None:
         if journal is None:
             view.recovery = {"state": "off"}
+            return
+        if BRIDGE in pipeline.slots:  # a cluster role rebuilds from the stream instead
+            await record_session(pipeline, journal, config)
+            view.recovery = {"state": "stream"}
             return
         report = await resume_session(pipeline, journal, config, clock=clock)
         view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}

@@ -1,0 +1,103 @@
+"""``[cluster]``: the actors split over processes that talk through NATS JetStream.
+
+Without ``[cluster.roles]`` everything runs in one process, as before. With roles, each
+process is started with ``--role NAME`` and runs only that role's actors; a message kind
+whose publisher and subscriber sit in different roles travels over a NATS subject, every
+other kind stays in process. The checks that need the topology (every actor in a role,
+the portfolio in exactly one) are made when a role is wired (``runtime.cluster.wiring``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+from config.base import ConfigBase
+
+__all__ = ("ClusterConfig", "RoleConfig")
+
+_Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+
+
+class RoleConfig(ConfigBase, frozen=True, kw_only=True):
+    """One process of the cluster.
+
+    Parameters
+    ----------
+    actors : list of str
+        Names from ``[topology.actors]`` this process runs. Every actor is in exactly one
+        role, except the strategy actor, which may be in several (sharded by strategy).
+    strategies : list of str or None, default None
+        For a role running the strategy actor: the ``[strategies]`` entries it hosts.
+        ``None``: all of them (only allowed when one role runs the strategy actor).
+    port : int or None, default None
+        The HTTP port of this process (``atrium run``); default ``[service].port``.
+    journal : str or None, default None
+        This process's journal file (``atrium run``); default ``<role>-<[journal].path>``.
+    """
+
+    actors: list[str]
+    strategies: list[str] | None = None
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    journal: str | None = None
+
+
+class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
+    """How the processes of a cluster find each other and what they do when cut off.
+
+    Parameters
+    ----------
+    url : str, default "nats://127.0.0.1:4222"
+        NATS server(s), comma-separated.
+    namespace : str, default "atrium"
+        First token of every subject (``<namespace>.md.<symbol>``) and, upper-cased, the
+        JetStream stream's name. Two clusters on one NATS server need two namespaces.
+    roles : table of RoleConfig, default {}
+        The processes; empty: single process, no NATS.
+    storage : {"file", "memory"}, default "file"
+        Where JetStream keeps the stream (``file`` survives a NATS restart).
+    max_age_seconds : float, default 604800
+        How long the stream keeps messages (one week): a restarted process rebuilds its
+        state from them, so keep at least one trading session.
+    duplicate_window_seconds : float, default 3600
+        JetStream drops a message whose id it saw within this window: a process restarted
+        after a crash re-sends what it had sent but not yet acknowledged, under the same
+        ids, and the copies are dropped.
+    fetch_batch : int, default 256
+        Most messages a process takes from its consumer at once.
+    ack_wait_seconds : float, default 60
+        How long a taken message may stay unacknowledged before NATS redelivers it.
+    connect_timeout_seconds : float, default 2
+    reconnect_wait_seconds : float, default 0.5
+        First wait before reconnecting; doubled after each failed attempt.
+    max_reconnect_wait_seconds : float, default 10
+        The longest wait between reconnect attempts (attempts never stop).
+    on_disconnect : {"reduce_only", "halt", "none"}, default "reduce_only"
+        What a process running the risk actor tells risk while it cannot reach NATS.
+    resume_on_reconnect : bool, default False
+        Send ``resume`` when the connection is back. Off: an operator resumes by hand
+        (``POST /api/control/resume``) after checking what happened.
+    barrier_poll_seconds : float, default 0.0005
+        Replay: how long the driver waits between checks that every process is idle.
+    """
+
+    url: str = "nats://127.0.0.1:4222"
+    namespace: _Name = "atrium"
+    roles: dict[_Name, RoleConfig] = msgspec.field(default_factory=dict)
+    storage: Literal["file", "memory"] = "file"
+    max_age_seconds: Seconds = 604_800.0
+    duplicate_window_seconds: Seconds = 3_600.0
+    fetch_batch: Annotated[int, msgspec.Meta(gt=0)] = 256
+    ack_wait_seconds: Seconds = 60.0
+    connect_timeout_seconds: Seconds = 2.0
+    reconnect_wait_seconds: Seconds = 0.5
+    max_reconnect_wait_seconds: Seconds = 10.0
+    on_disconnect: Literal["reduce_only", "halt", "none"] = "reduce_only"
+    resume_on_reconnect: bool = False
+    barrier_poll_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0005
+
+    @property
+    def servers(self) -> list[str]:
+        return [url.strip() for url in self.url.split(",") if url.strip()]

@@ -1,0 +1,278 @@
+"""The bridge actor: carries messages between this process's bus and the NATS stream.
+
+Outbound, it subscribes to every kind another role wants; the bus never hands it what it
+published itself, so only what this process's actors made leaves, each on its subject
+(:mod:`runtime.cluster.subjects`) under a message id that is the role and a count of what
+it sent (``strategy-a:17``). The same input gives the same outputs, so a process that
+restarts and does its work again sends them under the same ids, and JetStream drops the
+copies.
+
+Inbound, it is a source: it takes batches from the role's durable consumer in stream
+order, publishes each message on the local bus, waits until the pipeline is idle and what
+the batch caused is stored in JetStream, and only then acknowledges the batch. A message
+acknowledged was therefore handled and its consequences are safe. On start, the messages
+a previous run of the role had acknowledged are handled again with the output held back
+(they were sent the first time): that rebuilds a strategy's indicators and positions.
+
+In a replay, the role that runs market data drives the cluster: after each event it waits
+until every role's consumer has taken and acknowledged everything (see
+:meth:`Link.consumers_idle`), the cross-process form of the settle barrier, and at the
+end it marks the stream so the other roles finish too.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import anyio
+import msgspec
+import nats.errors
+
+from runtime.actor import Actor, ActorContext
+from runtime.cluster.link import Link, Outgoing
+from runtime.cluster.wiring import RoleWiring
+from runtime.clocks import SimClock
+from runtime.codec import MESSAGE_TYPES, decode, encode
+from runtime.errors import AtriumError
+from runtime.messages import Control, Message
+from runtime.metrics import counter, gauge
+
+__all__ = ("ROLE_HEADER", "NatsBridge")
+
+log = logging.getLogger("atrium.cluster")
+
+#: Header naming the role that published a message (a role skips its own).
+ROLE_HEADER = "Atrium-Role"
+_MSG_ID = "Nats-Msg-Id"
+#: Exports held before the sources must wait for them to be stored.
+_OUTBOUND_LIMIT = 4096
+_FETCH_TIMEOUT = 1.0
+
+
+class _Metrics:
+    def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
+        registry, role = context.registry, bridge.wiring.role
+        labels = ("role",)
+        self.sent = counter(
+            registry, "atrium_cluster_sent_messages", "Messages stored in JetStream", labels
+        ).labels(role)
+        self.received = counter(
+            registry,
+            "atrium_cluster_received_messages",
+            "Messages taken from this role's consumer and published locally",
+            labels,
+        ).labels(role)
+        self.rebuilt = counter(
+            registry,
+            "atrium_cluster_rebuilt_messages",
+            "Messages handled again on start, output held back, to rebuild state",
+            labels,
+        ).labels(role)
+        self.bad = counter(
+            registry,
+            "atrium_cluster_bad_messages",
+            "Messages from NATS that did not decode (logged and skipped)",
+            labels,
+        ).labels(role)
+        self.disconnects = counter(
+            registry, "atrium_cluster_disconnects", "Times the NATS connection was lost", labels
+        ).labels(role)
+        connected = gauge(
+            registry, "atrium_cluster_connected", "1 while connected to NATS", labels
+        ).labels(role)
+        connected.set_function(lambda: 1.0 if bridge.link.connected else 0.0)
+        outbound = gauge(
+            registry,
+            "atrium_cluster_outbound_messages",
+            "Messages waiting to be stored in JetStream",
+            labels,
+        ).labels(role)
+        outbound.set_function(lambda: float(len(bridge.outbound)))
+
+
+class NatsBridge(Actor):
+    """Exports what other roles subscribe to, imports what this role's actors want."""
+
+    def __init__(self, context: ActorContext) -> None:
+        super().__init__(context)
+        wiring = context.config
+        if not isinstance(wiring, RoleWiring):
+            raise AtriumError("the NATS bridge runs only in a role (atrium ... --role NAME)")
+        self.wiring = wiring
+        self.link = Link(wiring, self._connection_changed)
+        self.outbound: list[Outgoing] = []
+        self._exported = 0
+        self._muted = False
+        # Replay driver: something was sent since the cluster was last seen idle.
+        self._unsettled = False
+        self._drives = wiring.driver and context.mode == "replay"
+        self._flushing = anyio.Lock()
+        self._wake = anyio.Event()
+        self._sub: Any = None
+        self._floor = 0
+        self._started = False
+        self._metrics = _Metrics(context, self)
+        context.bus.add_gate(self)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def on_start(self) -> None:
+        await self.link.open()
+        if self._drives and self.wiring.imports:
+            raise AtriumError(
+                f"cluster.roles.{self.wiring.role}: in a replay the role running market data "
+                "drives the others and cannot also consume; put its other actors in a role "
+                "of their own"
+            )
+        if self._drives and await self.link.stored():
+            raise AtriumError(
+                f"cluster.namespace: the stream {self.wiring.stream} already holds messages "
+                "of an earlier run; a replay needs an empty one (use another namespace)"
+            )
+        if self.wiring.imports:
+            self._sub, self._floor = await self.link.open_consumer()
+            if self._floor:
+                log.info("rebuilding from the first %d messages of the stream", self._floor)
+        if self._drives:
+            await self.link.wait_consumers(self.wiring.consumers)
+        self._started = True
+
+    async def run(self) -> None:
+        live = self.context.mode == "live"
+        async with anyio.create_task_group() as tasks:
+            if live:
+                tasks.start_soon(self._flush_when_woken)
+            if self._sub is not None:
+                await self._import()
+            elif live:
+                await anyio.sleep_forever()
+            tasks.cancel_scope.cancel()
+
+    async def on_stop(self) -> None:
+        try:
+            await self.flush()
+            if self._drives and self._started:
+                end: Outgoing = (
+                    self.wiring.subjects.end,
+                    b"",
+                    {_MSG_ID: f"{self.wiring.role}:end", ROLE_HEADER: self.wiring.role},
+                )
+                await self.link.publish([end])
+        finally:
+            await self.link.close()
+
+    # -- outbound -------------------------------------------------------------------------
+
+    def _export(self, message: Message) -> None:
+        self._exported += 1
+        if self._muted:
+            return
+        role = self.wiring.role
+        self.outbound.append(
+            (
+                self.wiring.subjects.subject(message),
+                encode(message),
+                {_MSG_ID: f"{role}:{self._exported}", ROLE_HEADER: role},
+            )
+        )
+        self._unsettled = True
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Publish everything held and wait until JetStream stored it."""
+        async with self._flushing:
+            while self.outbound:
+                batch, self.outbound = self.outbound, []
+                await self.link.publish(batch)
+                self._metrics.sent.inc(len(batch))
+
+    async def _flush_when_woken(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            await self.flush()
+
+    # The gate of the bus (runtime.bus.Gate): sources wait here.
+
+    @property
+    def blocked(self) -> bool:
+        if self._drives:
+            return self._unsettled
+        return len(self.outbound) >= _OUTBOUND_LIMIT
+
+    async def wait_writable(self) -> None:
+        await self.flush()
+        if self._drives and self._unsettled:
+            self._unsettled = False
+            poll = self.wiring.cluster.barrier_poll_seconds
+            # The other processes are observed only through JetStream: poll it.
+            while not await self.link.consumers_idle(self.wiring.consumers):  # noqa: ASYNC110
+                await anyio.sleep(poll)
+
+    # -- inbound --------------------------------------------------------------------------
+
+    async def _import(self) -> None:
+        sub, floor, end = self._sub, self._floor, self.wiring.subjects.end
+        role, batch_size = self.wiring.role, self.wiring.cluster.fetch_batch
+        metrics = self._metrics
+        sim = self.clock if isinstance(self.clock, SimClock) else None
+        while True:
+            try:
+                batch = await sub.fetch(batch_size, timeout=_FETCH_TIMEOUT)
+            except nats.errors.TimeoutError:
+                continue
+            ended = False
+            for msg in batch:
+                if msg.subject == end:
+                    ended = True
+                    continue
+                if (msg.headers or {}).get(ROLE_HEADER) == role:
+                    continue
+                muted = msg.metadata.sequence.stream <= floor
+                if muted != self._muted:
+                    await self.settled()  # what was handled so far is exported (or not)
+                    self._muted = muted
+                try:
+                    message = decode(msg.data)
+                except msgspec.DecodeError as exc:
+                    metrics.bad.inc()
+                    log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
+                    continue
+                (metrics.rebuilt if muted else metrics.received).inc()
+                if sim is not None and message.ts > sim.now_ns():
+                    sim.advance_to(message.ts)  # a replay's time is the driver's
+                await self.send(message)
+            await self.settled()
+            await self.flush()
+            await batch[-1].ack()
+            if ended:
+                return
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def _connection_changed(self, connected: bool) -> None:
+        """Tell risk (where it runs) to stop adding risk while NATS is out of reach."""
+        cluster = self.wiring.cluster
+        if not connected:
+            self._metrics.disconnects.inc()
+        command = cluster.on_disconnect if not connected else "resume"
+        if command == "none" or (connected and not cluster.resume_on_reconnect):
+            return
+        if not self._bus.subscribers(Control):
+            return  # nothing here trades
+        reason = "NATS connection lost" if not connected else "NATS connection restored"
+        control = Control(ts=self.clock.now_ns(), command=command, reason=reason, source="cluster")
+        await self._bus.publish(control, self.name)
+
+    def link_status(self) -> dict[str, Any]:
+        """For ``/readyz``: ready while connected."""
+        return {
+            "ready": self.link.connected,
+            "role": self.wiring.role,
+            "reconnects": self.link.reconnects,
+            "outbound": len(self.outbound),
+        }
+
+
+NatsBridge._handlers = {cls: NatsBridge._export for cls in MESSAGE_TYPES.values()}

@@ -1,0 +1,243 @@
+"""One process's NATS connection: the JetStream stream, its consumer, acked publishing.
+
+Publishing waits for JetStream's acknowledgement of every message (it is stored, so a
+consumer that restarts finds it) and retries what was not acknowledged under the same
+message id, which JetStream's duplicate window turns into exactly one stored copy.
+Reconnects never give up; the wait between attempts doubles up to a limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import nats
+import nats.errors
+import nats.js.errors
+from nats.aio.client import Client
+from nats.aio.client import Server as NatsServer
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.client import JetStreamContext
+
+from runtime.cluster.wiring import RoleWiring
+from runtime.errors import AtriumError
+
+__all__ = ("Link", "Outgoing")
+
+log = logging.getLogger("atrium.cluster")
+
+#: subject, payload, headers
+Outgoing = tuple[str, bytes, dict[str, str]]
+_ACK_TIMEOUT = 5.0
+
+
+class Link:
+    """The connection of one role; ``on_connected(bool)`` hears of drops and returns."""
+
+    def __init__(self, wiring: RoleWiring, on_connected: Callable[[bool], Awaitable[None]]) -> None:
+        self.wiring = wiring
+        self._on_connected = on_connected
+        self._nc: Client | None = None
+        self._js: JetStreamContext | None = None
+        self.connected = False
+        self.reconnects = 0
+        self.duplicates = 0
+        self.retries = 0
+
+    @property
+    def js(self) -> JetStreamContext:
+        if self._js is None:
+            raise AtriumError("cluster: not connected to NATS")
+        return self._js
+
+    # -- connection ----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        cluster = self.wiring.cluster
+        try:
+            # Reconnects never stop once connected; the first connection has a deadline.
+            with anyio.fail_after(cluster.connect_timeout_seconds):
+                self._nc = await nats.connect(
+                    servers=cluster.servers,
+                    name=f"atrium-{cluster.namespace}-{self.wiring.role}",
+                    connect_timeout=max(1, round(cluster.connect_timeout_seconds)),
+                    max_reconnect_attempts=-1,
+                    reconnect_to_server_handler=self._next_server,
+                    disconnected_cb=self._disconnected,
+                    reconnected_cb=self._reconnected,
+                    error_cb=self._error,
+                )
+        except (TimeoutError, OSError, nats.errors.Error) as exc:
+            raise AtriumError(
+                f"cluster.url: cannot connect to NATS at {cluster.url} within "
+                f"{cluster.connect_timeout_seconds:g}s ({type(exc).__name__})"
+            ) from None
+        self._js = self._nc.jetstream()
+        self.connected = True
+        await self._ensure_stream()
+
+    async def close(self) -> None:
+        if self._nc is not None and not self._nc.is_closed:
+            await self._nc.close()
+        self.connected = False
+
+    def _next_server(
+        self, servers: list[NatsServer], info: dict[str, Any]
+    ) -> tuple[NatsServer | None, float]:
+        """Backoff: the server tried least, after a wait that doubles per failed attempt."""
+        server = min(servers, key=lambda s: s.reconnects)
+        cluster = self.wiring.cluster
+        delay = min(
+            cluster.reconnect_wait_seconds * 2 ** min(server.reconnects, 30),
+            cluster.max_reconnect_wait_seconds,
+        )
+        return server, delay
+
+    async def _disconnected(self) -> None:
+        if self.connected:
+            self.connected = False
+            log.warning("lost the connection to NATS; reconnecting")
+            await self._on_connected(False)
+
+    async def _reconnected(self) -> None:
+        self.connected = True
+        self.reconnects += 1
+        log.warning("reconnected to NATS")
+        await self._on_connected(True)
+
+    async def _error(self, exc: Exception) -> None:
+        log.debug("NATS client: %r", exc)
+
+    # -- stream and consumer -------------------------------------------------------------
+
+    async def _ensure_stream(self) -> None:
+        cluster = self.wiring.cluster
+        config = StreamConfig(
+            name=self.wiring.stream,
+            subjects=self.wiring.subjects.stream_subjects,
+            storage=StorageType.FILE if cluster.storage == "file" else StorageType.MEMORY,
+            max_age=cluster.max_age_seconds,
+            duplicate_window=cluster.duplicate_window_seconds,
+        )
+        try:
+            await self.js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            raise AtriumError(
+                f"cluster.namespace: the JetStream stream {self.wiring.stream} exists with "
+                f"other settings ({exc.description}); use another namespace or delete it"
+            ) from None
+
+    async def stored(self) -> int:
+        """The sequence number of the stream's last message (0: empty)."""
+        info = await self.js.stream_info(self.wiring.stream)
+        return int(info.state.last_seq)
+
+    async def open_consumer(self) -> tuple[JetStreamContext.PullSubscription, int]:
+        """This role's consumer, reading the stream from its start, and the rebuild floor.
+
+        The floor is how far a previous run of this role had acknowledged: the messages
+        up to it were handled, and what they caused was published, before that run
+        stopped. The process handles them again to rebuild its state, without publishing.
+        """
+        wiring = self.wiring
+        floor = 0
+        try:
+            info = await self.js.consumer_info(wiring.stream, wiring.durable)
+            floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+            await self.js.delete_consumer(wiring.stream, wiring.durable)
+        except nats.js.errors.NotFoundError:
+            pass
+        config = ConsumerConfig(
+            durable_name=wiring.durable,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_policy=AckPolicy.ALL,
+            ack_wait=wiring.cluster.ack_wait_seconds,
+            max_ack_pending=-1,
+            filter_subjects=[*wiring.imports, wiring.subjects.end],
+        )
+        await self.js.add_consumer(wiring.stream, config)
+        sub = await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
+        return sub, floor
+
+    async def consumers_idle(self, names: tuple[str, ...]) -> bool:
+        """Whether every consumer in ``names`` exists and has taken and acked everything.
+
+        Sound as a barrier because the stream's length is read before and after: when
+        nothing was stored meanwhile, every message stored so far was handled, and a
+        process publishes what a message caused before acknowledging it.
+        """
+        before = await self.stored()
+        for name in names:
+            try:
+                info = await self.js.consumer_info(self.wiring.stream, name)
+            except nats.js.errors.NotFoundError:
+                return False
+            if info.num_pending or info.num_ack_pending:
+                return False
+        return await self.stored() == before
+
+    async def wait_consumers(self, names: tuple[str, ...]) -> None:
+        """Wait until every role's consumer exists (every process of the cluster is up)."""
+        waited = 0.0
+        while True:
+            missing = []
+            for name in names:
+                try:
+                    await self.js.consumer_info(self.wiring.stream, name)
+                except nats.js.errors.NotFoundError:
+                    missing.append(name)
+            if not missing:
+                return
+            if waited == 0.0 or waited >= 10.0:
+                log.info("waiting for the consumers of %s", ", ".join(missing))
+                waited = 0.0
+            await anyio.sleep(0.05)
+            waited += 0.05
+
+    # -- publishing ----------------------------------------------------------------------
+
+    async def publish(self, messages: list[Outgoing]) -> None:
+        """Publish ``messages`` and wait until JetStream stored each (retrying, same ids)."""
+        index_of = {id(item): index for index, item in enumerate(messages)}
+        remaining = messages
+        delay = self.wiring.cluster.reconnect_wait_seconds
+        while remaining:
+            futures = []
+            failed: list[Outgoing] = []
+            for item in remaining:
+                subject, payload, headers = item
+                try:
+                    futures.append(
+                        (item, await self.js.publish_async(subject, payload, headers=headers))
+                    )
+                except (nats.errors.Error, OSError):
+                    failed.append(item)
+            for item, future in futures:
+                try:
+                    ack = await asyncio.wait_for(future, _ACK_TIMEOUT)
+                except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
+                    failed.append(item)
+                    continue
+                if ack.duplicate:
+                    self.duplicates += 1
+            if not failed:
+                return
+            # From the first message not stored on, in order: what was stored after it
+            # is dropped as a duplicate, so a retry never stores a message twice.
+            first = min(index_of[id(item)] for item in failed)
+            remaining = messages[first:]
+            self.retries += len(remaining)
+            log.warning(
+                "%d messages not stored by JetStream; retrying in %.2fs", len(failed), delay
+            )
+            await anyio.sleep(delay)
+            delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)

@@ -1,0 +1,88 @@
+"""Which NATS subject a message travels on, and the filters a process consumes.
+
+Market data is keyed by symbol (``<ns>.md.<symbol>``) and order flow by strategy
+(``<ns>.intent.<strategy>``, ``<ns>.fill.<strategy>``), so a process that hosts some
+strategies consumes exactly their symbols and their own fills. Kinds without either key
+have one subject each (``<ns>.portfolio_snapshot``). The end of a replay is marked on
+``<ns>.end``. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Final
+
+from runtime.codec import MESSAGE_TYPES
+from runtime.messages import Bar, Message, Tick
+
+__all__ = ("SubjectMap", "token")
+
+_UNSAFE: Final = re.compile(r"[^A-Za-z0-9_\-]")
+_MARKET: Final = (Bar, Tick)
+
+
+def token(key: str) -> str:
+    """``key`` as one subject token: anything but letters, digits, ``_`` and ``-`` escaped."""
+    return _UNSAFE.sub(lambda match: f"%{ord(match.group()):02X}", key)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _by_strategy(cls: type[Message]) -> bool:
+    return "strategy" in cls.__struct_fields__
+
+
+class SubjectMap:
+    """The subjects of one namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+        self.end = f"{namespace}.end"
+        self.stream_subjects = [f"{namespace}.>"]
+        self._base: dict[type[Message], str] = {}
+        for kind, cls in MESSAGE_TYPES.items():
+            name = "md" if cls in _MARKET else ("intent" if kind == "OrderIntent" else _snake(kind))
+            self._base[cls] = f"{namespace}.{name}"
+
+    def subject(self, message: Message) -> str:
+        """Where ``message`` is published."""
+        cls = type(message)
+        base = self._base[cls]
+        if cls in _MARKET:
+            return f"{base}.{token(message.symbol)}"  # type: ignore[attr-defined]
+        if _by_strategy(cls):
+            return f"{base}.{token(message.strategy)}"  # type: ignore[attr-defined]
+        return base
+
+    def filters(
+        self,
+        kinds: Iterable[type[Message]],
+        *,
+        symbols: Iterable[str] | None = None,
+        strategies: Iterable[str] | None = None,
+    ) -> list[str]:
+        """Subjects carrying ``kinds``, narrowed to ``symbols``/``strategies`` where given.
+
+        ``None`` means all; the result is sorted, so a consumer's filter is the same in
+        every process that computes it.
+        """
+        wanted_symbols = None if symbols is None else sorted(set(symbols))
+        wanted_strategies = None if strategies is None else sorted(set(strategies))
+        subjects: set[str] = set()
+        for cls in kinds:
+            base = self._base[cls]
+            if cls in _MARKET:
+                keys = wanted_symbols
+            elif _by_strategy(cls):
+                keys = wanted_strategies
+            else:
+                subjects.add(base)
+                continue
+            if keys is None:
+                subjects.add(f"{base}.*")
+            else:
+                subjects.update(f"{base}.{token(key)}" for key in keys)
+        return sorted(subjects)

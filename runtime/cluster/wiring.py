@@ -1,0 +1,197 @@
+"""``[cluster.roles]`` turned into the config of one process (``--role NAME``).
+
+A role keeps its own actors from ``[topology.actors]`` and gains the bridge actor, which
+subscribes to every kind some other role's actors subscribe to (so what is published
+here and wanted elsewhere leaves over NATS) and consumes the subjects of every kind its
+own actors subscribe to. A role that only hosts strategies consumes only the market data
+of their symbols and the order flow of those strategies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+
+from config.cluster import ClusterConfig
+from config.loader import ConfigError
+from config.schema import AtriumConfig
+from config.topology import ActorSpecConfig
+from runtime.cluster.subjects import SubjectMap
+from runtime.codec import MESSAGE_TYPES
+
+__all__ = ("BRIDGE", "RoleWiring", "role_config")
+
+#: The bridge actor's name in every role's topology.
+BRIDGE = "nats"
+_STRATEGIES = "strategies"
+
+
+@dataclass(frozen=True)
+class RoleWiring:
+    """What the bridge of one role needs to know about the whole cluster."""
+
+    role: str
+    cluster: ClusterConfig
+    subjects: SubjectMap
+    #: Filter subjects of this role's consumer (empty: it consumes nothing).
+    imports: tuple[str, ...]
+    #: Durable consumer names of every role that consumes (the replay barrier waits for
+    #: all of them to be idle).
+    consumers: tuple[str, ...]
+    #: This role runs a source (market data): in a replay it drives the cluster.
+    driver: bool
+
+    @property
+    def stream(self) -> str:
+        return stream_name(self.cluster)
+
+    @property
+    def durable(self) -> str:
+        return consumer_name(self.cluster, self.role)
+
+
+def stream_name(cluster: ClusterConfig) -> str:
+    return cluster.namespace.upper().replace("-", "_")
+
+
+def consumer_name(cluster: ClusterConfig, role: str) -> str:
+    return f"{cluster.namespace}-{role}"
+
+
+def role_config(
+    config: AtriumConfig, role: str, *, sources: frozenset[str] = frozenset({"market_data"})
+) -> tuple[AtriumConfig, RoleWiring]:
+    """The config of the process running ``role``, and its bridge's wiring.
+
+    ``sources`` names the actors that produce input of their own (they make a role the
+    driver of a replay). Raises :class:`ConfigError` naming the key when the roles do not
+    cover the topology or the portfolio would have two owners.
+    """
+    cluster = config.cluster
+    if not cluster.roles:
+        raise ConfigError("--role: the config has no [cluster.roles]")
+    if role not in cluster.roles:
+        known = ", ".join(sorted(cluster.roles))
+        raise ConfigError(f"--role {role!r}: no such role in [cluster.roles]; roles: {known}")
+    _check_roles(config)
+    actors = config.topology.actors
+    mine = cluster.roles[role]
+    hosted = None if mine.strategies is None else list(mine.strategies)
+
+    subscribed_here = {kind for name in mine.actors for kind in actors[name].subscribes}
+    wanted_elsewhere = sorted(
+        {
+            kind
+            for other, spec in cluster.roles.items()
+            if other != role
+            for name in spec.actors
+            for kind in actors[name].subscribes
+        }
+    )
+    narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
+    subjects = SubjectMap(cluster.namespace)
+    imports = subjects.filters(
+        [MESSAGE_TYPES[kind] for kind in sorted(subscribed_here)],
+        symbols=_symbols(config, hosted) if narrow else None,
+        strategies=hosted if narrow else None,
+    )
+    consumers = tuple(
+        consumer_name(cluster, name)
+        for name, spec in sorted(cluster.roles.items())
+        if any(actors[actor].subscribes for actor in spec.actors)
+    )
+    topology = {name: actors[name] for name in mine.actors}
+    topology[BRIDGE] = ActorSpecConfig(
+        cls="runtime.cluster.bridge:NatsBridge",
+        section="cluster",
+        subscribes=wanted_elsewhere,
+        restart="escalate",
+    )
+    changes: dict[str, object] = {
+        "topology": msgspec.structs.replace(config.topology, actors=topology),
+        "journal": msgspec.structs.replace(
+            config.journal, path=mine.journal or _beside(config.journal.path, role)
+        ),
+    }
+    if hosted is not None:
+        changes["strategies"] = {name: config.strategies[name] for name in hosted}
+    if mine.port is not None:
+        changes["service"] = msgspec.structs.replace(config.service, port=mine.port)
+    wiring = RoleWiring(
+        role=role,
+        cluster=cluster,
+        subjects=subjects,
+        imports=tuple(imports),
+        consumers=consumers,
+        driver=any(name in sources for name in mine.actors),
+    )
+    return msgspec.structs.replace(config, **changes), wiring
+
+
+def _beside(path: str, role: str) -> str:
+    head, sep, tail = path.rpartition("/")
+    return f"{head}{sep}{role}-{tail}"
+
+
+def _symbols(config: AtriumConfig, hosted: list[str] | None) -> list[str]:
+    names = hosted if hosted is not None else list(config.strategies)
+    return sorted({symbol for name in names for symbol in config.strategies[name].symbols})
+
+
+def _check_roles(config: AtriumConfig) -> None:
+    actors = config.topology.actors
+    roles = config.cluster.roles
+    placed: dict[str, list[str]] = {}
+    for role, spec in roles.items():
+        key = f"cluster.roles.{role}"
+        if not spec.actors:
+            raise ConfigError(f"{key}.actors: a role runs at least one actor")
+        for name in spec.actors:
+            if name not in actors:
+                known = ", ".join(actors)
+                raise ConfigError(f"{key}.actors: unknown actor {name!r}; actors: {known}")
+            placed.setdefault(name, []).append(role)
+        hosts_strategies = any(actors[name].section == _STRATEGIES for name in spec.actors)
+        if spec.strategies is not None:
+            if not hosts_strategies:
+                raise ConfigError(f"{key}.strategies: this role runs no strategy actor")
+            for strategy in spec.strategies:
+                if strategy not in config.strategies:
+                    known = ", ".join(config.strategies) or "none"
+                    raise ConfigError(
+                        f"{key}.strategies: unknown strategy {strategy!r}; strategies: {known}"
+                    )
+    missing = [name for name in actors if name not in placed]
+    if missing:
+        raise ConfigError(f"cluster.roles: no role runs {', '.join(missing)}")
+    for name, where in placed.items():
+        if len(where) == 1:
+            continue
+        if actors[name].section != _STRATEGIES:
+            raise ConfigError(
+                f"cluster.roles: {name} is in roles {', '.join(where)}; it owns state "
+                "and runs in exactly one role (only strategy actors are sharded)"
+            )
+        _check_shards(config, where)
+
+
+def _check_shards(config: AtriumConfig, where: list[str]) -> None:
+    owner: dict[str, str] = {}
+    for role in where:
+        spec = config.cluster.roles[role]
+        if spec.strategies is None:
+            raise ConfigError(
+                f"cluster.roles.{role}.strategies: the strategy actor runs in several roles "
+                f"({', '.join(where)}), so each must list the strategies it hosts"
+            )
+        for strategy in spec.strategies:
+            if strategy in owner:
+                raise ConfigError(
+                    f"cluster.roles.{role}.strategies: {strategy!r} is already hosted by "
+                    f"role {owner[strategy]!r}"
+                )
+            owner[strategy] = role
+    unhosted = [name for name, s in config.strategies.items() if s.enabled and name not in owner]
+    if unhosted:
+        raise ConfigError(f"cluster.roles: no role hosts strategy {', '.join(unhosted)}")
