@@ -30,9 +30,9 @@ import msgspec
 import nats.errors
 
 from runtime.actor import Actor, ActorContext
+from runtime.clocks import SimClock
 from runtime.cluster.link import Link, Outgoing
 from runtime.cluster.wiring import RoleWiring
-from runtime.clocks import SimClock
 from runtime.codec import MESSAGE_TYPES, decode, encode
 from runtime.errors import AtriumError
 from runtime.messages import Control, Message
@@ -221,6 +221,8 @@ class NatsBridge(Actor):
             try:
                 batch = await sub.fetch(batch_size, timeout=_FETCH_TIMEOUT)
             except nats.errors.TimeoutError:
+                continue
+            if not batch:
                 continue
             ended = False
             for msg in batch:

@@ -166,17 +166,19 @@ def _check_roles(config: AtriumConfig) -> None:
     if missing:
         raise ConfigError(f"cluster.roles: no role runs {', '.join(missing)}")
     for name, where in placed.items():
-        if len(where) == 1:
-            continue
-        if actors[name].section != _STRATEGIES:
+        if actors[name].section == _STRATEGIES:
+            _check_shards(config, where)
+        elif len(where) > 1:
             raise ConfigError(
                 f"cluster.roles: {name} is in roles {', '.join(where)}; it owns state "
                 "and runs in exactly one role (only strategy actors are sharded)"
             )
-        _check_shards(config, where)
 
 
 def _check_shards(config: AtriumConfig, where: list[str]) -> None:
+    """Every enabled strategy hosted by exactly one of the roles ``where``."""
+    if len(where) == 1 and config.cluster.roles[where[0]].strategies is None:
+        return  # one role hosts them all
     owner: dict[str, str] = {}
     for role in where:
         spec = config.cluster.roles[role]

