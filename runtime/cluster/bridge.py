@@ -131,7 +131,15 @@ class NatsBridge(Actor):
                 "of an earlier run; a replay needs an empty one (use another namespace)"
             )
         if self.wiring.imports:
-            self._sub, self._floor = await self.link.open_consumer()
+            self._floor = await self.link.ack_floor()
+            if self._floor and self.wiring.no_rebuild is not None:
+                raise AtriumError(
+                    f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
+                    f"{self._floor} messages of the stream, and rebuilding its state by "
+                    f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
+                    "with the venue, then start the session over in a new namespace"
+                )
+            self._sub = await self.link.open_consumer(self._floor)
             if self._floor:
                 log.info("rebuilding from the first %d messages of the stream", self._floor)
         if self._drives:

@@ -9,6 +9,7 @@ Reconnects never give up; the wait between attempts doubles up to a limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -38,6 +39,7 @@ log = logging.getLogger("atrium.cluster")
 #: subject, payload, headers
 Outgoing = tuple[str, bytes, dict[str, str]]
 _ACK_TIMEOUT = 5.0
+_FLOOR_KEY = "atrium_rebuild_floor"
 
 
 class Link:
@@ -141,21 +143,28 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
-    async def open_consumer(self) -> tuple[JetStreamContext.PullSubscription, int]:
-        """This role's consumer, reading the stream from its start, and the rebuild floor.
+    async def ack_floor(self) -> int:
+        """How far a previous run of this role acknowledged the stream (0: never ran).
 
-        The floor is how far a previous run of this role had acknowledged: the messages
-        up to it were handled, and what they caused was published, before that run
-        stopped. The process handles them again to rebuild its state, without publishing.
+        The messages up to it were handled, and what they caused was published, before
+        that run stopped: the process handles them again to rebuild its state, without
+        publishing.
         """
-        wiring = self.wiring
-        floor = 0
         try:
-            info = await self.js.consumer_info(wiring.stream, wiring.durable)
-            floor = int(info.ack_floor.stream_seq) if info.ack_floor else 0
-            await self.js.delete_consumer(wiring.stream, wiring.durable)
+            info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
         except nats.js.errors.NotFoundError:
-            pass
+            return 0
+        acked = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+        # A run that stopped while rebuilding acknowledged less than its predecessor had:
+        # the consumer carries the highest floor so far.
+        carried = int((info.config.metadata or {}).get(_FLOOR_KEY, "0"))
+        return max(acked, carried)
+
+    async def open_consumer(self, floor: int) -> JetStreamContext.PullSubscription:
+        """This role's consumer, made anew to read the stream from its start."""
+        wiring = self.wiring
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_consumer(wiring.stream, wiring.durable)
         config = ConsumerConfig(
             durable_name=wiring.durable,
             deliver_policy=DeliverPolicy.ALL,
@@ -163,10 +172,10 @@ class Link:
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,
             filter_subjects=[*wiring.imports, wiring.subjects.end],
+            metadata={_FLOOR_KEY: str(floor)},
         )
         await self.js.add_consumer(wiring.stream, config)
-        sub = await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
-        return sub, floor
+        return await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
 
     async def consumers_idle(self, names: tuple[str, ...]) -> bool:
         """Whether every consumer in ``names`` exists and has taken and acked everything.

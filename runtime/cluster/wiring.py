@@ -41,6 +41,9 @@ class RoleWiring:
     consumers: tuple[str, ...]
     #: This role runs a source (market data): in a replay it drives the cluster.
     driver: bool
+    #: Why this role may not rebuild by handling its input again (a live venue would
+    #: receive its orders twice); None: it may.
+    no_rebuild: str | None = None
 
     @property
     def stream(self) -> str:
@@ -125,8 +128,17 @@ def role_config(
         imports=tuple(imports),
         consumers=consumers,
         driver=any(name in sources for name in mine.actors),
+        no_rebuild=_no_rebuild(config, mine.actors),
     )
     return msgspec.structs.replace(config, **changes), wiring
+
+
+def _no_rebuild(config: AtriumConfig, names: list[str]) -> str | None:
+    venue = config.execution.venue
+    trades = any(config.topology.actors[name].section == "execution" for name in names)
+    if trades and venue != "paper":
+        return f"its execution actor trades on {venue}, which would receive its orders again"
+    return None
 
 
 def _beside(path: str, role: str) -> str:
