@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,34 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
     run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
+    cluster = commands.add_parser("cluster", help="work with a cluster's JetStream stream")
+    cluster_actions = cluster.add_subparsers(dest="cluster_command", required=True)
+    record = cluster_actions.add_parser(
+        "record", help="market data of the stream, from a start time, into a replayable journal"
+    )
+    record.add_argument("--config", type=Path, required=True, metavar="FILE")
+    record.add_argument("--out", type=Path, required=True, metavar="FILE", help="new journal file")
+    record.add_argument(
+        "--start",
+        type=_timestamp,
+        default=None,
+        metavar="TIME",
+        help="ISO 8601 time to start from (UTC when no offset is given); default: the start",
+    )
+    record.add_argument(
+        "--symbol", action="append", default=None, metavar="SYMBOL", help="only these; repeat"
+    )
+
     add_journal_parser(commands)
     return parser
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -107,11 +134,13 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "check-config":
         return _check_config(config, args.config)
     sections: dict[str, Any] | None = None
-    if args.role is not None:
+    if getattr(args, "role", None) is not None:
         config, wiring = role_config(config, args.role)
         sections = {"cluster": wiring}
     if args.command == "replay":
         return _replay(config, args, sections)
+    if args.command == "cluster":
+        return _record(config, args)
     if args.command == "run":
         run_loop(
             lambda: run_service(config, sections=sections), use_uvloop=config.runtime.use_uvloop
@@ -138,6 +167,19 @@ def _check_config(config: AtriumConfig, path: Path) -> int:
     strategies = ", ".join(config.strategies) or "none"
     roles = f"; roles: {', '.join(config.cluster.roles)}" if config.cluster.roles else ""
     print(f"{path}: ok (actors: {actors}; strategies: {strategies}{roles})")
+    return EXIT_OK
+
+
+def _record(config: AtriumConfig, args: argparse.Namespace) -> int:
+    from runtime.cluster.record import record_stream  # noqa: PLC0415 -- only this command
+
+    if args.out.exists():
+        raise AtriumError(f"--out {args.out}: exists; a journal is never overwritten")
+    written = run_loop(
+        lambda: record_stream(config, args.out, start=args.start, symbols=args.symbol),
+        use_uvloop=config.runtime.use_uvloop,
+    )
+    print(f"wrote {written} market data events to {args.out} (replay it with --feed)")
     return EXIT_OK
 
 

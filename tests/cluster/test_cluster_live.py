@@ -123,15 +123,13 @@ def _cluster(config: Path, tmp: Path) -> Iterator[dict[str, subprocess.Popen[byt
 
 def test_live_roles_trade_and_the_core_reduces_risk_while_nats_is_away(tmp_path: Path) -> None:
     ports = {role: free_port() for role in _ROLES}
-    with nats_server(tmp_path) as server, _cluster(
-        _config(tmp_path, server.url, ports), tmp_path
-    ):
+    with nats_server(tmp_path) as server, _cluster(_config(tmp_path, server.url, ports), tmp_path):
         core = ports["core"]
         _until(lambda: _get(core, "/readyz")[0] == 200, "core ready")
         _until(lambda: _metric(core, "atrium_fills_total") >= 4, "fills at the core")
         for strategy_role in ("strat-a", "strat-b"):
             assert _metric(ports[strategy_role], "atrium_cluster_received_messages_total") > 0
-        status, ready = _get(core, "/readyz")
+        _, ready = _get(core, "/readyz")
         assert ready["checks"]["cluster"]["ready"] is True
 
         server.stop()

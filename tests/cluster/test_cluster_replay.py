@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from cluster_kit import (
     ROLES,
+    atrium,
     journal_messages,
     nats_server,
     replay_role,
@@ -44,6 +46,19 @@ def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
         single = tmp_path / "single"
         replay_single(config, single)
         outs = _replay_cluster(config, tmp_path)
+        recorded = tmp_path / "recorded.sqlite"
+        record = atrium(
+            "cluster", "record", "--config", str(config), "--out", str(recorded),
+            "--start", "2014-06-02", "--symbol", "ORCL", log=tmp_path / "record.log",
+        )  # fmt: skip
+        wait(record, tmp_path / "record.log")
+    # The stream, read from a start time, is a feed like any recorded session.
+    orcl = (tmp_path / "orcl.csv").read_text().splitlines()[1:]
+    since = [line for line in orcl if line >= "2014-06-02"]
+    bars = journal_messages(recorded, "Bar", "Tick")
+    assert len(bars) == len(since) > 100
+    assert {bar.symbol for bar in bars if isinstance(bar, Bar)} == {"ORCL"}
+    assert min(bar.ts for bar in bars) == _ns("2014-06-02")
     trades = (single / "trades.csv").read_text()
     assert trades.count("\n") > 20  # both strategies traded: the comparison means something
     assert "ema_nvda" in trades and "ema_orcl" in trades
@@ -83,6 +98,10 @@ def test_killed_strategy_process_restarts_and_nothing_is_lost_or_repeated(
         m.intent_id for m in journal_messages(outs["core"] / "journal.sqlite", "OrderIntent")
     ]
     assert len(intents) == len(set(intents))  # not one intent handled twice
+
+
+def _ns(day: str) -> int:
+    return int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) * 1_000_000_000
 
 
 def _wait_for_intents(journal: Path, strategy: str, *, at_least: int) -> None:

@@ -1,0 +1,109 @@
+"""``atrium cluster record``: market data of the JetStream stream, from a start time, into
+a journal file that ``atrium replay --feed`` replays like any recorded session.
+
+The stream is read through an ephemeral consumer from the given time (by each message's
+own timestamp, so a replayed session's stream works too), up to
+the last message stored when the command started, so the file is one consistent piece of
+the stream even while the cluster keeps trading.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import msgspec
+import nats.errors
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+
+from config.schema import AtriumConfig
+from runtime.cluster.link import Link
+from runtime.cluster.subjects import SubjectMap
+from runtime.cluster.wiring import RoleWiring
+from runtime.codec import decode
+from runtime.journal import Journal
+from runtime.messages import Bar, Tick
+
+__all__ = ("record_stream",)
+
+log = logging.getLogger("atrium.cluster")
+_BATCH = 1024
+_STORE_MARGIN = timedelta(minutes=5)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+async def record_stream(
+    config: AtriumConfig, out: Path, *, start: datetime | None, symbols: list[str] | None
+) -> int:
+    """Write the stream's market data since ``start`` to the new journal ``out``.
+
+    Returns how many events were written.
+    """
+    subjects = SubjectMap(config.cluster.namespace)
+    wiring = RoleWiring(
+        role="recorder",
+        cluster=config.cluster,
+        subjects=subjects,
+        imports=(),
+        consumers=(),
+        driver=False,
+    )
+    link = Link(wiring, _ignore)
+    await link.open()
+    journal = Journal(out)
+    await journal.open()
+    written = 0
+    try:
+        last = await link.stored()
+        consumer = ConsumerConfig(
+            deliver_policy=DeliverPolicy.BY_START_TIME if start else DeliverPolicy.ALL,
+            # JetStream knows when it stored a message, not the message's own time: start
+            # a margin early and keep what is stamped at ``start`` or later.
+            opt_start_time=start - _STORE_MARGIN if start else None,
+            ack_policy=AckPolicy.NONE,
+            filter_subjects=subjects.filters([Bar, Tick], symbols=symbols),
+            inactive_threshold=60.0,
+        )
+        sub = await link.js.pull_subscribe("", stream=wiring.stream, config=consumer)
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(journal.run_writer)
+            since = 0 if start is None else (start - _EPOCH) // timedelta(microseconds=1) * 1_000
+            written = await _copy(sub, journal, last, since)
+            tasks.cancel_scope.cancel()
+    finally:
+        await journal.close()
+        await link.close()
+    return written
+
+
+async def _copy(
+    sub: JetStreamContext.PullSubscription, journal: Journal, last: int, since: int
+) -> int:
+    written = 0
+    while last:
+        try:
+            batch = await sub.fetch(_BATCH, timeout=1.0)
+        except nats.errors.TimeoutError:
+            return written  # nothing more matches up to the end
+        for msg in batch:
+            seq = msg.metadata.sequence.stream
+            if seq > last:
+                return written
+            try:
+                message = decode(msg.data)
+            except msgspec.DecodeError as exc:
+                log.error("skipped stream message %d that does not decode: %s", seq, exc)
+                continue
+            if message.ts >= since:
+                journal.record(message)
+                written += 1
+            if seq == last:
+                return written
+    return written
+
+
+async def _ignore(connected: bool) -> None:
+    """A recorder has nothing to tell when the connection drops (nats-py reconnects)."""
