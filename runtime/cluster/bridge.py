@@ -28,6 +28,8 @@ from typing import Any
 import anyio
 import msgspec
 import nats.errors
+import nats.js.errors
+from nats.aio.msg import Msg
 
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
@@ -109,6 +111,7 @@ class NatsBridge(Actor):
         self._drives = wiring.driver and context.mode == "replay"
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
+        self._link_changed = anyio.Event()
         self._sub: Any = None
         self._floor = 0
         self._started = False
@@ -151,6 +154,7 @@ class NatsBridge(Actor):
         async with anyio.create_task_group() as tasks:
             if live:
                 tasks.start_soon(self._flush_when_woken)
+                tasks.start_soon(self._tell_risk)
             if self._sub is not None:
                 await self._import()
             elif live:
@@ -221,59 +225,106 @@ class NatsBridge(Actor):
     # -- inbound --------------------------------------------------------------------------
 
     async def _import(self) -> None:
-        sub, floor, end = self._sub, self._floor, self.wiring.subjects.end
-        role, batch_size = self.wiring.role, self.wiring.cluster.fetch_batch
-        metrics = self._metrics
-        sim = self.clock if isinstance(self.clock, SimClock) else None
+        """Take the consumer's messages in stream order until the replay's end marker.
+
+        Every message is handled once: a batch whose acknowledgement was lost to a
+        disconnect comes back later, and what this run already handled is skipped by its
+        stream sequence (the next acknowledgement covers it too).
+        """
+        sub, end = self._sub, self.wiring.subjects.end
+        batch_size, handled = self.wiring.cluster.fetch_batch, 0
+        unacked: Msg | None = None
         while True:
             try:
                 batch = await sub.fetch(batch_size, timeout=_FETCH_TIMEOUT)
             except nats.errors.TimeoutError:
                 continue
-            if not batch:
+            except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
+                log.debug("fetch failed (%r); trying again", exc)
+                await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 continue
             ended = False
             for msg in batch:
+                seq = msg.metadata.sequence.stream
+                if seq <= handled:
+                    continue  # redelivered after a lost acknowledgement
+                handled = seq
                 if msg.subject == end:
                     ended = True
-                    continue
-                if (msg.headers or {}).get(ROLE_HEADER) == role:
-                    continue
-                muted = msg.metadata.sequence.stream <= floor
-                if muted != self._muted:
-                    await self.settled()  # what was handled so far is exported (or not)
-                    self._muted = muted
-                try:
-                    message = decode(msg.data)
-                except msgspec.DecodeError as exc:
-                    metrics.bad.inc()
-                    log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
-                    continue
-                (metrics.rebuilt if muted else metrics.received).inc()
-                if sim is not None and message.ts > sim.now_ns():
-                    sim.advance_to(message.ts)  # a replay's time is the driver's
-                await self.send(message)
+                else:
+                    await self._take(msg, seq)
+            if not batch:
+                continue
             await self.settled()
             await self.flush()
-            await batch[-1].ack()
+            unacked = await self._ack(batch[-1])  # on success it covers any earlier one
             if ended:
+                if unacked is not None:
+                    await unacked.ack()
                 return
+
+    async def _take(self, msg: Msg, seq: int) -> None:
+        """Publish one message from the stream on the local bus."""
+        if (msg.headers or {}).get(ROLE_HEADER) == self.wiring.role:
+            return  # its own output, which the local actors already had
+        muted = seq <= self._floor
+        if muted != self._muted:
+            await self.settled()  # what was handled so far is exported (or not)
+            self._muted = muted
+        try:
+            message = decode(msg.data)
+        except msgspec.DecodeError as exc:
+            self._metrics.bad.inc()
+            log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
+            return
+        (self._metrics.rebuilt if muted else self._metrics.received).inc()
+        clock = self.clock
+        if isinstance(clock, SimClock) and message.ts > clock.now_ns():
+            clock.advance_to(message.ts)  # a replay's time is the driver's
+        await self.send(message)
+
+    @staticmethod
+    async def _ack(msg: Msg) -> Msg | None:
+        """Acknowledge everything up to ``msg``; return it when that failed (retry later)."""
+        try:
+            await msg.ack()
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return msg
+        return None
 
     # -- connection -----------------------------------------------------------------------
 
     async def _connection_changed(self, connected: bool) -> None:
-        """Tell risk (where it runs) to stop adding risk while NATS is out of reach."""
-        cluster = self.wiring.cluster
+        """Called by the NATS client from its reconnect loop: note it, never block it.
+
+        Publishing there could wait on this bridge's own backlog, which only the
+        reconnect clears; :meth:`_tell_risk` publishes instead.
+        """
         if not connected:
             self._metrics.disconnects.inc()
-        command = cluster.on_disconnect if not connected else "resume"
-        if command == "none" or (connected and not cluster.resume_on_reconnect):
-            return
-        if not self._bus.subscribers(Control):
-            return  # nothing here trades
-        reason = "NATS connection lost" if not connected else "NATS connection restored"
-        control = Control(ts=self.clock.now_ns(), command=command, reason=reason, source="cluster")
-        await self._bus.publish(control, self.name)
+        self._link_changed.set()
+
+    async def _tell_risk(self) -> None:
+        """Tell risk (where it runs) to stop adding risk while NATS is out of reach."""
+        cluster = self.wiring.cluster
+        told = True  # connected at start
+        while True:
+            await self._link_changed.wait()
+            self._link_changed = anyio.Event()
+            connected = self.link.connected
+            if connected == told:
+                continue  # dropped and back before we looked: nothing to say
+            told = connected
+            command = cluster.on_disconnect if not connected else "resume"
+            if command == "none" or (connected and not cluster.resume_on_reconnect):
+                continue
+            if not self._bus.subscribers(Control):
+                continue  # nothing here trades
+            reason = "NATS connection lost" if not connected else "NATS connection restored"
+            control = Control(
+                ts=self.clock.now_ns(), command=command, reason=reason, source="cluster"
+            )
+            await self._bus.publish(control, self.name)
 
     def link_status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while connected."""

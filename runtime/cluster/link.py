@@ -40,6 +40,7 @@ log = logging.getLogger("atrium.cluster")
 Outgoing = tuple[str, bytes, dict[str, str]]
 _ACK_TIMEOUT = 5.0
 _FLOOR_KEY = "atrium_rebuild_floor"
+_SERVER_AT_LEAST = (2, 10)
 
 
 class Link:
@@ -51,6 +52,7 @@ class Link:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self.connected = False
+        self._closing = False
         self.reconnects = 0
         self.duplicates = 0
         self.retries = 0
@@ -83,11 +85,20 @@ class Link:
                 f"cluster.url: cannot connect to NATS at {cluster.url} within "
                 f"{cluster.connect_timeout_seconds:g}s ({type(exc).__name__})"
             ) from None
+        version = self._nc.connected_server_version
+        if (version.major, version.minor) < _SERVER_AT_LEAST:
+            await self._nc.close()
+            raise AtriumError(
+                f"cluster.url: the NATS server at {cluster.url} is {version.major}.{version.minor}."
+                f"{version.patch}; Atrium needs "
+                "2.10 or later (older servers ignore a consumer's several subject filters)"
+            )
         self._js = self._nc.jetstream()
         self.connected = True
         await self._ensure_stream()
 
     async def close(self) -> None:
+        self._closing = True
         if self._nc is not None and not self._nc.is_closed:
             await self._nc.close()
         self.connected = False
@@ -105,7 +116,7 @@ class Link:
         return server, delay
 
     async def _disconnected(self) -> None:
-        if self.connected:
+        if self.connected and not self._closing:
             self.connected = False
             log.warning("lost the connection to NATS; reconnecting")
             await self._on_connected(False)

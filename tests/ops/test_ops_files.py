@@ -12,8 +12,11 @@ import re
 from pathlib import Path
 
 from ops_kit import (
+    ALERTS_YML,
     DATASOURCE,
     OPS,
+    alert_blocks,
+    alert_expr,
     all_panels,
     dashboard,
     dashboard_queries,
@@ -21,6 +24,7 @@ from ops_kit import (
     promql_metric_names,
     registered_metric_names,
     run_promtool,
+    systemd_unit,
 )
 
 from config.market_data import SyntheticLiveConfig, WebSocketConfig
@@ -28,7 +32,6 @@ from config.runtime import RuntimeConfig
 from config.service import ServiceConfig
 
 PROMETHEUS_YML = OPS / "prometheus" / "prometheus.yml"
-ALERTS_YML = OPS / "prometheus" / "alerts.yml"
 ALERTS_TEST_YML = OPS / "prometheus" / "alerts_test.yml"
 UNIT = OPS / "systemd" / "atrium.service"
 
@@ -51,19 +54,6 @@ def _promtool_ok(*args: str) -> str:
     return output
 
 
-def _alert_blocks() -> dict[str, str]:
-    """Each alerting rule's YAML text, by alert name."""
-    text = ALERTS_YML.read_text(encoding="utf-8")
-    parts = re.split(r"^\s*- alert:\s*", text, flags=re.MULTILINE)[1:]
-    return {part.split("\n", 1)[0].strip(): part for part in parts}
-
-
-def _alert_expr(block: str) -> str:
-    match = re.search(r"^\s*expr:\s*(.+)$", block, flags=re.MULTILINE)
-    assert match is not None, f"no single-line expr in:\n{block}"
-    return match.group(1).strip()
-
-
 # -- Prometheus ---------------------------------------------------------------------------
 
 
@@ -74,7 +64,7 @@ def test_promtool_check_config_when_ops_prometheus_yml_then_valid_with_its_rules
 
 def test_promtool_check_rules_when_ops_alerts_then_valid() -> None:
     output = _promtool_ok("check", "rules", str(ALERTS_YML))
-    assert f"SUCCESS: {len(_alert_blocks())} rules found" in output
+    assert f"SUCCESS: {len(alert_blocks())} rules found" in output
 
 
 def test_promtool_test_rules_when_alert_cases_run_then_every_case_passes() -> None:
@@ -83,7 +73,7 @@ def test_promtool_test_rules_when_alert_cases_run_then_every_case_passes() -> No
     # Every alert has a case that fires it.
     cases = ALERTS_TEST_YML.read_text(encoding="utf-8")
     tested = set(re.findall(r"alertname:\s*(\w+)", cases))
-    assert tested == set(_alert_blocks())
+    assert tested == set(alert_blocks())
 
 
 def test_prometheus_yml_when_read_then_scrapes_the_service_default_address_as_job_atrium() -> None:
@@ -97,31 +87,31 @@ def test_prometheus_yml_when_read_then_scrapes_the_service_default_address_as_jo
 
 
 def test_alert_rules_when_read_then_each_has_for_severity_summary_and_description() -> None:
-    blocks = _alert_blocks()
+    blocks = alert_blocks()
     assert set(blocks) >= ISSUE_ALERTS
     for name, block in blocks.items():
         assert re.search(r"^\s*for: \d+[smh]$", block, flags=re.MULTILINE), name
         assert re.search(r"^\s*severity: (critical|warning)$", block, flags=re.MULTILINE), name
         assert re.search(r"^\s*summary: \S", block, flags=re.MULTILINE), name
         assert re.search(r"^\s*description: \S", block, flags=re.MULTILINE), name
-        assert 'job="atrium"' in _alert_expr(block), name
+        assert 'job="atrium"' in alert_expr(block), name
 
 
 def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> None:
-    blocks = _alert_blocks()
+    blocks = alert_blocks()
     stale = re.fullmatch(
         r'atrium_feed_staleness_seconds\{job="atrium"\} > (\d+(?:\.\d+)?)',
-        _alert_expr(blocks["AtriumFeedStale"]),
+        alert_expr(blocks["AtriumFeedStale"]),
     )
     assert stale is not None
     # /readyz calls a feed not ready past its stale_after_seconds: same default.
     websocket = WebSocketConfig(url="ws://127.0.0.1:1/ws", symbols=["SYN"])
     assert float(stale.group(1)) == websocket.stale_after_seconds
     assert float(stale.group(1)) == SyntheticLiveConfig().stale_after_seconds
-    assert _alert_expr(blocks["AtriumTradingHalted"]) == (
+    assert alert_expr(blocks["AtriumTradingHalted"]) == (
         'atrium_trading_state{job="atrium", state="HALTED"} == 1'
     )
-    assert _alert_expr(blocks["AtriumTargetDown"]) == 'up{job="atrium"} == 0'
+    assert alert_expr(blocks["AtriumTargetDown"]) == 'up{job="atrium"} == 0'
 
 
 # -- metric names ---------------------------------------------------------------------------
@@ -154,7 +144,7 @@ def test_registered_metric_names_when_scanned_then_suffixes_follow_each_collecto
 def test_queries_when_scanned_then_name_only_registered_atrium_metrics_or_up() -> None:
     known = registered_metric_names() | {"up"}
     queries = [(q.where, for_prometheus(q.expr)) for q in dashboard_queries(dashboard())]
-    queries += [(f"alert {name}", _alert_expr(block)) for name, block in _alert_blocks().items()]
+    queries += [(f"alert {name}", alert_expr(block)) for name, block in alert_blocks().items()]
     unknown = [
         (where, name)
         for where, expr in queries
@@ -277,19 +267,7 @@ def test_grafana_provisioning_when_read_then_datasource_uid_pinned_and_dashboard
 
 
 def _unit() -> dict[str, dict[str, list[str]]]:
-    """``[Section] Key=Value`` lines, every value of a repeated key kept in order."""
-    sections: dict[str, dict[str, list[str]]] = {}
-    current: dict[str, list[str]] = {}
-    for raw in UNIT.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("["):
-            current = sections.setdefault(line.strip("[]"), {})
-            continue
-        key, _, value = line.partition("=")
-        current.setdefault(key, []).append(value)
-    return sections
+    return systemd_unit(UNIT)
 
 
 def _seconds(value: str) -> float:
