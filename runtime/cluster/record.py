@@ -82,16 +82,23 @@ async def record_stream(
 async def _copy(
     sub: JetStreamContext.PullSubscription, journal: Journal, last: int, since: int
 ) -> int:
-    written = 0
-    while last:
+    """Copy what the consumer holds up to stream sequence ``last``.
+
+    The consumer says at creation how many messages match; those are all read, however
+    slowly they come, so a busy server never cuts the recording short.
+    """
+    matching = (await sub.consumer_info()).num_pending or 0
+    taken = written = 0
+    while taken < matching:
         try:
-            batch = await sub.fetch(_BATCH, timeout=1.0)
+            batch = await sub.fetch(min(_BATCH, matching - taken), timeout=5.0)
         except nats.errors.TimeoutError:
-            return written  # nothing more matches up to the end
+            continue
         for msg in batch:
+            taken += 1
             seq = msg.metadata.sequence.stream
             if seq > last:
-                return written
+                return written  # stored after the command started
             try:
                 message = decode(msg.data)
             except msgspec.DecodeError as exc:
@@ -100,8 +107,6 @@ async def _copy(
             if message.ts >= since:
                 journal.record(message)
                 written += 1
-            if seq == last:
-                return written
     return written
 
 
