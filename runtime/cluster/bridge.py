@@ -134,6 +134,11 @@ class NatsBridge(Actor):
                 "of an earlier run; a replay needs an empty one (use another namespace)"
             )
         if self.wiring.imports:
+            if await self.link.in_use():
+                raise AtriumError(
+                    f"--role {self.wiring.role}: another process of this role is running "
+                    f"(it takes from the consumer {self.wiring.durable}); a role runs once"
+                )
             self._floor = await self.link.ack_floor()
             if self._floor and self.wiring.no_rebuild is not None:
                 raise AtriumError(

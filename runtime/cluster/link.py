@@ -41,6 +41,9 @@ Outgoing = tuple[str, bytes, dict[str, str]]
 _ACK_TIMEOUT = 5.0
 _FLOOR_KEY = "atrium_rebuild_floor"
 _SERVER_AT_LEAST = (2, 10)
+#: Longer than a fetch waits (the bridge's fetch timeout), so a dead process's request
+#: has expired.
+_PULL_EXPIRY = 2.5
 
 
 class Link:
@@ -170,6 +173,24 @@ class Link:
         # the consumer carries the highest floor so far.
         carried = int((info.config.metadata or {}).get(_FLOOR_KEY, "0"))
         return max(acked, carried)
+
+    async def in_use(self) -> bool:
+        """Whether another process of this role is taking from its consumer right now.
+
+        A process that died leaves a pull request that expires within the fetch timeout,
+        so a waiting request is looked at for a little longer than that before it counts.
+        """
+        deadline = anyio.current_time() + _PULL_EXPIRY
+        while True:
+            try:
+                info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
+            except nats.js.errors.NotFoundError:
+                return False
+            if not info.num_waiting:
+                return False
+            if anyio.current_time() >= deadline:
+                return True
+            await anyio.sleep(0.1)
 
     async def open_consumer(self, floor: int) -> JetStreamContext.PullSubscription:
         """This role's consumer, made anew to read the stream from its start."""

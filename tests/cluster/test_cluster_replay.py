@@ -156,3 +156,29 @@ def _check_caps(events: list[Message], *, budget: Decimal, exposure: Decimal) ->
             assert gross <= exposure * sizing.equity, (event, gross)
             checked += 1
     return checked
+
+
+def test_a_role_started_twice_refuses_to_run_beside_itself(tmp_path: Path) -> None:
+    write_feeds(tmp_path, 10)
+    with nats_server(tmp_path) as server:
+        config = write_config(tmp_path, server.url, "twice", sizing="fixed_qty")
+        first = replay_role(config, "core", tmp_path / "first")
+        try:
+            _wait_for_log(tmp_path / "first.log", "venue connected")
+            time.sleep(1.5)  # its first pull request is waiting at the server
+            second = replay_role(config, "core", tmp_path / "second")
+            assert second.wait(60) == 1
+        finally:
+            first.kill()
+            first.wait(10)
+    log = (tmp_path / "second.log").read_text()
+    assert "--role core: another process of this role is running" in log
+
+
+def _wait_for_log(log: Path, text: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{log} never said {text!r}")
