@@ -30,6 +30,7 @@ import msgspec
 import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
+from nats.js.client import JetStreamContext
 
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
@@ -112,7 +113,7 @@ class NatsBridge(Actor):
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
         self._link_changed = anyio.Event()
-        self._sub: Any = None
+        self._sub: JetStreamContext.PullSubscription | None = None
         self._floor = 0
         self._started = False
         self._metrics = _Metrics(context, self)
@@ -237,6 +238,7 @@ class NatsBridge(Actor):
         stream sequence (the next acknowledgement covers it too).
         """
         sub, end = self._sub, self.wiring.subjects.end
+        assert sub is not None
         batch_size, handled = self.wiring.cluster.fetch_batch, 0
         unacked: Msg | None = None
         while True:
