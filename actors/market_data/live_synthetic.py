@@ -36,6 +36,8 @@ _YEAR_SECONDS: Final = 365 * 86_400
 _NS: Final = 1_000_000_000
 #: The most a late feed catches up on; beyond it the schedule restarts.
 _MAX_BACKLOG_NS: Final = _NS
+#: The shortest sleep between ticks: what an event loop can time (see ``run``).
+_MIN_SLEEP_NS: Final = 1_000_000
 
 
 class SyntheticWalk:
@@ -112,7 +114,10 @@ class SyntheticLiveFeed:
                     if due - now > interval_ns + _MAX_BACKLOG_NS:
                         origin, count = now, 0  # wall time stepped back: start afresh
                     else:
-                        await clock.sleep_until(due)
+                        # Event loops time in whole milliseconds (uvloop returns at once
+                        # from a shorter sleep, which would spin): above 1,000 ticks/s,
+                        # wake once a millisecond and send what fell due meanwhile.
+                        await clock.sleep_until(max(due, now + _MIN_SLEEP_NS))
                     continue  # read the time again: the wake-up may be late
                 if now - due > _MAX_BACKLOG_NS:
                     origin, count = now, 0

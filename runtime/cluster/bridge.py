@@ -51,6 +51,8 @@ _MSG_ID = "Nats-Msg-Id"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
+#: How long a fetch of what else is there lingers when nothing is (the server's least).
+_MORE_TIMEOUT = 0.002
 
 
 class _Metrics:
@@ -243,9 +245,7 @@ class NatsBridge(Actor):
         unacked: Msg | None = None
         while True:
             try:
-                batch = await sub.fetch(batch_size, timeout=_FETCH_TIMEOUT)
-            except nats.errors.TimeoutError:
-                continue
+                batch = await self._fetch(sub, batch_size)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
                 log.debug("fetch failed (%r); trying again", exc)
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
@@ -269,6 +269,24 @@ class NatsBridge(Actor):
                 if unacked is not None:
                     await unacked.ack()
                 return
+
+    @staticmethod
+    async def _fetch(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
+        """Wait for the next message, then take what else is there, up to ``most``.
+
+        One ``fetch(most)`` on an empty consumer would wait until ``most`` messages came
+        or the timeout passed, holding a trickle of ticks for up to a second.
+        """
+        try:
+            first = await sub.fetch(1, timeout=_FETCH_TIMEOUT)
+        except TimeoutError:  # nats-py raises its own subclass, or asyncio's own
+            return []
+        if most == 1:
+            return first
+        try:
+            return first + await sub.fetch(most - 1, timeout=_MORE_TIMEOUT)
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
+            return first  # never drop what was taken: it is delivered, not acknowledged
 
     async def _take(self, msg: Msg, seq: int) -> None:
         """Publish one message from the stream on the local bus."""

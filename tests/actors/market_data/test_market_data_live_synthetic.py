@@ -143,6 +143,42 @@ async def test_run_when_clock_jumps_past_a_second_then_backlog_dropped_and_sched
     assert [tick.ts for tick in sent] == [0, 5_000 * MS, 5_010 * MS, 5_010 * MS]
 
 
+async def test_run_when_faster_than_1000_per_second_then_sleeps_a_millisecond_and_sends_in_bursts() -> (
+    None
+):
+    # At 4,000/s ticks fall due every 0.25 ms, less than an event loop can sleep: the
+    # feed sleeps 1 ms and then sends the four that fell due, instead of spinning.
+    clock = _WatchedClock(start_ns=1_000 * MS)
+    feed = _feed(SyntheticLiveConfig(rate_per_second=4_000.0), clock)
+    sent: list[Tick] = []
+    wakes: list[int] = []
+    sleep_until = clock.sleep_until
+
+    async def watched(at_ns: int) -> None:
+        wakes.append(at_ns - clock.now_ns())
+        await sleep_until(at_ns)
+
+    clock.sleep_until = watched  # type: ignore[method-assign]
+
+    async def emit(tick: Tick) -> None:
+        sent.append(tick)
+
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as group:
+            group.start_soon(feed.run, emit)
+            for step in range(1, 4):
+                await clock.feed_waits()
+                clock.advance_to(1_000 * MS + step * MS)
+            await clock.feed_waits()
+            group.cancel_scope.cancel()
+
+    assert wakes == [MS] * 4  # never a shorter sleep
+    # One at start, then each millisecond the four due in it.
+    assert [tick.ts for tick in sent] == [1_000 * MS] + [
+        (1_000 + step) * MS for step in range(1, 4) for _ in range(4)
+    ]
+
+
 class _Stop(Exception):
     """Ends a feed from its emit once the test has what it needs."""
 
