@@ -171,17 +171,24 @@ async def run_service(
                         tg.start_soon(
                             metrics.sample_loop_lag, config.service.loop_lag_interval_seconds
                         )
-                        server = await serve(
-                            view, registry, config.service.host, config.service.port
-                        )
-                        log.info("serving on http://%s:%d", config.service.host, server.port)
+                        host, port = config.service.host, config.service.port
                         try:
-                            await pipeline.supervisor.run(before_sources=recover_then_record)
-                        except AtriumError as exc:  # raised below as itself, not in a group
-                            failed = exc
-                        finally:
-                            await server.close()
+                            server = await serve(view, registry, host, port)
+                        except OSError as exc:  # raised below as itself, not in a group
+                            failed = AtriumError(
+                                f"service.port: cannot serve HTTP on {host}:{port}: "
+                                f"{os.strerror(exc.errno) if exc.errno else exc}"
+                            )
                             tg.cancel_scope.cancel()
+                        else:
+                            log.info("serving on http://%s:%d", host, server.port)
+                            try:
+                                await pipeline.supervisor.run(before_sources=recover_then_record)
+                            except AtriumError as exc:  # raised below as itself, not in a group
+                                failed = exc
+                            finally:
+                                await server.close()
+                                tg.cancel_scope.cancel()
                 finally:
                     if journal is not None:
                         await journal.close()

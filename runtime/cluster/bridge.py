@@ -23,6 +23,7 @@ end it marks the stream so the other roles finish too.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import Any
 
 import anyio
@@ -108,6 +109,11 @@ class NatsBridge(Actor):
         self.link = Link(wiring, self._connection_changed)
         self.outbound: list[Outgoing] = []
         self._exported = 0
+        # Exports held so far and stored so far; a taken batch is acknowledged once what
+        # it caused is stored (its mark: the held count after it was handled).
+        self._held = 0
+        self._stored = 0
+        self._acks: deque[tuple[int, Msg]] = deque()
         self._muted = False
         # Replay driver: something was sent since the cluster was last seen idle.
         self._unsettled = False
@@ -160,8 +166,8 @@ class NatsBridge(Actor):
     async def run(self) -> None:
         live = self.context.mode == "live"
         async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._flush_when_woken)
             if live:
-                tasks.start_soon(self._flush_when_woken)
                 tasks.start_soon(self._tell_risk)
             if self._sub is not None:
                 await self._import()
@@ -196,16 +202,27 @@ class NatsBridge(Actor):
                 {_MSG_ID: f"{role}:{self._exported}", ROLE_HEADER: role},
             )
         )
+        self._held += 1
         self._unsettled = True
         self._wake.set()
 
     async def flush(self) -> None:
-        """Publish everything held and wait until JetStream stored it."""
+        """Publish everything held, wait until JetStream stored it, then acknowledge the
+        batches whose consequences that was."""
         async with self._flushing:
             while self.outbound:
                 batch, self.outbound = self.outbound, []
                 await self.link.publish(batch)
+                self._stored += len(batch)
                 self._metrics.sent.inc(len(batch))
+            await self._ack_stored()
+
+    async def _ack_stored(self) -> None:
+        acks, last = self._acks, None
+        while acks and acks[0][0] <= self._stored:
+            last = acks.popleft()[1]
+        if last is not None and not await self._ack(last):
+            acks.appendleft((0, last))  # lost to a disconnect: the next round tries again
 
     async def _flush_when_woken(self) -> None:
         while True:
@@ -237,12 +254,13 @@ class NatsBridge(Actor):
 
         Every message is handled once: a batch whose acknowledgement was lost to a
         disconnect comes back later, and what this run already handled is skipped by its
-        stream sequence (the next acknowledgement covers it too).
+        stream sequence (the next acknowledgement covers it too). Publishing what a batch
+        caused and acknowledging it happen in :meth:`flush`, beside the taking of the
+        next batch.
         """
         sub, end = self._sub, self.wiring.subjects.end
         assert sub is not None
         batch_size, handled = self.wiring.cluster.fetch_batch, 0
-        unacked: Msg | None = None
         while True:
             try:
                 batch = await self._fetch(sub, batch_size)
@@ -263,11 +281,14 @@ class NatsBridge(Actor):
             if not batch:
                 continue
             await self.settled()
-            await self.flush()
-            unacked = await self._ack(batch[-1])  # on success it covers any earlier one
+            # Acknowledged once what it caused is stored; meanwhile the next batch is taken.
+            self._acks.append((self._held, batch[-1]))
+            self._wake.set()
             if ended:
-                if unacked is not None:
-                    await unacked.ack()
+                while self._acks:
+                    await self.flush()
+                    if self._acks:
+                        await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 return
 
     @staticmethod
@@ -309,13 +330,13 @@ class NatsBridge(Actor):
         await self.send(message)
 
     @staticmethod
-    async def _ack(msg: Msg) -> Msg | None:
-        """Acknowledge everything up to ``msg``; return it when that failed (retry later)."""
+    async def _ack(msg: Msg) -> bool:
+        """Acknowledge everything up to ``msg`` (the consumer acknowledges all before it)."""
         try:
             await msg.ack()
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
-            return msg
-        return None
+            return False
+        return True
 
     # -- connection -----------------------------------------------------------------------
 
