@@ -52,8 +52,6 @@ _MSG_ID = "Nats-Msg-Id"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
-#: How long a fetch of what else is there lingers when nothing is (the server's least).
-_MORE_TIMEOUT = 0.002
 
 
 class _Metrics:
@@ -293,19 +291,21 @@ class NatsBridge(Actor):
 
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
-        """Wait for the next message, then take what else is there, up to ``most``.
+        """Wait for the next message, then take as many of those behind it as there are.
 
-        One ``fetch(most)`` on an empty consumer would wait until ``most`` messages came
-        or the timeout passed, holding a trickle of ticks for up to a second.
+        A message tells how many more the consumer holds, so the second request asks for
+        exactly what is there and comes back at once; one ``fetch(most)`` would wait for
+        ``most`` messages or the timeout, holding a trickle of ticks for up to a second.
         """
         try:
             first = await sub.fetch(1, timeout=_FETCH_TIMEOUT)
         except TimeoutError:  # nats-py raises its own subclass, or asyncio's own
             return []
-        if most == 1:
+        behind = min(first[0].metadata.num_pending, most - 1)
+        if not behind:
             return first
         try:
-            return first + await sub.fetch(most - 1, timeout=_MORE_TIMEOUT)
+            return first + await sub.fetch(behind, timeout=_FETCH_TIMEOUT)
         except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
             return first  # never drop what was taken: it is delivered, not acknowledged
 
