@@ -39,7 +39,7 @@ from runtime.cluster.link import Link, Outgoing
 from runtime.cluster.wiring import RoleWiring
 from runtime.codec import MESSAGE_TYPES, decode, encode
 from runtime.errors import AtriumError
-from runtime.messages import Control, Message
+from runtime.messages import CancelOrder, Control, Message, OrderIntent
 from runtime.metrics import counter, gauge
 
 __all__ = ("ROLE_HEADER", "NatsBridge")
@@ -52,6 +52,8 @@ _MSG_ID = "Nats-Msg-Id"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
+#: What strategies send: in a replay, held per event and released in one order.
+_HELD_KINDS = (OrderIntent, CancelOrder)
 
 
 class _Metrics:
@@ -112,6 +114,12 @@ class NatsBridge(Actor):
         self._held = 0
         self._stored = 0
         self._acks: deque[tuple[int, Msg]] = deque()
+        # Replay, not driving: order flow of the current event waits here for the
+        # driver's release, then goes out in the strategies' config order.
+        self._holds = context.mode == "replay" and not wiring.driver
+        self._holding: list[Message] = []
+        self._holds_marked = 0
+        self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
         self._muted = False
         # Replay driver: something was sent since the cluster was last seen idle.
         self._unsettled = False
@@ -122,6 +130,7 @@ class NatsBridge(Actor):
         self._sub: JetStreamContext.PullSubscription | None = None
         self._floor = 0
         self._started = False
+        self._releases = 0
         self._metrics = _Metrics(context, self)
         context.bus.add_gate(self)
 
@@ -240,10 +249,26 @@ class NatsBridge(Actor):
         await self.flush()
         if self._drives and self._unsettled:
             self._unsettled = False
-            poll = self.wiring.cluster.barrier_poll_seconds
+            await self._settle_cluster()
+
+    async def _settle_cluster(self) -> None:
+        """The replay barrier: every consumer idle, and no order flow held back.
+
+        A role holding order flow of this event marks it on the stream before it
+        acknowledges; then a release lets it go in one order, and what that causes is
+        settled in turn, until a round holds nothing.
+        """
+        link, subjects, role = self.link, self.wiring.subjects, self.wiring.role
+        poll = self.wiring.cluster.barrier_poll_seconds
+        while True:
             # The other processes are observed only through JetStream: poll it.
-            while not await self.link.consumers_idle(self.wiring.consumers):  # noqa: ASYNC110
+            while not await link.consumers_idle(self.wiring.consumers):  # noqa: ASYNC110
                 await anyio.sleep(poll)
+            if await link.last_of(subjects.held) <= await link.last_of(subjects.release):
+                return
+            self._releases += 1
+            ids = {_MSG_ID: f"{role}:release:{self._releases}", ROLE_HEADER: role}
+            await link.publish([(subjects.release, b"", ids)])
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -256,7 +281,7 @@ class NatsBridge(Actor):
         caused and acknowledging it happen in :meth:`flush`, beside the taking of the
         next batch.
         """
-        sub, end = self._sub, self.wiring.subjects.end
+        sub, end, release = self._sub, self.wiring.subjects.end, self.wiring.subjects.release
         assert sub is not None
         batch_size, handled = self.wiring.cluster.fetch_batch, 0
         while True:
@@ -274,6 +299,8 @@ class NatsBridge(Actor):
                 handled = seq
                 if msg.subject == end:
                     ended = True
+                elif msg.subject == release:
+                    await self._release()
                 else:
                     await self._take(msg, seq)
             if not batch:
@@ -327,7 +354,30 @@ class NatsBridge(Actor):
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's
+        if self._holds and type(message) in _HELD_KINDS:
+            self._hold(message)
+            return
         await self.send(message)
+
+    def _hold(self, message: Message) -> None:
+        """Keep order flow until the driver's release; the first tells the driver."""
+        if not self._holding:
+            self._holds_marked += 1
+            if not self._muted:
+                role = self.wiring.role
+                ids = {_MSG_ID: f"{role}:held:{self._holds_marked}", ROLE_HEADER: role}
+                self.outbound.append((self.wiring.subjects.held, b"", ids))
+                self._held += 1  # stored before the batch is acknowledged
+                self._wake.set()
+        self._holding.append(message)
+
+    async def _release(self) -> None:
+        """Handle what was held, in the order one strategy actor would have sent it."""
+        rank, last = self._rank, len(self._rank)
+        held, self._holding = self._holding, []
+        held.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
+        for message in held:
+            await self.send(message)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:

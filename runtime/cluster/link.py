@@ -157,6 +157,14 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
+    async def last_of(self, subject: str) -> int:
+        """The stream sequence of the last message on ``subject`` (0: none)."""
+        try:
+            msg = await self.js.get_last_msg(self.wiring.stream, subject)
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
     async def ack_floor(self) -> int:
         """How far a previous run of this role acknowledged the stream (0: never ran).
 
@@ -203,7 +211,7 @@ class Link:
             ack_policy=AckPolicy.ALL,
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,
-            filter_subjects=[*wiring.imports, wiring.subjects.end],
+            filter_subjects=[*wiring.imports, wiring.subjects.end, wiring.subjects.release],
             metadata={_FLOOR_KEY: str(floor)},
         )
         await self.js.add_consumer(wiring.stream, config)

@@ -4,7 +4,7 @@ Market data is keyed by symbol (``<ns>.md.<symbol>``) and order flow by strategy
 (``<ns>.intent.<strategy>``, ``<ns>.fill.<strategy>``), so a process that hosts some
 strategies consumes exactly their symbols and their own fills. Kinds without either key
 have one subject each (``<ns>.portfolio_snapshot``). The end of a replay is marked on
-``<ns>.end``. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
+``<ns>.end``, and its release rounds on ``<ns>.held`` and ``<ns>.release``. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class SubjectMap:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.end = f"{namespace}.end"
+        #: Replay: a role holds order flow of the current event (``held``) until the
+        #: driver lets it go (``release``), so it is handled in one order every run.
+        self.held = f"{namespace}.held"
+        self.release = f"{namespace}.release"
         self.stream_subjects = [f"{namespace}.>"]
         self._base: dict[type[Message], str] = {}
         for kind, cls in MESSAGE_TYPES.items():

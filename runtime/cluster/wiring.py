@@ -44,6 +44,9 @@ class RoleWiring:
     #: Why this role may not rebuild by handling its input again (a live venue would
     #: receive its orders twice); None: it may.
     no_rebuild: str | None = None
+    #: Every strategy of the config, in its order: a replay releases held order flow of
+    #: one event in this order, as one strategy actor would have sent it.
+    strategy_order: tuple[str, ...] = ()
 
     @property
     def stream(self) -> str:
@@ -129,6 +132,7 @@ def role_config(
         consumers=consumers,
         driver=any(name in sources for name in mine.actors),
         no_rebuild=_no_rebuild(config, mine.actors),
+        strategy_order=tuple(config.strategies),
     )
     return msgspec.structs.replace(config, **changes), wiring
 

@@ -71,6 +71,24 @@ def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
         assert len(bars) == _BARS
 
 
+def test_strategy_processes_sharing_a_symbol_still_fill_exactly_as_one(tmp_path: Path) -> None:
+    # Both strategies trade NVDA from two processes, under caps that couple them: their
+    # intents for one bar are held by the core and released in the config's order.
+    write_feeds(tmp_path, _BARS)
+    with nats_server(tmp_path) as server:
+        config = write_config(tmp_path, server.url, "shared", sizing="fixed_risk_atr")
+        text = config.read_text().replace('symbols = ["ORCL"]', 'symbols = ["NVDA", "ORCL"]')
+        config.write_text(text)
+        single = tmp_path / "single"
+        replay_single(config, single)
+        outs = _replay_cluster(config, tmp_path)
+    trades = (single / "trades.csv").read_text()
+    same_bar = [line.split(",")[0] for line in trades.splitlines()[1:] if ",NVDA," in line]
+    assert len(same_bar) != len(set(same_bar))  # two strategies traded NVDA on one bar
+    assert (outs["core"] / "trades.csv").read_text() == trades
+    assert (outs["core"] / "equity.csv").read_bytes() == (single / "equity.csv").read_bytes()
+
+
 def test_killed_strategy_process_restarts_and_nothing_is_lost_or_repeated(
     tmp_path: Path,
 ) -> None:
