@@ -165,6 +165,43 @@ class Bus:
         if observe is not None and self.orders_published != orders and type(message) in _MARKET:
             observe((time.perf_counter_ns() - started) / 1e9)
 
+    async def publish_all(self, messages: list[Message], sender: str) -> None:
+        """Record and deliver ``messages`` before any of them is handled.
+
+        With the inline scheduler that is one step of its breadth-first order: a
+        consequence of the first is handled after the last was delivered, as if they had
+        all been published by handlers of one message. Order per mailbox is kept when
+        one is full: later messages wait behind the first that did not fit.
+        """
+        for gate in self._gates:
+            if gate.blocked:
+                await gate.wait_writable()
+        waiting: list[tuple[Message, list[Mailbox]]] = []
+        stalled: set[int] = set()
+        for message in messages:
+            self.record(message)
+            targets = self.targets(message, sender)
+            self.in_flight += len(targets)
+            full = [
+                mailbox
+                for mailbox in targets
+                if id(mailbox) in stalled or not mailbox.put_nowait(message)
+            ]
+            if full:
+                stalled.update(id(mailbox) for mailbox in full)
+                waiting.append((message, full))
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            for message, full in waiting:
+                await self.deliver(message, full)
+            return
+        await dispatcher()
+        for message, full in waiting:
+            left = full
+            while left:
+                left = [mailbox for mailbox in left if not mailbox.put_nowait(message)]
+                await dispatcher()
+
     # -- settling ------------------------------------------------------------------------
 
     def done(self, count: int = 1) -> None:

@@ -39,7 +39,7 @@ from runtime.cluster.link import Link, Outgoing
 from runtime.cluster.wiring import RoleWiring
 from runtime.codec import MESSAGE_TYPES, decode, encode
 from runtime.errors import AtriumError
-from runtime.messages import CancelOrder, Control, Message, OrderIntent
+from runtime.messages import Bar, Control, Message, OrderIntent, Tick
 from runtime.metrics import counter, gauge
 
 __all__ = ("ROLE_HEADER", "NatsBridge")
@@ -52,8 +52,7 @@ _MSG_ID = "Nats-Msg-Id"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
-#: What strategies send: in a replay, held per event and released in one order.
-_HELD_KINDS = (OrderIntent, CancelOrder)
+_MARKET = (Bar, Tick)
 
 
 class _Metrics:
@@ -114,9 +113,13 @@ class NatsBridge(Actor):
         self._held = 0
         self._stored = 0
         self._acks: deque[tuple[int, Msg]] = deque()
-        # Replay, not driving: order flow of the current event waits here for the
-        # driver's release, then goes out in the strategies' config order.
-        self._holds = context.mode == "replay" and not wiring.driver
+        # Replay, in the portfolio's process: what an event brings waits here for the
+        # driver's release, then goes out as one process would have had it (_release).
+        self._holds = (
+            context.mode == "replay"
+            and not wiring.driver
+            and any(name != context.name for name in context.bus.subscribers(OrderIntent))
+        )
         self._holding: list[Message] = []
         self._holds_marked = 0
         self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
@@ -254,9 +257,9 @@ class NatsBridge(Actor):
     async def _settle_cluster(self) -> None:
         """The replay barrier: every consumer idle, and no order flow held back.
 
-        A role holding order flow of this event marks it on the stream before it
-        acknowledges; then a release lets it go in one order, and what that causes is
-        settled in turn, until a round holds nothing.
+        The portfolio's process, holding what this event brought, marks that on the
+        stream before it acknowledges; then a release lets it go in one order, and what
+        that causes is settled in turn, until a round holds nothing.
         """
         link, subjects, role = self.link, self.wiring.subjects, self.wiring.role
         poll = self.wiring.cluster.barrier_poll_seconds
@@ -354,13 +357,13 @@ class NatsBridge(Actor):
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's
-        if self._holds and type(message) in _HELD_KINDS:
+        if self._holds:
             self._hold(message)
             return
         await self.send(message)
 
     def _hold(self, message: Message) -> None:
-        """Keep order flow until the driver's release; the first tells the driver."""
+        """Keep what arrives until the driver's release; the first tells the driver."""
         if not self._holding:
             self._holds_marked += 1
             if not self._muted:
@@ -372,12 +375,22 @@ class NatsBridge(Actor):
         self._holding.append(message)
 
     async def _release(self) -> None:
-        """Handle what was held, in the order one strategy actor would have sent it."""
+        """Hand over what was held as one process would have had it, all at once.
+
+        In one process the market data of an event reaches every actor first, then what
+        the strategy actor sent in reply, strategy by strategy in config order, and only
+        then what the other actors made of the market data (a fill at the open, say).
+        Market data first, then the order flow ranked by strategy, delivered before any of
+        it is handled, reproduces that order.
+        """
         rank, last = self._rank, len(self._rank)
         held, self._holding = self._holding, []
-        held.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
-        for message in held:
-            await self.send(message)
+        market = [message for message in held if type(message) in _MARKET]
+        flow = [message for message in held if type(message) not in _MARKET]
+        flow.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
+        if self._outbox:
+            await self.flush_outbox()
+        await self._bus.publish_all([*market, *flow], self.name)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:
@@ -414,7 +427,7 @@ class NatsBridge(Actor):
             command = cluster.on_disconnect if not connected else "resume"
             if command == "none" or (connected and not cluster.resume_on_reconnect):
                 continue
-            if not self._bus.subscribers(Control):
+            if all(name == self.name for name in self._bus.subscribers(Control)):
                 continue  # nothing here trades
             reason = "NATS connection lost" if not connected else "NATS connection restored"
             control = Control(

@@ -41,8 +41,8 @@ class SubjectMap:
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.end = f"{namespace}.end"
-        #: Replay: a role holds order flow of the current event (``held``) until the
-        #: driver lets it go (``release``), so it is handled in one order every run.
+        #: Replay: the portfolio's process holds what an event brings (``held``) until
+        #: the driver lets it go (``release``), so it is handled in one order every run.
         self.held = f"{namespace}.held"
         self.release = f"{namespace}.release"
         self.stream_subjects = [f"{namespace}.>"]

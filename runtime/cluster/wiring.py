@@ -44,8 +44,8 @@ class RoleWiring:
     #: Why this role may not rebuild by handling its input again (a live venue would
     #: receive its orders twice); None: it may.
     no_rebuild: str | None = None
-    #: Every strategy of the config, in its order: a replay releases held order flow of
-    #: one event in this order, as one strategy actor would have sent it.
+    #: Every strategy of the config, in its order: a replay releases the held order flow
+    #: of one event in this order, as one strategy actor would have sent it.
     strategy_order: tuple[str, ...] = ()
 
     @property
