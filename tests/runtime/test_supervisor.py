@@ -278,3 +278,53 @@ async def test_output_when_it_meets_a_full_mailbox_then_held_and_delivered_in_or
         await supervisor.run(stop_when_sources_finish=True)
     assert TickCounter.ticks == [ts * 10 + offset for ts in range(1, 7) for offset in range(3)]
     assert bus.in_flight == 0
+
+
+class PairFeed(Actor):
+    """Publishes bars two at a time with ``publish_all``, as a cluster release does."""
+
+    async def run(self) -> None:
+        for ts in (1, 3):
+            await self._bus.publish_all([_bar(ts), _bar(ts + 1)], self.name)
+            await self.settled()
+
+
+class BarsAndTicks(Actor):
+    """Records bars and ticks in the order it handles them."""
+
+    order: ClassVar[list[tuple[str, int]]] = []
+
+    def _handle_bar(self, message: Bar) -> None:
+        self.order.append(("Bar", message.ts))
+
+    def _handle_tick(self, message: Tick) -> None:
+        self.order.append(("Tick", message.ts))
+
+
+@pytest.mark.parametrize("capacity", [1, 8])
+async def test_publish_all_when_inline_then_every_message_delivered_before_any_consequence(
+    capacity: int, scheduler: str
+) -> None:
+    BarsAndTicks.order = []
+    supervisor, bus, journal = _supervise(
+        [
+            ("feed", PairFeed, [], "restart"),
+            ("echo", Echo, ["Bar"], "restart"),
+            ("log", BarsAndTicks, ["Bar", "Tick"], "restart"),
+        ],
+        capacity=capacity,
+    )
+    with anyio.fail_after(5):
+        await supervisor.run(stop_when_sources_finish=True)
+    # Both bars of a pair were recorded before the echo of the first was published.
+    assert [(type(m).__name__, m.ts) for m in journal] == [
+        ("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
+        ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4),
+    ]  # fmt: skip
+    assert sorted(BarsAndTicks.order) == sorted(
+        (m, ts) for m in ("Bar", "Tick") for ts in (1, 2, 3, 4)
+    )
+    if scheduler == "inline" and capacity == 8:  # breadth first: the pair, then its echoes
+        assert BarsAndTicks.order == [("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
+                                      ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4)]  # fmt: skip
+    assert bus.in_flight == 0
