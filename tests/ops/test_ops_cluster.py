@@ -9,20 +9,18 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
 import urllib.request
-from contextlib import closing
 from pathlib import Path
 
+from nats_kit import free_port, nats_binary
 from ops_kit import (
     OPS,
     REPO,
     alert_blocks,
     alert_expr,
-    nats_binary,
     promql_metric_names,
     registered_metric_names,
     run_promtool,
@@ -72,12 +70,6 @@ def _one(section: dict[str, list[str]], key: str) -> str:
     return values[0]
 
 
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 # -- NATS -----------------------------------------------------------------------------------
 
 
@@ -98,7 +90,7 @@ def test_nats_conf_when_read_then_listens_where_the_cluster_config_connects_by_d
 
 def test_nats_conf_when_served_then_jetstream_runs_with_its_limits(tmp_path: Path) -> None:
     binary = nats_binary()
-    port, monitor = _free_port(), _free_port()
+    port, monitor = free_port(), free_port()
     text = NATS_CONF.read_text("utf-8")
     text = text.replace(_conf_value("store_dir"), str(tmp_path / "store"))
     text = text.replace(_conf_value("listen"), f"127.0.0.1:{port}")
