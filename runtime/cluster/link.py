@@ -57,8 +57,6 @@ class Link:
         self.connected = False
         self._closing = False
         self.reconnects = 0
-        self.duplicates = 0
-        self.retries = 0
 
     @property
     def js(self) -> JetStreamContext:
@@ -270,19 +268,15 @@ class Link:
                     failed.append(item)
             for item, future in futures:
                 try:
-                    ack = await asyncio.wait_for(future, _ACK_TIMEOUT)
+                    await asyncio.wait_for(future, _ACK_TIMEOUT)
                 except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
                     failed.append(item)
-                    continue
-                if ack.duplicate:
-                    self.duplicates += 1
             if not failed:
                 return
             # From the first message not stored on, in order: what was stored after it
             # is dropped as a duplicate, so a retry never stores a message twice.
             first = min(index_of[id(item)] for item in failed)
             remaining = messages[first:]
-            self.retries += len(remaining)
             log.warning(
                 "%d messages not stored by JetStream; retrying in %.2fs", len(failed), delay
             )
