@@ -170,6 +170,7 @@ class NatsBridge(Actor):
             if self._floor:
                 log.info("rebuilding from the first %d messages of the stream", self._floor)
         if self._drives:
+            await self.link.follow()
             await self.link.wait_consumers(self.wiring.consumers)
         self._started = True
 
@@ -267,7 +268,9 @@ class NatsBridge(Actor):
             # The other processes are observed only through JetStream: poll it.
             while not await link.consumers_idle(self.wiring.consumers):  # noqa: ASYNC110
                 await anyio.sleep(poll)
-            if await link.last_of(subjects.held) <= await link.last_of(subjects.release):
+            watch = link.watch
+            assert watch is not None
+            if watch.last_of(subjects.held) <= watch.last_of(subjects.release):
                 return
             self._releases += 1
             ids = {_MSG_ID: f"{role}:release:{self._releases}", ROLE_HEADER: role}

@@ -29,6 +29,7 @@ from nats.js.api import (
 )
 from nats.js.client import JetStreamContext
 
+from runtime.cluster.watch import StreamWatch
 from runtime.cluster.wiring import RoleWiring
 from runtime.errors import AtriumError
 
@@ -57,6 +58,8 @@ class Link:
         self.connected = False
         self._closing = False
         self.reconnects = 0
+        #: Set by :meth:`follow` (the replay driver).
+        self.watch: StreamWatch | None = None
 
     @property
     def js(self) -> JetStreamContext:
@@ -155,14 +158,6 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
-    async def last_of(self, subject: str) -> int:
-        """The stream sequence of the last message on ``subject`` (0: none)."""
-        try:
-            msg = await self.js.get_last_msg(self.wiring.stream, subject)
-        except nats.js.errors.NotFoundError:
-            return 0
-        return int(msg.seq or 0)
-
     async def ack_floor(self) -> int:
         """How far a previous run of this role acknowledged the stream (0: never ran).
 
@@ -215,19 +210,36 @@ class Link:
         await self.js.add_consumer(wiring.stream, config)
         return await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
 
-    async def consumers_idle(self, names: tuple[str, ...]) -> bool:
-        """Whether every consumer in ``names`` exists and has taken and acked everything.
+    async def follow(self) -> None:
+        """Start following the stream (the replay driver, before it publishes)."""
+        self.watch = StreamWatch()
+        await self.watch.open(self.js, self.wiring.stream, self.wiring.subjects.stream_subjects[0])
 
-        Sound as a barrier because the stream's length is read before and after: when
+    async def consumers_idle(self, names: tuple[str, ...]) -> bool:
+        """Whether every consumer in ``names`` acknowledged the last message it matches.
+
+        Sound as a barrier because the stream's end is read before and after: when
         nothing was stored meanwhile, every message stored so far was handled, and a
-        process publishes what a message caused before acknowledging it.
+        process publishes what a message caused before acknowledging it. The pending
+        counts of a consumer are not used: they lag behind a publish (see
+        :mod:`runtime.cluster.watch`).
         """
+        watch = self.watch
+        assert watch is not None, "follow() first"
         before = await self.stored()
+        if watch.seen < before:
+            return False  # the watch has not seen everything stored yet
         # One request lists them all (up to 256 consumers a stream: far more than roles).
-        infos = await self.js.consumers_info(self.wiring.stream)
-        idle = {info.name for info in infos if not (info.num_pending or info.num_ack_pending)}
-        if not idle.issuperset(names):
-            return False
+        infos = {info.name: info for info in await self.js.consumers_info(self.wiring.stream)}
+        for name in names:
+            info = infos.get(name)
+            if info is None:
+                return False
+            config = info.config
+            patterns = config.filter_subjects or [config.filter_subject or ">"]
+            acked = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+            if acked < watch.last_matching(patterns):
+                return False
         return await self.stored() == before
 
     async def wait_consumers(self, names: tuple[str, ...]) -> None:
