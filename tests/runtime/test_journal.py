@@ -68,6 +68,29 @@ async def test_record_when_batches_span_whole_and_partial_statements_then_every_
     assert [payload for _, _, payload in rows] == [encode(m) for m in messages]
 
 
+# One statement; and BEGIN, a statement of 200 rows that lands, one that fails, ROLLBACK.
+@pytest.mark.parametrize(("count", "taken"), [(10, 9), (300, 250)])
+async def test_commit_when_a_row_of_the_batch_fails_then_none_of_the_batch_lands(
+    tmp_path: Path, count: int, taken: int
+) -> None:
+    path = tmp_path / "j.sqlite"
+    await _write(path, [_bar(1)])
+    journal = Journal(path)
+    await journal.open()
+    with closing(sqlite3.connect(path)) as other, other:  # takes a seq the batch will use
+        other.execute("INSERT INTO events VALUES (?, 0, 'Bar', x'00')", (taken,))
+    for ts in range(2, count + 2):
+        journal.record(_bar(ts))
+    with pytest.raises(sqlite3.IntegrityError):
+        await journal.commit()
+    journal.record(_bar(count + 2))  # the failed batch left no transaction open behind it
+    await journal.commit()
+    with closing(sqlite3.connect(path)) as db:
+        seqs = db.execute("SELECT seq FROM events ORDER BY seq").fetchall()
+    await journal.close()
+    assert seqs == [(1,), (taken,), (count + 2,)]
+
+
 async def test_open_when_journal_exists_then_sequence_continues(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     await _write(path, [_bar(1), _bar(2)])
