@@ -27,7 +27,10 @@ includes either all trades at ``T*`` or none of them, which is what exchanges se
 trades since a time, or the last ``n`` whole). A resend that starts inside ``T*`` and is
 followed by a new print identical to an earlier one in that same millisecond drops that
 print: the client never delivers a trade twice, at the cost of such a print in an edge
-case no client can decide from content alone.
+case no client can decide from content alone. A later resend of the whole millisecond
+brings it again, and it is delivered then, after the prints of that millisecond that
+followed it in the stream (time never moves back; order inside one millisecond is what
+content cannot restore).
 """
 
 from __future__ import annotations
