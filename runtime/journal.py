@@ -111,7 +111,7 @@ async def _write(
     anything bigger is wrapped in BEGIN and COMMIT.
     """
     if not snapshots and len(events) <= _ROWS_PER_INSERT:
-        await db.execute(_insert_sql(len(events)), [value for row in events for value in row])
+        await _insert_events(db, events)  # one statement: a transaction by itself
         return
     await db.execute("BEGIN")
     try:

@@ -10,15 +10,12 @@ only moves once it has acknowledged, is compared with that.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 __all__ = ("StreamWatch", "subject_matches")
-
-log = logging.getLogger("atrium.cluster")
 
 
 def subject_matches(subject: str, pattern: str) -> bool:
