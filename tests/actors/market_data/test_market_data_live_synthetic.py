@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import pairwise
 
 import anyio
 import pytest
@@ -118,6 +119,35 @@ async def test_run_when_sim_clock_moves_half_a_second_at_200_per_second_then_101
         for tick, (_, price) in zip(sent, _prices(SyntheticLiveConfig(), 101), strict=True)
     ]
     assert (feed.status.connected, feed.status.messages) == (False, 101)
+
+
+async def test_run_when_a_burst_falls_due_then_other_tasks_get_a_turn_every_32_ticks() -> None:
+    clock = _WatchedClock(start_ns=1_000 * MS)
+    feed = _feed(SyntheticLiveConfig(rate_per_second=200.0), clock)
+    sent: list[Tick] = []
+    seen: list[int] = []  # how many ticks were out each time another task ran
+
+    async def emit(tick: Tick) -> None:
+        sent.append(tick)
+
+    async def other_task() -> None:
+        while True:
+            seen.append(len(sent))
+            await anyio.lowlevel.checkpoint()
+
+    with anyio.fail_after(15):
+        async with anyio.create_task_group() as group:
+            group.start_soon(feed.run, emit)
+            await clock.feed_waits()
+            group.start_soon(other_task)
+            clock.advance_to(1_500 * MS)  # 100 ticks fall due at once
+            await clock.feed_waits()
+            group.cancel_scope.cancel()
+
+    assert len(sent) == 101
+    during = sorted(set(seen))
+    assert during[0] <= 1 and during[-1] == 101
+    assert max(b - a for a, b in pairwise(during)) <= 32
 
 
 async def test_run_when_clock_jumps_past_a_second_then_backlog_dropped_and_schedule_restarts() -> (
