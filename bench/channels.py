@@ -1,6 +1,6 @@
 """Messages per second through a chain of 5 actors: Atrium's mailboxes against plain awaits.
 
-The Atrium chain is the real runtime (Bus, Mailbox, Actor, Supervisor, under both
+The Atrium chain is the real runtime (Dispatcher, Mailbox, Actor, Supervisor, under both
 schedulers: ``inline`` and ``tasks``) wired like the
 pipeline: a source floods Ticks -> a1 (Tick) -> a2 (Bar) -> a3 (OrderIntent) -> a4
 (SizedOrder) -> a5 (Order). Each stage forwards a pre-built message, so only the channel
@@ -22,9 +22,9 @@ import anyio
 
 from config import RuntimeConfig
 from runtime.actor import Actor, ActorContext
-from runtime.bus import Bus
 from runtime.channels import Mailbox
 from runtime.clocks import LiveClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import (
     Bar,
     Message,
@@ -106,7 +106,7 @@ class A5(Actor):
 
 async def atrium_chain(messages: int, capacity: int, scheduler: str = "inline") -> float:
     Source.count, A5.received = messages, 0
-    bus = Bus()
+    bus = Dispatcher()
     clock = LiveClock()
     slots = []
     chain: list[tuple[str, type[Actor], list[str]]] = [
@@ -120,7 +120,7 @@ async def atrium_chain(messages: int, capacity: int, scheduler: str = "inline") 
     for name, cls, kinds in chain:
         mailbox = Mailbox(name, control_capacity=capacity, data_capacity=capacity)
         bus.subscribe(name, mailbox, kinds)
-        context = ActorContext(name=name, config=None, clock=clock, bus=bus, mailbox=mailbox)
+        context = ActorContext(name=name, config=None, clock=clock, dispatcher=bus, mailbox=mailbox)
         slots.append(ActorSlot(name, cls, context, mailbox))
     supervisor = Supervisor(bus, slots, RuntimeConfig(scheduler=scheduler))  # type: ignore[arg-type]
     started = time.perf_counter()

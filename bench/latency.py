@@ -154,7 +154,7 @@ async def session(rate: float, seconds: float, journal_path: Path | None) -> dic
     async def start() -> None:
         if journal is not None:
             await resume_session(pipeline, journal, config, clock=clock)
-        pipeline.bus.add_tap(count)
+        pipeline.dispatcher.add_tap(count)
 
     async def stop_later() -> None:
         await anyio.sleep(seconds)

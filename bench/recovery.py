@@ -89,7 +89,7 @@ async def record(config: AtriumConfig, events: int) -> float:
 
     async def start() -> None:
         await resume_session(pipeline, journal, config, clock=clock)
-        snapshot = pipeline.bus.on_settled
+        snapshot = pipeline.dispatcher.on_settled
 
         def settled() -> None:
             if snapshot is not None:
@@ -97,7 +97,7 @@ async def record(config: AtriumConfig, events: int) -> float:
             if journal.next_seq > events:
                 pipeline.supervisor.request_stop("journal full")
 
-        pipeline.bus.on_settled = settled
+        pipeline.dispatcher.on_settled = settled
 
     started = time.perf_counter()
     async with anyio.create_task_group() as tg:

@@ -28,7 +28,7 @@ from actors.portfolio import PortfolioActor
 from config.portfolio import PortfolioConfig, SizingModeName, StrategyBudgetConfig
 from config.schema import AtriumConfig
 from config.topology import ActorSpecConfig, TopologyConfig, default_actors
-from runtime import ActorContext, Bus, LiveClock, SimClock, build_pipeline
+from runtime import ActorContext, Dispatcher, LiveClock, SimClock, build_pipeline
 from runtime.actor import Actor
 from runtime.messages import Bar, Message, OrderDenied, OrderIntent, Side, SizedOrder
 
@@ -108,10 +108,10 @@ def _prepare(actor: PortfolioActor, symbols: list[str], positions: int) -> None:
 
 
 def _direct_actor(symbols: list[str], positions: int) -> tuple[PortfolioActor, list[Message]]:
-    bus = Bus()
+    bus = Dispatcher()
     out: list[Message] = []
     bus.add_tap(out.append)
-    context = ActorContext(name="portfolio", config=_config(), clock=SimClock(), bus=bus)
+    context = ActorContext(name="portfolio", config=_config(), clock=SimClock(), dispatcher=bus)
     actor = PortfolioActor(context)
     _prepare(actor, symbols, positions)
     out.clear()

@@ -20,7 +20,8 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     Parameters
     ----------
     max_batch : int, default 256
-        Most messages an actor handles from one drain before yielding to the others.
+        Most messages handled in a row before the event loop gets a turn (the journal
+        writer, the HTTP API).
     use_uvloop : bool, default True
         Run on uvloop when it is installed (``pip install 'atrium-trading[speed]'``).
     max_restarts : int, default 3
@@ -32,12 +33,6 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     shutdown_grace_seconds : float, default 10
         How long a graceful shutdown waits for mailboxes to drain.
     log_level : str, default "INFO"
-    scheduler : {"inline", "tasks"}, default "inline"
-        ``inline``: every source message is handled through the whole pipeline before the
-        source goes on (no event-loop pass per hop; the order of handling depends only on
-        the input). ``tasks``: one asyncio task per actor; their interleaving depends on
-        timing, so ``atrium run`` cannot recover a journal written under it (a restart on
-        such a journal is refused).
     """
 
     max_batch: PositiveInt = 256
@@ -48,4 +43,3 @@ class RuntimeConfig(ConfigBase, frozen=True, kw_only=True):
     backoff_max_seconds: Annotated[float, msgspec.Meta(ge=0)] = 5.0
     shutdown_grace_seconds: PositiveFloat = 10.0
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    scheduler: Literal["inline", "tasks"] = "inline"

@@ -27,10 +27,9 @@ class ActorSpecConfig(ConfigBase, frozen=True, kw_only=True):
         The root config section the actor receives (``None``: no section).
     subscribes : list of str
         Message kinds (class names) delivered to this actor's mailbox.
-    control_capacity : int, default 4096
-        Bound of the mailbox lane for order flow and control messages.
-    data_capacity : int, default 4096
-        Bound of the mailbox lane for market data (``Bar``, ``Tick``).
+    mailbox_capacity : int, default 8192
+        Most messages that may wait for this actor while one input is handled; past it
+        the runtime stops with an error naming this key.
     restart : {"restart", "escalate"}
         On a handler crash: restart the actor with backoff, or stop everything at once.
         Actors that own accounting state escalate: a half-applied update is never traded on.
@@ -39,8 +38,7 @@ class ActorSpecConfig(ConfigBase, frozen=True, kw_only=True):
     cls: str = msgspec.field(name="class")
     section: str | None = None
     subscribes: list[str] = msgspec.field(default_factory=list)
-    control_capacity: Capacity = 4096
-    data_capacity: Capacity = 4096
+    mailbox_capacity: Capacity = 8192
     restart: Literal["restart", "escalate"] = "restart"
 
 

@@ -3,8 +3,6 @@
 from runtime.actor import Actor as Actor
 from runtime.actor import ActorContext as ActorContext
 from runtime.actor import ActorStats as ActorStats
-from runtime.bus import Bus as Bus
-from runtime.bus import TopologyError as TopologyError
 from runtime.channels import Mailbox as Mailbox
 from runtime.clocks import Clock as Clock
 from runtime.clocks import LiveClock as LiveClock
@@ -12,9 +10,11 @@ from runtime.clocks import SimClock as SimClock
 from runtime.clocks import TimerHandle as TimerHandle
 from runtime.codec import decode as decode
 from runtime.codec import encode as encode
+from runtime.dispatch import Dispatcher as Dispatcher
 from runtime.errors import ActorEscalation as ActorEscalation
 from runtime.errors import AtriumError as AtriumError
 from runtime.errors import FatalInputError as FatalInputError
+from runtime.errors import TopologyError as TopologyError
 from runtime.supervisor import ActorSlot as ActorSlot
 from runtime.supervisor import Supervisor as Supervisor
 from runtime.topology import Pipeline as Pipeline
@@ -27,8 +27,8 @@ __all__ = (
     "ActorSlot",
     "ActorStats",
     "AtriumError",
-    "Bus",
     "Clock",
+    "Dispatcher",
     "FatalInputError",
     "LiveClock",
     "Mailbox",

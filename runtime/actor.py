@@ -2,29 +2,25 @@
 
 Handlers are plain methods named ``_handle_<snake_case_kind>`` (``_handle_bar``,
 ``_handle_order_intent``); they run one message at a time and never await. What a handler
-publishes is delivered at once when the target mailbox has room, else held in the actor's
-outbox, which the run loop empties (awaiting backpressure) before the next message. Order
-per destination is kept either way.
+publishes is queued behind everything already delivered (:mod:`runtime.dispatch`).
 
-A source actor (market data) also overrides :meth:`Actor.run`, a coroutine that produces
-messages with ``await self.send(...)``.
+A source actor (market data) also overrides :meth:`Actor.run`, a coroutine that hands its
+inputs to the dispatcher with ``await self.send(...)``; each returns once it settled.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from prometheus_client import CollectorRegistry
 
-from runtime.bus import Bus
-from runtime.channels import Mailbox
 from runtime.clocks import Clock
 from runtime.codec import MESSAGE_TYPES
+from runtime.dispatch import Dispatcher
 from runtime.messages import Message
 
 __all__ = ("Actor", "ActorContext", "ActorStats", "Mode")
@@ -57,10 +53,9 @@ class ActorContext:
     name: str
     config: Any
     clock: Clock
-    bus: Bus
+    dispatcher: Dispatcher
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     mode: Mode = "live"
-    mailbox: Mailbox | None = None
     stats: ActorStats = field(default_factory=ActorStats)
 
 
@@ -74,13 +69,18 @@ class Actor:
     :meth:`snapshot_state` and :meth:`restore_state`.
     """
 
-    _handlers: ClassVar[dict[type[Message], Handler]] = {}
+    #: Message type to handler, found by name when the class is made; the dispatcher
+    #: calls these directly.
+    handlers: ClassVar[dict[type[Message], Handler]] = {}
+    #: True for an actor that matches orders against market data (the execution actor):
+    #: it sees each bar or tick, and its fills are settled, before any other actor.
+    venue: ClassVar[bool] = False
     #: The attributes that make up this actor's state, for snapshots.
     snapshot_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._handlers = {
+        cls.handlers = {
             msg_type: getattr(cls, name)
             for msg_type, name in _HANDLER_NAMES.items()
             if callable(getattr(cls, name, None))
@@ -91,9 +91,8 @@ class Actor:
         self.name = context.name
         self.clock = context.clock
         self.log = logging.getLogger(f"atrium.{context.name}")
-        self._bus = context.bus
-        self._outbox: deque[tuple[Message, list[Mailbox]]] = deque()
-        self._routes = context.bus.routes_of(context.name)
+        self._dispatcher = context.dispatcher
+        self._routes = context.dispatcher.routes_of(context.name)
 
     # -- lifecycle hooks -----------------------------------------------------------------
 
@@ -136,64 +135,38 @@ class Actor:
     @classmethod
     def handles(cls) -> list[str]:
         """Kinds this actor has a handler for (the topology may only route these)."""
-        return [msg_type.__name__ for msg_type in cls._handlers]
+        return [msg_type.__name__ for msg_type in cls.handlers]
 
     # -- messages ------------------------------------------------------------------------
 
     def handle(self, message: Message) -> None:
         """Dispatch one message to its ``_handle_<kind>`` method."""
-        handler = self._handlers.get(type(message))
+        handler = self.handlers.get(type(message))
         if handler is not None:
             handler(self, message)
 
     def publish(self, message: Message) -> None:
-        """Publish from a sync handler; full mailboxes are retried by the run loop."""
-        bus = self._bus
-        bus.record(message)
-        targets = self._routes.get(type(message)) or bus.targets(message, self.name)
-        if self._outbox:  # earlier output still waits: keep the order per destination
-            bus.in_flight += len(targets)
-            self._outbox.append((message, list(targets)))
-            return
-        blocked = bus.deliver_nowait(message, targets)
-        if blocked:
-            self._outbox.append((message, blocked))
+        """Publish from a sync handler: recorded now, handled after what waits already."""
+        dispatcher = self._dispatcher
+        dispatcher.record(message)
+        targets = self._routes.get(type(message))
+        if targets is None:
+            targets = dispatcher.targets(message, self.name)
+        dispatcher.deliver(message, targets)
 
     async def send(self, message: Message) -> None:
-        """Publish from a coroutine (a source), waiting for room: backpressure."""
-        if self._outbox:
-            await self.flush_outbox()
-        await self._bus.publish(message, self.name)
+        """Hand one input to the dispatcher (a source); returns once it settled."""
+        await self._dispatcher.publish(message, self.name)
 
     async def wait_writable(self) -> None:
-        """Wait until :meth:`send` can record at once (the journal's backpressure).
+        """Wait until :meth:`send` can record at once (the previous input settled and the
+        journal has room).
 
         A source that notes what it sent calls this first, then notes and sends with no
         await in between, so a snapshot never sees one without the other.
         """
-        if self._outbox:
-            await self.flush_outbox()
-        await self._bus.wait_writable()
+        await self._dispatcher.wait_writable()
 
     async def settled(self) -> None:
-        """Wait until every message in the pipeline has been handled (the replay barrier)."""
-        await self._bus.wait_settled()
-
-    def flush_outbox_nowait(self) -> bool:
-        """Deliver held messages while their mailboxes have room; True when none is left."""
-        outbox = self._outbox
-        while outbox:
-            message, targets = outbox[0]
-            targets[:] = [mailbox for mailbox in targets if not mailbox.put_nowait(message)]
-            if targets:
-                return False
-            outbox.popleft()
-        return True
-
-    async def flush_outbox(self) -> None:
-        """Deliver what handlers published into full mailboxes, in order."""
-        outbox = self._outbox
-        while outbox:
-            message, targets = outbox[0]
-            await self._bus.deliver(message, targets)
-            outbox.popleft()
+        """Wait until the input being handled has settled."""
+        await self._dispatcher.wait_settled()

@@ -13,10 +13,9 @@ from typing import Any
 
 from config.loader import ConfigError, load_config
 from config.schema import AtriumConfig
-from runtime.bus import TopologyError
 from runtime.clocks import SimClock
 from runtime.cluster.wiring import role_config
-from runtime.errors import AtriumError
+from runtime.errors import AtriumError, TopologyError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
 from runtime.journal_cli import add_parser as add_journal_parser
@@ -159,8 +158,6 @@ def _configure_logging(level: str) -> None:
 
 def _check_config(config: AtriumConfig, path: Path) -> int:
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
-    for slot in pipeline.slots.values():
-        slot.mailbox.close()
     for role in config.cluster.roles:
         role_config(config, role)  # raises naming the key when the roles do not fit
     actors = ", ".join(pipeline.slots)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ("ActorEscalation", "AtriumError", "FatalInputError")
+__all__ = (
+    "ActorEscalation",
+    "AtriumError",
+    "FatalInputError",
+    "MailboxOverflow",
+    "TopologyError",
+)
 
 
 class AtriumError(Exception):
@@ -26,3 +32,22 @@ class FatalInputError(AtriumError):
 
     The message names the file, the line and the problem.
     """
+
+
+class MailboxOverflow(AtriumError):
+    """Raised when one input makes more messages for an actor than its mailbox holds.
+
+    The supervisor escalates: the topology is sized too small for what one input causes.
+    """
+
+    def __init__(self, actor: str, capacity: int) -> None:
+        super().__init__(
+            f"mailbox of {actor!r} overflowed its capacity of {capacity} messages while "
+            f"handling one input; raise [topology.actors.{actor}].mailbox_capacity"
+        )
+        self.actor = actor
+        self.capacity = capacity
+
+
+class TopologyError(AtriumError):
+    """Raised when the topology names an unknown message kind, class or section."""

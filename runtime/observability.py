@@ -55,8 +55,8 @@ class _PipelineCollector(Collector):
         )
         capacity = GaugeMetricFamily(
             "atrium_actor_mailbox_capacity",
-            "Bound of the actor's mailbox lane.",
-            labels=["actor", "lane"],
+            "Most messages that may wait for the actor while one input is handled.",
+            labels=["actor"],
         )
         processed = CounterMetricFamily(
             "atrium_actor_messages_processed", "Messages handled.", labels=["actor"]
@@ -76,20 +76,23 @@ class _PipelineCollector(Collector):
         for slot in slots:
             name, stats = slot.name, slot.stats
             depth.add_metric([name], slot.mailbox.depth)
-            capacity.add_metric([name, "control"], slot.mailbox.control.capacity)
-            capacity.add_metric([name, "data"], slot.mailbox.data.capacity)
+            capacity.add_metric([name], slot.mailbox.capacity)
             processed.add_metric([name], stats.processed)
             errors.add_metric([name], stats.failed)
             restarts.add_metric([name], stats.restarts)
             dead.add_metric([name], stats.dead_letters)
             running.add_metric([name], 1.0 if slot.actor is not None else 0.0)
         yield from (depth, capacity, processed, errors, restarts, dead, running)
-        bus = self._pipeline.bus
+        dispatcher = self._pipeline.dispatcher
         yield CounterMetricFamily(
-            "atrium_bus_messages_published", "Messages published on the bus.", value=bus.published
+            "atrium_bus_messages_published",
+            "Messages published through the dispatcher.",
+            value=dispatcher.published,
         )
         yield GaugeMetricFamily(
-            "atrium_bus_in_flight", "Messages delivered and not yet handled.", value=bus.in_flight
+            "atrium_bus_in_flight",
+            "Messages delivered and not yet handled.",
+            value=dispatcher.in_flight,
         )
         if self._journal is not None:
             yield CounterMetricFamily(
@@ -126,7 +129,7 @@ class RuntimeMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        pipeline.bus.on_order_latency = self.latency.observe
+        pipeline.dispatcher.on_order_latency = self.latency.observe
 
     async def sample_loop_lag(self, interval: float) -> None:
         """Sleep ``interval`` again and again; the overshoot is the loop's lag."""

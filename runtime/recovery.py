@@ -45,9 +45,9 @@ import msgspec
 
 from config.schema import AtriumConfig
 from runtime.actor import Actor
-from runtime.bus import OPERATOR
 from runtime.clocks import Clock, LiveClock
 from runtime.codec import decode, encode
+from runtime.dispatch import OPERATOR
 from runtime.errors import AtriumError
 from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
@@ -151,7 +151,7 @@ class Snapshotter:
             payload = pickle.dumps(_states(self._pipeline), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # an actor holds something that does not pickle
             log.warning("snapshots are off: actor state does not pickle (%r)", exc)
-            self._pipeline.bus.on_settled = None
+            self._pipeline.dispatcher.on_settled = None
             return
         journal.record_snapshot(self._pipeline.clock.now_ns(), self._fingerprint, payload)
         self.taken += 1
@@ -189,11 +189,6 @@ async def recover(
         for name, actor in actors.items()
         if (problem := actor.recovery_problem()) is not None
     ]
-    if pipeline.supervisor.scheduler != "inline":
-        problems.append(
-            "runtime.scheduler is 'tasks', which interleaves the actors in an order a re-run "
-            "cannot reproduce; recovery needs the 'inline' scheduler"
-        )
     if problems:
         raise RecoveryError(
             f"{journal.path}: holds a session, and it cannot be recovered: "
@@ -239,7 +234,7 @@ async def resume_session(
     up first, so even what recovery appends is committed before execution acts on it.
     """
     digest = fingerprint(config, atrium_version())
-    pipeline.supervisor.barrier = journal
+    pipeline.dispatcher.barrier = journal
     report = await recover(pipeline, journal, fingerprint=digest, clock=clock)
     await record_session(pipeline, journal, config)
     if report is not None and report.discrepancies:
@@ -249,8 +244,8 @@ async def resume_session(
             reason="RECONCILIATION: " + "; ".join(report.discrepancies),
             source=RECOVERY_SOURCE,
         )
-        await pipeline.bus.publish(halt, OPERATOR)  # journaled: the next recovery sees it
-        await pipeline.bus.wait_settled()
+        await pipeline.dispatcher.publish(halt, OPERATOR)  # journaled: the next recovery sees it
+        await pipeline.dispatcher.wait_settled()
     return report
 
 
@@ -262,12 +257,12 @@ async def record_session(pipeline: Pipeline, journal: Journal, config: AtriumCon
     """
     version = atrium_version()
     digest = fingerprint(config, version)
-    pipeline.supervisor.barrier = journal
-    pipeline.bus.add_tap(journal.record)
-    pipeline.bus.add_gate(journal)
+    pipeline.dispatcher.barrier = journal
+    pipeline.dispatcher.add_tap(journal.record)
+    pipeline.dispatcher.add_gate(journal)
     await journal.begin_session(mode="live", version=version, fingerprint=digest)
     if config.journal.snapshot_every:
-        pipeline.bus.on_settled = Snapshotter(
+        pipeline.dispatcher.on_settled = Snapshotter(
             journal, pipeline, every=config.journal.snapshot_every, fingerprint=digest
         )
 
@@ -329,7 +324,7 @@ class _Rerun:
     """Publishes the recorded inputs again and checks what the actors publish."""
 
     def __init__(self, pipeline: Pipeline, journal: Journal, clock: Clock, rows: Iterator[Row]):
-        self._bus = pipeline.bus
+        self._dispatcher = pipeline.dispatcher
         self._journal = journal
         self._clock = clock
         self._rows = rows
@@ -371,7 +366,7 @@ class _Rerun:
         if not isinstance(self._clock, LiveClock):
             raise RecoveryError("recovery needs the service's LiveClock")
         sender = self._sources[0][0] if self._sources else "market_data"
-        bus = self._bus
+        bus = self._dispatcher
         bus.add_tap(self.tap)
         self._clock.follow(self._now)
         try:
@@ -380,8 +375,8 @@ class _Rerun:
                 if kind not in INPUT_KINDS:
                     raise RecoveryError(
                         f"{self._journal.path}: seq {seq} holds a {kind} that the re-run did "
-                        "not publish; the journal was written by another configuration, "
-                        "another Atrium version or the tasks scheduler"
+                        "not publish; the journal was written by another configuration or "
+                        "another Atrium version"
                     )
                 message = decode(payload)
                 if kind == "Control":

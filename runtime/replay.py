@@ -91,8 +91,8 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay", sections=sections)
     journal = Journal(journal_path, batch_size=config.journal.batch_size)
     await journal.open()
-    pipeline.bus.add_tap(journal.record)
-    pipeline.bus.add_gate(journal)
+    pipeline.dispatcher.add_tap(journal.record)
+    pipeline.dispatcher.add_gate(journal)
     started = time.perf_counter()
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:

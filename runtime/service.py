@@ -20,9 +20,9 @@ import anyio
 from prometheus_client import CollectorRegistry
 
 from config.schema import AtriumConfig
-from runtime.bus import OPERATOR
 from runtime.clocks import LiveClock
 from runtime.cluster.wiring import BRIDGE
+from runtime.dispatch import OPERATOR
 from runtime.errors import AtriumError
 from runtime.journal import Journal
 from runtime.messages import Control, ControlCommand
@@ -71,8 +71,8 @@ class ServiceView:
         message = Control(
             ts=self.pipeline.clock.now_ns(), command=command, reason=reason, source=OPERATOR
         )
-        await self.pipeline.bus.publish(message, OPERATOR)
-        await self.pipeline.bus.wait_settled()
+        await self.pipeline.dispatcher.publish(message, OPERATOR)
+        await self.pipeline.dispatcher.wait_settled()
         if command == "shutdown":
             self.pipeline.supervisor.request_stop(f"shutdown requested: {reason}")
 

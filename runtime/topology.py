@@ -1,4 +1,4 @@
-"""Build the actor graph from ``[topology]``: load classes, create mailboxes, wire the bus."""
+"""Build the actor graph from ``[topology]``: load classes, create mailboxes, subscribe them."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from config.schema import AtriumConfig
-from runtime.actor import Actor, ActorContext, Mode
-from runtime.bus import Bus, TopologyError
+from runtime.actor import Actor, ActorContext, ActorStats, Mode
 from runtime.channels import Mailbox
 from runtime.clocks import Clock
+from runtime.dispatch import Dispatcher
+from runtime.errors import TopologyError
 from runtime.loading import load_object
 from runtime.supervisor import ActorSlot, Supervisor
 
@@ -22,7 +23,7 @@ __all__ = ("Pipeline", "build_pipeline")
 class Pipeline:
     """A wired, not yet started, set of actors."""
 
-    bus: Bus
+    dispatcher: Dispatcher
     supervisor: Supervisor
     slots: dict[str, ActorSlot]
     clock: Clock
@@ -39,7 +40,7 @@ def build_pipeline(
 ) -> Pipeline:
     """Instantiate the topology. ``sections`` overrides config sections by name."""
     registry = registry if registry is not None else CollectorRegistry()
-    bus = Bus()
+    dispatcher = Dispatcher(max_batch=config.runtime.max_batch)
     slots: dict[str, ActorSlot] = {}
     for name, spec in config.topology.actors.items():
         key = f"topology.actors.{name}.class"
@@ -56,22 +57,21 @@ def build_pipeline(
                 f"{', '.join(unhandled)}"
             )
         section = _section(config, spec.section, sections, name)
-        mailbox = Mailbox(
-            name, control_capacity=spec.control_capacity, data_capacity=spec.data_capacity
-        )
-        bus.subscribe(name, mailbox, list(spec.subscribes))
+        stats = ActorStats()
+        mailbox = Mailbox(name, spec.mailbox_capacity, stats)
+        dispatcher.subscribe(name, mailbox, list(spec.subscribes), venue=cls.venue)
         context = ActorContext(
             name=name,
             config=section,
             clock=clock,
-            bus=bus,
+            dispatcher=dispatcher,
             registry=registry,
             mode=mode,
-            mailbox=mailbox,
+            stats=stats,
         )
         slots[name] = ActorSlot(name, cls, context, mailbox, spec.restart)
-    supervisor = Supervisor(bus, list(slots.values()), config.runtime)
-    return Pipeline(bus, supervisor, slots, clock, registry)
+    supervisor = Supervisor(dispatcher, list(slots.values()), config.runtime)
+    return Pipeline(dispatcher, supervisor, slots, clock, registry)
 
 
 def _section(

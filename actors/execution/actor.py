@@ -92,11 +92,16 @@ def _ignore_market_data(_message: Bar | Tick) -> None:
 class ExecutionActor(Actor):
     """Owns orders after risk approved them and trades them on the configured venue.
 
+    It is the venue of the dispatcher's market data rule: a bar reaches it, and the fills
+    it causes are settled, before any other actor sees the bar.
+
     Parameters
     ----------
     context : ActorContext
         ``context.config`` must be the :class:`~config.execution.ExecutionConfig` section.
     """
+
+    venue = True
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)

@@ -259,13 +259,9 @@ class MarketDataActor(Actor):
                 ts = record.ts
                 if pacer is not None:
                     await pacer.wait(ts)
-                if sim is not None:
-                    if ts > sim.now_ns():
-                        sim.advance_to(ts)
-                    await self.send(record)
-                    await self.settled()
-                else:
-                    await self.send(record)
+                if sim is not None and ts > sim.now_ns():
+                    sim.advance_to(ts)
+                await self.send(record)
                 sent[index] += 1
                 last_ts[index] = ts
                 pending += 1

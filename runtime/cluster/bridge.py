@@ -118,7 +118,7 @@ class NatsBridge(Actor):
         self._holds = (
             context.mode == "replay"
             and not wiring.driver
-            and any(name != context.name for name in context.bus.subscribers(OrderIntent))
+            and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent))
         )
         self._holding: list[Message] = []
         self._holds_marked = 0
@@ -135,7 +135,7 @@ class NatsBridge(Actor):
         self._started = False
         self._releases = 0
         self._metrics = _Metrics(context, self)
-        context.bus.add_gate(self)
+        context.dispatcher.add_gate(self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -241,7 +241,7 @@ class NatsBridge(Actor):
             self._wake = anyio.Event()
             await self.flush()
 
-    # The gate of the bus (runtime.bus.Gate): sources wait here.
+    # The gate of the bus (runtime.dispatcher.Gate): sources wait here.
 
     @property
     def blocked(self) -> bool:
@@ -391,9 +391,7 @@ class NatsBridge(Actor):
         market = [message for message in held if type(message) in _MARKET]
         flow = [message for message in held if type(message) not in _MARKET]
         flow.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
-        if self._outbox:
-            await self.flush_outbox()
-        await self._bus.publish_all([*market, *flow], self.name)
+        await self._dispatcher.publish_all([*market, *flow], self.name)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:
@@ -430,13 +428,13 @@ class NatsBridge(Actor):
             command = cluster.on_disconnect if not connected else "resume"
             if command == "none" or (connected and not cluster.resume_on_reconnect):
                 continue
-            if all(name == self.name for name in self._bus.subscribers(Control)):
+            if all(name == self.name for name in self._dispatcher.subscribers(Control)):
                 continue  # nothing here trades
             reason = "NATS connection lost" if not connected else "NATS connection restored"
             control = Control(
                 ts=self.clock.now_ns(), command=command, reason=reason, source="cluster"
             )
-            await self._bus.publish(control, self.name)
+            await self._dispatcher.publish(control, self.name)
 
     def link_status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while connected."""
@@ -448,4 +446,4 @@ class NatsBridge(Actor):
         }
 
 
-NatsBridge._handlers = {cls: NatsBridge._export for cls in MESSAGE_TYPES.values()}
+NatsBridge.handlers = {cls: NatsBridge._export for cls in MESSAGE_TYPES.values()}

@@ -45,9 +45,9 @@ def test_parse_when_value_invalid_then_error_names_key_path(
 
 
 def test_topology_when_one_key_overridden_then_rest_of_default_actor_kept() -> None:
-    config = parse_config({"topology": {"actors": {"risk": {"control_capacity": 64}}}})
+    config = parse_config({"topology": {"actors": {"risk": {"mailbox_capacity": 64}}}})
     risk = config.topology.actors["risk"]
-    assert risk.control_capacity == 64
+    assert risk.mailbox_capacity == 64
     assert risk.cls == "actors.risk:RiskActor"
     assert "SizedOrder" in risk.subscribes
     assert list(config.topology.actors) == [

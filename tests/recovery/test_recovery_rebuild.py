@@ -175,8 +175,7 @@ async def test_recover_when_config_changed_then_error_names_the_first_different_
         message,
     ) or re.fullmatch(
         rf"{re.escape(str(journal))}: seq \d+ holds a \w+ that the re-run did not publish; "
-        r"the journal was written by another configuration, another Atrium version or the "
-        r"tasks scheduler",
+        r"the journal was written by another configuration or another Atrium version",
         message,
     ), message
     assert f": seq {differs}" in message
@@ -231,23 +230,3 @@ async def test_journal_when_durable_then_orders_and_fills_committed_before_any_a
     assert witness.checked >= 40
     # Without the barrier the same session acts on orders still in memory: the check bites.
     assert (witness.missing == []) is all_committed
-
-
-async def test_recover_when_tasks_scheduler_then_refused_and_journal_untouched(
-    reference: tuple[Path, Outcome], tmp_path: Path
-) -> None:
-    path, _ = reference
-    journal = tmp_path / "journal.sqlite"
-    cut(path, journal, 50)
-    before = journal.read_bytes()
-    config = session_config(journal, extra={"runtime": {"scheduler": "tasks"}})
-
-    with pytest.raises(RecoveryError) as raised:
-        await run_session(config)
-
-    assert str(raised.value) == (
-        f"{journal}: holds a session, and it cannot be recovered: runtime.scheduler is "
-        "'tasks', which interleaves the actors in an order a re-run cannot reproduce; "
-        "recovery needs the 'inline' scheduler. Move the journal aside to start a new session."
-    )
-    assert journal.read_bytes() == before

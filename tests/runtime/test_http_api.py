@@ -55,8 +55,8 @@ class Service:
 
     async def send(self, message: Message, sender: str) -> None:
         """Publish as ``sender`` would and wait until the pipeline has handled it all."""
-        await self.pipeline.bus.publish(message, sender)
-        await self.pipeline.bus.wait_settled()
+        await self.pipeline.dispatcher.publish(message, sender)
+        await self.pipeline.dispatcher.wait_settled()
 
     def since(self, index: int) -> list[Message]:
         return self.seen[index:]
@@ -75,13 +75,13 @@ async def running(
     async with anyio.create_task_group() as tg:
         tg.start_soon(pipeline.supervisor.run)
         # The inline scheduler takes the mailboxes over once every actor's on_start is done.
-        while not all(slot.mailbox.on_ready is not None for slot in pipeline.slots.values()):
+        while not all(slot.actor is not None for slot in pipeline.slots.values()):
             await anyio.lowlevel.checkpoint()
         server = await serve(view, registry, "127.0.0.1", 0)
         try:
             async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http:
                 service = Service(pipeline, view, http)
-                pipeline.bus.add_tap(service.seen.append)
+                pipeline.dispatcher.add_tap(service.seen.append)
                 yield service
         finally:
             pipeline.supervisor.request_stop("test over")
@@ -224,8 +224,6 @@ async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None
             answer = response.status, await response.json()
     finally:
         await server.close()
-        for slot in pipeline.slots.values():
-            slot.mailbox.close()
 
     assert answer == (503, {"error": "risk.status is not available"})
 

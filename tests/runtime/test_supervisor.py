@@ -12,27 +12,17 @@ import msgspec
 import pytest
 
 from config import RuntimeConfig
-from runtime.actor import Actor, ActorContext
-from runtime.bus import Bus
+from runtime.actor import Actor, ActorContext, ActorStats
 from runtime.channels import Mailbox
 from runtime.clocks import SimClock
 from runtime.codec import decode
+from runtime.dispatch import Dispatcher
 from runtime.errors import ActorEscalation, FatalInputError
 from runtime.messages import Bar, Message, Tick
 from runtime.supervisor import ActorSlot, Supervisor
 
 D = Decimal
 FAST = RuntimeConfig(backoff_initial_seconds=0.0, backoff_max_seconds=0.0, shutdown_grace_seconds=5)
-
-
-SCHEDULER = {"name": "inline"}
-
-
-@pytest.fixture(params=["inline", "tasks"], autouse=True)
-def scheduler(request: pytest.FixtureRequest) -> str:
-    """Run every test under both schedulers: they must behave alike."""
-    SCHEDULER["name"] = request.param
-    return str(request.param)
 
 
 def _bar(ts: int) -> Bar:
@@ -78,18 +68,18 @@ def _supervise(
     actors: list[tuple[str, type[Actor], list[str], str]],
     config: RuntimeConfig = FAST,
     capacity: int = 8,
-) -> tuple[Supervisor, Bus, list[Message]]:
-    bus = Bus()
+) -> tuple[Supervisor, Dispatcher, list[Message]]:
+    bus = Dispatcher()
     journal: list[Message] = []
     bus.add_tap(journal.append)
     clock = SimClock()
     slots = []
     for name, cls, kinds, policy in actors:
-        mailbox = Mailbox(name, control_capacity=capacity, data_capacity=capacity)
+        stats = ActorStats()
+        mailbox = Mailbox(name, capacity, stats)
         bus.subscribe(name, mailbox, kinds)
-        context = ActorContext(name=name, config=None, clock=clock, bus=bus, mailbox=mailbox)
+        context = ActorContext(name=name, config=None, clock=clock, dispatcher=bus, stats=stats)
         slots.append(ActorSlot(name, cls, context, mailbox, policy))  # type: ignore[arg-type]
-    config = msgspec.structs.replace(config, scheduler=SCHEDULER["name"])
     return Supervisor(bus, slots, config), bus, journal
 
 
@@ -264,7 +254,7 @@ class Burst(Actor):
             self.publish(Tick(ts=message.ts * 10 + offset, symbol="X", price=D(2), size=D(1)))
 
 
-async def test_output_when_it_meets_a_full_mailbox_then_held_and_delivered_in_order() -> None:
+async def test_output_when_it_overflows_a_mailbox_then_escalates_naming_the_key() -> None:
     TickCounter.ticks = []
     supervisor, bus, _ = _supervise(
         [
@@ -272,11 +262,15 @@ async def test_output_when_it_meets_a_full_mailbox_then_held_and_delivered_in_or
             ("burst", Burst, ["Bar"], "restart"),
             ("count", TickCounter, ["Tick"], "restart"),
         ],
-        capacity=1,
+        capacity=2,
     )
-    with anyio.fail_after(5):
+    with anyio.fail_after(5), pytest.raises(ActorEscalation) as raised:
         await supervisor.run(stop_when_sources_finish=True)
-    assert TickCounter.ticks == [ts * 10 + offset for ts in range(1, 7) for offset in range(3)]
+    assert str(raised.value) == (
+        "actor 'burst' stopped the runtime: mailbox of 'count' overflowed its capacity of 2 "
+        "messages while handling one input; raise [topology.actors.count].mailbox_capacity"
+    )
+    assert TickCounter.ticks == []
     assert bus.in_flight == 0
 
 
@@ -285,7 +279,7 @@ class PairFeed(Actor):
 
     async def run(self) -> None:
         for ts in (1, 3):
-            await self._bus.publish_all([_bar(ts), _bar(ts + 1)], self.name)
+            await self._dispatcher.publish_all([_bar(ts), _bar(ts + 1)], self.name)
             await self.settled()
 
 
@@ -301,10 +295,7 @@ class BarsAndTicks(Actor):
         self.order.append(("Tick", message.ts))
 
 
-@pytest.mark.parametrize("capacity", [1, 8])
-async def test_publish_all_when_inline_then_every_message_delivered_before_any_consequence(
-    capacity: int, scheduler: str
-) -> None:
+async def test_publish_all_when_two_bars_then_both_delivered_before_any_consequence() -> None:
     BarsAndTicks.order = []
     supervisor, bus, journal = _supervise(
         [
@@ -312,7 +303,6 @@ async def test_publish_all_when_inline_then_every_message_delivered_before_any_c
             ("echo", Echo, ["Bar"], "restart"),
             ("log", BarsAndTicks, ["Bar", "Tick"], "restart"),
         ],
-        capacity=capacity,
     )
     with anyio.fail_after(5):
         await supervisor.run(stop_when_sources_finish=True)
@@ -321,10 +311,7 @@ async def test_publish_all_when_inline_then_every_message_delivered_before_any_c
         ("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
         ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4),
     ]  # fmt: skip
-    assert sorted(BarsAndTicks.order) == sorted(
-        (m, ts) for m in ("Bar", "Tick") for ts in (1, 2, 3, 4)
-    )
-    if scheduler == "inline" and capacity == 8:  # breadth first: the pair, then its echoes
-        assert BarsAndTicks.order == [("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
-                                      ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4)]  # fmt: skip
+    # Breadth first: the pair, then its echoes.
+    assert BarsAndTicks.order == [("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
+                                  ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4)]  # fmt: skip
     assert bus.in_flight == 0

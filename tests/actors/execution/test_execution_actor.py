@@ -24,8 +24,8 @@ from config.execution import ExecutionConfig
 from config.schema import AtriumConfig
 from config.topology import ActorSpecConfig, TopologyConfig, default_actors
 from runtime.actor import Actor, ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import (
     Bar,
     CancelOrder,
@@ -52,7 +52,7 @@ class Harness:
     def __init__(self, **settings: Any) -> None:
         self.clock = SimClock(T0)
         self.registry = CollectorRegistry()
-        bus = Bus()
+        bus = Dispatcher()
         self.out: list[Message] = []
         bus.add_tap(self.out.append)
         self.actor = ExecutionActor(
@@ -60,7 +60,7 @@ class Harness:
                 name="execution",
                 config=ExecutionConfig(**settings),
                 clock=self.clock,
-                bus=bus,
+                dispatcher=bus,
                 registry=self.registry,
                 mode="replay",
             )
@@ -611,11 +611,11 @@ def test_adapter_when_paper_named_by_path_then_trades_like_paper() -> None:
 
 
 def test_actor_when_config_is_not_execution_config_then_type_error() -> None:
-    bus = Bus()
+    bus = Dispatcher()
     with pytest.raises(
         TypeError, match=r"^execution actor needs an ExecutionConfig section, got dict$"
     ):
-        ExecutionActor(ActorContext(name="execution", config={}, clock=SimClock(), bus=bus))
+        ExecutionActor(ActorContext(name="execution", config={}, clock=SimClock(), dispatcher=bus))
 
 
 def test_topology_when_default_execution_spec_then_pipeline_builds_with_its_subscriptions() -> None:
@@ -623,7 +623,6 @@ def test_topology_when_default_execution_spec_then_pipeline_builds_with_its_subs
     config = AtriumConfig(topology=TopologyConfig(actors={"execution": spec}))
 
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
-    pipeline.slots["execution"].mailbox.close()
 
     assert pipeline.slots["execution"].cls is ExecutionActor
     assert set(spec.subscribes) <= set(ExecutionActor.handles())
@@ -656,7 +655,7 @@ async def test_pipeline_when_replayed_through_supervisor_then_same_messages_as_u
     )
     pipeline = build_pipeline(config, clock=SimClock(T0), mode="replay")
     out: list[Message] = []
-    pipeline.bus.add_tap(out.append)
+    pipeline.dispatcher.add_tap(out.append)
 
     await pipeline.supervisor.run(stop_when_sources_finish=True)
 

@@ -15,9 +15,9 @@ from prometheus_client import CollectorRegistry
 from actors.execution import ExecutionActor
 from config.execution import ExecutionConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
 from runtime.codec import encode
+from runtime.dispatch import Dispatcher
 from runtime.messages import Bar, Fill, Message, Order, OrderUpdate
 
 D = Decimal
@@ -109,12 +109,16 @@ class _Run:
 
 def _run(config: ExecutionConfig, bars: list[Bar], orders: list[tuple[int, bool, Order]]) -> _Run:
     clock = SimClock(T0)
-    bus = Bus()
+    bus = Dispatcher()
     out: list[Message] = []
     bus.add_tap(out.append)
     actor = ExecutionActor(
         ActorContext(
-            name="execution", config=config, clock=clock, bus=bus, registry=CollectorRegistry()
+            name="execution",
+            config=config,
+            clock=clock,
+            dispatcher=bus,
+            registry=CollectorRegistry(),
         )
     )
     fill_bar: dict[str, list[Bar | None]] = defaultdict(list)

@@ -17,8 +17,8 @@ from config.market_data import FeedConfig, MarketDataConfig, SyntheticConfig
 from config.schema import AtriumConfig
 from config.topology import ActorSpecConfig, TopologyConfig
 from runtime.actor import Actor, ActorContext
-from runtime.bus import Bus
 from runtime.clocks import Clock, LiveClock, SimClock
+from runtime.dispatch import Dispatcher
 from runtime.errors import ActorEscalation
 from runtime.journal import Journal
 from runtime.messages import Bar, Tick
@@ -33,10 +33,10 @@ class Recorder(Actor):
         self.seen: list[tuple[int, int, Bar | Tick]] = []
 
     def _handle_bar(self, message: Bar) -> None:
-        self.seen.append((self.clock.now_ns(), self.context.bus.in_flight, message))
+        self.seen.append((self.clock.now_ns(), self.context.dispatcher.in_flight, message))
 
     def _handle_tick(self, message: Tick) -> None:
-        self.seen.append((self.clock.now_ns(), self.context.bus.in_flight, message))
+        self.seen.append((self.clock.now_ns(), self.context.dispatcher.in_flight, message))
 
 
 def _pipeline(
@@ -97,8 +97,8 @@ async def test_replay_when_feeds_merged_then_every_record_settles_alone_at_its_o
     assert [message for _, _, message in seen] == expected
     # The clock reads each record's own timestamp while it is handled ...
     assert all(clock == message.ts for clock, _, message in seen)
-    # ... and the barrier lets one record into the pipeline at a time.
-    assert {in_flight for _, in_flight, _ in seen} == {1}
+    # ... and one record enters the pipeline at a time: nothing else waits beside it.
+    assert {in_flight for _, in_flight, _ in seen} == {0}
     assert source.records_sent() == 2442
     assert source.progress() == (2442, 2442)
     assert source.rejected_counts() == {}
@@ -241,7 +241,7 @@ async def test_replay_when_journal_of_a_replay_replayed_then_same_records_again(
     first = _pipeline(MarketDataConfig(feeds=[FIVE_MINUTE, SYNTHETIC], base_dir=str(DATA)))
     journal = Journal(tmp_path / "journal.sqlite")
     await journal.open()
-    first.bus.add_tap(journal.record)
+    first.dispatcher.add_tap(journal.record)
     async with anyio.create_task_group() as group:
         group.start_soon(journal.run_writer)
         _, recorded = await _run(first)
@@ -323,7 +323,7 @@ async def test_replay_when_speed_set_then_records_still_all_delivered_in_order()
 
 
 def test_actor_when_section_is_not_market_data_config_then_type_error() -> None:
-    context = ActorContext(name="market_data", config={}, clock=SimClock(), bus=Bus())
+    context = ActorContext(name="market_data", config={}, clock=SimClock(), dispatcher=Dispatcher())
 
     with pytest.raises(
         TypeError, match=r"^market_data: expected a MarketDataConfig section, got dict$"
@@ -336,7 +336,11 @@ def test_actor_when_restarted_on_the_same_registry_then_metrics_are_reused() -> 
     section = MarketDataConfig(feeds=[SYNTHETIC])
     for _ in range(2):
         context = ActorContext(
-            name="market_data", config=section, clock=SimClock(), bus=Bus(), registry=registry
+            name="market_data",
+            config=section,
+            clock=SimClock(),
+            dispatcher=Dispatcher(),
+            registry=registry,
         )
         MarketDataActor(context)
 

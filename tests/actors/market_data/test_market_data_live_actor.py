@@ -17,8 +17,8 @@ from config.market_data import FeedConfig, MarketDataConfig, SyntheticLiveConfig
 from config.schema import AtriumConfig
 from config.topology import ActorSpecConfig, TopologyConfig
 from runtime.actor import Actor, ActorContext
-from runtime.bus import Bus
 from runtime.clocks import Clock, LiveClock, SimClock
+from runtime.dispatch import Dispatcher
 from runtime.errors import ActorEscalation
 from runtime.messages import Bar, Message, Tick
 from runtime.topology import Pipeline, build_pipeline
@@ -94,7 +94,7 @@ async def test_live_when_file_and_synthetic_live_feeds_then_both_sent_and_status
 ) -> None:
     pipeline = _pipeline(_bars(tmp_path), clock=LiveClock(), mode="live")
     count = _Count(30)
-    pipeline.bus.add_tap(count)
+    pipeline.dispatcher.add_tap(count)
     sample = pipeline.registry.get_sample_value
     labels = {"feed": "synthetic_live"}
 
@@ -193,7 +193,11 @@ def test_actor_when_restarted_on_the_same_registry_then_live_gauges_read_the_new
 
     def make() -> MarketDataActor:
         context = ActorContext(
-            name="market_data", config=section, clock=LiveClock(), bus=Bus(), registry=registry
+            name="market_data",
+            config=section,
+            clock=LiveClock(),
+            dispatcher=Dispatcher(),
+            registry=registry,
         )
         return MarketDataActor(context)
 
@@ -214,7 +218,7 @@ def test_feed_status_when_only_file_feeds_then_empty() -> None:
         name="market_data",
         config=MarketDataConfig(feeds=[FeedConfig(path="abc.csv")]),
         clock=SimClock(),
-        bus=Bus(),
+        dispatcher=Dispatcher(),
     )
 
     assert MarketDataActor(context).feed_status() == {}

@@ -25,8 +25,8 @@ from actors.market_data import FeedStatus, MarketDataActor, Rejections
 from actors.market_data.live_websocket import WebSocketFeed, backoff_delay, subscribe_message
 from config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import LiveClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import Message, Tick
 
 #: The 135 trades of the real tick sample; trades 21 and 22 share one millisecond.
@@ -115,7 +115,7 @@ def live_actor(
     *,
     on_error: str = "skip",
 ) -> MarketDataActor:
-    bus = Bus()
+    bus = Dispatcher()
     bus.add_tap(tap)
     section = MarketDataConfig(
         feeds=[FeedConfig(format="websocket", name="exchange", websocket=config)],
@@ -125,7 +125,7 @@ def live_actor(
         name="market_data",
         config=section,
         clock=LiveClock(),
-        bus=bus,
+        dispatcher=bus,
         registry=registry,
         mode="live",
     )

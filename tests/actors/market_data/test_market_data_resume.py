@@ -9,8 +9,8 @@ from actors.market_data.live_dedup import TradeDeduplicator, Verdict
 from actors.market_data.resume import Delivered
 from config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import LiveClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import Bar, Tick
 
 D = Decimal
@@ -64,7 +64,10 @@ def _live_actor() -> MarketDataActor:
         websocket=WebSocketConfig(url="ws://127.0.0.1:9/ws", symbols=["ES"]),
     )
     context = ActorContext(
-        name="market_data", config=MarketDataConfig(feeds=[feed]), clock=LiveClock(), bus=Bus()
+        name="market_data",
+        config=MarketDataConfig(feeds=[feed]),
+        clock=LiveClock(),
+        dispatcher=Dispatcher(),
     )
     return MarketDataActor(context)
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from actors.portfolio import PortfolioActor
 from actors.portfolio.caps import CapInputs, Exposure
 from config.portfolio import PortfolioConfig
-from runtime import ActorContext, Bus, SimClock
+from runtime import ActorContext, Dispatcher, SimClock
 from runtime.messages import (
     Bar,
     Fill,
@@ -42,11 +42,15 @@ class Harness:
             config = PortfolioConfig(**overrides)
         self.config = config
         self.clock = SimClock(1_000)
-        self.bus = Bus()
+        self.dispatcher = Dispatcher()
         self.out: list[Message] = []
-        self.bus.add_tap(self.out.append)
+        self.dispatcher.add_tap(self.out.append)
         self.context = ActorContext(
-            name="portfolio", config=config, clock=self.clock, bus=self.bus, mode="replay"
+            name="portfolio",
+            config=config,
+            clock=self.clock,
+            dispatcher=self.dispatcher,
+            mode="replay",
         )
         self.actor = PortfolioActor(self.context)
         self._intents = 0

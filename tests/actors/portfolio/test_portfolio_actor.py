@@ -11,7 +11,7 @@ from portfolio_kit import D, Harness
 import actors.portfolio
 from actors.portfolio import PortfolioActor
 from config.portfolio import PortfolioConfig, StrategyBudgetConfig
-from runtime import ActorContext, Bus, SimClock
+from runtime import ActorContext, Dispatcher, SimClock
 from runtime.messages import (
     Control,
     ControlCommand,
@@ -41,7 +41,7 @@ def test_package_when_imported_then_exports_only_the_actor() -> None:
 
 
 def test_construct_when_config_is_not_portfolio_config_then_type_error() -> None:
-    context = ActorContext(name="portfolio", config=None, clock=SimClock(), bus=Bus())
+    context = ActorContext(name="portfolio", config=None, clock=SimClock(), dispatcher=Dispatcher())
     with pytest.raises(
         TypeError,
         match=r"^PortfolioActor needs the \[portfolio\] section \(PortfolioConfig\) as its "
@@ -417,7 +417,7 @@ def test_metrics_when_second_actor_on_same_registry_then_collectors_reused() -> 
             name="portfolio",
             config=PortfolioConfig(),
             clock=SimClock(),
-            bus=Bus(),
+            dispatcher=Dispatcher(),
             registry=harness.context.registry,
         )
     )

@@ -86,7 +86,7 @@ async def test_pipeline_when_intent_marks_and_flatten_then_filled_marked_and_clo
     )
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
     seen: list[Message] = []
-    pipeline.bus.add_tap(seen.append)
+    pipeline.dispatcher.add_tap(seen.append)
 
     await pipeline.supervisor.run(stop_when_sources_finish=True)
 

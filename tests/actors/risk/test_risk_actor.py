@@ -15,8 +15,8 @@ from actors.risk.state import NS_PER_DAY
 from config.risk import RiskConfig, SymbolRiskConfig
 from config.topology import default_actors
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import (
     Bar,
     Control,
@@ -48,14 +48,14 @@ class Harness:
         self.clock = SimClock(start_ns)
         self.registry = CollectorRegistry()
         self.published: list[Message] = []
-        bus = Bus()
+        bus = Dispatcher()
         bus.add_tap(self.published.append)
         self.actor = RiskActor(
             ActorContext(
                 name="risk",
                 config=config if config is not None else RiskConfig(),
                 clock=self.clock,
-                bus=bus,
+                dispatcher=bus,
                 registry=self.registry,
             )
         )
@@ -162,7 +162,7 @@ def test_handles_when_topology_default_then_every_subscribed_kind_has_a_handler(
 
 
 def test_construct_when_config_not_risk_config_then_type_error() -> None:
-    context = ActorContext(name="risk", config={}, clock=SimClock(), bus=Bus())
+    context = ActorContext(name="risk", config={}, clock=SimClock(), dispatcher=Dispatcher())
     with pytest.raises(
         TypeError, match=r"^RiskActor needs the \[risk\] section as a RiskConfig, got dict$"
     ):

@@ -12,8 +12,8 @@ from actors.risk import RiskActor
 from actors.risk.state import LossLimit, TradingStateMachine
 from config.risk import RiskConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import (
     Bar,
     Message,
@@ -61,7 +61,7 @@ def _orders(draw: st.DrawFn) -> SizedOrder:
 
 def _run(state: TradingState, orders: list[SizedOrder], marks: list[D]) -> list[Message]:
     published: list[Message] = []
-    bus = Bus()
+    bus = Dispatcher()
     bus.add_tap(published.append)
     actor = RiskActor(
         ActorContext(
@@ -69,7 +69,7 @@ def _run(state: TradingState, orders: list[SizedOrder], marks: list[D]) -> list[
             # every other check off, so the state alone decides
             config=RiskConfig(initial_state=state, max_order_rate=None, price_band_pct=None),
             clock=SimClock(),
-            bus=bus,
+            dispatcher=bus,
             registry=CollectorRegistry(),
         )
     )

@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry
 from actors.risk import RiskActor
 from config.risk import RiskConfig, SymbolRiskConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import Control, ControlCommand, PortfolioSnapshot
 
 D = Decimal
@@ -25,7 +25,7 @@ def _risk(config: RiskConfig) -> RiskActor:
             name="risk",
             config=config,
             clock=SimClock(NOW),
-            bus=Bus(),
+            dispatcher=Dispatcher(),
             registry=CollectorRegistry(),
         )
     )

@@ -15,8 +15,8 @@ from config.base import ConfigBase
 from config.loader import ConfigError
 from config.strategy import StrategyConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import (
     Bar,
     Fill,
@@ -127,13 +127,18 @@ def _config(cls: str, symbols: list[str], **kw: object) -> StrategyConfig:
 async def _actor(
     configs: dict[str, StrategyConfig] | None, registry: CollectorRegistry | None = None
 ) -> tuple[StrategyActor, list[Message], SimClock, CollectorRegistry]:
-    bus = Bus()
+    bus = Dispatcher()
     published: list[Message] = []
     bus.add_tap(published.append)
     clock = SimClock(1_000)
     registry = registry if registry is not None else CollectorRegistry()
     context = ActorContext(
-        name="strategy", config=configs, clock=clock, bus=bus, registry=registry, mode="replay"
+        name="strategy",
+        config=configs,
+        clock=clock,
+        dispatcher=bus,
+        registry=registry,
+        mode="replay",
     )
     actor = StrategyActor(context)
     await actor.on_start()

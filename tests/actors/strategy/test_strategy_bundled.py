@@ -23,8 +23,8 @@ from actors.strategy import StrategyActor, StrategyContext
 from actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
 from config.strategy import StrategyConfig
 from runtime.actor import ActorContext
-from runtime.bus import Bus
 from runtime.clocks import SimClock
+from runtime.dispatch import Dispatcher
 from runtime.messages import Bar, Fill, Message, OrderDenied, OrderIntent, PositionUpdate
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
@@ -79,9 +79,9 @@ class _Harness:
     """A StrategyActor on a recording bus, optionally with a loopback portfolio."""
 
     def __init__(self, name: str, cls: str, params: dict[str, Any], *, loopback: bool) -> None:
-        self.bus = Bus()
+        self.dispatcher = Dispatcher()
         self.published: list[Message] = []
-        self.bus.add_tap(self.published.append)
+        self.dispatcher.add_tap(self.published.append)
         self.clock = SimClock(NVDA[0].ts)
         config = msgspec.convert(
             {"class": cls, "symbols": ["NVDA"], "params": params}, StrategyConfig
@@ -91,7 +91,7 @@ class _Harness:
                 name="strategy",
                 config={name: config},
                 clock=self.clock,
-                bus=self.bus,
+                dispatcher=self.dispatcher,
                 mode="replay",
             )
         )
