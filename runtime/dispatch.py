@@ -239,9 +239,9 @@ class Dispatcher:
                 return
 
     async def wait_settled(self) -> None:
-        """Wait until the input being handled (if any) has settled."""
-        if self._busy:
-            await self._wait_free()
+        """Wait until the input being handled (if any) has settled, gates included (the
+        cluster's driver settles the other processes there)."""
+        await self.wait_writable()
 
     @property
     def in_flight(self) -> int:

@@ -201,14 +201,14 @@ class NatsBridge(Actor):
 
     # -- outbound -------------------------------------------------------------------------
 
-    def _export(self, message: Message) -> None:
+    def _export(self, message: Message, subject: str | None = None) -> None:
         self._exported += 1
         if self._muted:
             return
         role = self.wiring.role
         self.outbound.append(
             (
-                self.wiring.subjects.subject(message),
+                subject or self.wiring.subjects.subject(message),
                 encode(message),
                 {_MSG_ID: f"{role}:{self._exported}", ROLE_HEADER: role},
             )
@@ -364,6 +364,15 @@ class NatsBridge(Actor):
             self._hold(message)
             return
         await self.send(message)
+        if isinstance(message, _MARKET):
+            self._pass_on([message])
+
+    def _pass_on(self, market: list[Bar | Tick]) -> None:
+        """Hand market data the venue here has matched on to the other roles."""
+        if self.wiring.passes_market_data_on:
+            passed_on = self.wiring.subjects.passed_on
+            for message in market:
+                self._export(message, passed_on(message))
 
     def _hold(self, message: Message) -> None:
         """Keep what arrives until the driver's release; the first tells the driver."""
@@ -380,18 +389,19 @@ class NatsBridge(Actor):
     async def _release(self) -> None:
         """Hand over what was held as one process would have had it, all at once.
 
-        In one process the market data of an event reaches every actor first, then what
-        the strategy actor sent in reply, strategy by strategy in config order, and only
-        then what the other actors made of the market data (a fill at the open, say).
-        Market data first, then the order flow ranked by strategy, delivered before any of
-        it is handled, reproduces that order.
+        A round holds either the market data of an event (which this process, the
+        venue's, matches first and then passes on to the strategy processes) or what
+        the strategies answered to it. Their order flow is ranked by strategy, in config
+        order, as one strategy actor would have sent it, and delivered before any of it
+        is handled.
         """
         rank, last = self._rank, len(self._rank)
         held, self._holding = self._holding, []
-        market = [message for message in held if type(message) in _MARKET]
-        flow = [message for message in held if type(message) not in _MARKET]
+        market = [message for message in held if isinstance(message, _MARKET)]
+        flow = [message for message in held if not isinstance(message, _MARKET)]
         flow.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
         await self._dispatcher.publish_all([*market, *flow], self.name)
+        self._pass_on(market)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:

@@ -4,7 +4,12 @@ Market data is keyed by symbol (``<ns>.md.<symbol>``) and order flow by strategy
 (``<ns>.intent.<strategy>``, ``<ns>.fill.<strategy>``), so a process that hosts some
 strategies consumes exactly their symbols and their own fills. Kinds without either key
 have one subject each (``<ns>.portfolio_snapshot``). The end of a replay is marked on
-``<ns>.end``, and its release rounds on ``<ns>.held`` and ``<ns>.release``. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
+``<ns>.end``, and its release rounds on ``<ns>.held`` and ``<ns>.release``.
+
+Market data goes to the venue first: the role that hosts the execution actor takes it
+from ``<ns>.md.<symbol>`` and, once its fills are settled, passes it on under
+``<ns>.mdv.<symbol>``, which every other role consumes. A strategy in another process
+thus sees a bar after the fills at that bar's open, as it would in one process. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
 """
 
 from __future__ import annotations
@@ -46,6 +51,8 @@ class SubjectMap:
         self.held = f"{namespace}.held"
         self.release = f"{namespace}.release"
         self.stream_subjects = [f"{namespace}.>"]
+        #: Market data after the venue has matched on it (see the module docstring).
+        self.after_venue = f"{namespace}.mdv"
         self._base: dict[type[Message], str] = {}
         for kind, cls in MESSAGE_TYPES.items():
             name = "md" if cls in _MARKET else ("intent" if kind == "OrderIntent" else _snake(kind))
@@ -61,17 +68,23 @@ class SubjectMap:
             return f"{base}.{token(message.strategy)}"  # type: ignore[attr-defined]
         return base
 
+    def passed_on(self, message: Bar | Tick) -> str:
+        """Where the venue's role passes ``message`` on to the others."""
+        return f"{self.after_venue}.{token(message.symbol)}"
+
     def filters(
         self,
         kinds: Iterable[type[Message]],
         *,
         symbols: Iterable[str] | None = None,
         strategies: Iterable[str] | None = None,
+        after_venue: bool = False,
     ) -> list[str]:
         """Subjects carrying ``kinds``, narrowed to ``symbols``/``strategies`` where given.
 
         ``None`` means all; the result is sorted, so a consumer's filter is the same in
-        every process that computes it.
+        every process that computes it. ``after_venue``: market data as the venue's role
+        passes it on, not as the source sent it.
         """
         wanted_symbols = None if symbols is None else sorted(set(symbols))
         wanted_strategies = None if strategies is None else sorted(set(strategies))
@@ -80,6 +93,8 @@ class SubjectMap:
             base = self._base[cls]
             if cls in _MARKET:
                 keys = wanted_symbols
+                if after_venue:
+                    base = self.after_venue
             elif _by_strategy(cls):
                 keys = wanted_strategies
             else:

@@ -25,6 +25,8 @@ __all__ = ("BRIDGE", "RoleWiring", "role_config")
 #: The bridge actor's name in every role's topology.
 BRIDGE = "nats"
 _STRATEGIES = "strategies"
+_EXECUTION = "execution"
+_MARKET_KINDS = frozenset({"Bar", "Tick"})
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class RoleWiring:
     #: Every strategy of the config, in its order: a replay releases the held order flow
     #: of one event in this order, as one strategy actor would have sent it.
     strategy_order: tuple[str, ...] = ()
+    #: This role hosts the venue and other roles want market data: it passes each bar
+    #: or tick on once the fills it caused are settled.
+    passes_market_data_on: bool = False
 
     @property
     def stream(self) -> str:
@@ -96,11 +101,20 @@ def role_config(
         }
     )
     narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
+    venue_role = next(
+        (
+            name
+            for name, spec in sorted(cluster.roles.items())
+            if any(actors[actor].section == _EXECUTION for actor in spec.actors)
+        ),
+        None,
+    )
     subjects = SubjectMap(cluster.namespace)
     imports = subjects.filters(
         [MESSAGE_TYPES[kind] for kind in sorted(subscribed_here)],
         symbols=_symbols(config, hosted) if narrow else None,
         strategies=hosted if narrow else None,
+        after_venue=venue_role is not None and venue_role != role,
     )
     consumers = tuple(
         consumer_name(cluster, name)
@@ -133,6 +147,8 @@ def role_config(
         driver=any(name in sources for name in mine.actors),
         no_rebuild=_no_rebuild(config, mine.actors),
         strategy_order=tuple(config.strategies),
+        passes_market_data_on=role == venue_role
+        and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )
     return msgspec.structs.replace(config, **changes), wiring
 

@@ -51,10 +51,11 @@ def test_a_strategy_role_consumes_only_its_symbols_and_its_own_order_flow() -> N
     config, wiring = role_config(_config(_FOUR), "sa")
     assert list(config.topology.actors) == ["strategy", BRIDGE]
     assert list(config.strategies) == ["a"]
+    # Market data as the venue's role passes it on, after the fills it caused.
     assert wiring.imports == (
         "t.fill.a",
-        "t.md.BRK%2EB",
-        "t.md.NVDA",
+        "t.mdv.BRK%2EB",
+        "t.mdv.NVDA",
         "t.order_denied.a",
         "t.order_update.a",
         "t.position_update.a",
@@ -69,6 +70,7 @@ def test_a_strategy_role_consumes_only_its_symbols_and_its_own_order_flow() -> N
 def test_the_core_role_consumes_all_market_data_and_every_intent() -> None:
     config, wiring = role_config(_config(_FOUR), "core")
     assert "t.md.*" in wiring.imports and "t.intent.*" in wiring.imports
+    assert wiring.passes_market_data_on
     assert config.service.port == 9104
     assert set(config.topology.actors[BRIDGE].subscribes) >= {"Fill", "OrderUpdate"}
     # Every role that consumes is waited for by the replay barrier.

@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import ClassVar
 
 import anyio
-import msgspec
 import pytest
 
 from config import RuntimeConfig
