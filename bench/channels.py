@@ -1,11 +1,12 @@
-"""Messages per second through a chain of 5 actors: Atrium's mailboxes against plain awaits.
+"""Deliveries through the dispatcher: a chain of 5 actors, one hop alone, plain awaits.
 
-The Atrium chain is the real runtime (Dispatcher, Mailbox, Actor, Supervisor, under both
-schedulers: ``inline`` and ``tasks``) wired like the
-pipeline: a source floods Ticks -> a1 (Tick) -> a2 (Bar) -> a3 (OrderIntent) -> a4
-(SizedOrder) -> a5 (Order). Each stage forwards a pre-built message, so only the channel
-machinery is measured. The baseline is five tasks doing ``await send`` / ``async for``
-on anyio memory object streams of the same capacity.
+The Atrium chain is the real runtime (Dispatcher, Mailbox, Actor, Supervisor) wired like
+the pipeline: a source sends Ticks one input at a time -> a1 (Tick) -> a2 (Bar) -> a3
+(OrderIntent) -> a4 (SizedOrder) -> a5 (Order). Each stage forwards a pre-built message,
+so only the machinery is measured. "One hop" bounces one message between two actors
+inside a single input: the cost of a delivery and a handler call, nothing else. The
+baseline is five tasks doing ``await send`` / ``async for`` on anyio memory object
+streams of the same capacity.
 
     python bench/channels.py [--messages 200000] [--capacity 1024] [--no-uvloop] [--json]
 """
@@ -19,9 +20,10 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 import anyio
+import anyio.lowlevel
 
 from config import RuntimeConfig
-from runtime.actor import Actor, ActorContext
+from runtime.actor import Actor, ActorContext, ActorStats
 from runtime.channels import Mailbox
 from runtime.clocks import LiveClock
 from runtime.dispatch import Dispatcher
@@ -104,11 +106,52 @@ class A5(Actor):
         A5.received += 1
 
 
-async def atrium_chain(messages: int, capacity: int, scheduler: str = "inline") -> float:
-    Source.count, A5.received = messages, 0
-    bus = Dispatcher()
+class Ping(Actor):
+    left: ClassVar[int] = 0
+
+    def _handle_tick(self, message: Tick) -> None:
+        if Ping.left:
+            Ping.left -= 1
+            self.publish(BAR)
+
+
+class Pong(Actor):
+    def _handle_bar(self, message: Bar) -> None:
+        self.publish(TICK)
+
+
+def _supervisor(chain: list[tuple[str, type[Actor], list[str]]], capacity: int) -> Supervisor:
+    dispatcher = Dispatcher()
     clock = LiveClock()
     slots = []
+    for name, cls, kinds in chain:
+        stats = ActorStats()
+        mailbox = Mailbox(name, capacity, stats)
+        dispatcher.subscribe(name, mailbox, kinds)
+        context = ActorContext(
+            name=name, config=None, clock=clock, dispatcher=dispatcher, stats=stats
+        )
+        slots.append(ActorSlot(name, cls, context, mailbox))
+    return Supervisor(dispatcher, slots, RuntimeConfig())
+
+
+async def one_hop(hops: int) -> float:
+    """Microseconds per delivery and handler call, bouncing one message ``hops`` times."""
+    supervisor = _supervisor([("ping", Ping, ["Tick"]), ("pong", Pong, ["Bar"])], 16)
+    Ping.left = hops // 2
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(supervisor.run)
+        while any(slot.actor is None for slot in supervisor.slots):
+            await anyio.lowlevel.checkpoint()
+        started = time.perf_counter()
+        await supervisor.dispatcher.publish(TICK, "outside")
+        elapsed = time.perf_counter() - started
+        supervisor.request_stop("done")
+    return elapsed / hops * 1e6
+
+
+async def atrium_chain(messages: int, capacity: int) -> float:
+    Source.count, A5.received = messages, 0
     chain: list[tuple[str, type[Actor], list[str]]] = [
         ("source", Source, []),
         ("a1", A1, ["Tick"]),
@@ -117,12 +160,7 @@ async def atrium_chain(messages: int, capacity: int, scheduler: str = "inline") 
         ("a4", A4, ["SizedOrder"]),
         ("a5", A5, ["Order"]),
     ]
-    for name, cls, kinds in chain:
-        mailbox = Mailbox(name, control_capacity=capacity, data_capacity=capacity)
-        bus.subscribe(name, mailbox, kinds)
-        context = ActorContext(name=name, config=None, clock=clock, dispatcher=bus, mailbox=mailbox)
-        slots.append(ActorSlot(name, cls, context, mailbox))
-    supervisor = Supervisor(bus, slots, RuntimeConfig(scheduler=scheduler))  # type: ignore[arg-type]
+    supervisor = _supervisor(chain, capacity)
     started = time.perf_counter()
     await supervisor.run(stop_when_sources_finish=True)
     elapsed = time.perf_counter() - started
@@ -162,10 +200,10 @@ async def plain_chain(messages: int, capacity: int) -> float:
 
 def measure(messages: int, capacity: int, use_uvloop: bool) -> dict[str, Any]:
     options = {"use_uvloop": use_uvloop}
-    inline = anyio.run(atrium_chain, messages, capacity, "inline", backend_options=options)
-    tasks = anyio.run(atrium_chain, messages, capacity, "tasks", backend_options=options)
+    chain = anyio.run(atrium_chain, messages, capacity, backend_options=options)
+    hop = anyio.run(one_hop, messages * 5, backend_options=options)
     plain = anyio.run(plain_chain, messages, capacity, backend_options=options)
-    return {"inline": inline, "tasks": tasks, "plain": plain}
+    return {"inputs_per_second": chain, "hop_us": hop, "plain": plain}
 
 
 def main() -> None:
@@ -183,10 +221,10 @@ def main() -> None:
         }
         print(json.dumps({"messages": args.messages, "capacity": args.capacity, "loops": rows}))
         return
-    print(f"chain of 5 actors, {args.messages:,} messages, capacity {args.capacity}")
+    print(f"chain of 5 actors, {args.messages:,} inputs, capacity {args.capacity}")
     print(
-        f"{'loop':8} {'inline msg/s':>13} {'tasks msg/s':>12} {'plain await msg/s':>18} "
-        f"{'inline/plain':>13} {'tasks/plain':>12}"
+        f"{'loop':8} {'inputs/s':>10} {'hops/s':>11} {'one hop us':>11} "
+        f"{'plain await msg/s':>18} {'chain/plain':>12}"
     )
     for use_uvloop in loops:
         try:
@@ -194,11 +232,10 @@ def main() -> None:
         except ImportError:
             print(f"{'uvloop':8} not installed")
             continue
-        plain = result["plain"]
+        chain, plain = result["inputs_per_second"], result["plain"]
         print(
-            f"{'uvloop' if use_uvloop else 'asyncio':8} {result['inline']:>13,.0f} "
-            f"{result['tasks']:>12,.0f} {plain:>18,.0f} {result['inline'] / plain:>12.1f}x "
-            f"{result['tasks'] / plain:>11.1f}x"
+            f"{'uvloop' if use_uvloop else 'asyncio':8} {chain:>10,.0f} {chain * 5:>11,.0f} "
+            f"{result['hop_us']:>11.3f} {plain:>18,.0f} {chain / plain:>11.1f}x"
         )
 
 
