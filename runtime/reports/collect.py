@@ -1,10 +1,12 @@
-"""One pass over a replay journal: write ``trades.csv`` and ``equity.csv``, gather figures.
+"""A replay's ``trades.csv`` and ``equity.csv``, and the figures of its report.
 
-Everything here is read back from the journal (what was actually sent), not from actor
-state, so the report is an independent account of the run. The files are written as the
-journal is read and the figures are gathered in bounded memory (a chart series of at most
-a few thousand points, one equity per day for the statistics, the first fills for the
-page), so the report of a long replay costs no more memory than that of a short one.
+Everything here comes from the messages the run published (what was actually sent), not
+from actor state, so the report is an independent account of the run. A replay hands
+them over as they are published; a journal can be read back into the same collector. The
+files are written as messages come and the figures are gathered in bounded memory (a
+chart series of at most a few thousand points, one equity per day for the statistics,
+the first fills for the page), so the report of a long replay costs no more memory than
+that of a short one.
 """
 
 from __future__ import annotations
@@ -36,7 +38,15 @@ from runtime.messages import (
 from runtime.reports.series import ChartSeries
 from runtime.reports.stats import EquityCurve
 
-__all__ = ("EQUITY_COLUMNS", "TRADES_SHOWN", "TRADE_COLUMNS", "RunRecord", "collect", "iso_time")
+__all__ = (
+    "EQUITY_COLUMNS",
+    "TRADES_SHOWN",
+    "TRADE_COLUMNS",
+    "RunCollector",
+    "RunRecord",
+    "collect",
+    "iso_time",
+)
 
 TRADE_COLUMNS: Final = (
     "time",
@@ -103,100 +113,128 @@ def _messages(journal: Path) -> Iterator[Message]:
 
 
 def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
-    """Write ``trades.csv`` and ``equity.csv`` into ``out_dir``; return the gathered record."""
-    record = RunRecord(
-        initial_equity=initial_equity,
-        curve=EquityCurve(float(initial_equity)),
-        final_equity=initial_equity,
-    )
-    sizing: dict[str, SizedOrder] = {}
-    awaiting_position: dict[tuple[str, str], list[dict[str, str]]] = {}
-    realized: dict[tuple[str, str], Decimal] = {}
-    held: dict[tuple[str, str], Decimal] = {}
-    equity, cash, gross = initial_equity, initial_equity, Decimal(0)
-    peak = initial_equity
-    bar_ts: int | None = None
-    with (
-        (out_dir / "trades.csv").open("w", newline="", encoding="utf-8") as trades_file,
-        (out_dir / "equity.csv").open("w", newline="", encoding="utf-8") as equity_file,
-    ):
-        trades = csv.DictWriter(trades_file, TRADE_COLUMNS, lineterminator="\n")
-        trades.writeheader()
-        curve = csv.writer(equity_file, lineterminator="\n")
-        curve.writerow(EQUITY_COLUMNS)
-
-        def close_bar(ts: int) -> None:
-            nonlocal peak
-            peak = max(peak, equity)
-            drawdown = (peak - equity) / peak if peak > 0 else Decimal(0)
-            curve.writerow((iso_time(ts), equity, cash, gross, f"{drawdown:.6f}"))
-            value = float(equity)
-            record.curve.add(ts, value)
-            record.equity.add(ts, value)
-            record.drawdown.add(ts, -100.0 * float(drawdown))
-            record.exposure.add(ts, float(gross))
-
-        def write_trade(row: dict[str, str]) -> None:
-            trades.writerow(row)
-            if len(record.trades) < TRADES_SHOWN:
-                record.trades.append(row)
-
+    """Rebuild ``trades.csv`` and ``equity.csv`` from a journal; return the record."""
+    with RunCollector(out_dir, initial_equity) as collector:
         for message in _messages(journal):
-            kind = type(message)
-            if kind is Bar or kind is Tick:
-                if kind is Bar:
+            collector.add(message)
+    return collector.record
+
+
+class RunCollector:
+    """Writes the report files as the run publishes, and gathers the figures.
+
+    A replay adds :meth:`add` as a tap, so the reports come from what was sent, in the
+    order it was sent, without reading the journal back; :func:`collect` feeds it from a
+    journal instead. Memory stays bounded whatever the run's length.
+    """
+
+    def __init__(self, out_dir: Path, initial_equity: Decimal) -> None:
+        self.record = RunRecord(
+            initial_equity=initial_equity,
+            curve=EquityCurve(float(initial_equity)),
+            final_equity=initial_equity,
+        )
+        self._sizing: dict[str, SizedOrder] = {}
+        self._awaiting_position: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._realized: dict[tuple[str, str], Decimal] = {}
+        self._held: dict[tuple[str, str], Decimal] = {}
+        self._equity, self._cash, self._gross = initial_equity, initial_equity, Decimal(0)
+        self._peak = initial_equity
+        self._bar_ts: int | None = None
+        self._trades_file = (out_dir / "trades.csv").open("w", newline="", encoding="utf-8")
+        self._equity_file = (out_dir / "equity.csv").open("w", newline="", encoding="utf-8")
+        self._trades = csv.DictWriter(self._trades_file, TRADE_COLUMNS, lineterminator="\n")
+        self._trades.writeheader()
+        self._curve = csv.writer(self._equity_file, lineterminator="\n")
+        self._curve.writerow(EQUITY_COLUMNS)
+
+    def __enter__(self) -> RunCollector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def add(self, message: Message) -> None:
+        """Take the next message of the run."""
+        match message:
+            case Bar() | Tick():
+                record = self.record
+                if type(message) is Bar:
                     record.bars += 1
                 else:
                     record.ticks += 1
-                if message.ts != bar_ts:
-                    if bar_ts is not None:
-                        close_bar(bar_ts)
-                    bar_ts = message.ts
-            elif kind is PortfolioSnapshot:
-                assert isinstance(message, PortfolioSnapshot)
-                equity, cash, gross = message.equity, message.cash, message.gross_exposure
-            elif kind is SizedOrder:
-                assert isinstance(message, SizedOrder)
-                sizing[message.order_id] = message
-            elif kind is Order:
-                record.orders += 1
-            elif kind is OrderDenied:
-                assert isinstance(message, OrderDenied)
-                record.denials[message.reason] += 1
+                if message.ts != self._bar_ts:
+                    if self._bar_ts is not None:
+                        self._close_bar(self._bar_ts)
+                    self._bar_ts = message.ts
+            case PortfolioSnapshot():
+                self._equity, self._cash = message.equity, message.cash
+                self._gross = message.gross_exposure
+            case SizedOrder():
+                self._sizing[message.order_id] = message
+            case Order():
+                self.record.orders += 1
+            case OrderDenied():
+                self.record.denials[message.reason] += 1
                 if message.order_id is not None:
-                    sizing.pop(message.order_id, None)
-            elif kind is OrderUpdate:
+                    self._sizing.pop(message.order_id, None)
+            case OrderUpdate():
                 # Its fills came before it: a closed order's sizing is needed no more.
-                assert isinstance(message, OrderUpdate)
                 if message.status in _CLOSED:
-                    sizing.pop(message.order_id, None)
-            elif kind is Fill:
-                assert isinstance(message, Fill)
-                record.fills += 1
-                row = _trade_row(message, sizing.get(message.order_id))
-                awaiting_position.setdefault((message.strategy, message.symbol), []).append(row)
-            elif kind is PositionUpdate:
-                assert isinstance(message, PositionUpdate)
+                    self._sizing.pop(message.order_id, None)
+            case Fill():
+                self.record.fills += 1
+                row = _trade_row(message, self._sizing.get(message.order_id))
                 key = (message.strategy, message.symbol)
-                delta = message.realized_pnl - realized.get(key, Decimal(0))
-                realized[key] = message.realized_pnl
-                before = held.get(key, Decimal(0))
-                held[key] = message.quantity
-                rows = awaiting_position.pop(key, [])
-                for index, row in enumerate(rows):
-                    row["realized_pnl"] = str(delta) if index == len(rows) - 1 else "0"
-                    write_trade(row)
-                if rows and _reduces(before, message.quantity):
-                    # A closing fill: win or loss by the PnL it realized, costs included.
-                    record.wins += delta > 0
-                    record.losses += delta <= 0
-        if bar_ts is not None:
-            close_bar(bar_ts)
-        for rows in awaiting_position.values():
+                self._awaiting_position.setdefault(key, []).append(row)
+            case PositionUpdate():
+                self._position(message)
+
+    def close(self) -> None:
+        """Write what is still open (the last bar, fills without a position) and close."""
+        if self._trades_file.closed:
+            return
+        if self._bar_ts is not None:
+            self._close_bar(self._bar_ts)
+            self._bar_ts = None
+        for rows in self._awaiting_position.values():
             for row in rows:
-                write_trade(row)
-    record.final_equity, record.final_cash = equity, cash
-    return record
+                self._write_trade(row)
+        self._awaiting_position.clear()
+        self.record.final_equity, self.record.final_cash = self._equity, self._cash
+        self._trades_file.close()
+        self._equity_file.close()
+
+    def _position(self, message: PositionUpdate) -> None:
+        key = (message.strategy, message.symbol)
+        delta = message.realized_pnl - self._realized.get(key, Decimal(0))
+        self._realized[key] = message.realized_pnl
+        before = self._held.get(key, Decimal(0))
+        self._held[key] = message.quantity
+        rows = self._awaiting_position.pop(key, [])
+        for index, row in enumerate(rows):
+            row["realized_pnl"] = str(delta) if index == len(rows) - 1 else "0"
+            self._write_trade(row)
+        if rows and _reduces(before, message.quantity):
+            # A closing fill: win or loss by the PnL it realized, costs included.
+            self.record.wins += delta > 0
+            self.record.losses += delta <= 0
+
+    def _close_bar(self, ts: int) -> None:
+        equity, record = self._equity, self.record
+        peak = self._peak = max(self._peak, equity)
+        drawdown = (peak - equity) / peak if peak > 0 else Decimal(0)
+        self._curve.writerow((iso_time(ts), equity, self._cash, self._gross, f"{drawdown:.6f}"))
+        value = float(equity)
+        record.curve.add(ts, value)
+        record.equity.add(ts, value)
+        record.drawdown.add(ts, -100.0 * float(drawdown))
+        record.exposure.add(ts, float(self._gross))
+
+    def _write_trade(self, row: dict[str, str]) -> None:
+        self._trades.writerow(row)
+        if len(self.record.trades) < TRADES_SHOWN:
+            self.record.trades.append(row)
 
 
 def _reduces(before: Decimal, after: Decimal) -> bool:
