@@ -16,7 +16,7 @@ from config.schema import AtriumConfig
 from runtime.bus import TopologyError
 from runtime.clocks import SimClock
 from runtime.cluster.wiring import role_config
-from runtime.errors import AtriumError
+from runtime.errors import AtriumError, UsageError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
 from runtime.journal_cli import add_parser as add_journal_parser
@@ -26,7 +26,7 @@ from runtime.topology import build_pipeline
 
 __all__ = ("main",)
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ROLE_HELP = "run only this role of [cluster.roles]; the others talk to it over NATS"
 
 
@@ -115,6 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
+    except UsageError as exc:
+        print(f"atrium: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (ConfigError, TopologyError, AtriumError) as exc:
         print(f"atrium: error: {exc}", file=sys.stderr)
         return EXIT_FAILED

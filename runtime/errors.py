@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ("ActorEscalation", "AtriumError", "FatalInputError")
+__all__ = ("ActorEscalation", "AtriumError", "FatalInputError", "UsageError")
 
 
 class AtriumError(Exception):
@@ -25,4 +25,10 @@ class FatalInputError(AtriumError):
     """Raised by a source when bad input must stop the run (a feed under policy ``fail``).
 
     The message names the file, the line and the problem.
+    """
+
+
+class UsageError(AtriumError):
+    """Raised when a command-line argument cannot be used as given (an ``--out`` that
+    cannot be written, or that would overwrite the feed); the CLI exits 2.
     """
