@@ -115,7 +115,7 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
         equity, a stop distance or ``risk_pct`` by risk.
     initial_capital : Decimal, default 100000
         Cash on a fresh start, so the equity before any fill; > 0.
-    max_leverage : Decimal, default 2.0
+    max_leverage : Decimal, default 1.0
         Gross exposure may reach ``equity * max_exposure_pct * max_leverage``; long
         positions also hold ``1 / max_leverage`` of their value as margin. > 0.
     max_exposure_pct : Decimal, default 0.8
@@ -152,7 +152,7 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
 
     position_sizing_mode: SizingModeName = "fixed_qty"
     initial_capital: Decimal = Decimal(100000)
-    max_leverage: Decimal = Decimal("2.0")
+    max_leverage: Decimal = Decimal("1.0")
     max_exposure_pct: Decimal = Decimal("0.8")
     max_risk_per_trade_pct: Decimal = Decimal("0.01")
     max_risk_per_strategy_pct: Decimal = Decimal("0.2")

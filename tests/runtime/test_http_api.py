@@ -112,15 +112,15 @@ async def test_get_limits_when_started_then_initial_capital_and_default_exposure
         status, limits = await service.get("/api/portfolio/limits")
 
     assert status == 200
-    # max_exposure = 100000 equity * 0.8 max_exposure_pct * 2 max_leverage
+    # max_exposure = 100000 equity * 0.8 max_exposure_pct * 1 max_leverage
     assert {key: limits[key] for key in list(limits)[:12]} == {
         "equity": "100000",
         "cash": "100000",
-        "max_exposure": "160000",
+        "max_exposure": "80000",
         "current_exposure": "0",
         "filled_exposure": "0",
         "reserved_exposure": "0",
-        "available_exposure": "160000",
+        "available_exposure": "80000",
         "exposure_utilization_pct": "0.00",
         "leverage": "0",
         "margin_required": "0",

@@ -21,7 +21,7 @@ def test_defaults_when_section_empty_then_issue_defaults() -> None:
     config = parse_config({}).portfolio
     assert config.position_sizing_mode == "fixed_qty"
     assert config.initial_capital == D(100000)
-    assert config.max_leverage == D("2.0")
+    assert config.max_leverage == D("1.0")
     assert config.max_exposure_pct == D("0.8")
     assert config.max_risk_per_trade_pct == D("0.01")
     assert config.max_risk_per_strategy_pct == D("0.2")
