@@ -173,6 +173,7 @@ def _write_outputs(
         "volatility": stats["volatility"],
         "sharpe": stats["sharpe"],
         "sortino": stats["sortino"],
+        "annualised_note": stats["annualised_note"],
         "max_drawdown": stats["max_drawdown"],
         "orders": record.orders,
         "fills": record.fills,

@@ -215,3 +215,16 @@ def test_replay_when_out_cannot_be_created_then_one_line_naming_it_and_exit_2(
         f"atrium: error: --out {out}: cannot write there (Not a directory); "
         "choose a writable directory\n"
     )
+
+
+def test_summary_when_feed_spans_under_a_day_then_annualised_figures_null_with_a_note(
+    tmp_path: Path,
+) -> None:
+    one_bar = tmp_path / "nvda-one-bar.csv"
+    one_bar.write_text("\n".join(NVDA.read_text().splitlines()[:2]) + "\n")
+    summary = _replay(tmp_path / "out", "--feed", str(one_bar))
+    assert summary["bars"] == 1
+    assert {
+        key: summary[key] for key in ("cagr", "volatility", "sharpe", "sortino")
+    } == dict.fromkeys(("cagr", "volatility", "sharpe", "sortino"))
+    assert summary["annualised_note"] == "under one day of data"
