@@ -134,14 +134,17 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
         gives neither ``risk_per_share`` nor ``stop_price``; > 0.
     slippage_pct : Decimal, default 0
         Expected adverse slippage as a fraction of price, in [0, 1); ``percent_equity``
-        sizes at ``price * (1 + slippage_pct)`` so the position fits its weight.
+        sizes at ``price * (1 + slippage_pct)`` so the position fits its weight. Loaded
+        from a file without it: ``[execution].slippage_bps / 10000``.
     short_margin_pct : Decimal, default 0.5
         Equity held as margin per unit of short notional (Reg T initial margin is 50 %),
         > 0. The margin of all positions and orders in flight may not exceed equity.
     order_id_prefix : str, default "O-"
         Order ids are ``<prefix><counter:08d>``, numbered from 1; non-empty.
     commission : CommissionConfig
-        The commission estimate used for sizing (default: none).
+        The commission estimate used for sizing. Loaded from a file without
+        ``[portfolio.commission]``: the venue's, ``[execution]`` ``commission_per_share``,
+        ``commission_bps / 10000`` and ``commission_min``; otherwise none.
     symbols : table of SymbolConfig, default {}
         Per-symbol ``lot_size`` and ``max_symbol_exposure_pct``; unlisted symbols use
         the :class:`SymbolConfig` defaults.

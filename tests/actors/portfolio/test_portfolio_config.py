@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from portfolio_kit import Harness
 
 from config import ConfigError, parse_config
 from config.portfolio import (
@@ -180,3 +181,19 @@ def test_parse_when_schema_violated_then_loader_names_key_path(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(data)
+
+
+def test_sizing_when_only_execution_sets_costs_then_percent_equity_pays_them() -> None:
+    config = parse_config(
+        {
+            "portfolio": {
+                "position_sizing_mode": "percent_equity",
+                "strategy_budgets": {"s1": {"capital_pct": 1}},
+            },
+            "execution": {"commission_per_share": D(1), "slippage_bps": D(100)},
+        }
+    )
+    harness = Harness(config.portfolio)
+    harness.bar("X", 100)
+    # 10 % of 100,000 at 101 (1 % slippage) plus 1 a share: 10,000 // 102 = 98, not 100.
+    assert harness.sized("X", "BUY", weight="0.1").quantity == D(98)
