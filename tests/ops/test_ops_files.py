@@ -27,6 +27,7 @@ from ops_kit import (
     systemd_unit,
 )
 
+from config.journal import JournalConfig
 from config.market_data import SyntheticLiveConfig, WebSocketConfig
 from config.runtime import RuntimeConfig
 from config.service import ServiceConfig
@@ -97,6 +98,30 @@ def test_alert_rules_when_read_then_each_has_for_severity_summary_and_descriptio
         assert 'job="atrium"' in alert_expr(block), name
 
 
+RUNBOOK_ALERTS = {
+    "AtriumVenueDisconnected",
+    "AtriumOrderRejectionsRising",
+    "AtriumJournalBacklog",
+    "AtriumFeedRecordsRejected",
+}
+
+
+def test_alert_runbooks_when_read_then_each_url_names_a_section_of_ops_readme() -> None:
+    readme = (OPS / "README.md").read_text(encoding="utf-8")
+    # GitHub's anchor of a "### Name" heading is the name in lower case.
+    sections = {
+        heading.lower() for heading in re.findall(r"^### (\w+)$", readme, flags=re.MULTILINE)
+    }
+    urls = {
+        name: re.findall(r'^\s*runbook_url: "ops/README\.md#([\w-]+)"$', block, re.MULTILINE)
+        for name, block in alert_blocks().items()
+    }
+    assert {name for name, found in urls.items() if found} >= RUNBOOK_ALERTS
+    for name, found in urls.items():
+        assert found in ([], [name.lower()]), name
+        assert set(found) <= sections, name
+
+
 def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> None:
     blocks = alert_blocks()
     stale = re.fullmatch(
@@ -112,6 +137,13 @@ def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> 
         'atrium_trading_state{job="atrium", state="HALTED"} == 1'
     )
     assert alert_expr(blocks["AtriumTargetDown"]) == 'up{job="atrium"} == 0'
+    # The journal holds the feeds back at batch_size * 8 rows; the alert warns at half.
+    backlog = re.fullmatch(
+        r'atrium_journal_buffered_rows\{job="atrium"\} > (\d+)',
+        alert_expr(blocks["AtriumJournalBacklog"]),
+    )
+    assert backlog is not None
+    assert int(backlog.group(1)) == JournalConfig().batch_size * 8 // 2
 
 
 # -- metric names ---------------------------------------------------------------------------
