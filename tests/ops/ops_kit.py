@@ -20,6 +20,7 @@ __all__ = (
     "DATASOURCE",
     "GRAFANA_VARIABLES",
     "OPS",
+    "PROVISIONED_UID",
     "REPO",
     "DashboardQuery",
     "alert_blocks",
@@ -39,13 +40,22 @@ REPO = Path(__file__).resolve().parents[2]
 OPS = REPO / "ops"
 ALERTS_YML = OPS / "prometheus" / "alerts.yml"
 
-#: The datasource every panel and query names (ops/grafana/provisioning/datasources).
-DATASOURCE = {"type": "prometheus", "uid": "atrium-prometheus"}
+#: The datasource every panel and query names: the dashboard's ``datasource`` variable, so
+#: it imports into any Grafana.
+DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
+#: The uid of the provisioned datasource (ops/grafana/provisioning/datasources), the
+#: variable's default.
+PROVISIONED_UID = "atrium-prometheus"
 
 #: What Grafana substitutes in the dashboard's queries, as the tests evaluate them:
 #: the rate interval Grafana would pick for a 5 s scrape is 20 s; 1 m holds enough
 #: samples at any scrape interval the tests use.
-GRAFANA_VARIABLES = {"$__rate_interval": "1m", "$job": "atrium", "$instance": ".+"}
+GRAFANA_VARIABLES = {
+    "$__rate_interval": "1m",
+    "$job": "atrium",
+    "$instance": ".+",
+    "$role": ".*",
+}
 
 
 def binary(name: str) -> str:
