@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 
+from config.portfolio import CommissionConfig
 from config.schema import AtriumConfig
 from config.topology import default_actors
 
@@ -40,6 +41,7 @@ _MISSING: Final = re.compile(r"^Object missing required field `(?P<key>[^`]+)`$"
 _ENUM: Final = re.compile(r"^Invalid enum value (?P<got>.+)$")
 # A ``__post_init__`` check names its key first (``max_order_notional: ...``).
 _KEYED: Final = re.compile(r"^(?P<key>[a-z_][\w.\[\]]*): (?P<problem>.+)$", re.DOTALL)
+_BPS: Final = Decimal(10_000)
 
 
 class ConfigError(ValueError):
@@ -84,12 +86,44 @@ def _anchor_paths(data: dict[str, Any], config_dir: Path) -> None:
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumConfig:
-    """Validate already-parsed config data (as from TOML) into an :class:`AtriumConfig`."""
+    """Validate already-parsed config data (as from TOML) into an :class:`AtriumConfig`.
+
+    The portfolio sizes with the venue's costs (``[execution]`` ``commission_*`` and
+    ``slippage_bps``) unless ``[portfolio.commission]`` or ``[portfolio].slippage_pct`` is
+    set, so one setting serves both; set the portfolio's apart to size on other costs.
+    """
     merged = _with_default_topology(dict(data))
     try:
-        return msgspec.convert(merged, AtriumConfig, str_keys=True)
+        config = msgspec.convert(merged, AtriumConfig, str_keys=True)
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(exc, merged, AtriumConfig), source) from None
+    portfolio = merged.get("portfolio")
+    return _with_venue_costs(config, portfolio if isinstance(portfolio, Mapping) else {}, source)
+
+
+def _with_venue_costs(
+    config: AtriumConfig, portfolio: Mapping[str, Any], source: str
+) -> AtriumConfig:
+    """``config`` with the portfolio's unset cost estimates taken from ``[execution]``."""
+    execution = config.execution
+    changes: dict[str, Any] = {}
+    if "commission" not in portfolio:
+        changes["commission"] = CommissionConfig(
+            per_share=execution.commission_per_share,
+            pct_of_notional=execution.commission_bps / _BPS,
+            minimum=execution.commission_min,
+        )
+    if "slippage_pct" not in portfolio:
+        changes["slippage_pct"] = execution.slippage_bps / _BPS
+    try:
+        resolved = msgspec.structs.replace(config.portfolio, **changes)
+    except ValueError as exc:
+        raise ConfigError(
+            f"portfolio.{exc} (taken from [execution]); set [portfolio.commission] to size "
+            "on other costs than the venue's",
+            source,
+        ) from None
+    return msgspec.structs.replace(config, portfolio=resolved)
 
 
 def _with_default_topology(data: dict[str, Any]) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
         equity, a stop distance or ``risk_pct`` by risk.
     initial_capital : Decimal, default 100000
         Cash on a fresh start, so the equity before any fill; > 0.
-    max_leverage : Decimal, default 2.0
+    max_leverage : Decimal, default 1.0
         Gross exposure may reach ``equity * max_exposure_pct * max_leverage``; long
         positions also hold ``1 / max_leverage`` of their value as margin. > 0.
     max_exposure_pct : Decimal, default 0.8
@@ -134,14 +134,17 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
         gives neither ``risk_per_share`` nor ``stop_price``; > 0.
     slippage_pct : Decimal, default 0
         Expected adverse slippage as a fraction of price, in [0, 1); ``percent_equity``
-        sizes at ``price * (1 + slippage_pct)`` so the position fits its weight.
+        sizes at ``price * (1 + slippage_pct)`` so the position fits its weight. Loaded
+        from a file without it: ``[execution].slippage_bps / 10000``.
     short_margin_pct : Decimal, default 0.5
         Equity held as margin per unit of short notional (Reg T initial margin is 50 %),
         > 0. The margin of all positions and orders in flight may not exceed equity.
     order_id_prefix : str, default "O-"
         Order ids are ``<prefix><counter:08d>``, numbered from 1; non-empty.
     commission : CommissionConfig
-        The commission estimate used for sizing (default: none).
+        The commission estimate used for sizing. Loaded from a file without
+        ``[portfolio.commission]``: the venue's, ``[execution]`` ``commission_per_share``,
+        ``commission_bps / 10000`` and ``commission_min``; otherwise none.
     symbols : table of SymbolConfig, default {}
         Per-symbol ``lot_size`` and ``max_symbol_exposure_pct``; unlisted symbols use
         the :class:`SymbolConfig` defaults.
@@ -152,7 +155,7 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
 
     position_sizing_mode: SizingModeName = "fixed_qty"
     initial_capital: Decimal = Decimal(100000)
-    max_leverage: Decimal = Decimal("2.0")
+    max_leverage: Decimal = Decimal("1.0")
     max_exposure_pct: Decimal = Decimal("0.8")
     max_risk_per_trade_pct: Decimal = Decimal("0.01")
     max_risk_per_strategy_pct: Decimal = Decimal("0.2")

@@ -9,13 +9,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
+
+import msgspec
 
 from config.loader import ConfigError, load_config
+from config.runtime import RuntimeConfig
 from config.schema import AtriumConfig
 from runtime.clocks import SimClock
 from runtime.cluster.wiring import role_config
-from runtime.errors import AtriumError, TopologyError
+from runtime.errors import AtriumError, TopologyError, UsageError
 from runtime.eventloop import run as run_loop
 from runtime.eventloop import uvloop_available
 from runtime.journal_cli import add_parser as add_journal_parser
@@ -25,8 +28,15 @@ from runtime.topology import build_pipeline
 
 __all__ = ("main",)
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 _ROLE_HELP = "run only this role of [cluster.roles]; the others talk to it over NATS"
+_LOG_LEVELS: tuple[str, ...] = get_args(get_type_hints(RuntimeConfig)["log_level"])
+_EPILOG = """\
+exit status:
+  0  success
+  1  runtime error: the run failed (an actor escalated, a feed could not be read, ...)
+  2  usage or config error: bad arguments, or a config file that does not validate
+"""
 
 
 def _version() -> str:
@@ -36,12 +46,45 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _version_line() -> str:
+    loop = "uvloop" if uvloop_available() else "asyncio"
+    return f"atrium-trading {_version()} (python {sys.version.split()[0]}, {loop})"
+
+
+def _log_level(text: str) -> str:
+    level = text.upper()
+    if level not in _LOG_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"expected one of {', '.join(_LOG_LEVELS)} (any case), got {text!r}"
+        )
+    return level
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 0-65535, got {text!r}")
+    return port
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="atrium",
         description="Actor-based asyncio trading runtime: replay recorded feeds or run live.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--log-level", default=None, help="override [runtime].log_level")
+    parser.add_argument("--version", action="version", version=_version_line())
+    parser.add_argument(
+        "--log-level",
+        type=_log_level,
+        default=None,
+        metavar="LEVEL",
+        help=f"override [runtime].log_level: {', '.join(_LOG_LEVELS)}",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("version", help="print the installed version")
@@ -78,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
     run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
+    run.add_argument("--host", default=None, help="override [service].host")
+    run.add_argument("--port", type=_port, default=None, help="override [service].port")
 
     cluster = commands.add_parser("cluster", help="work with a cluster's JetStream stream")
     cluster_actions = cluster.add_subparsers(dest="cluster_command", required=True)
@@ -114,7 +159,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (ConfigError, TopologyError, AtriumError) as exc:
+    except (UsageError, ConfigError, TopologyError) as exc:
+        print(f"atrium: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except AtriumError as exc:
         print(f"atrium: error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -123,8 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "version":
-        loop = "uvloop" if uvloop_available() else "asyncio"
-        print(f"atrium-trading {_version()} (python {sys.version.split()[0]}, {loop})")
+        print(_version_line())
         return EXIT_OK
     if args.command == "journal":
         return run_journal(args)
@@ -141,11 +188,27 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "cluster":
         return _record(config, args)
     if args.command == "run":
+        config = _with_service_overrides(config, args.host, args.port)
         run_loop(
             lambda: run_service(config, sections=sections), use_uvloop=config.runtime.use_uvloop
         )
         return EXIT_OK
     raise AssertionError(args.command)  # argparse rejects unknown commands
+
+
+def _with_service_overrides(
+    config: AtriumConfig, host: str | None, port: int | None
+) -> AtriumConfig:
+    changes: dict[str, Any] = {}
+    if host is not None:
+        changes["host"] = host
+    if port is not None:
+        changes["port"] = port
+    if not changes:
+        return config
+    return msgspec.structs.replace(
+        config, service=msgspec.structs.replace(config.service, **changes)
+    )
 
 
 def _configure_logging(level: str) -> None:

@@ -8,6 +8,7 @@ __all__ = (
     "FatalInputError",
     "MailboxOverflow",
     "TopologyError",
+    "UsageError",
 )
 
 
@@ -51,3 +52,9 @@ class MailboxOverflow(AtriumError):
 
 class TopologyError(AtriumError):
     """Raised when the topology names an unknown message kind, class or section."""
+
+
+class UsageError(AtriumError):
+    """Raised when a command-line argument cannot be used as given (an ``--out`` that
+    cannot be written, or that would overwrite the feed); the CLI exits 2.
+    """

@@ -8,14 +8,16 @@ between two message dispatches and reads a consistent state through the
 Endpoints
 ---------
 ``GET /metrics``
-    Prometheus text exposition of the service's registry.
+    Prometheus text exposition of the service's registry, without the ``_created``
+    series (a counter's creation time, which dashboards and alerts never read).
 ``GET /healthz``
     200 while the process and its event loop answer.
 ``GET /readyz``
     200 when every actor runs and every live feed is connected and fresh, else 503; the
     JSON body says which check failed either way.
 ``GET /api/portfolio/limits``, ``GET /api/portfolio/positions``
-    The portfolio's ``limits()`` and ``positions()`` documents.
+    The portfolio's ``limits()`` and ``positions()`` documents; limits starts with
+    ``"ok": true`` (``"ok": false`` beside the ``"error"`` when it cannot answer).
 ``GET /api/orders?status=open``
     Execution's open orders (``open`` is the only status kept, and the default).
 ``GET /api/risk``
@@ -45,7 +47,12 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_response import StreamResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    disable_created_metrics,
+    generate_latest,
+)
 
 from runtime.messages import ControlCommand
 from runtime.service import ServiceView
@@ -172,7 +179,15 @@ def _query(request: web.Request, actor: str, method: str) -> web.Response:
 
 
 async def _limits(request: web.Request) -> web.Response:
-    return _query(request, "portfolio", "limits")
+    """The portfolio's limits after ``"ok": true``; ``"ok": false`` and the error when not."""
+    try:
+        document = request.app[_VIEW].query("portfolio", "limits")
+    except LookupError as exc:
+        return _json({"ok": False, "error": str(exc)}, 503)
+    except Exception:
+        log.exception("%s %s failed", request.method, request.path)
+        return _json({"ok": False, "error": "internal error"}, 500)
+    return _json({"ok": True, **document})
 
 
 async def _positions(request: web.Request) -> web.Response:
@@ -336,6 +351,8 @@ async def serve(view: ServiceView, registry: CollectorRegistry, host: str, port:
         access_log=logging.getLogger("atrium.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT_SECONDS,
     )
+    # Global to prometheus_client (and untyped there); nothing of ours reads _created.
+    disable_created_metrics()  # type: ignore[no-untyped-call]
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

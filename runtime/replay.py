@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +25,7 @@ import msgspec
 from config.market_data import FeedConfig, MarketDataConfig
 from config.schema import AtriumConfig
 from runtime.clocks import SimClock
-from runtime.errors import AtriumError
+from runtime.errors import AtriumError, UsageError
 from runtime.journal import Journal
 from runtime.reports.collect import collect, iso_time
 from runtime.reports.html import write_report
@@ -67,27 +69,60 @@ def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> Market
 
 
 def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """A new empty directory beside ``out_dir`` that the run writes into (see ``_publish``)."""
     journal = out_dir / "journal.sqlite"
     for feed in feeds:
         if feed.resolve() == journal.resolve():
-            raise AtriumError(
+            raise UsageError(
                 f"--out {out_dir} would overwrite the feed {feed}; choose another output directory"
             )
-    for name in (*OUTPUT_FILES, "journal.sqlite-wal", "journal.sqlite-shm"):
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # the outputs are moved in at the end
+            pass
+        return Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.partial-"))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"--out {out_dir}: cannot write there ({reason}); choose a writable directory"
+        ) from None
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move a finished run's files from ``staging`` into ``out_dir``, replacing the old ones."""
+    for name in ("journal.sqlite-wal", "journal.sqlite-shm"):
         (out_dir / name).unlink(missing_ok=True)
-    return journal
+    for name in OUTPUT_FILES:
+        (staging / name).replace(out_dir / name)
+    shutil.rmtree(staging)
 
 
 async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, Any]:
-    """Run the replay, write every output file, and return the summary."""
+    """Run the replay, write every output file, and return the summary.
+
+    The files are written into a directory beside ``options.out_dir`` and moved into it only
+    when the run finished, so a failed run leaves the previous outputs as they were.
+    """
     sections = dict(options.sections or {})
     feed_paths: list[Path] = []
     if any(spec.section == "market_data" for spec in config.topology.actors.values()):
         market_data = _market_data_section(config, options)
         feed_paths = [Path(market_data.base_dir, f.path) for f in market_data.feeds if f.path]
         sections["market_data"] = market_data
-    journal_path = _prepare_out_dir(options.out_dir, feed_paths)
+    staging = _prepare_out_dir(options.out_dir, feed_paths)
+    try:
+        summary = await _replay_into(staging, config, options, sections)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)  # the previous outputs stay as they were
+        raise
+    _publish(staging, options.out_dir)
+    return summary
+
+
+async def _replay_into(
+    staging: Path, config: AtriumConfig, options: ReplayOptions, sections: dict[str, Any]
+) -> dict[str, Any]:
+    journal_path = staging / "journal.sqlite"
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay", sections=sections)
     journal = Journal(journal_path, batch_size=config.journal.batch_size)
     await journal.open()
@@ -116,7 +151,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     if failed is not None:
         raise failed
     wall_seconds = time.perf_counter() - started
-    return _write_outputs(config, options.out_dir, journal_path, pipeline, wall_seconds)
+    return _write_outputs(config, staging, journal_path, pipeline, wall_seconds)
 
 
 def _write_outputs(
@@ -138,6 +173,7 @@ def _write_outputs(
         "volatility": stats["volatility"],
         "sharpe": stats["sharpe"],
         "sortino": stats["sortino"],
+        "annualised_note": stats["annualised_note"],
         "max_drawdown": stats["max_drawdown"],
         "orders": record.orders,
         "fills": record.fills,

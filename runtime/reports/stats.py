@@ -1,6 +1,8 @@
 """Performance statistics of an equity curve. Floats: statistics, not accounting.
 
-Returns are daily (the last equity of each UTC day), annualised with sqrt(252).
+Returns are daily (the last equity of each UTC day), annualised with sqrt(252). Under one
+day of data nothing is annualised: CAGR, volatility, Sharpe and Sortino are ``None`` and
+``annualised_note`` says why (a few hours' return raised to the power of a year is noise).
 """
 
 from __future__ import annotations
@@ -14,10 +16,14 @@ __all__ = ("EquityCurve", "PerformanceStats")
 TRADING_DAYS: Final = 252
 NS_PER_DAY: Final = 86_400 * 10**9
 NS_PER_YEAR: Final = int(365.25 * NS_PER_DAY)
+_UNDER_A_DAY: Final = "under one day of data"
 
 
-class PerformanceStats(dict[str, float | None]):
-    """Named figures; ``None`` where a figure is undefined (e.g. volatility of one day)."""
+class PerformanceStats(dict[str, float | str | None]):
+    """Named figures; ``None`` where a figure is undefined (e.g. volatility of one day).
+
+    ``annualised_note`` is ``None``, or why the annualised figures are ``None``.
+    """
 
 
 class EquityCurve:
@@ -77,6 +83,12 @@ class EquityCurve:
             if self.last_ts is not None and self.first_ts is not None
             else 0
         )
+        if self.first_ts is None or span_ns < NS_PER_DAY:
+            stats["annualised_note"] = "no data" if self.first_ts is None else _UNDER_A_DAY
+            stats["cagr"] = stats["volatility"] = stats["sharpe"] = stats["sortino"] = None
+            stats["max_drawdown"] = self.max_drawdown
+            return stats
+        stats["annualised_note"] = None
         years = span_ns / NS_PER_YEAR
         stats["cagr"] = (
             (final / initial) ** (1.0 / years) - 1.0 if years > 0 and final > 0 else None

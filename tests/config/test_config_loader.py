@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from config import AtriumConfig, ConfigError, load_config, parse_config
+from config.portfolio import CommissionConfig
 
 
 def test_parse_when_empty_then_every_section_has_defaults() -> None:
@@ -93,3 +95,41 @@ def test_shipped_config_when_loaded_then_valid(name: str) -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "config" / name)
     assert config.strategies
     assert config.market_data.feeds
+
+
+def test_portfolio_costs_when_only_execution_sets_them_then_taken_from_the_venue() -> None:
+    execution = {
+        "commission_per_share": Decimal("0.005"),
+        "commission_bps": Decimal(5),
+        "commission_min": Decimal(1),
+        "slippage_bps": Decimal(10),
+    }
+    portfolio = parse_config({"execution": execution}).portfolio
+    assert portfolio.commission == CommissionConfig(
+        per_share=Decimal("0.005"), pct_of_notional=Decimal("0.0005"), minimum=Decimal(1)
+    )
+    assert portfolio.slippage_pct == Decimal("0.001")
+
+
+def test_portfolio_costs_when_set_apart_then_the_portfolio_keeps_its_own() -> None:
+    config = parse_config(
+        {
+            "execution": {"commission_per_share": Decimal("0.005"), "slippage_bps": Decimal(10)},
+            "portfolio": {"commission": {"minimum": Decimal(2)}, "slippage_pct": Decimal(0)},
+        }
+    )
+    assert config.portfolio.commission == CommissionConfig(minimum=Decimal(2))
+    assert config.portfolio.slippage_pct == Decimal(0)
+    assert config.execution.commission_per_share == Decimal("0.005")
+
+
+def test_portfolio_costs_when_venue_bps_make_a_pct_of_one_or_more_then_error_says_where() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=(
+            r"^portfolio\.commission\.pct_of_notional: expected a number in \[0, 1\), got 1 "
+            r"\(taken from \[execution\]\); set \[portfolio\.commission\] to size on other "
+            r"costs than the venue's$"
+        ),
+    ):
+        parse_config({"execution": {"commission_bps": Decimal(10_000)}})

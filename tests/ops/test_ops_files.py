@@ -15,6 +15,7 @@ from ops_kit import (
     ALERTS_YML,
     DATASOURCE,
     OPS,
+    PROVISIONED_UID,
     alert_blocks,
     alert_expr,
     all_panels,
@@ -27,6 +28,7 @@ from ops_kit import (
     systemd_unit,
 )
 
+from config.journal import JournalConfig
 from config.market_data import SyntheticLiveConfig, WebSocketConfig
 from config.runtime import RuntimeConfig
 from config.service import ServiceConfig
@@ -97,6 +99,30 @@ def test_alert_rules_when_read_then_each_has_for_severity_summary_and_descriptio
         assert 'job="atrium"' in alert_expr(block), name
 
 
+RUNBOOK_ALERTS = {
+    "AtriumVenueDisconnected",
+    "AtriumOrderRejectionsRising",
+    "AtriumJournalBacklog",
+    "AtriumFeedRecordsRejected",
+}
+
+
+def test_alert_runbooks_when_read_then_each_url_names_a_section_of_ops_readme() -> None:
+    readme = (OPS / "README.md").read_text(encoding="utf-8")
+    # GitHub's anchor of a "### Name" heading is the name in lower case.
+    sections = {
+        heading.lower() for heading in re.findall(r"^### (\w+)$", readme, flags=re.MULTILINE)
+    }
+    urls = {
+        name: re.findall(r'^\s*runbook_url: "ops/README\.md#([\w-]+)"$', block, re.MULTILINE)
+        for name, block in alert_blocks().items()
+    }
+    assert {name for name, found in urls.items() if found} >= RUNBOOK_ALERTS
+    for name, found in urls.items():
+        assert found in ([], [name.lower()]), name
+        assert set(found) <= sections, name
+
+
 def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> None:
     blocks = alert_blocks()
     stale = re.fullmatch(
@@ -112,6 +138,13 @@ def test_alert_thresholds_when_they_mirror_config_defaults_then_equal_them() -> 
         'atrium_trading_state{job="atrium", state="HALTED"} == 1'
     )
     assert alert_expr(blocks["AtriumTargetDown"]) == 'up{job="atrium"} == 0'
+    # The journal holds the feeds back at batch_size * 8 rows; the alert warns at half.
+    backlog = re.fullmatch(
+        r'atrium_journal_buffered_rows\{job="atrium"\} > (\d+)',
+        alert_expr(blocks["AtriumJournalBacklog"]),
+    )
+    assert backlog is not None
+    assert int(backlog.group(1)) == JournalConfig().batch_size * 8 // 2
 
 
 # -- metric names ---------------------------------------------------------------------------
@@ -164,10 +197,77 @@ def test_dashboard_when_loaded_then_uid_title_schema_and_job_instance_variables(
     assert document["title"] == "Atrium"
     assert document["schemaVersion"] == 39
     variables = {v["name"]: v for v in document["templating"]["list"]}
-    assert set(variables) == {"job", "instance"}
-    assert all(v["datasource"] == DATASOURCE for v in variables.values())
+    assert list(variables) == ["datasource", "job", "instance", "role"]
+    assert all(variables[name]["datasource"] == DATASOURCE for name in ("job", "instance", "role"))
     assert variables["job"]["current"]["value"] == "atrium"
     assert variables["instance"]["allValue"] == ".+"
+
+
+def test_dashboard_when_imported_elsewhere_then_datasource_is_a_variable_and_an_input() -> None:
+    document = dashboard()
+    datasource = document["templating"]["list"][0]
+    assert (datasource["name"], datasource["type"], datasource["query"]) == (
+        "datasource",
+        "datasource",
+        "prometheus",
+    )
+    # Provisioned next to ops/grafana/provisioning it starts on that datasource.
+    assert datasource["current"]["value"] == PROVISIONED_UID
+    assert [(i["type"], i["pluginId"]) for i in document["__inputs"]] == [
+        ("datasource", "prometheus")
+    ]
+    text = json.dumps(document)
+    assert text.count(PROVISIONED_UID) == 1  # only as the variable's default
+
+
+def test_dashboard_when_role_variable_then_every_query_filters_on_it() -> None:
+    role = {v["name"]: v for v in dashboard()["templating"]["list"]}["role"]
+    assert role["includeAll"] is True
+    assert role["allValue"] == ".*"  # a single process has no role label: match it too
+    unfiltered = [q.where for q in dashboard_queries(dashboard()) if 'role=~"$role"' not in q.expr]
+    assert unfiltered == []
+
+
+def test_dashboard_money_panels_when_checked_then_currency_unit() -> None:
+    money = [
+        panel
+        for panel in all_panels(dashboard())
+        if any(
+            re.search(
+                r"atrium_portfolio_(equity|cash|.*exposure|.*pnl|strategy_budget)\b", t["expr"]
+            )
+            for t in panel.get("targets", [])
+        )
+        and "utilization" not in json.dumps(panel.get("targets", []))
+    ]
+    assert len(money) == 8
+    assert {panel["title"]: panel["fieldConfig"]["defaults"]["unit"] for panel in money} == {
+        panel["title"]: "currencyUSD" for panel in money
+    }
+
+
+def test_dashboard_timeseries_legends_when_checked_then_table_of_last_and_max() -> None:
+    legends = {
+        panel["title"]: panel["options"]["legend"]
+        for panel in all_panels(dashboard())
+        if panel["type"] == "timeseries"
+    }
+    assert legends
+    assert {title: legend["calcs"] for title, legend in legends.items()} == {
+        title: ["lastNotNull", "max"] for title in legends
+    }
+    assert all(legend["displayMode"] == "table" for legend in legends.values())
+
+
+def test_dashboard_annotations_when_trading_leaves_active_then_marked_from_trading_state() -> None:
+    annotations = [a for a in dashboard()["annotations"]["list"] if not a.get("builtIn")]
+    assert [(a["name"], a["datasource"], a["enable"]) for a in annotations] == [
+        ("Trading halted or reduced", DATASOURCE, True)
+    ]
+    expr = for_prometheus(annotations[0]["expr"])
+    assert expr == (
+        'atrium_trading_state{job="atrium", instance=~".+", role=~".*", state!="ACTIVE"} == 1'
+    )
 
 
 def test_dashboard_panels_when_checked_then_pinned_datasource_unique_ids_and_queries() -> None:
@@ -255,7 +355,7 @@ def test_grafana_provisioning_when_read_then_datasource_uid_pinned_and_dashboard
     provisioning = OPS / "grafana" / "provisioning"
     datasource = (provisioning / "datasources" / "atrium.yaml").read_text(encoding="utf-8")
     assert re.search(r"^\s*type: prometheus$", datasource, flags=re.MULTILINE)
-    assert re.search(rf"^\s*uid: {DATASOURCE['uid']}$", datasource, flags=re.MULTILINE)
+    assert re.search(rf"^\s*uid: {PROVISIONED_UID}$", datasource, flags=re.MULTILINE)
     assert re.search(r"^\s*url: http://localhost:9090$", datasource, flags=re.MULTILINE)
     assert re.search(r"^\s*timeInterval: 5s$", datasource, flags=re.MULTILINE)
     dashboards = (provisioning / "dashboards" / "atrium.yaml").read_text(encoding="utf-8")

@@ -107,20 +107,44 @@ def _intent(intent_id: str) -> OrderIntent:
 # -- read-only endpoints ---------------------------------------------------------------
 
 
+async def test_get_limits_when_started_then_ok_true_comes_first() -> None:
+    async with running() as service, service.http.get("/api/portfolio/limits") as response:
+        text = await response.text()
+
+    assert text.startswith('{"ok": true, "equity": "100000", ')
+
+
+async def test_get_limits_when_portfolio_raises_then_500_with_ok_false(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("secret internals")
+
+    async with running() as service:
+        monkeypatch.setattr(service.view.actor("portfolio"), "limits", broken)
+        with caplog.at_level(logging.ERROR, logger="atrium.http"):
+            answer = await service.get("/api/portfolio/limits")
+
+    assert answer == (500, {"ok": False, "error": "internal error"})
+    (record,) = [r for r in caplog.records if r.name == "atrium.http"]
+    assert record.getMessage() == "GET /api/portfolio/limits failed"
+
+
 async def test_get_limits_when_started_then_initial_capital_and_default_exposure_cap() -> None:
     async with running() as service:
         status, limits = await service.get("/api/portfolio/limits")
 
     assert status == 200
-    # max_exposure = 100000 equity * 0.8 max_exposure_pct * 2 max_leverage
-    assert {key: limits[key] for key in list(limits)[:12]} == {
+    # max_exposure = 100000 equity * 0.8 max_exposure_pct * 1 max_leverage
+    assert {key: limits[key] for key in list(limits)[:13]} == {
+        "ok": True,
         "equity": "100000",
         "cash": "100000",
-        "max_exposure": "160000",
+        "max_exposure": "80000",
         "current_exposure": "0",
         "filled_exposure": "0",
         "reserved_exposure": "0",
-        "available_exposure": "160000",
+        "available_exposure": "80000",
         "exposure_utilization_pct": "0.00",
         "leverage": "0",
         "margin_required": "0",
@@ -210,6 +234,16 @@ async def test_get_metrics_when_running_then_prometheus_text_with_equity_and_act
     assert 'atrium_trading_state{state="ACTIVE"} 1.0' in lines
 
 
+async def test_get_metrics_when_counters_registered_then_no_created_series() -> None:
+    async with running() as service:
+        await service.send(_intent("i1"), "strategy")  # counts an order: counters have samples
+        async with service.http.get("/metrics") as response:
+            text = await response.text()
+
+    assert "atrium_orders_total" in text
+    assert [line for line in text.splitlines() if "_created" in line] == []
+
+
 async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None:
     atrium = parse_config({})
     registry = CollectorRegistry()
@@ -220,12 +254,15 @@ async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None
         async with (
             aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http,
             http.get("/api/risk") as response,
+            http.get("/api/portfolio/limits") as limits,
         ):
             answer = response.status, await response.json()
+            limits_answer = limits.status, await limits.json()
     finally:
         await server.close()
 
     assert answer == (503, {"error": "risk.status is not available"})
+    assert limits_answer == (503, {"ok": False, "error": "portfolio.limits is not available"})
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -262,14 +299,14 @@ async def test_request_when_handler_raises_then_500_without_traceback_and_logged
         raise RuntimeError("secret internals")
 
     async with running() as service:
-        monkeypatch.setattr(service.view.actor("portfolio"), "limits", broken)
+        monkeypatch.setattr(service.view.actor("portfolio"), "positions", broken)
         with caplog.at_level(logging.ERROR, logger="atrium.http"):
-            async with service.http.get("/api/portfolio/limits") as response:
+            async with service.http.get("/api/portfolio/positions") as response:
                 status, body = response.status, await response.text()
 
     assert (status, body) == (500, '{"error": "internal error"}')
     (record,) = [r for r in caplog.records if r.name == "atrium.http"]
-    assert record.getMessage() == "GET /api/portfolio/limits failed"
+    assert record.getMessage() == "GET /api/portfolio/positions failed"
     assert record.exc_info is not None
     assert str(record.exc_info[1]) == "secret internals"
 

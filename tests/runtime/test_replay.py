@@ -176,8 +176,55 @@ def test_replay_when_out_dir_is_the_feed_journal_then_refuses(
             "--no-progress",
         ]
     )
-    assert code == 1
+    assert code == 2
     assert capsys.readouterr().err == (
         f"atrium: error: --out {run_dir} would overwrite the feed {run_dir / 'journal.sqlite'}; "
         "choose another output directory\n"
     )
+
+
+def test_replay_when_feed_missing_then_previous_outputs_kept(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    before = {}
+    for name in ("journal.sqlite", "trades.csv", "equity.csv", "summary.json", "report.html"):
+        before[name] = (run_dir / name).read_bytes()
+        (out / name).write_bytes(before[name])
+    missing = tmp_path / "nvda-typo.csv"
+    args = ["--out", str(out), "--feed", str(missing), "--no-progress"]
+    code = main(["replay", "--config", str(EXAMPLE), *args])
+    assert code == 1
+    assert capsys.readouterr().err.endswith(
+        f"{missing}: cannot open feed: No such file or directory\n"
+    )
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no partial directory left
+
+
+def test_replay_when_out_cannot_be_created_then_one_line_naming_it_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    out = blocker / "out"
+    code = main(["replay", "--config", str(EXAMPLE), "--out", str(out), "--no-progress"])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"atrium: error: --out {out}: cannot write there (Not a directory); "
+        "choose a writable directory\n"
+    )
+
+
+def test_summary_when_feed_spans_under_a_day_then_annualised_figures_null_with_a_note(
+    tmp_path: Path,
+) -> None:
+    one_bar = tmp_path / "nvda-one-bar.csv"
+    one_bar.write_text("\n".join(NVDA.read_text().splitlines()[:2]) + "\n")
+    summary = _replay(tmp_path / "out", "--feed", str(one_bar))
+    assert summary["bars"] == 1
+    assert {
+        key: summary[key] for key in ("cagr", "volatility", "sharpe", "sortino")
+    } == dict.fromkeys(("cagr", "volatility", "sharpe", "sortino"))
+    assert summary["annualised_note"] == "under one day of data"

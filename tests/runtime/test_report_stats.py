@@ -71,6 +71,36 @@ def test_performance_when_no_points_then_flat_and_undefined_ratios() -> None:
     assert stats["sharpe"] is None
     assert stats["cagr"] is None
     assert stats["max_drawdown"] == 0.0
+    assert stats["annualised_note"] == "no data"
+
+
+def test_performance_when_six_hours_of_data_then_annualised_figures_null_with_a_note() -> None:
+    # -1 % in six hours: raised to a year's power that was a CAGR of -100 %.
+    hour = DAY // 24
+    points = [(10 * DAY + h * hour, 100.0 - h / 6) for h in range(7)]
+    stats = performance(points, 100.0)
+    assert stats == {
+        "total_return": pytest.approx(-0.01),
+        "annualised_note": "under one day of data",
+        "cagr": None,
+        "volatility": None,
+        "sharpe": None,
+        "sortino": None,
+        "max_drawdown": pytest.approx(0.01),
+    }
+
+
+def test_performance_when_hours_span_midnight_then_two_closes_still_not_annualised() -> None:
+    hour = DAY // 24
+    stats = performance([(DAY - 2 * hour, 99.0), (DAY + 2 * hour, 101.0)], 100.0)
+    assert (stats["volatility"], stats["sharpe"], stats["sortino"]) == (None, None, None)
+    assert stats["annualised_note"] == "under one day of data"
+
+
+def test_performance_when_a_day_or_more_then_annualised_with_no_note() -> None:
+    stats = performance([(0, 100.0), (DAY, 101.0), (2 * DAY, 102.0)], 100.0)
+    assert stats["annualised_note"] is None
+    assert stats["cagr"] == pytest.approx(1.02 ** (365.25 / 2) - 1)
 
 
 def test_performance_when_risk_free_rate_then_sharpe_uses_excess_returns() -> None:

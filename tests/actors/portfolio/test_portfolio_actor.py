@@ -345,7 +345,7 @@ def test_limits_when_serialised_then_plain_json_with_decimal_strings() -> None:
         "capital_pct": "0.3",
         "sizing_mode": "fixed_qty",
     }
-    assert limits["config"]["max_leverage"] == "2.0"
+    assert limits["config"]["max_leverage"] == "1.0"
     assert limits["config"]["strategy_budgets"]["trend"]["capital_pct"] == "0.3"
 
 
@@ -385,7 +385,7 @@ def test_metrics_when_filled_and_denied_then_gauges_and_counters_on_handed_regis
     assert value("atrium_portfolio_equity") == 101000.0
     assert value("atrium_portfolio_cash") == 90000.0
     assert value("atrium_portfolio_gross_exposure") == 11000.0
-    assert value("atrium_portfolio_max_exposure") == 101000.0 * 0.8 * 2
+    assert value("atrium_portfolio_max_exposure") == 101000.0 * 0.8 * 1
     assert value("atrium_portfolio_leverage_ratio") == pytest.approx(11000 / 101000)
     assert value("atrium_portfolio_open_positions") == 1.0
     assert value("atrium_portfolio_strategy_budget", strategy="s1") == 30300.0

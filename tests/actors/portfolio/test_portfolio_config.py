@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from portfolio_kit import Harness
 
 from config import ConfigError, parse_config
 from config.portfolio import (
@@ -21,7 +22,7 @@ def test_defaults_when_section_empty_then_issue_defaults() -> None:
     config = parse_config({}).portfolio
     assert config.position_sizing_mode == "fixed_qty"
     assert config.initial_capital == D(100000)
-    assert config.max_leverage == D("2.0")
+    assert config.max_leverage == D("1.0")
     assert config.max_exposure_pct == D("0.8")
     assert config.max_risk_per_trade_pct == D("0.01")
     assert config.max_risk_per_strategy_pct == D("0.2")
@@ -180,3 +181,19 @@ def test_parse_when_schema_violated_then_loader_names_key_path(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(data)
+
+
+def test_sizing_when_only_execution_sets_costs_then_percent_equity_pays_them() -> None:
+    config = parse_config(
+        {
+            "portfolio": {
+                "position_sizing_mode": "percent_equity",
+                "strategy_budgets": {"s1": {"capital_pct": 1}},
+            },
+            "execution": {"commission_per_share": D(1), "slippage_bps": D(100)},
+        }
+    )
+    harness = Harness(config.portfolio)
+    harness.bar("X", 100)
+    # 10 % of 100,000 at 101 (1 % slippage) plus 1 a share: 10,000 // 102 = 98, not 100.
+    assert harness.sized("X", "BUY", weight="0.1").quantity == D(98)

@@ -66,7 +66,7 @@ def test_atr_when_issue_example_then_600_shares() -> None:
 
 
 def test_limits_when_leverage_2_exposure_08_on_100000_then_max_exposure_160000() -> None:
-    limits = Harness().actor.limits()
+    limits = Harness(max_leverage=D(2)).actor.limits()
     assert D(limits["max_exposure"]) == D(160000)
     assert (limits["current_exposure"], limits["available_exposure"]) == ("0", "160000")
     assert limits["exposure_utilization_pct"] == "0.00"
@@ -167,6 +167,7 @@ def test_defect6_atr_when_short_then_margin_caps_it() -> None:
 def test_defect6_atr_when_tiny_stop_then_leverage_cap_still_applies() -> None:
     # 1,000 / 0.1 = 10,000 shares at 100 = 1,000,000 asked; gross cap 160,000 -> 1,600.
     harness = Harness(
+        max_leverage=D(2),
         position_sizing_mode="fixed_risk_atr",
         strategy_budgets={"s1": StrategyBudgetConfig(capital_pct=D(2))},
     )
