@@ -27,7 +27,7 @@ from config.schema import AtriumConfig
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError, UsageError
 from runtime.journal import Journal
-from runtime.reports.collect import collect, iso_time
+from runtime.reports.collect import RunCollector, RunRecord, iso_time
 from runtime.reports.html import write_report
 from runtime.topology import Pipeline, build_pipeline
 
@@ -128,6 +128,8 @@ async def _replay_into(
     await journal.open()
     pipeline.dispatcher.add_tap(journal.record)
     pipeline.dispatcher.add_gate(journal)
+    collector = RunCollector(staging, Decimal(config.portfolio.initial_capital))
+    pipeline.dispatcher.add_tap(collector.add)
     started = time.perf_counter()
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
@@ -146,19 +148,19 @@ async def _replay_into(
                     tg.cancel_scope.cancel()
         finally:
             await journal.close()
+            collector.close()
             if options.progress:
                 print(file=sys.stderr)
     if failed is not None:
         raise failed
     wall_seconds = time.perf_counter() - started
-    return _write_outputs(config, staging, journal_path, pipeline, wall_seconds)
+    return _write_outputs(config, staging, collector.record, pipeline, wall_seconds)
 
 
 def _write_outputs(
-    config: AtriumConfig, out_dir: Path, journal_path: Path, pipeline: Pipeline, wall_seconds: float
+    config: AtriumConfig, out_dir: Path, record: RunRecord, pipeline: Pipeline, wall_seconds: float
 ) -> dict[str, Any]:
-    initial = Decimal(config.portfolio.initial_capital)
-    record = collect(journal_path, out_dir, initial)
+    initial = record.initial_equity
     stats = record.curve.performance(config.replay.risk_free_rate)
     closed = record.wins + record.losses
     first, last = record.curve.first_ts, record.curve.last_ts
