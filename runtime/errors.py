@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ("ActorEscalation", "AtriumError", "FatalInputError")
+__all__ = ("ActorEscalation", "AtriumError", "FatalInputError", "SnapshotError")
 
 
 class AtriumError(Exception):
@@ -25,4 +25,12 @@ class FatalInputError(AtriumError):
     """Raised by a source when bad input must stop the run (a feed under policy ``fail``).
 
     The message names the file, the line and the problem.
+    """
+
+
+class SnapshotError(AtriumError):
+    """Raised when actor state cannot be written as a snapshot, or a snapshot does not load.
+
+    Writing: the state holds an object of a class not declared as a state type.
+    Loading: the bytes are not a snapshot this Atrium wrote (damage, or another format).
     """

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import pickle
 import sqlite3
 import sys
 import time
@@ -48,9 +47,10 @@ from runtime.actor import Actor
 from runtime.bus import OPERATOR
 from runtime.clocks import Clock, LiveClock
 from runtime.codec import decode, encode
-from runtime.errors import AtriumError
+from runtime.errors import AtriumError, SnapshotError
 from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
+from runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
 from runtime.topology import Pipeline
 from runtime.version import atrium_version
 
@@ -117,6 +117,7 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
         f"{sys.version_info.major}.{sys.version_info.minor}",
         str(JOURNAL_SCHEMA_VERSION),
         str(MESSAGE_SCHEMA_VERSION),
+        str(SNAPSHOT_FORMAT_VERSION),
         msgspec.json.encode(sections, order="sorted").decode(),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
@@ -148,9 +149,9 @@ class Snapshotter:
         journal = self._journal
         self._last = journal.next_seq - 1
         try:
-            payload = pickle.dumps(_states(self._pipeline), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # an actor holds something that does not pickle
-            log.warning("snapshots are off: actor state does not pickle (%r)", exc)
+            payload = encode_states(_states(self._pipeline))
+        except SnapshotError as exc:
+            log.warning("snapshots are off: %s", exc)
             self._pipeline.bus.on_settled = None
             return
         journal.record_snapshot(self._pipeline.clock.now_ns(), self._fingerprint, payload)
@@ -303,9 +304,12 @@ def _restore_snapshot(
         return 0
     seq, payload = int(row[0]), bytes(row[1])
     try:
-        states: dict[str, dict[str, Any]] = pickle.loads(payload)
-    except Exception as exc:
-        raise RecoveryError(f"{path}: the snapshot at seq {seq} does not load: {exc!r}") from None
+        states = decode_states(payload)
+    except SnapshotError as exc:
+        raise RecoveryError(
+            f"{path}: the snapshot at seq {seq} is damaged ({exc}); it was not loaded. "
+            "Keep the journal for inspection and start on a copy without its snapshots"
+        ) from None
     missing = sorted(set(actors) - set(states))
     if missing:
         raise RecoveryError(f"{path}: the snapshot at seq {seq} has no state for {missing}")

@@ -8,11 +8,14 @@ orders and fills, and no order id twice.
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
 import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -31,7 +34,8 @@ from recovery_witness import Witness
 from config.schema import AtriumConfig
 from config.topology import default_actors
 from runtime.messages import Bar, Control, Message, Order
-from runtime.recovery import RecoveryError
+from runtime.recovery import RecoveryError, fingerprint
+from runtime.version import atrium_version
 
 
 @pytest.fixture(scope="module")
@@ -251,3 +255,39 @@ async def test_recover_when_tasks_scheduler_then_refused_and_journal_untouched(
         "recovery needs the 'inline' scheduler. Move the journal aside to start a new session."
     )
     assert journal.read_bytes() == before
+
+
+class _Mkdir:
+    """Unpickling this makes a directory: the marker that code ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.mkdir, (str(self.path),))
+
+
+async def test_recover_when_snapshot_row_is_a_pickle_then_refused_as_damage_and_not_run(
+    reference: tuple[Path, Outcome], tmp_path: Path
+) -> None:
+    path, _ = reference
+    journal = tmp_path / "journal.sqlite"
+    cut(path, journal, 50)
+    config = session_config(journal)
+    marker = tmp_path / "ran"
+    with closing(sqlite3.connect(journal)) as db:
+        db.execute(
+            "INSERT INTO snapshots VALUES (?, ?, ?, ?)",
+            (40, 0, fingerprint(config, atrium_version()), pickle.dumps({"x": _Mkdir(marker)})),
+        )
+        db.commit()
+
+    with pytest.raises(
+        RecoveryError,
+        match=rf"^{re.escape(str(journal))}: the snapshot at seq 40 is damaged \(not a snapshot "
+        r"\(.+\)\); it was not loaded\. Keep the journal for inspection and start on a copy "
+        r"without its snapshots$",
+    ):
+        await run_session(config)
+
+    assert not marker.exists()
