@@ -79,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
     run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
+    run.add_argument(
+        "--new-session",
+        action="store_true",
+        help="start a new session on a journal file that exists but holds none (an empty file)",
+    )
 
     cluster = commands.add_parser("cluster", help="work with a cluster's JetStream stream")
     cluster_actions = cluster.add_subparsers(dest="cluster_command", required=True)
@@ -143,7 +148,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _record(config, args)
     if args.command == "run":
         run_loop(
-            lambda: run_service(config, sections=sections), use_uvloop=config.runtime.use_uvloop
+            lambda: run_service(config, sections=sections, new_session=args.new_session),
+            use_uvloop=config.runtime.use_uvloop,
         )
         return EXIT_OK
     raise AssertionError(args.command)  # argparse rejects unknown commands

@@ -28,6 +28,7 @@ Market data between them is committed in batches by the writer task.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Final
@@ -47,11 +48,21 @@ from runtime.messages import (
     TradingStateChanged,
 )
 
-__all__ = ("DURABLE_KINDS", "JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
+__all__ = (
+    "DURABLE_KINDS",
+    "JOURNAL_SCHEMA_VERSION",
+    "OPEN_SESSION_KEY",
+    "Journal",
+    "JournalError",
+    "create_schema",
+)
 
 log = logging.getLogger("atrium.journal")
 
 JOURNAL_SCHEMA_VERSION: Final = 2
+#: ``meta`` key holding the number of the session that is appending, until it closes
+#: cleanly; checkpointed into the main file, so it survives the loss of the ``-wal``.
+OPEN_SESSION_KEY: Final = "open_session"
 
 #: Kinds committed before anyone acts on them (when the journal is durable).
 DURABLE_KINDS: Final = frozenset({Order, CancelOrder, Fill, Control, TradingStateChanged})
@@ -133,6 +144,15 @@ def _versions() -> dict[str, str]:
         "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
         "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
     }
+
+
+def create_schema(connection: sqlite3.Connection) -> None:
+    """Make the empty database on ``connection`` (autocommit) a journal of this schema."""
+    connection.execute("BEGIN")
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", list(_versions().items()))
+    connection.execute("COMMIT")
 
 
 class JournalError(AtriumError):
@@ -223,8 +243,9 @@ class Journal:
         missing = sorted({"meta", "events", "snapshots", "sessions"} - tables)
         if "meta" in missing:
             return "an SQLite database, but not an Atrium journal (it has no meta table)"
-        versions = await self._read_meta()
+        meta = await self._read_meta()
         expected = _versions()
+        versions = {key: meta.get(key, "") for key in expected}
         if versions != expected:
             return f"journal schema {versions} is not the supported {expected}"
         if missing:
@@ -270,6 +291,7 @@ class Journal:
         with anyio.CancelScope(shield=True):
             if self._db is not None:
                 await self._write_buffer()
+                await self._db.execute("DELETE FROM meta WHERE key = ?", (OPEN_SESSION_KEY,))
                 await self._db.close()
                 self._db = None
 
@@ -279,7 +301,12 @@ class Journal:
         await self._write_buffer()
 
     async def begin_session(self, *, mode: str, version: str, fingerprint: str) -> int:
-        """Record that a run starts appending here; return its session number."""
+        """Record that a run starts appending here; return its session number.
+
+        The session stays marked open in ``meta`` (:data:`OPEN_SESSION_KEY`) until
+        :meth:`close`; the mark is checkpointed into the main file at once, so a start
+        after an unclean stop can tell when the ``-wal`` file went missing.
+        """
         assert self._db is not None
         async with self._write_lock:
             cursor = await self._db.execute(
@@ -287,7 +314,12 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?)",
                 (time.time_ns(), self.next_seq, mode, version, fingerprint),
             )
-        return int(cursor.lastrowid or 0)
+            session = int(cursor.lastrowid or 0)
+            await self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (OPEN_SESSION_KEY, str(session))
+            )
+            await self._db.execute("PRAGMA wal_checkpoint(FULL)")
+        return session
 
     # -- recording -----------------------------------------------------------------------
 

@@ -308,7 +308,8 @@ def _restore_snapshot(
     except SnapshotError as exc:
         raise RecoveryError(
             f"{path}: the snapshot at seq {seq} is damaged ({exc}); it was not loaded. "
-            "Keep the journal for inspection and start on a copy without its snapshots"
+            "Run `atrium journal salvage` on the journal (it copies the events, not the "
+            "snapshots) and start on the salvaged journal"
         ) from None
     missing = sorted(set(actors) - set(states))
     if missing:

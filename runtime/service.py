@@ -8,6 +8,7 @@ journal, exit 0; a second signal exits at once).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ from runtime.clocks import LiveClock
 from runtime.cluster.wiring import BRIDGE
 from runtime.errors import AtriumError
 from runtime.journal import Journal
+from runtime.journal_check import check_journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
 from runtime.recovery import record_session, resume_session
@@ -119,10 +121,13 @@ async def run_service(
     *,
     registry: CollectorRegistry | None = None,
     sections: dict[str, Any] | None = None,
+    new_session: bool = False,
 ) -> None:
     """Run until a signal (or an escalation, which raises after a clean stop).
 
     ``sections`` overrides config sections by name (a cluster role's bridge wiring).
+    ``new_session`` lets an existing journal file without a session be used
+    (``atrium run --new-session``).
     """
     from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
@@ -133,8 +138,13 @@ async def run_service(
     )
     journal = None
     if config.journal.enabled:
+        path = Path(config.journal.path)
+        # Damage is refused here, before any actor runs, not found by the re-run.
+        await anyio.to_thread.run_sync(
+            functools.partial(check_journal, path, new_session=new_session)
+        )
         journal = Journal(
-            Path(config.journal.path),
+            path,
             batch_size=config.journal.batch_size,
             durable=True,
             synchronous=config.journal.synchronous,

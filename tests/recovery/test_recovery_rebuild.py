@@ -285,8 +285,8 @@ async def test_recover_when_snapshot_row_is_a_pickle_then_refused_as_damage_and_
     with pytest.raises(
         RecoveryError,
         match=rf"^{re.escape(str(journal))}: the snapshot at seq 40 is damaged \(not a snapshot "
-        r"\(.+\)\); it was not loaded\. Keep the journal for inspection and start on a copy "
-        r"without its snapshots$",
+        r"\(.+\)\); it was not loaded\. Run `atrium journal salvage` on the journal \(it "
+        r"copies the events, not the snapshots\) and start on the salvaged journal$",
     ):
         await run_session(config)
 
