@@ -30,6 +30,7 @@ already holds events:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sqlite3
@@ -105,13 +106,19 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
 
     The ``service`` and ``journal`` sections (port, token variable, file path, batch
     size) do not change what actors do and are left out, so moving the port or the
-    journal file keeps the snapshots usable.
+    journal file keeps the snapshots usable. Feed files count by what they hold, not where
+    they are: ``[market_data].base_dir`` (absolute once loaded) is left out and each feed's
+    ``path`` stands as its file name and a digest of its content, so moving the config
+    with its data keeps the snapshots usable too, and editing a feed file does not.
     """
-    sections = {
-        name: value
-        for name, value in msgspec.structs.asdict(config).items()
-        if name not in ("service", "journal")
-    }
+    sections = msgspec.to_builtins(config)
+    for name in ("service", "journal"):
+        sections.pop(name, None)
+    market_data = sections.get("market_data") or {}
+    base_dir = market_data.pop("base_dir", ".")
+    for feed in market_data.get("feeds", ()):
+        if feed.get("path"):
+            feed["path"] = _content_identity(Path(base_dir, feed["path"]))
     parts = [
         version,
         f"{sys.version_info.major}.{sys.version_info.minor}",
@@ -121,6 +128,29 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
         msgspec.json.encode(sections, order="sorted").decode(),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _content_identity(path: Path) -> str:
+    """A feed file as its name and the SHA-256 of its bytes (``missing`` when unreadable)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"{path.name} missing"
+    return f"{path.name} sha256:{_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file (size and mtime key the cache: the fingerprint is taken twice)."""
+    del size, mtime_ns
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
 
 
 class Snapshotter:
