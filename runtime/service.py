@@ -25,7 +25,7 @@ from runtime.bus import OPERATOR
 from runtime.clocks import LiveClock
 from runtime.cluster.wiring import BRIDGE
 from runtime.errors import AtriumError
-from runtime.journal import Journal
+from runtime.journal import Journal, JournalError
 from runtime.journal_check import check_journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
@@ -116,6 +116,14 @@ def _token(config: AtriumConfig) -> str | None:
     return token or None
 
 
+async def _write_journal(journal: Journal, pipeline: Pipeline) -> None:
+    """The journal's writer task; a failed write stops the service at once."""
+    try:
+        await journal.run_writer()
+    except JournalError as exc:
+        pipeline.supervisor.request_stop(f"journal failed: {exc}", immediate=True)
+
+
 async def run_service(
     config: AtriumConfig,
     *,
@@ -177,7 +185,7 @@ async def run_service(
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(pipeline.supervisor.watch_signals, signals)
                         if journal is not None:
-                            tg.start_soon(journal.run_writer)
+                            tg.start_soon(_write_journal, journal, pipeline)
                         tg.start_soon(
                             metrics.sample_loop_lag, config.service.loop_lag_interval_seconds
                         )
@@ -202,6 +210,9 @@ async def run_service(
                 finally:
                     if journal is not None:
                         await journal.close()
+                if journal is not None and journal.failure is not None:
+                    # Whichever actor was writing when the disk filled: the journal is the cause.
+                    raise journal.failure
                 if failed is not None:
                     raise failed
                 log.info("stopped: %s", pipeline.supervisor.stop_reason)
