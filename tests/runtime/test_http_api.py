@@ -610,3 +610,26 @@ async def test_get_metrics_when_scraped_within_cache_seconds_then_rendered_once_
 
     assert collector.calls == renders
     assert all(body.startswith(b"# HELP") for body in bodies)
+
+
+async def test_request_when_cap_reached_by_requests_in_progress_then_503_and_closed() -> None:
+    config = {"service": {"max_connections": 1, "body_timeout_seconds": 5}}
+    async with running(config=config) as service:
+        busy = await anyio.connect_tcp("127.0.0.1", service.port)
+        await busy.send(
+            b"POST /api/control/halt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\n".encode()
+            + b"Content-Length: 100\r\n\r\n{"
+        )
+        await anyio.sleep(0.1)  # the head is in: the connection is busy, not slow
+        refused = await anyio.connect_tcp("127.0.0.1", service.port)
+        answer = b""
+        with anyio.fail_after(5), contextlib.suppress(anyio.EndOfStream):
+            while True:
+                answer += await refused.receive()
+        await refused.aclose()
+        await busy.aclose()
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 503 Service Unavailable"
+    assert json.loads(body) == {"error": "too many open connections; retry shortly"}
