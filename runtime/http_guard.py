@@ -96,6 +96,8 @@ class _Guard(asyncio.Protocol):
             self._connections.count -= 1
 
     def data_received(self, data: bytes) -> None:
+        if self._transport is None:  # refused at the cap: aiohttp never saw it
+            return
         if self._timer is not None:
             seen = self._tail + data
             if _HEAD_END in seen:
@@ -116,10 +118,12 @@ class _Guard(asyncio.Protocol):
         self._inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._inner.pause_writing()
+        if self._transport is not None:
+            self._inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self._inner.resume_writing()
+        if self._transport is not None:
+            self._inner.resume_writing()
 
 
 class GuardedSite(web.BaseSite):

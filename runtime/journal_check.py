@@ -54,6 +54,9 @@ def intact_events(
     try:
         rows = connection.execute("SELECT seq, ts, kind, payload FROM events ORDER BY seq")
         for seq, ts, kind, payload in rows:
+            if seq != reached + 1:  # seq counts from 1 without a gap in a journal
+                damage.append(Damage(reached, None, f"seq {seq} follows seq {reached}"))
+                return
             problem = _decode_problem(str(kind), bytes(payload))
             if problem is not None:
                 damage.append(Damage(reached, None, f"seq {seq} {problem}"))

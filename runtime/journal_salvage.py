@@ -1,7 +1,7 @@
 """``atrium journal salvage IN OUT``: the intact part of a damaged journal, as a new journal.
 
-Every event up to the first damaged one (a page SQLite cannot read, or a row that does
-not decode) is copied byte for byte, in ``seq`` order, with the sessions that began in
+Every event up to the first damaged one (a page SQLite cannot read, a row that does not
+decode, or a gap in ``seq``) is copied byte for byte, in ``seq`` order, with the sessions that began in
 that range. Snapshots are not copied: recovery re-runs ``OUT`` from its first event,
 which rebuilds positions, cash and open orders as they were after the last intact event.
 What was lost is reported: the ``seq`` range and, where SQLite can still count them, the

@@ -353,11 +353,16 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Ro
     cursor = connection.execute(
         "SELECT seq, ts, kind, payload FROM events WHERE seq > ? ORDER BY seq", (after,)
     )
+    reached = after
     try:
         for seq, ts, kind, payload in cursor:
-            yield int(seq), int(ts), str(kind), bytes(payload)
+            reached = int(seq)
+            yield reached, int(ts), str(kind), bytes(payload)
     except sqlite3.DatabaseError as exc:
-        raise RecoveryError(f"{path}: cannot read the journal to recover: {exc}") from None
+        raise RecoveryError(
+            f"{path}: cannot read the journal to recover after seq {reached} ({exc}); run "
+            "`atrium journal salvage` on the journal and start on the salvaged journal"
+        ) from None
 
 
 class _Rerun:
@@ -376,6 +381,8 @@ class _Rerun:
             if slot.cls.is_source() and slot.actor is not None
         ]
         self.divergence: str | None = None
+        #: Why the journal could not be read past some point (damage met mid-way).
+        self.unreadable: str | None = None
         self.replayed = 0
         self.appended = 0
 
@@ -386,13 +393,19 @@ class _Rerun:
     def _take(self) -> Row:
         row = self._next
         assert row is not None
-        self._next = next(self._rows, None)
+        try:
+            self._next = next(self._rows, None)
+        except RecoveryError as exc:  # in an actor's publish: noted, raised by run()
+            self._next = None
+            self.unreadable = str(exc)
         if self._next is not None:
             self._ts = self._next[1]
         return row
 
     def tap(self, message: Message) -> None:
         """The bus tap while re-running: check against the journal, never raise."""
+        if self.unreadable is not None:  # the rest is unknown: check nothing, append nothing
+            return
         if self._next is None:  # past the journal's end: the rest of the last input
             self._journal.record(message)
             self.appended += 1
@@ -418,7 +431,13 @@ class _Rerun:
                         "not publish; the journal was written by another configuration, "
                         "another Atrium version or the tasks scheduler"
                     )
-                message = decode(payload)
+                try:
+                    message = decode(payload)
+                except msgspec.DecodeError as exc:
+                    raise RecoveryError(
+                        f"{self._journal.path}: seq {seq} does not decode ({exc}); run `atrium "
+                        "journal salvage` on the journal and start on the salvaged journal"
+                    ) from None
                 if kind == "Control":
                     await bus.publish(message, OPERATOR)
                 else:
@@ -428,6 +447,8 @@ class _Rerun:
                 await bus.wait_settled()
                 if self.divergence is not None:
                     raise RecoveryError(self.divergence)
+            if self.unreadable is not None:
+                raise RecoveryError(self.unreadable)
         finally:
             self._clock.follow(None)
             bus.remove_tap(self.tap)

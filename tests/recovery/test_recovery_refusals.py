@@ -20,6 +20,7 @@ from recovery_kit import BARS, run_session, session_config
 from runtime.journal import Journal, JournalError
 from runtime.journal_check import check_journal
 from runtime.messages import Control
+from runtime.recovery import RecoveryError
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +210,39 @@ async def test_check_when_closed_cleanly_without_wal_then_accepted(tmp_path: Pat
 
     assert not (tmp_path / "journal.sqlite-wal").exists()
     check_journal(path)
+
+
+async def test_recover_when_damage_met_mid_rerun_then_error_names_seq_and_nothing_hangs(
+    journal: Path, tmp_path: Path
+) -> None:
+    # The start-up check is skipped here: recovery itself must not hang on damage.
+    damaged = _damaged(journal, tmp_path / "journal.sqlite")
+
+    with anyio.fail_after(20), pytest.raises(RecoveryError) as raised:
+        await run_session(session_config(damaged))
+
+    assert re.fullmatch(
+        rf"{re.escape(str(damaged))}: cannot read the journal to recover after seq \d+ "
+        r"\(.+\); run `atrium journal salvage` on the journal and start on the salvaged journal",
+        str(raised.value),
+    ), raised.value
+
+
+def test_check_when_events_missing_in_the_middle_then_refused_naming_the_gap(
+    journal: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "journal.sqlite"
+    shutil.copyfile(journal, copy)
+    with closing(sqlite3.connect(copy)) as db:
+        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+        db.execute("DELETE FROM events WHERE seq BETWEEN 30 AND 32")
+        db.commit()
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq 33 follows seq 29\): "
+        rf"seq 30 to {last} cannot be used, events up to seq 29 are intact\. Run `atrium "
+        rf"journal salvage {re.escape(str(copy))} NEW\.sqlite` to copy them to a new journal "
+        r"and start on that$",
+    ):
+        check_journal(copy)
