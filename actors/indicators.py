@@ -18,6 +18,8 @@ import math
 from collections import deque
 from typing import Final, final
 
+from runtime.snapshots import state_type
+
 __all__ = ("EMA", "MACD", "SMA", "RollingHigh", "RollingLow", "WilderATR")
 
 _NAN: Final = math.nan
@@ -30,6 +32,7 @@ def _check_period(owner: str, name: str, period: object) -> int:
     return period
 
 
+@state_type
 @final
 class SMA:
     """Simple moving average of the last ``period`` values.
@@ -72,6 +75,7 @@ class SMA:
             self.value = self._sum / self.period
 
 
+@state_type
 @final
 class EMA:
     """Exponential moving average, ``alpha = 2 / (period + 1)``.
@@ -108,6 +112,7 @@ class EMA:
             self.value = self._seed_sum / self.period
 
 
+@state_type
 @final
 class WilderATR:
     """Average true range with Wilder's smoothing.
@@ -151,6 +156,7 @@ class WilderATR:
             self.value = self._seed_sum / self.period
 
 
+@state_type
 @final
 class MACD:
     """Moving average convergence/divergence.
@@ -246,6 +252,7 @@ class _RollingExtreme:
             self.value = self._sign * values[0]
 
 
+@state_type
 @final
 class RollingHigh(_RollingExtreme):
     """Highest of the last ``period`` values.
@@ -262,6 +269,7 @@ class RollingHigh(_RollingExtreme):
         super().__init__("RollingHigh", period, 1.0)
 
 
+@state_type
 @final
 class RollingLow(_RollingExtreme):
     """Lowest of the last ``period`` values.

@@ -3,7 +3,7 @@
     python bench/latency.py [--rates 20000 100000] [--seconds 5] [--journal on|off|both]
                             [--no-uvloop] [--json]
 
-The service's pipeline (LiveClock, inline scheduler, every risk check on) trades an EMA
+The service's pipeline (LiveClock, the dispatcher, every risk check on) trades an EMA
 cross on the ticks of the ``synthetic_live`` feed, which paces them at each rate. The
 latency of an order is the wall time from the stamp of the tick that caused it (taken
 by the feed as the tick is made) to the moment execution hands the order to the venue

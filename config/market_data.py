@@ -373,6 +373,10 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         ``None``: ISO dates and times. A :func:`~datetime.datetime.strptime` pattern such
         as ``"%m/%d/%Y"`` (date_time feeds see ``"<date> <time>"``), or ``epoch_s``,
         ``epoch_ms``, ``epoch_us``, ``epoch_ns`` for numeric Unix timestamps.
+    max_line_length : int, default 1048576
+        Longest line a CSV feed may have, in characters (1 Mi). A longer one is read past,
+        never held in memory, and rejected as ``LINE_TOO_LONG`` under ``on_error``
+        (``skip`` goes on with the next line).
     bar_seconds : int or None, default None
         Aggregate a tick feed into time bars of this many seconds (stamped at the end of
         their interval); ``None`` emits the ticks themselves. A live feed sends both: each
@@ -394,6 +398,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     delimiter: str = ","
     timezone: str = "UTC"
     timestamp_format: str | None = None
+    max_line_length: Annotated[int, msgspec.Meta(ge=64)] = 1 << 20
     bar_seconds: PositiveInt | None = None
     synthetic: SyntheticConfig | None = None
     synthetic_live: SyntheticLiveConfig | None = None

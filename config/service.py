@@ -26,9 +26,24 @@ class ServiceConfig(ConfigBase, frozen=True, kw_only=True):
         empty: the control endpoints answer 403 (disabled), never open.
     loop_lag_interval_seconds : float, default 0.5
         How often the event-loop lag gauge is sampled.
+    max_connections : int, default 64
+        Open HTTP connections at most. At the cap, a new connection closes the oldest one
+        still sending its request head (a slow client), so ``/healthz`` and the controls
+        stay reachable; with none such, it is answered 503.
+    header_timeout_seconds : float, default 10.0
+        A connection that has not sent its whole request head by then is closed.
+    body_timeout_seconds : float, default 10.0
+        A control request whose body is not all received by then is answered 408.
+    metrics_cache_seconds : float, default 1.0
+        ``/metrics`` is rendered at most once in this time; scrapes within it share the
+        text. 0 renders every scrape.
     """
 
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     token_env: str = "ATRIUM_API_TOKEN"
     loop_lag_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    max_connections: Annotated[int, msgspec.Meta(ge=1)] = 64
+    header_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    body_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    metrics_cache_seconds: Annotated[float, msgspec.Meta(ge=0)] = 1.0

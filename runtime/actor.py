@@ -64,8 +64,9 @@ class Actor:
 
     Recovery (:mod:`runtime.recovery`) rebuilds an actor by handing it the recorded
     messages again; a periodic snapshot spares it most of them. An actor that keeps state
-    names the attributes holding it in ``snapshot_attributes`` (plain data: picklable,
-    no references to the bus, clock, metrics or other actors), or overrides
+    names the attributes holding it in ``snapshot_attributes`` (containers, Decimals,
+    messages and :func:`~runtime.snapshots.state_type` objects; no references to the
+    bus, clock, metrics or other actors), or overrides
     :meth:`snapshot_state` and :meth:`restore_state`.
     """
 
@@ -108,7 +109,7 @@ class Actor:
     # -- recovery ------------------------------------------------------------------------
 
     def snapshot_state(self) -> dict[str, Any]:
-        """This actor's state at a settled point, for a snapshot (must pickle)."""
+        """This actor's state at a settled point, for a snapshot (see :mod:`runtime.snapshots`)."""
         return {name: getattr(self, name) for name in self.snapshot_attributes}
 
     def restore_state(self, state: dict[str, Any]) -> None:

@@ -123,6 +123,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
     run.add_argument("--host", default=None, help="override [service].host")
     run.add_argument("--port", type=_port, default=None, help="override [service].port")
+    run.add_argument(
+        "--new-session",
+        action="store_true",
+        help="start a new session on a journal file that exists but holds none (an empty file)",
+    )
 
     cluster = commands.add_parser("cluster", help="work with a cluster's JetStream stream")
     cluster_actions = cluster.add_subparsers(dest="cluster_command", required=True)
@@ -190,7 +195,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         config = _with_service_overrides(config, args.host, args.port)
         run_loop(
-            lambda: run_service(config, sections=sections), use_uvloop=config.runtime.use_uvloop
+            lambda: run_service(config, sections=sections, new_session=args.new_session),
+            use_uvloop=config.runtime.use_uvloop,
         )
         return EXIT_OK
     raise AssertionError(args.command)  # argparse rejects unknown commands

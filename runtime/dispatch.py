@@ -30,7 +30,7 @@ import anyio
 
 from runtime.channels import Mailbox
 from runtime.codec import MESSAGE_TYPES
-from runtime.errors import TopologyError
+from runtime.errors import RuntimeStopped, TopologyError
 from runtime.messages import Bar, Message, Order, Tick
 
 __all__ = ("OPERATOR", "CommitBarrier", "Dispatcher", "Gate", "Tap")
@@ -258,9 +258,9 @@ class Dispatcher:
     # -- the loop ------------------------------------------------------------------------
 
     async def _enter(self) -> None:
-        if self._abandoned:  # stopped at once: the source is cancelled while it waits
-            await anyio.sleep_forever()
         await self.wait_writable()
+        if self._abandoned:
+            raise RuntimeStopped
         self._busy = True
 
     def _leave(self) -> None:

@@ -7,6 +7,8 @@ __all__ = (
     "AtriumError",
     "FatalInputError",
     "MailboxOverflow",
+    "RuntimeStopped",
+    "SnapshotError",
     "TopologyError",
     "UsageError",
 )
@@ -50,6 +52,14 @@ class MailboxOverflow(AtriumError):
         self.capacity = capacity
 
 
+class RuntimeStopped(AtriumError):
+    """Raised when an input is offered to a dispatcher that stopped at once (an
+    escalation, or a second signal): nothing more is handled."""
+
+    def __init__(self) -> None:
+        super().__init__("the runtime stopped at once; no more input is taken")
+
+
 class TopologyError(AtriumError):
     """Raised when the topology names an unknown message kind, class or section."""
 
@@ -57,4 +67,12 @@ class TopologyError(AtriumError):
 class UsageError(AtriumError):
     """Raised when a command-line argument cannot be used as given (an ``--out`` that
     cannot be written, or that would overwrite the feed); the CLI exits 2.
+    """
+
+
+class SnapshotError(AtriumError):
+    """Raised when actor state cannot be written as a snapshot, or a snapshot does not load.
+
+    Writing: the state holds an object of a class not declared as a state type.
+    Loading: the bytes are not a snapshot this Atrium wrote (damage, or another format).
     """

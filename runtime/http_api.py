@@ -25,8 +25,13 @@ Endpoints
 ``POST /api/control/{halt,resume,reduce-only,flatten}``
     Publish a ``Control`` and wait until the pipeline has handled it. Bearer token from
     the environment variable named by ``[service].token_env``, compared in constant time;
-    without a token the controls are disabled (403), never open. Optional JSON body
-    ``{"reason": "..."}``.
+    a missing or wrong token is 401 with an RFC 6750 ``WWW-Authenticate`` challenge;
+    without a configured token the controls are disabled (403), never open. Optional JSON
+    body ``{"reason": "..."}``, received within ``[service].body_timeout_seconds`` (else 408).
+
+Connections are capped and their request heads timed (:mod:`runtime.http_guard`); every
+answer closes its connection. ``/metrics`` is rendered at most once per
+``[service].metrics_cache_seconds`` and shared by the scrapes in between.
 
 Every answer is JSON (``/metrics`` aside): Decimals as strings in plain notation, errors as
 ``{"error": "..."}`` with a 4xx status, and any unexpected exception as 500
@@ -39,10 +44,12 @@ import contextlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, Final, final
 
+import anyio
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
@@ -54,6 +61,7 @@ from prometheus_client import (
     generate_latest,
 )
 
+from runtime.http_guard import GuardedSite
 from runtime.messages import ControlCommand
 from runtime.service import ServiceView
 
@@ -78,7 +86,6 @@ _MAX_BODY_BYTES: Final = 16 * 1024
 _SHUTDOWN_TIMEOUT_SECONDS: Final = 2.0
 
 _VIEW: Final = web.AppKey("view", ServiceView)
-_REGISTRY: Final = web.AppKey("registry", CollectorRegistry)
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -130,6 +137,14 @@ async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamRes
         return _error(500, "internal error")
 
 
+@web.middleware
+async def _close_after_answer(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """One request per connection, so each request head is timed (runtime.http_guard)."""
+    response = await handler(request)
+    response.force_close()
+    return response
+
+
 class _AccessLog(AbstractAccessLogger):
     """One DEBUG line per request; never headers (the Authorization header is a secret)."""
 
@@ -151,12 +166,37 @@ class _AccessLog(AbstractAccessLogger):
 # -- read-only endpoints ---------------------------------------------------------------
 
 
+class _MetricsText:
+    """The exposition text, rendered again only when older than ``ttl`` seconds."""
+
+    def __init__(self, view: ServiceView, registry: CollectorRegistry, ttl: float) -> None:
+        self._view = view
+        self._registry = registry
+        self._ttl = ttl
+        self._body = b""
+        self._expires = float("-inf")
+
+    def render(self) -> bytes:
+        now = time.monotonic()
+        if now >= self._expires:
+            # The portfolio recomputes its gauges at most once a (clock) second on the hot
+            # path; a scrape asks for current values.
+            with contextlib.suppress(LookupError):
+                self._view.query("portfolio", "refresh_metrics")
+            self._body = generate_latest(self._registry)
+            self._expires = now + self._ttl
+        return self._body
+
+    def invalidate(self) -> None:
+        """Render on the next scrape (after a control: the operator sees its effect)."""
+        self._expires = float("-inf")
+
+
+_METRICS: Final = web.AppKey("metrics", _MetricsText)
+
+
 async def _metrics(request: web.Request) -> web.Response:
-    # The portfolio recomputes its gauges at most once a (clock) second on the hot path;
-    # a scrape asks for current values.
-    with contextlib.suppress(LookupError):
-        request.app[_VIEW].query("portfolio", "refresh_metrics")
-    body = generate_latest(request.app[_REGISTRY])
+    body = request.app[_METRICS].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -224,28 +264,38 @@ def _refuse_unauthorized(
         )
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     credentials = credentials.strip()
-    if scheme.lower() != "bearer" or not credentials:
+    if scheme.lower() != "bearer":
+        # RFC 6750 3.1: a request without bearer credentials gets the bare challenge.
         log.warning(
-            "control %s from %s refused: missing or malformed Authorization header",
+            "control %s from %s refused: no bearer token in the Authorization header",
             command,
             request.remote,
         )
         return _error(
             401,
-            "missing or malformed Authorization header: expected 'Bearer <token>'",
-            {"WWW-Authenticate": 'Bearer realm="atrium"'},
+            "no bearer token: expected the header 'Authorization: Bearer <token>'",
+            {"WWW-Authenticate": "Bearer"},
         )
     # Bytes: compare_digest refuses non-ASCII str, and a header may hold anything.
     given = credentials.encode("utf-8", "surrogatepass")
     if not hmac.compare_digest(given, token.encode("utf-8", "surrogatepass")):
         log.warning("control %s from %s refused: wrong token", command, request.remote)
-        return _error(403, "invalid token")
+        return _error(401, "invalid token", {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return None
 
 
 async def _reason(request: web.Request) -> str | web.Response:
-    """The optional ``reason`` of the JSON body, or the 400 refusal of a bad body."""
-    raw = await request.read()
+    """The optional ``reason`` of the JSON body, or the 400 (408) refusal of a bad body."""
+    timeout = request.app[_VIEW].config.service.body_timeout_seconds
+    with anyio.move_on_after(timeout) as scope:
+        raw = await request.read()
+    if scope.cancelled_caught:
+        log.warning("control request from %s: body not received in %s s", request.remote, timeout)
+        return _error(
+            408,
+            f"request body not received within {timeout} s; "
+            "send it at once (see [service].body_timeout_seconds)",
+        )
     if not raw.strip():
         return ""
     try:
@@ -283,6 +333,7 @@ def _control_handler(command: ControlCommand) -> _Handler:
             return _error(503, "the service is stopping: controls are no longer accepted")
         log.info("control %s from %s: %s", command, request.remote, reason or "no reason given")
         await view.control(command, reason)
+        request.app[_METRICS].invalidate()
         state = view.query("risk", "status")["trading_state"]
         return _json({"command": command, "trading_state": state})
 
@@ -302,9 +353,11 @@ def create_app(view: ServiceView, registry: CollectorRegistry) -> web.Applicatio
     registry : CollectorRegistry
         The registry ``/metrics`` exposes.
     """
-    app = web.Application(middlewares=[_json_errors], client_max_size=_MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[_close_after_answer, _json_errors], client_max_size=_MAX_BODY_BYTES
+    )
     app[_VIEW] = view
-    app[_REGISTRY] = registry
+    app[_METRICS] = _MetricsText(view, registry, view.config.service.metrics_cache_seconds)
     app.router.add_get("/metrics", _metrics)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
@@ -350,12 +403,22 @@ async def serve(view: ServiceView, registry: CollectorRegistry, host: str, port:
         access_log_class=_AccessLog,
         access_log=logging.getLogger("atrium.http.access"),
         shutdown_timeout=_SHUTDOWN_TIMEOUT_SECONDS,
+        # A body left unread (a refused or timed-out request) is drained this long before
+        # the connection closes, instead of aiohttp's 10 s.
+        lingering_time=view.config.service.body_timeout_seconds,
     )
     # Global to prometheus_client (and untyped there); nothing of ours reads _created.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     await runner.setup()
+    service = view.config.service
     try:
-        await web.TCPSite(runner, host, port).start()
+        await GuardedSite(
+            runner,
+            host,
+            port,
+            max_connections=service.max_connections,
+            header_timeout=service.header_timeout_seconds,
+        ).start()
     except BaseException:
         await runner.cleanup()
         raise

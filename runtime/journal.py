@@ -27,7 +27,11 @@ Market data between them is committed in batches by the writer task.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import shutil
+import sqlite3
 import time
 from pathlib import Path
 from typing import Final
@@ -47,11 +51,21 @@ from runtime.messages import (
     TradingStateChanged,
 )
 
-__all__ = ("DURABLE_KINDS", "JOURNAL_SCHEMA_VERSION", "Journal", "JournalError")
+__all__ = (
+    "DURABLE_KINDS",
+    "JOURNAL_SCHEMA_VERSION",
+    "OPEN_SESSION_KEY",
+    "Journal",
+    "JournalError",
+    "create_schema",
+)
 
 log = logging.getLogger("atrium.journal")
 
 JOURNAL_SCHEMA_VERSION: Final = 2
+#: ``meta`` key holding the number of the session that is appending, until it closes
+#: cleanly; checkpointed into the main file, so it survives the loss of the ``-wal``.
+OPEN_SESSION_KEY: Final = "open_session"
 
 #: Kinds committed before anyone acts on them (when the journal is durable).
 DURABLE_KINDS: Final = frozenset({Order, CancelOrder, Fill, Control, TradingStateChanged})
@@ -135,6 +149,29 @@ def _versions() -> dict[str, str]:
     }
 
 
+def create_schema(connection: sqlite3.Connection) -> None:
+    """Make the empty database on ``connection`` (autocommit) a journal of this schema."""
+    connection.execute("BEGIN")
+    for statement in _SCHEMA:
+        connection.execute(statement)
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", list(_versions().items()))
+    connection.execute("COMMIT")
+
+
+def _unwritable(path: Path) -> str | None:
+    """Which path keeps ``path`` from being written as a journal, and the fix (None: none)."""
+    directory = path.parent
+    fix = "or set [journal].path to a writable directory"
+    if not directory.is_dir():
+        return f"the directory {directory} does not exist; create it, {fix}"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        # Even an existing journal needs it: SQLite creates the -wal and -shm files there.
+        return f"the directory {directory} is not writable; make it writable, {fix}"
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        return f"the file {path} is not readable and writable; fix its permissions, {fix}"
+    return None
+
+
 class JournalError(AtriumError):
     """Raised when a journal file cannot be opened, is corrupt, or has another schema."""
 
@@ -183,6 +220,10 @@ class Journal:
         self._closed = False
         self.next_seq = 1
         self.written = 0
+        #: The last ``seq`` known to be in the file.
+        self.committed_seq = 0
+        #: Set when a write failed (a full disk): the journal takes no more writes.
+        self.failure: JournalError | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -192,6 +233,9 @@ class Journal:
         Nothing is written to an existing file before it proved to be an Atrium journal
         of this schema: any other file is refused as it is.
         """
+        problem = _unwritable(self.path)
+        if problem is not None:
+            raise JournalError(f"{self.path}: cannot open the journal for writing: {problem}")
         try:
             # Autocommit: a batch that fits one statement is its own transaction, so a
             # commit barrier costs one trip to the writer thread (each trip is ~0.1 ms).
@@ -217,14 +261,16 @@ class Journal:
             await self._close_quietly()
             raise JournalError(f"{self.path}: {problem}; the file was left untouched")
         self.next_seq = int(row[0]) + 1 if row else 1
+        self.committed_seq = self.next_seq - 1
 
     async def _check_existing(self, tables: set[str]) -> str | None:
         """Why an existing database is not a journal this Atrium may append to, if so."""
         missing = sorted({"meta", "events", "snapshots", "sessions"} - tables)
         if "meta" in missing:
             return "an SQLite database, but not an Atrium journal (it has no meta table)"
-        versions = await self._read_meta()
+        meta = await self._read_meta()
         expected = _versions()
+        versions = {key: meta.get(key, "") for key in expected}
         if versions != expected:
             return f"journal schema {versions} is not the supported {expected}"
         if missing:
@@ -269,7 +315,13 @@ class Journal:
         self._wake.set()
         with anyio.CancelScope(shield=True):
             if self._db is not None:
-                await self._write_buffer()
+                if self.failure is None:
+                    await self._write_buffer()
+                # Closed cleanly: SQLite checkpoints and removes the -wal. After a failed
+                # write the mark goes too if it can; left, it only makes the next start
+                # refuse if the -wal is gone, which is safe.
+                with contextlib.suppress(sqlite3.Error):
+                    await self._db.execute("DELETE FROM meta WHERE key = ?", (OPEN_SESSION_KEY,))
                 await self._db.close()
                 self._db = None
 
@@ -279,7 +331,12 @@ class Journal:
         await self._write_buffer()
 
     async def begin_session(self, *, mode: str, version: str, fingerprint: str) -> int:
-        """Record that a run starts appending here; return its session number."""
+        """Record that a run starts appending here; return its session number.
+
+        The session stays marked open in ``meta`` (:data:`OPEN_SESSION_KEY`) until
+        :meth:`close`; the mark is checkpointed into the main file at once, so a start
+        after an unclean stop can tell when the ``-wal`` file went missing.
+        """
         assert self._db is not None
         async with self._write_lock:
             cursor = await self._db.execute(
@@ -287,7 +344,12 @@ class Journal:
                 "VALUES (?, ?, ?, ?, ?)",
                 (time.time_ns(), self.next_seq, mode, version, fingerprint),
             )
-        return int(cursor.lastrowid or 0)
+            session = int(cursor.lastrowid or 0)
+            await self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", (OPEN_SESSION_KEY, str(session))
+            )
+            await self._db.execute("PRAGMA wal_checkpoint(FULL)")
+        return session
 
     # -- recording -----------------------------------------------------------------------
 
@@ -340,7 +402,35 @@ class Journal:
                     snapshots, self._snapshots = self._snapshots, []
                     db = self._db
                     assert db is not None
-                    await _write(db, batch, snapshots)
+                    if self.failure is not None:
+                        raise self.failure
+                    try:
+                        await _write(db, batch, snapshots)
+                    except sqlite3.OperationalError as exc:  # a full disk, an I/O error
+                        self.failure = self._write_failure(exc)
+                        raise self.failure from None
+                if batch:
+                    self.committed_seq = batch[-1][0]
                 self.written += len(batch)
                 if len(self._buffer) < self._high_water:
                     self._drained.set()
+
+    def _write_failure(self, exc: sqlite3.OperationalError) -> JournalError:
+        """The error of a failed write: the file, the disk, what is safe, what to do."""
+        directory = self.path.resolve().parent
+        try:
+            free = f"{shutil.disk_usage(directory).free:,} bytes free"
+        except OSError:
+            free = "free space unknown"
+        return JournalError(
+            f"{self.path}: cannot write the journal: {exc} (the disk mounted at "
+            f"{_mount_point(directory)}, {free}). The journal holds every event up to seq "
+            f"{self.committed_seq} and nothing later was acted on; free space on that disk "
+            "(or move [journal].path to another), then start again to recover from it"
+        )
+
+
+def _mount_point(path: Path) -> Path:
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path

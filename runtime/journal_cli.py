@@ -30,6 +30,7 @@ from runtime.codec import MESSAGE_TYPES, decode
 from runtime.errors import AtriumError
 from runtime.journal import JournalError
 from runtime.journal_read import iter_events, open_readonly, read_meta, reading
+from runtime.journal_salvage import salvage
 
 __all__ = ("ExportError", "add_parser", "run")
 
@@ -53,8 +54,10 @@ class ExportError(AtriumError):
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``journal stats|tail|export`` to the ``atrium`` sub-commands."""
-    journal = commands.add_parser("journal", help="inspect a journal file (read-only)")
+    """Add ``journal stats|tail|export|salvage`` to the ``atrium`` sub-commands."""
+    journal = commands.add_parser(
+        "journal", help="inspect a journal file (read-only), or salvage a damaged one"
+    )
     actions = journal.add_subparsers(dest="journal_command", required=True, metavar="ACTION")
 
     stats = actions.add_parser(
@@ -86,6 +89,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="only events with a seq above N",
     )
     _add_kind(export)
+
+    salvage = actions.add_parser(
+        "salvage", help="copy the intact events of a damaged journal into a new journal"
+    )
+    salvage.add_argument("file", type=Path, metavar="IN", help="the journal (never changed)")
+    salvage.add_argument("out", type=Path, metavar="OUT", help="the new journal (must not exist)")
 
 
 def _add_kind(parser: argparse.ArgumentParser) -> None:
@@ -133,6 +142,9 @@ def run(args: argparse.Namespace) -> int:
         return _tail(args.file, args.n, args.kinds)
     if args.journal_command == "export":
         return _export(args.file, args.format, args.out, args.kinds, args.since_seq)
+    if args.journal_command == "salvage":
+        print(salvage(args.file, args.out))
+        return 0
     raise AssertionError(args.journal_command)  # argparse rejects unknown actions
 
 

@@ -30,9 +30,9 @@ already holds events:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
-import pickle
 import sqlite3
 import sys
 import time
@@ -48,9 +48,10 @@ from runtime.actor import Actor
 from runtime.clocks import Clock, LiveClock
 from runtime.codec import decode, encode
 from runtime.dispatch import OPERATOR
-from runtime.errors import AtriumError
+from runtime.errors import AtriumError, SnapshotError
 from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
+from runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
 from runtime.topology import Pipeline
 from runtime.version import atrium_version
 
@@ -105,21 +106,51 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
 
     The ``service`` and ``journal`` sections (port, token variable, file path, batch
     size) do not change what actors do and are left out, so moving the port or the
-    journal file keeps the snapshots usable.
+    journal file keeps the snapshots usable. Feed files count by what they hold, not where
+    they are: ``[market_data].base_dir`` (absolute once loaded) is left out and each feed's
+    ``path`` stands as its file name and a digest of its content, so moving the config
+    with its data keeps the snapshots usable too, and editing a feed file does not.
     """
-    sections = {
-        name: value
-        for name, value in msgspec.structs.asdict(config).items()
-        if name not in ("service", "journal")
-    }
+    sections = msgspec.to_builtins(config)
+    for name in ("service", "journal"):
+        sections.pop(name, None)
+    market_data = sections.get("market_data") or {}
+    base_dir = market_data.pop("base_dir", ".")
+    for feed in market_data.get("feeds", ()):
+        if feed.get("path"):
+            feed["path"] = _content_identity(Path(base_dir, feed["path"]))
     parts = [
         version,
         f"{sys.version_info.major}.{sys.version_info.minor}",
         str(JOURNAL_SCHEMA_VERSION),
         str(MESSAGE_SCHEMA_VERSION),
+        str(SNAPSHOT_FORMAT_VERSION),
         msgspec.json.encode(sections, order="sorted").decode(),
     ]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _content_identity(path: Path) -> str:
+    """A feed file as its name and the SHA-256 of its bytes (``missing`` when unreadable)."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"{path.name} missing"
+    return f"{path.name} sha256:{_digest(path.resolve(), stat.st_size, stat.st_mtime_ns)}"
+
+
+@functools.lru_cache(maxsize=64)
+def _digest(path: Path, size: int, mtime_ns: int) -> str:
+    """SHA-256 of the file (size and mtime key the cache: the fingerprint is taken twice)."""
+    del size, mtime_ns
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            while chunk := file.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return "unreadable"
+    return digest.hexdigest()
 
 
 class Snapshotter:
@@ -148,9 +179,9 @@ class Snapshotter:
         journal = self._journal
         self._last = journal.next_seq - 1
         try:
-            payload = pickle.dumps(_states(self._pipeline), protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:  # an actor holds something that does not pickle
-            log.warning("snapshots are off: actor state does not pickle (%r)", exc)
+            payload = encode_states(_states(self._pipeline))
+        except SnapshotError as exc:
+            log.warning("snapshots are off: %s", exc)
             self._pipeline.dispatcher.on_settled = None
             return
         journal.record_snapshot(self._pipeline.clock.now_ns(), self._fingerprint, payload)
@@ -298,9 +329,13 @@ def _restore_snapshot(
         return 0
     seq, payload = int(row[0]), bytes(row[1])
     try:
-        states: dict[str, dict[str, Any]] = pickle.loads(payload)
-    except Exception as exc:
-        raise RecoveryError(f"{path}: the snapshot at seq {seq} does not load: {exc!r}") from None
+        states = decode_states(payload)
+    except SnapshotError as exc:
+        raise RecoveryError(
+            f"{path}: the snapshot at seq {seq} is damaged ({exc}); it was not loaded. "
+            "Run `atrium journal salvage` on the journal (it copies the events, not the "
+            "snapshots) and start on the salvaged journal"
+        ) from None
     missing = sorted(set(actors) - set(states))
     if missing:
         raise RecoveryError(f"{path}: the snapshot at seq {seq} has no state for {missing}")
@@ -313,11 +348,16 @@ def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Ro
     cursor = connection.execute(
         "SELECT seq, ts, kind, payload FROM events WHERE seq > ? ORDER BY seq", (after,)
     )
+    reached = after
     try:
         for seq, ts, kind, payload in cursor:
-            yield int(seq), int(ts), str(kind), bytes(payload)
+            reached = int(seq)
+            yield reached, int(ts), str(kind), bytes(payload)
     except sqlite3.DatabaseError as exc:
-        raise RecoveryError(f"{path}: cannot read the journal to recover: {exc}") from None
+        raise RecoveryError(
+            f"{path}: cannot read the journal to recover after seq {reached} ({exc}); run "
+            "`atrium journal salvage` on the journal and start on the salvaged journal"
+        ) from None
 
 
 class _Rerun:
@@ -336,6 +376,8 @@ class _Rerun:
             if slot.cls.is_source() and slot.actor is not None
         ]
         self.divergence: str | None = None
+        #: Why the journal could not be read past some point (damage met mid-way).
+        self.unreadable: str | None = None
         self.replayed = 0
         self.appended = 0
 
@@ -346,13 +388,19 @@ class _Rerun:
     def _take(self) -> Row:
         row = self._next
         assert row is not None
-        self._next = next(self._rows, None)
+        try:
+            self._next = next(self._rows, None)
+        except RecoveryError as exc:  # in an actor's publish: noted, raised by run()
+            self._next = None
+            self.unreadable = str(exc)
         if self._next is not None:
             self._ts = self._next[1]
         return row
 
     def tap(self, message: Message) -> None:
         """The bus tap while re-running: check against the journal, never raise."""
+        if self.unreadable is not None:  # the rest is unknown: check nothing, append nothing
+            return
         if self._next is None:  # past the journal's end: the rest of the last input
             self._journal.record(message)
             self.appended += 1
@@ -378,7 +426,13 @@ class _Rerun:
                         "not publish; the journal was written by another configuration or "
                         "another Atrium version"
                     )
-                message = decode(payload)
+                try:
+                    message = decode(payload)
+                except msgspec.DecodeError as exc:
+                    raise RecoveryError(
+                        f"{self._journal.path}: seq {seq} does not decode ({exc}); run `atrium "
+                        "journal salvage` on the journal and start on the salvaged journal"
+                    ) from None
                 if kind == "Control":
                     await bus.publish(message, OPERATOR)
                 else:
@@ -388,6 +442,8 @@ class _Rerun:
                 await bus.wait_settled()
                 if self.divergence is not None:
                     raise RecoveryError(self.divergence)
+            if self.unreadable is not None:
+                raise RecoveryError(self.unreadable)
         finally:
             self._clock.follow(None)
             bus.remove_tap(self.tap)

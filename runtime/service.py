@@ -8,6 +8,7 @@ journal, exit 0; a second signal exits at once).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -24,7 +25,8 @@ from runtime.clocks import LiveClock
 from runtime.cluster.wiring import BRIDGE
 from runtime.dispatch import OPERATOR
 from runtime.errors import AtriumError
-from runtime.journal import Journal
+from runtime.journal import Journal, JournalError
+from runtime.journal_check import check_journal
 from runtime.messages import Control, ControlCommand
 from runtime.observability import RuntimeMetrics
 from runtime.recovery import record_session, resume_session
@@ -114,15 +116,26 @@ def _token(config: AtriumConfig) -> str | None:
     return token or None
 
 
+async def _write_journal(journal: Journal, pipeline: Pipeline) -> None:
+    """The journal's writer task; a failed write stops the service at once."""
+    try:
+        await journal.run_writer()
+    except JournalError as exc:
+        pipeline.supervisor.request_stop(f"journal failed: {exc}", immediate=True)
+
+
 async def run_service(
     config: AtriumConfig,
     *,
     registry: CollectorRegistry | None = None,
     sections: dict[str, Any] | None = None,
+    new_session: bool = False,
 ) -> None:
     """Run until a signal (or an escalation, which raises after a clean stop).
 
     ``sections`` overrides config sections by name (a cluster role's bridge wiring).
+    ``new_session`` lets an existing journal file without a session be used
+    (``atrium run --new-session``).
     """
     from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
@@ -133,8 +146,13 @@ async def run_service(
     )
     journal = None
     if config.journal.enabled:
+        path = Path(config.journal.path)
+        # Damage is refused here, before any actor runs, not found by the re-run.
+        await anyio.to_thread.run_sync(
+            functools.partial(check_journal, path, new_session=new_session)
+        )
         journal = Journal(
-            Path(config.journal.path),
+            path,
             batch_size=config.journal.batch_size,
             durable=True,
             synchronous=config.journal.synchronous,
@@ -167,7 +185,7 @@ async def run_service(
                     async with anyio.create_task_group() as tg:
                         tg.start_soon(pipeline.supervisor.watch_signals, signals)
                         if journal is not None:
-                            tg.start_soon(journal.run_writer)
+                            tg.start_soon(_write_journal, journal, pipeline)
                         tg.start_soon(
                             metrics.sample_loop_lag, config.service.loop_lag_interval_seconds
                         )
@@ -192,6 +210,9 @@ async def run_service(
                 finally:
                     if journal is not None:
                         await journal.close()
+                if journal is not None and journal.failure is not None:
+                    # Whichever actor was writing when the disk filled: the journal is the cause.
+                    raise journal.failure
                 if failed is not None:
                     raise failed
                 log.info("stopped: %s", pipeline.supervisor.stop_reason)

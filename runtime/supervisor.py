@@ -32,7 +32,7 @@ from runtime.actor import Actor, ActorContext, ActorStats
 from runtime.channels import Mailbox
 from runtime.codec import encode, kind_of
 from runtime.dispatch import Dispatcher
-from runtime.errors import ActorEscalation, AtriumError, MailboxOverflow
+from runtime.errors import ActorEscalation, AtriumError, MailboxOverflow, RuntimeStopped
 from runtime.messages import DeadLetter, Message
 
 __all__ = ("ActorSlot", "Supervisor")
@@ -131,10 +131,10 @@ class Supervisor:
                 await self._run_sources(sources, stop_when_sources_finish)
             loops.cancel_scope.cancel()
         await self._stop_all()
+        if self._escalation is not None and (failed is None or isinstance(failed, RuntimeStopped)):
+            raise self._escalation
         if failed is not None:
             raise failed
-        if self._escalation is not None:
-            raise self._escalation
 
     async def _run_sources(self, sources: list[ActorSlot], stop_when_finished: bool) -> None:
         """Run the sources until a stop, then drain the mailboxes (unless immediate)."""
@@ -178,6 +178,8 @@ class Supervisor:
         assert slot.actor is not None
         try:
             await slot.actor.run()
+        except RuntimeStopped:
+            pass  # stopped at once: whatever stopped it is already reported
         except AtriumError as exc:
             self._escalate(slot, str(exc))
         except Exception as exc:

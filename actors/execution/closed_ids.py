@@ -13,6 +13,8 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Final
 
+from runtime.snapshots import state_type
+
 __all__ = ("ClosedIds",)
 
 _DIGITS: Final = "0123456789"
@@ -27,6 +29,7 @@ def _split(order_id: str) -> tuple[tuple[str, int], int] | None:
     return (prefix, width), int(order_id[len(prefix) :])
 
 
+@state_type
 class _Runs:
     """Sorted, disjoint, non-adjacent runs of integers, ``starts[i]..ends[i]`` inclusive."""
 
@@ -61,6 +64,7 @@ class _Runs:
         return True
 
 
+@state_type
 class ClosedIds:
     """A set of order ids that only grows (``add``, ``in``, ``len``)."""
 

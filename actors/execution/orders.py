@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from actors.execution.closed_ids import ClosedIds
 from runtime.messages import Order, OrderStatus
+from runtime.snapshots import state_type
 
 __all__ = ("IllegalTransitionError", "OrderBook", "OrderState")
 
@@ -43,6 +44,7 @@ class IllegalTransitionError(ValueError):
         self.requested = requested
 
 
+@state_type
 class OrderState:
     """One order's lifecycle: status, filled quantity and fill notional (exact Decimals)."""
 
@@ -132,6 +134,7 @@ class OrderState:
             raise IllegalTransitionError(self.order_id, self.status, status)
 
 
+@state_type
 class OrderBook:
     """Open orders in submission order, plus the ids of every closed one.
 

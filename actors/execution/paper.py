@@ -81,6 +81,7 @@ from actors.execution.adapter import (
 )
 from config.execution import ExecutionConfig
 from runtime.messages import Bar, Order, Tick
+from runtime.snapshots import state_type
 
 __all__ = ("PaperVenue",)
 
@@ -92,6 +93,7 @@ _EPOCH: Final = date(1970, 1, 1)
 Print: TypeAlias = Bar | Tick
 
 
+@state_type
 class _Working:
     """The venue's side of one working order."""
 
@@ -165,7 +167,7 @@ class PaperVenue:
             "market_ts": self._market_ts,
             "used": self._used,
             "working": self._working,
-            "by_id": self._by_id,  # the same objects: pickled once, shared again on load
+            "by_id": self._by_id,  # the same objects: written once, shared again on load
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:

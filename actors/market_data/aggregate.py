@@ -14,10 +14,12 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
 from runtime.messages import Bar, Tick
+from runtime.snapshots import state_type
 
 __all__ = ("BarBuilder", "aggregate_ticks")
 
 
+@state_type
 class BarBuilder:
     """Builds the time bars of one symbol's ticks as they arrive (live feeds use it)."""
 

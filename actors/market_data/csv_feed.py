@@ -1,9 +1,11 @@
 """A CSV file feed: open, read the header, pick the parser, stream rows, report progress.
 
-The file is read row by row through the csv module (constant memory) as UTF-8, a byte
-order mark tolerated. Problems with the file as a whole (missing, not text, no usable
-header) stop the run whatever the ``on_error`` policy; problems with a row go to the
-policy with the row's line number.
+The file is read as UTF-8 (a byte order mark tolerated) line by line, each at most
+``max_line_length`` characters: a longer line is read past in bounded chunks and
+rejected, so one huge line cannot exhaust memory. The csv module parses the lines.
+Problems with the file as a whole (missing, not text, no usable header) stop the run
+whatever the ``on_error`` policy; problems with a row (a line too long included) go to
+the policy with the row's line number.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import itertools
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Final, TextIO
 
 from actors.market_data.aggregate import aggregate_ticks
 from actors.market_data.csv_bars import parse_bars
 from actors.market_data.csv_ticks import parse_ticks
 from actors.market_data.layout import resolve_layout
 from actors.market_data.timestamps import Timestamper
+from actors.market_data.validation import LINE_TOO_LONG
 from config.market_data import FeedConfig
 from runtime.errors import FatalInputError
 from runtime.messages import Bar, Tick
@@ -27,6 +31,10 @@ from runtime.messages import Bar, Tick
 __all__ = ("CsvFeed",)
 
 _NS = 1_000_000_000
+#: Characters read at a time while reading past a line that is too long.
+_SKIP_CHUNK: Final = 1 << 16
+#: How a line may end (the file is read with ``newline=""``: endings kept as they are).
+_LINE_ENDS: Final = ("\n", "\r")
 
 
 class CsvFeed:
@@ -61,6 +69,7 @@ class CsvFeed:
         self._line: Callable[[], int] | None = None
         self._done = 0
         self._size: int | None = None
+        self._skipped_lines = 0
 
     def progress(self) -> tuple[int, int | None]:
         """Bytes of the file read so far and its size (read ahead by up to one buffer)."""
@@ -72,13 +81,34 @@ class CsvFeed:
         line = self._line
         return self._config.path if line is None else f"{self._config.path}:{line()}"
 
+    def _capped_lines(self, handle: TextIO) -> Iterator[str]:
+        """The file's lines; one over ``max_line_length`` is rejected, never held whole."""
+        cap = self._config.max_line_length
+        number = 0
+        while line := handle.readline(cap + 1):
+            number += 1
+            if len(line) > cap and not line.endswith(_LINE_ENDS):
+                while line and not line.endswith(_LINE_ENDS):
+                    line = handle.readline(_SKIP_CHUNK)
+                self._skipped_lines += 1
+                self._reject(
+                    number,
+                    LINE_TOO_LONG,
+                    f"line longer than {cap} characters; raise max_line_length of the feed "
+                    "if it is meant",
+                )
+                continue
+            yield line
+
     def __iter__(self) -> Iterator[Bar | Tick]:
         source = self._config.path
         try:
             raw = self._path.open("rb")
         except OSError as exc:
             raise FatalInputError(f"{source}: cannot open feed: {exc.strerror}") from None
-        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as handle:
+        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+            self._skipped_lines = 0
+            handle = self._capped_lines(text)
             self._size = self._path.stat().st_size
             self._position = raw.tell
             try:
@@ -93,8 +123,12 @@ class CsvFeed:
 
     def _records(self, handle: Iterator[str], source: str) -> Iterator[Bar | Tick]:
         config = self._config
+        if csv.field_size_limit() < config.max_line_length:
+            # csv stops at a field over its own limit (128 Ki characters) with an error that
+            # ends the run whatever on_error says; a line within the cap reaches the checks.
+            csv.field_size_limit(config.max_line_length)
         reader = csv.reader(handle, delimiter=config.delimiter)
-        self._line = lambda: reader.line_num
+        self._line = lambda: reader.line_num + self._skipped_lines
         header = next(reader, None)
         if header is None:
             raise FatalInputError(f"{source}: empty file; expected a header row")
@@ -121,7 +155,7 @@ class CsvFeed:
         reject = self._reject
 
         def reject_row(reason: str, problem: str) -> None:
-            reject(reader.line_num, reason, problem)
+            reject(reader.line_num + self._skipped_lines, reason, problem)
 
         symbol = config.feed_symbol
         if not layout.is_ticks:

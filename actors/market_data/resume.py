@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TypeAlias
 
 from runtime.messages import Bar, Tick
+from runtime.snapshots import state_type
 
 __all__ = ("Delivered", "ResumeFilter")
 
@@ -24,6 +25,7 @@ _Content: TypeAlias = tuple[Decimal, Decimal] | None
 _Key: TypeAlias = tuple[type, str]
 
 
+@state_type
 class Delivered:
     """The last timestamp sent per ``(kind, symbol)`` and the records sent at it."""
 

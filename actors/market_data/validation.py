@@ -50,6 +50,8 @@ NON_FINITE_VOLUME: Final = "NON_FINITE_VOLUME"
 NEGATIVE_VOLUME: Final = "NEGATIVE_VOLUME"
 DUPLICATE_TIMESTAMP: Final = "DUPLICATE_TIMESTAMP"
 OUT_OF_ORDER: Final = "OUT_OF_ORDER"
+#: A CSV line longer than the feed's ``max_line_length`` (checked as the file is read).
+LINE_TOO_LONG: Final = "LINE_TOO_LONG"
 
 #: Every reason code, in the order the checks run.
 REASONS: Final = (
@@ -61,6 +63,7 @@ REASONS: Final = (
     NEGATIVE_VOLUME,
     DUPLICATE_TIMESTAMP,
     OUT_OF_ORDER,
+    LINE_TOO_LONG,
 )
 
 #: A reason code and the human sentence that goes after ``file:line:``.

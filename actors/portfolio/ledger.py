@@ -27,6 +27,7 @@ from typing import Final
 
 from actors.portfolio.caps import Exposure
 from runtime.messages import Side
+from runtime.snapshots import state_type
 
 __all__ = ("InFlight", "Ledger", "Position", "SymbolBook")
 
@@ -37,6 +38,7 @@ ONE: Final = Decimal(1)
 _COST_QUANTUM: Final = Decimal("1e-12")
 
 
+@state_type
 class SymbolBook:
     """One symbol: its mark, net filled quantity over all strategies, and what is in flight.
 
@@ -70,6 +72,7 @@ class SymbolBook:
         return Exposure(self.quantity, self.pending_buy, self.pending_sell)
 
 
+@state_type
 class Position:
     """One strategy's position in one symbol."""
 
@@ -107,6 +110,7 @@ class Position:
         return bool(self.pending_buy or self.pending_sell)
 
 
+@state_type
 @dataclass(slots=True)
 class InFlight:
     """An order the portfolio sized that has not fully filled or been released."""
@@ -120,6 +124,7 @@ class InFlight:
     reduces_position: bool
 
 
+@state_type
 class Ledger:
     """Account state of the portfolio. Mutated only by the portfolio actor's handlers.
 

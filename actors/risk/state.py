@@ -49,6 +49,7 @@ from typing import Final, Literal, TypeAlias
 
 from config.risk import LimitAction
 from runtime.messages import ControlCommand, TradingState
+from runtime.snapshots import state_type
 
 __all__ = (
     "NS_PER_DAY",
@@ -101,6 +102,7 @@ class StateChange:
     reason: str
 
 
+@state_type
 @dataclass(slots=True)
 class LossLimit:
     """One loss limit: its threshold (a fraction), the state it forces, and its status."""
@@ -114,6 +116,7 @@ class LossLimit:
         return _FORCED[self.action]
 
 
+@state_type
 class TradingStateMachine:
     """The trading state, the loss measures and the limits, updated by events.
 

@@ -384,7 +384,7 @@ def test_prometheus_when_scraping_then_mailbox_depth_per_actor_equals_the_servic
     scraped = {s["metric"]["actor"]: float(s["value"][1]) for s in series}
     _, body = _http(f"http://127.0.0.1:{stack.atrium_port}/readyz")  # 503 would still list them
     assert set(scraped) == set(json.loads(body)["checks"]["actors"]) == ACTORS
-    # The service's own /metrics, read now: an idle pipeline (inline scheduler) holds no
+    # The service's own /metrics, read now: an idle pipeline (the dispatcher) holds no
     # message between dispatches, so both read 0 for every actor.
     served = {
         line.split('actor="')[1].split('"')[0]: float(line.rsplit(" ", 1)[1])

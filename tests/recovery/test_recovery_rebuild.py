@@ -8,11 +8,14 @@ orders and fills, and no order id twice.
 
 from __future__ import annotations
 
+import os
+import pickle
 import random
 import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -31,7 +34,8 @@ from recovery_witness import Witness
 from config.schema import AtriumConfig
 from config.topology import default_actors
 from runtime.messages import Bar, Control, Message, Order
-from runtime.recovery import RecoveryError
+from runtime.recovery import RecoveryError, fingerprint
+from runtime.version import atrium_version
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +234,39 @@ async def test_journal_when_durable_then_orders_and_fills_committed_before_any_a
     assert witness.checked >= 40
     # Without the barrier the same session acts on orders still in memory: the check bites.
     assert (witness.missing == []) is all_committed
+
+
+class _Mkdir:
+    """Unpickling this makes a directory: the marker that code ran."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        return (os.mkdir, (str(self.path),))
+
+
+async def test_recover_when_snapshot_row_is_a_pickle_then_refused_as_damage_and_not_run(
+    reference: tuple[Path, Outcome], tmp_path: Path
+) -> None:
+    path, _ = reference
+    journal = tmp_path / "journal.sqlite"
+    cut(path, journal, 50)
+    config = session_config(journal)
+    marker = tmp_path / "ran"
+    with closing(sqlite3.connect(journal)) as db:
+        db.execute(
+            "INSERT INTO snapshots VALUES (?, ?, ?, ?)",
+            (40, 0, fingerprint(config, atrium_version()), pickle.dumps({"x": _Mkdir(marker)})),
+        )
+        db.commit()
+
+    with pytest.raises(
+        RecoveryError,
+        match=rf"^{re.escape(str(journal))}: the snapshot at seq 40 is damaged \(not a snapshot "
+        r"\(.+\)\); it was not loaded\. Run `atrium journal salvage` on the journal \(it "
+        r"copies the events, not the snapshots\) and start on the salvaged journal$",
+    ):
+        await run_session(config)
+
+    assert not marker.exists()

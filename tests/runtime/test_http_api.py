@@ -8,6 +8,8 @@ published message in order.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -20,6 +22,8 @@ import aiohttp
 import anyio
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from config.loader import parse_config
 from runtime import LiveClock, build_pipeline
@@ -41,6 +45,8 @@ class Service:
     pipeline: Pipeline
     view: ServiceView
     http: aiohttp.ClientSession
+    registry: CollectorRegistry
+    port: int
     seen: list[Message] = field(default_factory=list)
 
     async def get(self, path: str) -> tuple[int, Any]:
@@ -74,13 +80,13 @@ async def running(
     view = ServiceView(pipeline, atrium, time.time_ns(), token, recovery={"state": "new"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(pipeline.supervisor.run)
-        # The inline scheduler takes the mailboxes over once every actor's on_start is done.
+        # Every actor has a running instance once its on_start is done.
         while not all(slot.actor is not None for slot in pipeline.slots.values()):
             await anyio.lowlevel.checkpoint()
         server = await serve(view, registry, "127.0.0.1", 0)
         try:
             async with aiohttp.ClientSession(f"http://127.0.0.1:{server.port}") as http:
-                service = Service(pipeline, view, http)
+                service = Service(pipeline, view, http, registry, server.port)
                 pipeline.dispatcher.add_tap(service.seen.append)
                 yield service
         finally:
@@ -332,15 +338,10 @@ async def test_control_when_token_env_configured_then_disabled_message_names_it(
 
 @pytest.mark.parametrize(
     "headers",
-    [
-        {},
-        {"Authorization": TOKEN},
-        {"Authorization": f"Basic {TOKEN}"},
-        {"Authorization": "Bearer"},
-    ],
-    ids=["missing", "no-scheme", "basic", "empty-bearer"],
+    [{}, {"Authorization": TOKEN}, {"Authorization": f"Basic {TOKEN}"}],
+    ids=["missing", "no-scheme", "basic"],
 )
-async def test_control_when_authorization_missing_or_malformed_then_401_with_challenge(
+async def test_control_when_no_bearer_token_then_401_with_bare_bearer_challenge(
     headers: dict[str, str],
 ) -> None:
     async with running() as service:
@@ -350,33 +351,45 @@ async def test_control_when_authorization_missing_or_malformed_then_401_with_cha
 
     assert answer == (
         401,
-        'Bearer realm="atrium"',
-        {"error": "missing or malformed Authorization header: expected 'Bearer <token>'"},
+        "Bearer",
+        {"error": "no bearer token: expected the header 'Authorization: Bearer <token>'"},
     )
     assert risk["trading_state"] == "ACTIVE"
 
 
-async def test_control_when_token_wrong_then_403_logged_without_the_token(
+async def test_control_when_token_wrong_or_empty_then_401_invalid_token_logged_without_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     wrong = "guessed-token-1234"
+    refused: list[tuple[int, str, Any]] = []
     async with running() as service:
         with caplog.at_level(logging.WARNING, logger="atrium.http"):
-            answer = await service.post(
-                "/api/control/halt", headers={"Authorization": f"Bearer {wrong}"}
-            )
-            non_ascii = await service.post(
-                "/api/control/flatten", headers={"Authorization": "Bearer tökén"}
-            )
+            for command, credentials in (("halt", wrong), ("flatten", "tökén"), ("halt", "")):
+                async with service.http.post(
+                    f"/api/control/{command}", headers={"Authorization": f"Bearer {credentials}"}
+                ) as response:
+                    refused.append(
+                        (
+                            response.status,
+                            response.headers["WWW-Authenticate"],
+                            await response.json(),
+                        )
+                    )
         _, risk = await service.get("/api/risk")
 
-    assert answer == (403, {"error": "invalid token"})
-    assert non_ascii == (403, {"error": "invalid token"})
+    assert (
+        refused
+        == [
+            (401, 'Bearer error="invalid_token"', {"error": "invalid token"}),
+        ]
+        * 3
+    )
     assert risk["trading_state"] == "ACTIVE"
     warnings = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "atrium.http"]
     assert warnings == [
         (logging.WARNING, "control halt from 127.0.0.1 refused: wrong token"),
         (logging.WARNING, "control flatten from 127.0.0.1 refused: wrong token"),
+        (logging.WARNING, "control halt from 127.0.0.1 refused: wrong token"),
     ]
     assert wrong not in caplog.text
     assert "tökén" not in caplog.text
@@ -537,3 +550,121 @@ async def test_halt_when_next_intent_arrives_then_denied_by_risk_and_resume_lets
     ]
     # 10 x 100 reserved by the order in flight.
     assert (limits["current_exposure"], limits["reserved_exposure"]) == ("1000", "1000")
+
+
+async def _slow_client(port: int) -> anyio.abc.SocketStream:
+    """A connection that sends part of a request head and then nothing."""
+    stream = await anyio.connect_tcp("127.0.0.1", port)
+    await stream.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    return stream
+
+
+async def test_request_when_connection_cap_filled_by_slow_clients_then_healthz_and_controls_answer() -> (
+    None
+):
+    config = {"service": {"max_connections": 4, "header_timeout_seconds": 60}}
+    async with running(config=config) as service:
+        slow = [await _slow_client(service.port) for _ in range(12)]
+        try:
+            with anyio.fail_after(5):
+                health = await service.get("/healthz")
+                halted = await service.post("/api/control/halt", headers=AUTH)
+        finally:
+            for stream in slow:
+                await stream.aclose()
+
+    assert health[0] == 200
+    assert halted == (200, {"command": "halt", "trading_state": "HALTED"})
+
+
+async def test_request_when_head_not_sent_within_timeout_then_connection_closed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = {"service": {"header_timeout_seconds": 0.2}}
+    async with running(config=config) as service:
+        stream = await _slow_client(service.port)
+        with (
+            caplog.at_level(logging.WARNING, logger="atrium.http"),
+            anyio.fail_after(5),
+            pytest.raises((anyio.EndOfStream, anyio.BrokenResourceError, OSError)),
+        ):
+            await stream.receive()
+        await stream.aclose()
+
+    assert [r.getMessage() for r in caplog.records if r.name == "atrium.http"] == [
+        "HTTP connection from 127.0.0.1 closed: no request head within 0.2 s"
+    ]
+
+
+async def test_control_when_body_not_sent_within_timeout_then_408_and_state_unchanged() -> None:
+    config = {"service": {"body_timeout_seconds": 0.2}}
+    async with running(config=config) as service:
+        stream = await anyio.connect_tcp("127.0.0.1", service.port)
+        await stream.send(
+            b"POST /api/control/halt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\n".encode()
+            + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"rea'
+        )
+        with anyio.fail_after(5):
+            answer = b""
+            with contextlib.suppress(anyio.EndOfStream):
+                while True:
+                    answer += await stream.receive()
+        await stream.aclose()
+        _, risk = await service.get("/api/risk")
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert json.loads(body) == {
+        "error": "request body not received within 0.2 s; send it at once "
+        "(see [service].body_timeout_seconds)"
+    }
+    assert risk["trading_state"] == "ACTIVE"
+
+
+class _CountingCollector(Collector):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def collect(self) -> list[Metric]:
+        self.calls += 1
+        return []
+
+
+@pytest.mark.parametrize(("ttl", "renders"), [(60.0, 1), (0.0, 3)])
+async def test_get_metrics_when_scraped_within_cache_seconds_then_rendered_once_and_shared(
+    ttl: float, renders: int
+) -> None:
+    collector = _CountingCollector()
+    async with running(config={"service": {"metrics_cache_seconds": ttl}}) as service:
+        service.registry.register(collector)
+        bodies = []
+        for _ in range(3):
+            async with service.http.get("/metrics") as response:
+                bodies.append(await response.read())
+
+    assert collector.calls == renders
+    assert all(body.startswith(b"# HELP") for body in bodies)
+
+
+async def test_request_when_cap_reached_by_requests_in_progress_then_503_and_closed() -> None:
+    config = {"service": {"max_connections": 1, "body_timeout_seconds": 5}}
+    async with running(config=config) as service:
+        busy = await anyio.connect_tcp("127.0.0.1", service.port)
+        await busy.send(
+            b"POST /api/control/halt HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            + f"Authorization: Bearer {TOKEN}\r\n".encode()
+            + b"Content-Length: 100\r\n\r\n{"
+        )
+        await anyio.sleep(0.1)  # the head is in: the connection is busy, not slow
+        refused = await anyio.connect_tcp("127.0.0.1", service.port)
+        answer = b""
+        with anyio.fail_after(5), contextlib.suppress(anyio.EndOfStream):
+            while True:
+                answer += await refused.receive()
+        await refused.aclose()
+        await busy.aclose()
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 503 Service Unavailable"
+    assert json.loads(body) == {"error": "too many open connections; retry shortly"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 from contextlib import closing
 from decimal import Decimal
@@ -190,3 +192,58 @@ async def test_record_when_past_high_water_then_blocked_until_writer_catches_up(
         assert not journal.blocked
         await journal.close()
     assert journal.written == 16
+
+
+async def test_open_when_directory_missing_then_error_names_it_and_nothing_created(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "absent" / "journal.sqlite"
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(path))}: cannot open the journal for writing: the directory "
+        rf"{re.escape(str(path.parent))} does not exist; create it, or set \[journal\]\.path to "
+        r"a writable directory$",
+    ):
+        await Journal(path).open()
+
+    assert not path.parent.exists()
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-file", "existing-journal"])
+async def test_open_when_directory_read_only_then_error_names_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    if existing:
+        journal = Journal(path)
+        await journal.open()
+        await journal.close()
+    # os.access as a non-root user sees it (root may write anywhere, so it is faked here).
+    monkeypatch.setattr(os, "access", lambda target, mode: Path(target) != tmp_path)
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(path))}: cannot open the journal for writing: the directory "
+        rf"{re.escape(str(tmp_path))} is not writable; make it writable, or set "
+        r"\[journal\]\.path to a writable directory$",
+    ):
+        await Journal(path).open()
+
+
+async def test_open_when_file_read_only_then_error_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "journal.sqlite"
+    journal = Journal(path)
+    await journal.open()
+    await journal.close()
+    monkeypatch.setattr(os, "access", lambda target, mode: Path(target) != path)
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(path))}: cannot open the journal for writing: the file "
+        rf"{re.escape(str(path))} is not readable and writable; fix its permissions, or set "
+        r"\[journal\]\.path to a writable directory$",
+    ):
+        await Journal(path).open()

@@ -314,3 +314,20 @@ async def test_publish_all_when_two_bars_then_both_delivered_before_any_conseque
     assert BarsAndTicks.order == [("Bar", 1), ("Bar", 2), ("Tick", 1), ("Tick", 2),
                                   ("Bar", 3), ("Bar", 4), ("Tick", 3), ("Tick", 4)]  # fmt: skip
     assert bus.in_flight == 0
+
+
+async def test_before_sources_when_a_handler_escalates_then_run_raises_it_without_hanging() -> None:
+    recorder = _recorder({1})
+    supervisor, dispatcher, _ = _supervise([("rec", recorder, ["Bar"], "escalate")])
+
+    async def rerun() -> None:  # what recovery does before the sources start
+        for ts in (1, 2, 3):
+            await dispatcher.publish(_bar(ts), "market_data")
+
+    with anyio.fail_after(5), pytest.raises(ActorEscalation) as raised:
+        await supervisor.run(before_sources=rerun)
+    assert str(raised.value) == (
+        "actor 'rec' stopped the runtime: handler raised RuntimeError: cannot handle bar 1 "
+        "(restart policy: escalate)"
+    )
+    assert recorder.seen == []

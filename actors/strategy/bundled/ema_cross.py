@@ -19,6 +19,7 @@ from actors.indicators import EMA
 from actors.strategy.api import Strategy
 from config.base import ConfigBase
 from runtime.messages import Bar
+from runtime.snapshots import state_type
 
 __all__ = ("EmaCross", "EmaCrossParams")
 
@@ -54,6 +55,7 @@ class EmaCrossParams(ConfigBase, frozen=True, kw_only=True):
             raise ValueError(f"quantity: expected a number > 0, got {self.quantity}")
 
 
+@state_type
 class _Crossing:
     """The two EMAs of one symbol and the sign of ``fast - slow`` at the last change."""
 

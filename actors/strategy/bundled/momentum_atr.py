@@ -35,6 +35,7 @@ from actors.indicators import MACD, WilderATR
 from actors.strategy.api import Strategy
 from config.base import ConfigBase
 from runtime.messages import Bar, OrderDenied, OrderUpdate, PositionUpdate
+from runtime.snapshots import state_type
 
 __all__ = ("MomentumAtr", "MomentumAtrParams")
 
@@ -88,6 +89,7 @@ class MomentumAtrParams(ConfigBase, frozen=True, kw_only=True):
             raise ValueError(f"risk_pct: expected a number in (0, 1], got {self.risk_pct}")
 
 
+@state_type
 class _Book:
     """Indicators and trade state of one symbol."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import tracemalloc
 from decimal import Decimal
 from pathlib import Path
 
@@ -56,6 +57,11 @@ BAR_CASES = [
         "OUT_OF_ORDER",
         "timestamp 2024-01-02T09:59:00Z is before the previous record's 2024-01-02T10:01:00Z",
     ),
+    (
+        "2024-01-02T10:02:00,10,11,9,10," + "5" * (1 << 20),
+        "LINE_TOO_LONG",
+        "line longer than 1048576 characters; raise max_line_length of the feed if it is meant",
+    ),
 ]
 
 
@@ -63,7 +69,9 @@ def _bad_file(tmp_path: Path, bad_row: str) -> str:
     return write(tmp_path, "bad.csv", HEADER, GOOD_1, GOOD_2, bad_row, GOOD_4)
 
 
-@pytest.mark.parametrize(("row", "reason", "problem"), BAR_CASES, ids=[c[2] for c in BAR_CASES])
+@pytest.mark.parametrize(
+    ("row", "reason", "problem"), BAR_CASES, ids=[c[1] + ": " + c[2] for c in BAR_CASES]
+)
 def test_bar_row_when_bad_and_policy_skip_then_counted_logged_with_line_and_skipped(
     tmp_path: Path, row: str, reason: str, problem: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -84,7 +92,9 @@ def test_bar_row_when_bad_and_policy_skip_then_counted_logged_with_line_and_skip
     assert [r.levelname for r in caplog.records] == ["WARNING"]
 
 
-@pytest.mark.parametrize(("row", "reason", "problem"), BAR_CASES, ids=[c[2] for c in BAR_CASES])
+@pytest.mark.parametrize(
+    ("row", "reason", "problem"), BAR_CASES, ids=[c[1] + ": " + c[2] for c in BAR_CASES]
+)
 def test_bar_row_when_bad_and_policy_fail_then_stops_naming_file_line_and_problem(
     tmp_path: Path, row: str, reason: str, problem: str
 ) -> None:
@@ -216,3 +226,45 @@ def test_tick_problem_when_valid_then_none() -> None:
 def test_format_ns_when_fraction_then_trailing_zeros_dropped() -> None:
     assert format_ns(ns("2024-01-02T10:00:00") + 120_000_000) == "2024-01-02T10:00:00.12Z"
     assert format_ns(ns("2024-01-02T10:00:00") + 5) == "2024-01-02T10:00:00.000000005Z"
+
+
+def test_line_when_far_longer_than_cap_then_read_past_in_bounded_memory_and_skipped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    huge = "2024-01-02T10:02:00,10,11,9,10," + "5" * (32 << 20)
+    path = write(tmp_path, "huge.csv", HEADER, GOOD_1, huge, GOOD_2, "2024-01-02T10:00:00,1")
+
+    tracemalloc.start()
+    try:
+        records, rejections = read(path, base_dir=tmp_path, max_line_length=4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert peak < 4 << 20
+    assert [r.ts for r in records] == [ns("2024-01-02T10:00:00"), ns("2024-01-02T10:01:00")]
+    assert rejections.counts() == {"LINE_TOO_LONG": 1, "UNPARSEABLE": 1}
+    assert [r.getMessage() for r in caplog.records] == [
+        "huge.csv:3: line longer than 4096 characters; raise max_line_length of the feed if it is "
+        "meant (LINE_TOO_LONG); row skipped",
+        "huge.csv:5: expected 6 fields, got 2 (UNPARSEABLE); row skipped",
+    ]
+    with pytest.raises(
+        FatalInputError,
+        match=r"^huge\.csv:3: line longer than 4096 characters; raise max_line_length of the feed "
+        r"if it is meant$",
+    ):
+        read(path, base_dir=tmp_path, max_line_length=4096, policy="fail")
+
+
+def test_line_when_a_field_is_over_128_kib_but_line_within_cap_then_row_checked_and_skipped(
+    tmp_path: Path,
+) -> None:
+    wide = "2024-01-02T10:02:00,10,11,9,10,5," + "x" * (200 << 10)
+    path = write(tmp_path, "wide.csv", HEADER, GOOD_1, wide, GOOD_2)
+
+    records, rejections = read(path, base_dir=tmp_path)
+
+    assert [r.ts for r in records] == [ns("2024-01-02T10:00:00"), ns("2024-01-02T10:01:00")]
+    assert rejections.counts() == {"UNPARSEABLE": 1}

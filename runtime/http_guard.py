@@ -1,0 +1,158 @@
+"""Connection limits in front of aiohttp: a cap on open connections and a head timeout.
+
+Slow clients (a request head sent a byte at a time, or never finished) would otherwise
+hold sockets for as long as they like, until ``/healthz`` and the controls can no longer
+be reached. Each connection's protocol is wrapped: its request head must arrive within
+``header_timeout`` seconds, and at ``limit`` open connections a new one closes the oldest
+connection still sending its head; when every open connection is busy with a request,
+the new one is answered 503. The service answers with ``Connection: close``, so every
+connection carries one request and its head is timed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Final, cast
+
+from aiohttp import web
+
+__all__ = ("GuardedSite",)
+
+log = logging.getLogger("atrium.http")
+
+_HEAD_END: Final = b"\r\n\r\n"
+
+
+def _busy_response() -> bytes:
+    body = json.dumps({"error": "too many open connections; retry shortly"}).encode()
+    head = (
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+class _Connections:
+    """The open connections of one site, those still sending their head first."""
+
+    def __init__(self, limit: int, header_timeout: float) -> None:
+        self.limit = limit
+        self.header_timeout = header_timeout
+        self.count = 0
+        self.waiting: dict[_Guard, None] = {}  # insertion order: the oldest first
+
+
+class _Guard(asyncio.Protocol):
+    """One connection: counts it, times its head, hands everything to aiohttp's protocol."""
+
+    def __init__(self, inner: asyncio.Protocol, connections: _Connections) -> None:
+        self._inner = inner
+        self._connections = connections
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._tail = b""
+        self._counted = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        connections = self._connections
+        if connections.count >= connections.limit:
+            oldest = next(iter(connections.waiting), None)
+            if oldest is None:
+                transport.write(_busy_response())
+                transport.close()
+                return
+            oldest.drop(f"the connection limit ({connections.limit}) was reached")
+        connections.count += 1
+        self._counted = True
+        self._transport = transport
+        connections.waiting[self] = None
+        self._timer = asyncio.get_running_loop().call_later(
+            connections.header_timeout,
+            self.drop,
+            f"no request head within {connections.header_timeout} s",
+        )
+        self._inner.connection_made(transport)
+
+    def drop(self, why: str) -> None:
+        """Close a connection that has not sent its request head."""
+        if self._transport is None:
+            return
+        peer = self._transport.get_extra_info("peername")
+        log.warning("HTTP connection from %s closed: %s", peer[0] if peer else "?", why)
+        self._release()
+        self._transport.abort()
+
+    def _release(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._connections.waiting.pop(self, None)
+        if self._counted:
+            self._counted = False
+            self._connections.count -= 1
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is None:  # refused at the cap: aiohttp never saw it
+            return
+        if self._timer is not None:
+            seen = self._tail + data
+            if _HEAD_END in seen:
+                self._timer.cancel()
+                self._timer = None
+                self._connections.waiting.pop(self, None)
+            self._tail = seen[-(len(_HEAD_END) - 1) :]
+        self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._transport is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is None:
+            return
+        self._release()
+        self._transport = None
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        if self._transport is not None:
+            self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._transport is not None:
+            self._inner.resume_writing()
+
+
+class GuardedSite(web.BaseSite):
+    """A TCP site whose connections are capped and whose request heads are timed."""
+
+    def __init__(
+        self,
+        runner: web.BaseRunner,
+        host: str,
+        port: int,
+        *,
+        max_connections: int,
+        header_timeout: float,
+    ) -> None:
+        super().__init__(runner)
+        self._host = host
+        self._port = port
+        self._connections = _Connections(max_connections, header_timeout)
+
+    @property
+    def name(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    async def start(self) -> None:
+        await super().start()
+        server = self._runner.server
+        assert server is not None
+        connections = self._connections
+        factory: Callable[[], asyncio.Protocol] = lambda: _Guard(server(), connections)  # noqa: E731
+        self._server = await asyncio.get_running_loop().create_server(
+            factory, self._host, self._port
+        )

@@ -1,0 +1,254 @@
+"""A journal that cannot be recovered exactly (damaged, emptied, its -wal lost) is refused
+before any actor runs, naming what it cost and the way out."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from contextlib import closing
+from pathlib import Path
+
+import anyio
+import pytest
+from loopback_feed import ROOT
+from recovery_kit import BARS, run_session, session_config
+
+from runtime.journal import Journal, JournalError
+from runtime.journal_check import check_journal
+from runtime.messages import Control
+from runtime.recovery import RecoveryError
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A journal of a short session, closed cleanly."""
+    path = tmp_path_factory.mktemp("session") / "journal.sqlite"
+    anyio.run(run_session, session_config(path))
+    return path
+
+
+def _damaged(journal: Path, target: Path) -> Path:
+    """``journal`` with 3,000 bytes overwritten in the page that holds its last event.
+
+    (A fixed distance from the file's end may fall on free space, which nothing reads.)
+    """
+    shutil.copyfile(journal, target)
+    with closing(sqlite3.connect(target)) as db:
+        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    where = target.read_bytes().rfind(payload)
+    assert where > 0
+    with target.open("r+b") as file:
+        file.seek(max(0, where - 1500))
+        file.write(bytes([0xA5]) * 3000)
+    return target
+
+
+def _write_config(path: Path, journal: Path) -> Path:
+    """``recovery_kit.session_config(journal)`` as an ``atrium run`` TOML file (port 0)."""
+    path.write_text(
+        f"""
+[[market_data.feeds]]
+format = "synthetic"
+[market_data.feeds.synthetic]
+seed = 11
+symbols = ["AAA", "BBB"]
+count = {BARS}
+volatility = 0.6
+
+[strategies.cross]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["AAA", "BBB"]
+[strategies.cross.params]
+fast = 3
+slow = 8
+allow_short = true
+
+[portfolio]
+position_sizing_mode = "fixed_risk_atr"
+max_risk_per_trade_pct = 0.001
+max_leverage = 2
+[portfolio.strategy_budgets.cross]
+capital_pct = 0.9
+
+[risk]
+max_order_notional = 10_000_000
+max_order_rate = 1_000_000
+price_band_pct = 0.5
+
+[execution]
+slippage_bps = 2
+commission_per_share = "0.005"
+
+[journal]
+path = "{journal}"
+
+[runtime]
+log_level = "WARNING"
+
+[service]
+port = 0
+"""
+    )
+    return path
+
+
+def test_run_when_journal_damaged_in_last_pages_then_one_line_naming_it_and_exit_1(
+    journal: Path, tmp_path: Path
+) -> None:
+    damaged = _damaged(journal, tmp_path / "journal.sqlite")
+    config = _write_config(tmp_path / "atrium.toml", damaged)
+    before = damaged.read_bytes()
+
+    result = subprocess.run(
+        [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "ATRIUM_API_TOKEN": "t"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert re.fullmatch(
+        rf"atrium: error: {re.escape(str(damaged))}: the journal is damaged \(.+\): "
+        r"seq \d+ (to \d+|onwards) cannot be used, events up to seq \d+ are intact\. "
+        rf"Run `atrium journal salvage {re.escape(str(damaged))} NEW\.sqlite` to copy them "
+        r"to a new journal and start on that\n",
+        stderr,
+    ), stderr
+    assert damaged.read_bytes() == before
+
+
+def test_check_when_payload_does_not_decode_then_refused_naming_its_seq(
+    journal: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "journal.sqlite"
+    shutil.copyfile(journal, copy)
+    with closing(sqlite3.connect(copy)) as db:
+        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+        db.execute("UPDATE events SET payload = x'c1' WHERE seq = 40")
+        db.commit()
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq 40 does not decode "
+        rf"\(.+\)\): seq 40 to {last} cannot be used, events up to seq 39 are intact\. "
+        rf"Run `atrium journal salvage {re.escape(str(copy))} NEW\.sqlite` to copy them to a "
+        r"new journal and start on that$",
+    ):
+        check_journal(copy)
+
+
+def test_check_when_journal_intact_then_accepted(journal: Path) -> None:
+    check_journal(journal)
+
+
+def test_check_when_file_emptied_then_refused_naming_new_session(tmp_path: Path) -> None:
+    emptied = tmp_path / "journal.sqlite"
+    emptied.write_bytes(b"")
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(emptied))}: the file is empty, so it holds no Atrium session "
+        r"to recover; if its session was lost, restore the journal \(with its -wal file\) from "
+        r"a backup, and if a new session on this path is meant, start with "
+        r"`atrium run --new-session`$",
+    ):
+        check_journal(emptied)
+    check_journal(emptied, new_session=True)
+
+
+def test_check_when_new_session_but_journal_holds_events_then_refused(
+    journal: Path,
+) -> None:
+    with closing(sqlite3.connect(journal)) as db:
+        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(journal))}: --new-session, but the journal holds a session "
+        rf"\(events up to seq {last}\); move it aside to start a new session, or start "
+        r"without --new-session to recover it$",
+    ):
+        check_journal(journal, new_session=True)
+
+
+async def _open_session(path: Path) -> Journal:
+    """A journal as a running service holds it: a session begun, events committed."""
+    journal = Journal(path, durable=True)
+    await journal.open()
+    await journal.begin_session(mode="live", version="0", fingerprint="f")
+    for seq in range(1, 6):
+        journal.record(Control(ts=seq, command="halt", reason="r", source="operator"))
+    await journal.commit()
+    return journal
+
+
+async def test_check_when_wal_removed_after_unclean_stop_then_refused(tmp_path: Path) -> None:
+    running = await _open_session(tmp_path / "running.sqlite")
+    try:
+        # What a kill leaves, without its -wal: the main file as it is on disk now.
+        copy = tmp_path / "copy.sqlite"
+        shutil.copyfile(tmp_path / "running.sqlite", copy)
+    finally:
+        await running.close()
+    message = (
+        rf"^{re.escape(str(copy))}: session #1 did not stop cleanly and its write-ahead log "
+        rf"{re.escape(str(copy))}-wal is missing, so the events it committed since the last "
+        r"checkpoint are lost\. Put the -wal file back beside the journal \(a journal is "
+        r"copied with its -wal and -shm files\), or move the journal aside and start a new "
+        r"session$"
+    )
+
+    for _ in range(2):  # refused again: the check creates no -wal
+        with pytest.raises(JournalError, match=message):
+            check_journal(copy)
+
+
+async def test_check_when_closed_cleanly_without_wal_then_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite"
+    await (await _open_session(path)).close()
+
+    assert not (tmp_path / "journal.sqlite-wal").exists()
+    check_journal(path)
+
+
+async def test_recover_when_damage_met_mid_rerun_then_error_names_seq_and_nothing_hangs(
+    journal: Path, tmp_path: Path
+) -> None:
+    # The start-up check is skipped here: recovery itself must not hang on damage.
+    damaged = _damaged(journal, tmp_path / "journal.sqlite")
+
+    with anyio.fail_after(20), pytest.raises(RecoveryError) as raised:
+        await run_session(session_config(damaged))
+
+    assert re.fullmatch(
+        rf"{re.escape(str(damaged))}: cannot read the journal to recover after seq \d+ "
+        r"\(.+\); run `atrium journal salvage` on the journal and start on the salvaged journal",
+        str(raised.value),
+    ), raised.value
+
+
+def test_check_when_events_missing_in_the_middle_then_refused_naming_the_gap(
+    journal: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "journal.sqlite"
+    shutil.copyfile(journal, copy)
+    with closing(sqlite3.connect(copy)) as db:
+        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+        db.execute("DELETE FROM events WHERE seq BETWEEN 30 AND 32")
+        db.commit()
+
+    with pytest.raises(
+        JournalError,
+        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq 33 follows seq 29\): "
+        rf"seq 30 to {last} cannot be used, events up to seq 29 are intact\. Run `atrium "
+        rf"journal salvage {re.escape(str(copy))} NEW\.sqlite` to copy them to a new journal "
+        r"and start on that$",
+    ):
+        check_journal(copy)

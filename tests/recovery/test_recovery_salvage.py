@@ -1,0 +1,117 @@
+"""``atrium journal salvage``: the intact events of a damaged journal, recoverable again."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sqlite3
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+import anyio
+import pytest
+from recovery_kit import run_session, session_config
+
+from runtime.cli import main
+from runtime.journal_check import check_journal
+from runtime.journal_salvage import SalvageError, salvage
+
+
+@pytest.fixture(scope="module")
+def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A journal of a short session, closed cleanly."""
+    path = tmp_path_factory.mktemp("session") / "journal.sqlite"
+    anyio.run(run_session, session_config(path))
+    return path
+
+
+def _rows(path: Path) -> list[tuple[int, int, str, bytes]]:
+    with closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT seq, ts, kind, payload FROM events ORDER BY seq").fetchall()
+
+
+def _undecodable_at(journal: Path, target: Path, seq: int) -> Path:
+    shutil.copyfile(journal, target)
+    with closing(sqlite3.connect(target)) as db:
+        db.execute("UPDATE events SET payload = x'c1' WHERE seq = ?", (seq,))
+        db.commit()
+    return target
+
+
+async def test_salvage_when_row_does_not_decode_then_prefix_copied_and_loss_counted_by_kind(
+    journal: Path, tmp_path: Path
+) -> None:
+    damaged = _undecodable_at(journal, tmp_path / "damaged.sqlite", 40)
+    out = tmp_path / "salvaged.sqlite"
+    before = damaged.read_bytes()
+    rows = _rows(journal)
+    lost = Counter(kind for seq, _, kind, _ in rows if seq >= 40)
+    by_kind = ", ".join(f"{kind} {n}" for kind, n in sorted(lost.items()))
+
+    report = salvage(damaged, out)
+
+    assert report.splitlines() == [
+        f"salvaged {damaged} -> {out}",
+        "copied    39 events (seq 1 to 39), 1 sessions; snapshots are not copied (recovery "
+        "re-runs the journal from its first event)",
+        report.splitlines()[2],
+        f"lost      seq 40 to {rows[-1][0]} ({sum(lost.values())} events: {by_kind})",
+        f"next      atrium run on {out} (as [journal].path) recovers the session up to seq 39; "
+        "compare its open orders with the venue",
+    ]
+    assert re.fullmatch(r"damage    seq 40 does not decode \(.+\)", report.splitlines()[2])
+    assert _rows(out) == rows[:39]
+    assert damaged.read_bytes() == before
+    check_journal(out)
+    outcome = await run_session(session_config(out))
+    assert outcome.report is not None and outcome.report.last_seq == 39
+
+
+def test_salvage_when_last_pages_overwritten_then_what_reads_is_copied_and_checks_clean(
+    journal: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.sqlite"
+    shutil.copyfile(journal, damaged)
+    with closing(sqlite3.connect(damaged)) as db:
+        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    where = damaged.read_bytes().rfind(payload)  # the page of the last event
+    assert where > 0
+    with damaged.open("r+b") as file:
+        file.seek(max(0, where - 1500))
+        file.write(bytes([0xA5]) * 3000)
+    out = tmp_path / "salvaged.sqlite"
+
+    report = salvage(damaged, out)
+
+    copied = _rows(out)
+    assert copied == _rows(journal)[: len(copied)]
+    assert re.search(r"^lost      seq \d+ (to \d+|onwards) \(.+\)$", report, re.MULTILINE), report
+    check_journal(out)
+
+
+def test_salvage_when_out_exists_then_refused_and_nothing_written(
+    journal: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "taken.sqlite"
+    out.write_bytes(b"keep")
+
+    with pytest.raises(
+        SalvageError,
+        match=rf"^{re.escape(str(out))}: exists; salvage writes a new journal, never over a file$",
+    ):
+        salvage(journal, out)
+
+    assert out.read_bytes() == b"keep"
+
+
+def test_cli_salvage_when_journal_intact_then_exit_0_and_nothing_lost(
+    journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "copy.sqlite"
+
+    status = main(["journal", "salvage", str(journal), str(out)])
+
+    assert status == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "lost      nothing: no damage found"
+    assert _rows(out) == _rows(journal)
