@@ -155,6 +155,10 @@ class Actor:
             targets = dispatcher.targets(message, self.name)
         dispatcher.deliver(message, targets)
 
+    def after_settle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once the current input has nothing left to handle."""
+        self._dispatcher.after_settle(callback)
+
     async def send(self, message: Message) -> None:
         """Hand one input to the dispatcher (a source); returns once it settled."""
         await self._dispatcher.publish(message, self.name)

@@ -88,6 +88,7 @@ class Dispatcher:
         self._free: anyio.Event | None = None
         self._abandoned = False
         self._since_yield = 0
+        self._after_settle: list[Callable[[], None]] = []
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -251,6 +252,7 @@ class Dispatcher:
     def abandon(self) -> None:
         """Stop handling at once (an immediate stop): what waits is dropped."""
         self._abandoned = True
+        self._after_settle.clear()
         for mailbox, _ in self._queue:
             mailbox.depth -= 1
         self._queue.clear()
@@ -277,10 +279,27 @@ class Dispatcher:
             self._free = anyio.Event()
         await self._free.wait()
 
+    def after_settle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once nothing waits any more (before the input counts as
+        settled); what it publishes is handled in turn. An actor that changed a lot in
+        one settle (several fills) tells the others once, this way."""
+        self._after_settle.append(callback)
+
+    def run_after_settle(self) -> None:
+        """Call the callbacks :meth:`after_settle` collected, in the order they came."""
+        callbacks, self._after_settle = self._after_settle, []
+        for callback in callbacks:
+            callback()
+
     async def _settle(self) -> None:
         """Handle until nothing waits; commit first where the barrier asks for it."""
         queue, barrier = self._queue, self.barrier
-        while queue and not self._abandoned:
+        while not self._abandoned:
+            if not queue:
+                if not self._after_settle:
+                    return
+                self.run_after_settle()
+                continue
             if barrier is not None and barrier.commit_pending:
                 await barrier.commit()
             crash = self._handle_some()

@@ -3,14 +3,15 @@
 It keeps the :class:`~actors.portfolio.ledger.Ledger` (positions, cash, PnL, orders in
 flight) and a Wilder ATR per symbol, and answers each message by calling the pure code:
 
-- ``Bar``/``Tick``: mark to market (bars also feed the ATR); a ``PortfolioSnapshot``
-  when equity moved.
+- ``Bar``/``Tick``: mark to market (bars also feed the ATR). No snapshot: who follows
+  equity between fills revalues the last snapshot (:mod:`runtime.valuation`).
 - ``OrderIntent``: :func:`~actors.portfolio.sizing.size_intent`; a ``SizedOrder`` (its
   exposure reserved) or an ``OrderDenied`` with ``source="portfolio"``.
 - ``OrderDenied`` (from risk or execution) and ``OrderUpdate`` REJECTED / CANCELLED /
   EXPIRED: release what is left of the order's reservation.
 - ``Fill``: book it, release the filled quantity, publish a ``PositionUpdate`` for the
-  strategy and symbol and a ``PortfolioSnapshot``.
+  strategy and symbol; once the input settled, one ``PortfolioSnapshot`` for all its
+  fills.
 - ``Control`` ``flatten``: a reduce-only ``SizedOrder`` closing every non-zero
   (strategy, symbol) position at market. A position with orders in flight is closed
   once they are resolved (risk denies or execution cancels them on flatten), so a
@@ -87,6 +88,7 @@ class PortfolioActor(Actor):
         self._exposure_factor = config.max_exposure_pct * config.max_leverage
         # Positions a flatten will close once their orders in flight are resolved.
         self._flatten_waiting: dict[tuple[str, str], None] = {}
+        self._snapshot_due = False
         self.metrics.refresh(self.ledger, config)
 
     # -- views ---------------------------------------------------------------------------
@@ -106,12 +108,10 @@ class PortfolioActor(Actor):
         if atr is None:
             atr = self._atr[message.symbol] = WilderATR(self.config.atr_period)
         atr.update(float(message.high), float(message.low), float(message.close))
-        if self.ledger.mark(message.symbol, message.close):
-            self._publish_snapshot()
+        self.ledger.mark(message.symbol, message.close)
 
     def _handle_tick(self, message: Tick) -> None:
-        if self.ledger.mark(message.symbol, message.price):
-            self._publish_snapshot()
+        self.ledger.mark(message.symbol, message.price)
 
     # -- order flow ----------------------------------------------------------------------
 
@@ -215,7 +215,9 @@ class PortfolioActor(Actor):
                 realized_pnl=position.realized_pnl,
             )
         )
-        self._publish_snapshot()
+        if not self._snapshot_due:  # one snapshot for every fill of this input
+            self._snapshot_due = True
+            self.after_settle(self._publish_snapshot)
         if order is not None and order.remaining == ZERO:
             self._close_if_flatten_waiting(order)
 
@@ -380,6 +382,7 @@ class PortfolioActor(Actor):
         )
 
     def _publish_snapshot(self) -> None:
+        self._snapshot_due = False
         ledger = self.ledger
         positions = tuple(
             SymbolPosition(symbol=book.symbol, quantity=book.quantity, mark_price=book.mark)

@@ -45,6 +45,7 @@ from runtime.messages import (
     TradingStateChanged,
 )
 from runtime.metrics import counter, gauge
+from runtime.valuation import MarkedAccount
 
 __all__ = ("RiskActor",)
 
@@ -60,7 +61,7 @@ def _fraction(value: float | None) -> Decimal | None:
 class RiskActor(Actor):
     """Pre-trade checks, the trading state and the loss limits. Config: ``[risk]``."""
 
-    snapshot_attributes = ("_approved_ns", "_last_trade", "_machine")
+    snapshot_attributes = ("_account", "_approved_ns", "_last_trade", "_machine")
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
@@ -79,6 +80,8 @@ class RiskActor(Actor):
         rate = config.max_order_rate
         self._approved_ns: deque[int] | None = None if rate is None else deque(maxlen=rate)
         self._last_trade: dict[str, Decimal] = {}
+        # The account as the portfolio's last snapshot left it, revalued at later prices.
+        self._account: MarkedAccount | None = None
         self._machine = TradingStateMachine(
             initial_state=config.initial_state,
             drawdown=_limit(config.max_drawdown_pct, config.drawdown_action),
@@ -188,10 +191,17 @@ class RiskActor(Actor):
     # -- market data: the last trade price per symbol ------------------------------------
 
     def _handle_bar(self, bar: Bar) -> None:
-        self._last_trade[bar.symbol] = bar.close
+        self._mark(bar.symbol, bar.close)
 
     def _handle_tick(self, tick: Tick) -> None:
-        self._last_trade[tick.symbol] = tick.price
+        self._mark(tick.symbol, tick.price)
+
+    def _mark(self, symbol: str, price: Decimal) -> None:
+        """The last trade price, and the account's equity at it (drawdown between fills)."""
+        self._last_trade[symbol] = price
+        account = self._account
+        if account is not None and account.mark(symbol, price):
+            self._follow_equity(account.equity, account.equity)
 
     # -- orders --------------------------------------------------------------------------
 
@@ -257,9 +267,14 @@ class RiskActor(Actor):
     # -- account and control -------------------------------------------------------------
 
     def _handle_portfolio_snapshot(self, snapshot: PortfolioSnapshot) -> None:
-        changes = self._machine.on_equity(
-            snapshot.equity, snapshot.peak_equity, self.clock.now_ns()
-        )
+        account = self._account
+        if account is None:
+            account = self._account = MarkedAccount(snapshot.cash)
+        account.apply(snapshot)
+        self._follow_equity(snapshot.equity, snapshot.peak_equity)
+
+    def _follow_equity(self, equity: Decimal, peak_equity: Decimal) -> None:
+        changes = self._machine.on_equity(equity, peak_equity, self.clock.now_ns())
         if changes:
             self._publish_changes(changes)
 

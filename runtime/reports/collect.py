@@ -37,6 +37,7 @@ from runtime.messages import (
 )
 from runtime.reports.series import ChartSeries
 from runtime.reports.stats import EquityCurve
+from runtime.valuation import MarkedAccount
 
 __all__ = (
     "EQUITY_COLUMNS",
@@ -138,7 +139,9 @@ class RunCollector:
         self._awaiting_position: dict[tuple[str, str], list[dict[str, str]]] = {}
         self._realized: dict[tuple[str, str], Decimal] = {}
         self._held: dict[tuple[str, str], Decimal] = {}
-        self._equity, self._cash, self._gross = initial_equity, initial_equity, Decimal(0)
+        self._account = MarkedAccount(initial_equity)
+        # Closes of the bar being gathered, applied when it is written (after its fills).
+        self._closes: dict[str, Decimal] = {}
         self._peak = initial_equity
         self._bar_ts: int | None = None
         self._trades_file = (out_dir / "trades.csv").open("w", newline="", encoding="utf-8")
@@ -167,9 +170,11 @@ class RunCollector:
                     if self._bar_ts is not None:
                         self._close_bar(self._bar_ts)
                     self._bar_ts = message.ts
+                self._closes[message.symbol] = (
+                    message.close if isinstance(message, Bar) else message.price
+                )
             case PortfolioSnapshot():
-                self._equity, self._cash = message.equity, message.cash
-                self._gross = message.gross_exposure
+                self._account.apply(message)
             case SizedOrder():
                 self._sizing[message.order_id] = message
             case Order():
@@ -201,7 +206,8 @@ class RunCollector:
             for row in rows:
                 self._write_trade(row)
         self._awaiting_position.clear()
-        self.record.final_equity, self.record.final_cash = self._equity, self._cash
+        self.record.final_equity = self._account.equity
+        self.record.final_cash = self._account.cash
         self._trades_file.close()
         self._equity_file.close()
 
@@ -221,15 +227,19 @@ class RunCollector:
             self.record.losses += delta <= 0
 
     def _close_bar(self, ts: int) -> None:
-        equity, record = self._equity, self.record
+        account, record = self._account, self.record
+        for symbol, close in self._closes.items():
+            account.mark(symbol, close)
+        self._closes.clear()
+        equity, gross = account.equity, account.gross
         peak = self._peak = max(self._peak, equity)
         drawdown = (peak - equity) / peak if peak > 0 else Decimal(0)
-        self._curve.writerow((iso_time(ts), equity, self._cash, self._gross, f"{drawdown:.6f}"))
+        self._curve.writerow((iso_time(ts), equity, account.cash, gross, f"{drawdown:.6f}"))
         value = float(equity)
         record.curve.add(ts, value)
         record.equity.add(ts, value)
         record.drawdown.add(ts, -100.0 * float(drawdown))
-        record.exposure.add(ts, float(self._gross))
+        record.exposure.add(ts, float(gross))
 
     def _write_trade(self, row: dict[str, str]) -> None:
         self._trades.writerow(row)

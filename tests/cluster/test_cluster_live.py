@@ -82,7 +82,7 @@ def _get(port: int, path: str) -> tuple[int, Any]:
     return status, (json.loads(body) if path != "/metrics" else body.decode())
 
 
-def _until(check: Callable[[], bool], what: str, seconds: float = 30) -> None:
+def _until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if check():

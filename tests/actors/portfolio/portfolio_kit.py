@@ -56,6 +56,11 @@ class Harness:
         self._intents = 0
         self._fills = 0
 
+    def handle(self, message: Message) -> None:
+        """Hand ``message`` to the actor as one input: what it defers runs after it."""
+        self.actor.handle(message)
+        self.dispatcher.run_after_settle()
+
     # -- recorded output -----------------------------------------------------------------
 
     def take(self) -> list[Message]:
@@ -84,14 +89,14 @@ class Harness:
         price = D(close)
         top = D(high) if high is not None else price
         bottom = D(low) if low is not None else price
-        self.actor.handle(
+        self.handle(
             Bar(
                 ts=self.clock.now_ns(), symbol=symbol, open=price, high=top, low=bottom, close=price
             )
         )
 
     def tick(self, symbol: str, price: Decimal | int | str) -> None:
-        self.actor.handle(Tick(ts=self.clock.now_ns(), symbol=symbol, price=D(price), size=D(1)))
+        self.handle(Tick(ts=self.clock.now_ns(), symbol=symbol, price=D(price), size=D(1)))
 
     def warm_atr(self, symbol: str, close: Decimal | int | str, atr: Decimal | int | str) -> None:
         """Feed ``atr_period`` bars whose true range is exactly ``atr``, closing at ``close``."""
@@ -106,7 +111,7 @@ class Harness:
             if key in fields and fields[key] is not None:
                 fields[key] = D(fields[key])
         before = len(self.out)
-        self.actor.handle(
+        self.handle(
             OrderIntent(
                 ts=self.clock.now_ns(),
                 intent_id=f"i{self._intents}",
@@ -138,7 +143,7 @@ class Harness:
         commission: Decimal | int | str = 0,
     ) -> None:
         self._fills += 1
-        self.actor.handle(
+        self.handle(
             Fill(
                 ts=self.clock.now_ns(),
                 fill_id=f"f{self._fills}",
@@ -167,7 +172,7 @@ class Harness:
         amount = D(quantity)
         self.bar(symbol, price)
         self._fills += 1
-        self.actor.handle(
+        self.handle(
             Fill(
                 ts=self.clock.now_ns(),
                 fill_id=f"setup-{self._fills}",
@@ -181,7 +186,7 @@ class Harness:
         )
 
     def update(self, order: SizedOrder, status: OrderStatus, filled: Decimal | int = 0) -> None:
-        self.actor.handle(
+        self.handle(
             OrderUpdate(
                 ts=self.clock.now_ns(),
                 order_id=order.order_id,
@@ -194,7 +199,7 @@ class Harness:
         )
 
     def risk_denies(self, order: SizedOrder, *, with_order_id: bool = True) -> None:
-        self.actor.handle(
+        self.handle(
             OrderDenied(
                 ts=self.clock.now_ns(),
                 intent_id=order.intent_id,

@@ -15,6 +15,7 @@ from runtime import ActorContext, Dispatcher, SimClock
 from runtime.messages import (
     Control,
     ControlCommand,
+    Fill,
     OrderDenied,
     OrderStatus,
     PortfolioSnapshot,
@@ -214,24 +215,40 @@ def test_bar_when_flat_then_no_snapshot() -> None:
     assert harness.out == []
 
 
-def test_bar_when_holding_then_snapshot_only_when_equity_moves() -> None:
+def test_bar_when_holding_then_no_snapshot_and_the_next_fill_shows_the_marks() -> None:
     harness = Harness()
     harness.hold("X", 10, 100)
     harness.hold("Y", -5, 50)
     harness.take()
-    harness.bar("X", 100)  # unchanged
-    harness.bar("Z", 7)  # flat symbol
-    assert harness.out == []
     harness.bar("X", 103)
     harness.tick("Y", 48)
-    first, second = harness.take()
-    assert isinstance(first, PortfolioSnapshot) and isinstance(second, PortfolioSnapshot)
-    assert (first.equity, second.equity) == (D(100030), D(100040))
-    assert second.positions == (
+    assert harness.out == []  # marks move equity; who follows it revalues the last snapshot
+    harness.hold("Z", 1, 7)
+    (snapshot,) = harness.of(PortfolioSnapshot)
+    assert snapshot.equity == D(100040)  # 100,000 + 10 x 3 + 5 x 2; the fill at 7 costs nothing
+    assert snapshot.positions == (
         SymbolPosition(symbol="X", quantity=D(10), mark_price=D(103)),
         SymbolPosition(symbol="Y", quantity=D(-5), mark_price=D(48)),
+        SymbolPosition(symbol="Z", quantity=D(1), mark_price=D(7)),
     )
-    assert (second.gross_exposure, second.net_exposure) == (D(1270), D(790))
+    assert (snapshot.gross_exposure, snapshot.net_exposure) == (D(1277), D(797))
+
+
+def test_fills_when_several_in_one_input_then_one_snapshot_after_them() -> None:
+    harness = Harness()
+    harness.bar("X", 100)
+    for n in (1, 2, 3):
+        harness.actor.handle(
+            Fill(
+                ts=1, fill_id=f"f{n}", order_id=f"o{n}", strategy="s1", symbol="X",
+                side="BUY", quantity=D(10), price=D(100),
+            )
+        )  # fmt: skip
+    assert harness.of(PortfolioSnapshot) == []
+    harness.dispatcher.run_after_settle()
+    (snapshot,) = harness.of(PortfolioSnapshot)
+    assert snapshot.positions == (SymbolPosition(symbol="X", quantity=D(30), mark_price=D(100)),)
+    assert [type(m).__name__ for m in harness.out] == ["PositionUpdate"] * 3 + ["PortfolioSnapshot"]
 
 
 def test_snapshot_when_equity_falls_then_peak_kept_and_drawdown_fraction() -> None:
@@ -239,6 +256,7 @@ def test_snapshot_when_equity_falls_then_peak_kept_and_drawdown_fraction() -> No
     harness.hold("X", 1000, 100)
     harness.bar("X", 110)  # equity 110,000
     harness.bar("X", 99)  # equity 99,000
+    harness.hold("Y", 1, 5)  # a fill: the snapshot after it
     snapshot = harness.snapshot()
     assert (snapshot.peak_equity, snapshot.equity) == (D(110000), D(99000))
     assert snapshot.drawdown == D(11000) / D(110000)

@@ -29,6 +29,7 @@ from runtime.messages import (
     Side,
     SizedOrder,
     SizingExplanation,
+    SymbolPosition,
     Tick,
     TradingStateChanged,
 )
@@ -504,6 +505,33 @@ def test_snapshot_when_drawdown_limit_reached_then_halted_and_gauge_set() -> Non
     )
     assert [m.reason for m in published[1:] if isinstance(m, OrderDenied)] == ["TRADING_HALTED"]
     assert h.sample("atrium_risk_drawdown_ratio") == 0.1
+
+
+def test_bar_when_held_position_falls_between_snapshots_then_drawdown_halts() -> None:
+    h = Harness(RiskConfig(max_drawdown_pct=0.1))
+    h.actor.handle(
+        PortfolioSnapshot(
+            ts=DAY1, equity=D(100000), cash=D(50000), gross_exposure=D(50000),
+            net_exposure=D(50000), realized_pnl=D(0), unrealized_pnl=D(0),
+            peak_equity=D(100000), drawdown=D(0),
+            positions=(SymbolPosition(symbol="NVDA", quantity=D(500), mark_price=D(100)),),
+        )
+    )  # fmt: skip
+    h.bar("7", symbol="AMD")  # not held: equity unchanged
+    h.bar("82")  # 500 x -18 = -9,000: drawdown 0.09
+    assert h.take() == []
+    assert h.sample("atrium_risk_drawdown_ratio") == 0.09
+    h.bar("80")  # 500 x -20 = -10,000 from the peak: the limit, with no snapshot since
+
+    assert h.take() == [
+        TradingStateChanged(
+            ts=DAY1,
+            state="HALTED",
+            previous="ACTIVE",
+            reason="MAX_DRAWDOWN drawdown=0.100000 max_drawdown_pct=0.1 equity=90000 "
+            "peak_equity=100000",
+        )
+    ]
 
 
 def test_snapshot_when_profit_then_fall_within_limits_then_never_trips() -> None:
