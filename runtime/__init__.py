@@ -7,7 +7,6 @@ from runtime.channels import Mailbox as Mailbox
 from runtime.clocks import Clock as Clock
 from runtime.clocks import LiveClock as LiveClock
 from runtime.clocks import SimClock as SimClock
-from runtime.clocks import TimerHandle as TimerHandle
 from runtime.codec import decode as decode
 from runtime.codec import encode as encode
 from runtime.dispatch import Dispatcher as Dispatcher
@@ -35,7 +34,6 @@ __all__ = (
     "Pipeline",
     "SimClock",
     "Supervisor",
-    "TimerHandle",
     "TopologyError",
     "build_pipeline",
     "decode",

@@ -12,7 +12,7 @@ import pytest
 from actors.market_data import FeedStatus, SyntheticLiveFeed
 from actors.market_data.live_synthetic import SyntheticWalk
 from config.market_data import SyntheticLiveConfig
-from runtime.clocks import LiveClock, SimClock, TimerHandle
+from runtime.clocks import LiveClock, SimClock
 from runtime.messages import Tick
 
 MS = 1_000_000
@@ -221,9 +221,6 @@ class _ScriptedClock:
 
     def now_ns(self) -> int:
         return next(self._readings)
-
-    def schedule(self, at_ns: int, callback: object) -> TimerHandle:
-        raise NotImplementedError
 
     async def sleep_until(self, at_ns: int) -> None:
         raise AssertionError("no tick waits in this script")
