@@ -46,7 +46,7 @@ __all__ = (
 
 #: Bumped whenever a message changes incompatibly; the journal records it and refuses
 #: to decode a journal written under another version.
-MESSAGE_SCHEMA_VERSION: Final = 1
+MESSAGE_SCHEMA_VERSION: Final = 2
 
 Side: TypeAlias = Literal["BUY", "SELL"]
 OrderType: TypeAlias = Literal["MARKET", "LIMIT", "STOP"]
@@ -347,7 +347,9 @@ class OrderDenied(Message, frozen=True, kw_only=True, gc=False):
 
 
 class OrderUpdate(Message, frozen=True, kw_only=True, gc=False):
-    """One transition of an order's state machine."""
+    """A transition of an order's state that someone acts on: ACCEPTED for an order that
+    rests at the venue (limit, stop), and REJECTED, CANCELLED, EXPIRED. Fills say the
+    rest themselves (:attr:`Fill.leaves_quantity`)."""
 
     order_id: str
     strategy: str
@@ -365,7 +367,11 @@ class OrderUpdate(Message, frozen=True, kw_only=True, gc=False):
 
 
 class Fill(Message, frozen=True, kw_only=True, gc=False):
-    """An execution: ``quantity`` at ``price`` with ``commission`` paid."""
+    """An execution: ``quantity`` at ``price`` with ``commission`` paid.
+
+    ``leaves_quantity`` is what is left of the order after it: 0 means the order is
+    filled (no ``OrderUpdate`` says so again).
+    """
 
     fill_id: str
     order_id: str
@@ -374,6 +380,7 @@ class Fill(Message, frozen=True, kw_only=True, gc=False):
     side: Side
     quantity: Decimal
     price: Decimal
+    leaves_quantity: Decimal
     commission: Decimal = _ZERO
 
     def __post_init__(self) -> None:
@@ -381,6 +388,7 @@ class Fill(Message, frozen=True, kw_only=True, gc=False):
         _check_member("Fill", "side", self.side, _SIDES)
         _check_positive("Fill", "quantity", self.quantity)
         _check_positive("Fill", "price", self.price)
+        _check_non_negative("Fill", "leaves_quantity", self.leaves_quantity)
         _check_non_negative("Fill", "commission", self.commission)
 
 

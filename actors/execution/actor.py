@@ -2,12 +2,16 @@
 
 Wiring only. The order state machine lives in :mod:`actors.execution.orders`, the fill
 rules in :mod:`actors.execution.paper`; this module turns messages into venue calls and
-venue events into ``OrderUpdate``/``Fill`` messages (a ``Fill`` always precedes the
-``OrderUpdate`` it causes), in the order the venue reports them.
+venue events into ``Fill``/``OrderUpdate`` messages, in the order the venue reports them.
 
-Per order: ``OrderUpdate(SUBMITTED)`` on receipt, then ``ACCEPTED`` or ``REJECTED``, then
-any ``Fill`` + ``PARTIALLY_FILLED``/``FILLED`` pairs, or a final ``CANCELLED``/``EXPIRED``.
-Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills from 1.
+Only what someone acts on is published, so a filled market order costs one ``Fill``:
+``OrderUpdate(ACCEPTED)`` for an order that rests at the venue (limit, stop: a strategy
+may cancel it), ``Fill`` for every execution (``leaves_quantity`` 0 once the order is
+filled), and ``REJECTED``/``CANCELLED``/``EXPIRED`` when an order ends unfilled or part
+filled (the portfolio releases what it had reserved). SUBMITTED, PARTIALLY_FILLED and
+FILLED are states of the book (``/api/orders``, the ``atrium_orders_total`` counter), not
+messages. Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills
+from 1.
 
 Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
     REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
@@ -142,7 +146,7 @@ class ExecutionActor(Actor):
         # Got-or-created: a new instance on the same registry reuses (and keeps) the counts.
         registry = self.context.registry
         orders = counter(
-            registry, "atrium_orders", "Order state transitions published by execution.", ["status"]
+            registry, "atrium_orders", "Order state transitions at execution.", ["status"]
         )
         self._status_counters = {
             status: orders.labels(status=status) for status in get_args(OrderStatus)
@@ -255,7 +259,7 @@ class ExecutionActor(Actor):
             self._ignore("DUPLICATE_ORDER_ID", f"order_id={order.order_id}")
             return
         state = self._book.add(order)
-        self._publish_update(state)
+        self._count(state)
         if self._halted:
             state.transition("REJECTED")
             self._publish_update(state, "TRADING_HALTED: state=HALTED")
@@ -307,7 +311,10 @@ class ExecutionActor(Actor):
         elif isinstance(event, VenueAccepted):
             state = self._open_state(event.order_id, "ACCEPTED")
             state.transition("ACCEPTED")
-            self._publish_update(state)
+            if state.order.order_type == "MARKET":
+                self._count(state)  # it fills on the next print: nobody waits for this
+            else:
+                self._publish_update(state)
         elif isinstance(event, VenueRejected):
             self._close(event.order_id, "REJECTED", event.reason)
         elif isinstance(event, VenueCancelled):
@@ -341,13 +348,14 @@ class ExecutionActor(Actor):
                 side=order.side,
                 quantity=event.quantity,
                 price=event.price,
+                leaves_quantity=state.remaining_quantity,
                 commission=event.commission,
             )
         )
         self._fills.inc()
         self._fill_notional.inc(float(event.quantity * event.price))
         self._fill_commission.inc(float(event.commission))
-        self._publish_update(state)
+        self._count(state)
         if status == "FILLED":
             self._retire(state)
 
@@ -380,6 +388,9 @@ class ExecutionActor(Actor):
                 reason=reason,
             )
         )
+        self._count(state)
+
+    def _count(self, state: OrderState) -> None:
         self._status_counters[state.status].inc()
 
     def _retire(self, state: OrderState) -> None:

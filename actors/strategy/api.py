@@ -166,7 +166,9 @@ class Strategy(Generic[ParamsT]):
         """An intent or order of this strategy was refused (``denied.reason`` says why)."""
 
     def on_order_update(self, update: OrderUpdate) -> None:
-        """One of this strategy's orders changed state (accepted, rejected, cancelled...)."""
+        """A resting order of this strategy was accepted, or an order ended unfilled
+        (rejected, cancelled, expired). A fill ends an order by itself: see
+        :attr:`~runtime.messages.Fill.leaves_quantity` in :meth:`on_fill`."""
 
     # -- read-only views -----------------------------------------------------------------
 

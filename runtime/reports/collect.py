@@ -184,12 +184,14 @@ class RunCollector:
                 if message.order_id is not None:
                     self._sizing.pop(message.order_id, None)
             case OrderUpdate():
-                # Its fills came before it: a closed order's sizing is needed no more.
+                # Its fills came before it: an order ended unfilled needs no sizing more.
                 if message.status in _CLOSED:
                     self._sizing.pop(message.order_id, None)
             case Fill():
                 self.record.fills += 1
                 row = _trade_row(message, self._sizing.get(message.order_id))
+                if not message.leaves_quantity:  # the order is done: its sizing too
+                    self._sizing.pop(message.order_id, None)
                 key = (message.strategy, message.symbol)
                 self._awaiting_position.setdefault(key, []).append(row)
             case PositionUpdate():

@@ -59,6 +59,7 @@ SESSION_1 = [
         reduces_position=False,
     ),
     Fill(
+        leaves_quantity=D(0),
         ts=T0 + SECOND,
         fill_id="f1",
         order_id="o1",

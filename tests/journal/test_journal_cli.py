@@ -71,7 +71,7 @@ def test_stats_when_known_journal_then_hand_counted_figures(
         "size_bytes": known.stat().st_size,
         "wal_bytes": 0,
         "journal_schema_version": "2",
-        "message_schema_version": "1",
+        "message_schema_version": "2",
         "integrity": "ok",
         "events": 7,
         "first_seq": 1,
@@ -113,7 +113,7 @@ def test_stats_when_text_then_aligned_label_value_lines(
     assert out == (
         f"file          {known}\n"
         f"size          {size} bytes (-wal file: 0 bytes)\n"
-        "schema        journal 2, messages 1\n"
+        "schema        journal 2, messages 2\n"
         "integrity     ok\n"
         "events        7 (seq 1 to 7)\n"
         "first         2024-01-02T09:01:00.000000000Z (ts 1704186060000000000)\n"
@@ -451,7 +451,7 @@ def test_stats_when_journal_has_no_sessions_table_then_damaged(
             "CREATE TABLE events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, "
             "kind TEXT NOT NULL, payload BLOB NOT NULL)",
             "INSERT INTO meta VALUES ('journal_schema_version', '2'), "
-            "('message_schema_version', '1')",
+            "('message_schema_version', '2')",
         ],
     )
 

@@ -47,7 +47,7 @@ def test_open_readonly_when_known_journal_then_every_event_comes_back_exactly(
         rows = list(iter_events(connection))
         last = last_seq(connection)
 
-    assert meta == {"journal_schema_version": "2", "message_schema_version": "1"}
+    assert meta == {"journal_schema_version": "2", "message_schema_version": "2"}
     assert [(seq, ts, kind) for seq, ts, kind, _ in rows] == [
         (seq, message.ts, type(message).__name__) for seq, message in enumerate(KNOWN, start=1)
     ]

@@ -28,6 +28,7 @@ def _tick(ts: int) -> Tick:
 
 def _fill(ts: int) -> Fill:
     return Fill(
+        leaves_quantity=D(0),
         ts=ts,
         fill_id=f"O-{ts}-1",
         order_id=f"O-{ts}",

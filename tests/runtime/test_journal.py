@@ -51,7 +51,7 @@ async def test_record_when_closed_then_every_message_written_in_order_with_exact
     assert [row[2] for row in rows] == ["Bar"] * 39 + ["Control"]
     assert [row[3] for row in rows] == [encode(m) for m in messages]
     assert [decode(row[3]) for row in rows] == messages
-    assert meta == {"journal_schema_version": "2", "message_schema_version": "1"}
+    assert meta == {"journal_schema_version": "2", "message_schema_version": "2"}
 
 
 @pytest.mark.parametrize(("count", "batch_size"), [(1, 4), (200, 4096), (1013, 4096), (1013, 300)])
@@ -116,7 +116,7 @@ async def test_open_when_schema_version_differs_then_error_and_file_untouched(
     with pytest.raises(
         JournalError,
         match=(
-            rf"^{path}: journal schema \{{'journal_schema_version': '0', 'message_schema_version': '1'\}} "
+            rf"^{path}: journal schema \{{'journal_schema_version': '0', 'message_schema_version': '2'\}} "
             r"is not the supported .* the file was left untouched$"
         ),
     ):

@@ -116,6 +116,7 @@ ONE_OF_EACH = [
         avg_fill_price=D("49.5"),
     ),
     Fill(
+        leaves_quantity=D(0),
         ts=9,
         fill_id="O-00000001-1",
         order_id="O-00000001",
@@ -249,6 +250,7 @@ def test_intent_when_value_invalid_then_rejected_with_message(
 def test_fill_when_side_unknown_then_rejected() -> None:
     with pytest.raises(ValueError, match=r"^Fill\.side must be one of BUY, SELL; got 'buy'$"):
         Fill(
+            leaves_quantity=D(0),
             ts=1,
             fill_id="f",
             order_id="o",

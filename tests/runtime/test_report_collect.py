@@ -34,6 +34,7 @@ def _session() -> list[Message]:
         side = "BUY" if n % 2 else "SELL"
         messages.append(
             Fill(
+                leaves_quantity=D(0),
                 ts=n,
                 fill_id=f"o{n}-1",
                 order_id=f"o{n}",

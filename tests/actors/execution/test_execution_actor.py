@@ -137,8 +137,11 @@ def _update(
     )
 
 
-def _fill(n: int, quantity: str, price: str, commission: str = "0", *, ts: int = T1) -> Fill:
+def _fill(
+    n: int, quantity: str, price: str, commission: str = "0", *, ts: int = T1, leaves: str = "0"
+) -> Fill:
     return Fill(
+        leaves_quantity=D(leaves),
         ts=ts,
         fill_id=f"o1-{n}",
         order_id="o1",
@@ -158,22 +161,31 @@ def _statuses(messages: list[Message]) -> list[tuple[str, str]]:
 # -- order flow ----------------------------------------------------------------------------
 
 
-def test_order_when_received_then_submitted_and_accepted_updates() -> None:
+def test_order_when_market_received_then_nothing_published_until_it_fills() -> None:
     h = Harness()
 
-    assert h.send(_order()) == [_update("SUBMITTED", "0", "100"), _update("ACCEPTED", "0", "100")]
+    assert h.send(_order()) == []
+    assert [o["status"] for o in h.actor.open_orders()] == ["ACCEPTED"]
+    assert h.metric("atrium_orders_total", status="SUBMITTED") == 1
+    assert h.metric("atrium_orders_total", status="ACCEPTED") == 1
 
 
-def test_order_when_next_bar_opens_then_fill_then_filled_update_with_costs() -> None:
+def test_order_when_limit_received_then_accepted_update_for_a_resting_order() -> None:
+    h = Harness()
+
+    assert h.send(_order(order_type="LIMIT", limit_price=D(45))) == [
+        _update("ACCEPTED", "0", "100")
+    ]
+
+
+def test_order_when_next_bar_opens_then_one_fill_with_costs_and_nothing_left() -> None:
     # BUY 100 @ open 50.00, 10 bps slippage -> 50.05; 0.005/share = 0.50 < minimum 1.00.
     h = Harness(slippage_bps=D(10), commission_per_share=D("0.005"), commission_min=D("1.00"))
     h.send(_order())
 
-    assert h.send(_bar(T1, "50.00", "51", "49", "50.5")) == [
-        _fill(1, "100", "50.05", "1"),
-        _update("FILLED", "100", "0", "50.05", ts=T1),
-    ]
+    assert h.send(_bar(T1, "50.00", "51", "49", "50.5")) == [_fill(1, "100", "50.05", "1")]
     assert h.actor.open_orders() == []
+    assert h.metric("atrium_orders_total", status="FILLED") == 1
 
 
 def test_order_when_bar_is_decision_bar_then_nothing_fills() -> None:
@@ -188,40 +200,28 @@ def test_order_when_current_close_then_fill_published_inside_order_handling() ->
     h = Harness(market_fill="current_close")
     h.send(_bar(T0, "50", "51", "49", "50.75"))
 
-    assert h.send(_order()) == [
-        _update("SUBMITTED", "0", "100"),
-        _update("ACCEPTED", "0", "100"),
-        _fill(1, "100", "50.75", ts=T0),
-        _update("FILLED", "100", "0", "50.75"),
-    ]
+    assert h.send(_order()) == [_fill(1, "100", "50.75", ts=T0)]
 
 
-def test_order_when_participation_cap_then_partial_updates_and_numbered_fills() -> None:
+def test_order_when_participation_cap_then_numbered_fills_with_what_is_left() -> None:
     # 0.1 x 1000 = 100 per bar: 250 = 100 @ 50 + 100 @ 51 + 50 @ 52.
     # Average after two fills: (5000 + 5100) / 200 = 50.5; after three: 12700 / 250 = 50.8.
     h = Harness(max_volume_participation=D("0.1"))
     h.send(_order(quantity="250"))
 
-    assert h.send(_bar(T1, "50", "51", "49", "50")) == [
-        _fill(1, "100", "50", ts=T1),
-        _update("PARTIALLY_FILLED", "100", "150", "50", ts=T1),
-    ]
-    assert h.send(_bar(T2, "51", "52", "50", "51")) == [
-        _fill(2, "100", "51", ts=T2),
-        _update("PARTIALLY_FILLED", "200", "50", "50.5", ts=T2),
-    ]
+    assert h.send(_bar(T1, "50", "51", "49", "50")) == [_fill(1, "100", "50", ts=T1, leaves="150")]
+    assert h.send(_bar(T2, "51", "52", "50", "51")) == [_fill(2, "100", "51", ts=T2, leaves="50")]
+    (state,) = h.actor.open_orders()
+    assert (state["filled_quantity"], state["avg_fill_price"]) == (D(200), D("50.5"))
     t3 = T2 + DAY
-    assert h.send(_bar(t3, "52", "53", "51", "52")) == [
-        _fill(3, "50", "52", ts=t3),
-        _update("FILLED", "250", "0", "50.8", ts=t3),
-    ]
+    assert h.send(_bar(t3, "52", "53", "51", "52")) == [_fill(3, "50", "52", ts=t3)]
+    assert h.actor.open_orders() == []
 
 
 def test_order_when_venue_rejects_then_rejected_update_with_reason() -> None:
     h = Harness()
 
     assert h.send(_order(quantity="10.5")) == [
-        _update("SUBMITTED", "0", "10.5"),
         _update(
             "REJECTED", "0", "10.5", reason="QUANTITY_NOT_LOT_MULTIPLE: quantity=10.5 lot_size=1"
         ),
@@ -235,7 +235,9 @@ def test_order_when_id_already_seen_then_ignored_without_messages() -> None:
     h.send(_bar(T1, "50", "51", "49", "50"))
 
     assert h.send(_order()) == []
-    assert h.send(_order("o2")) != []
+    assert h.send(_bar(T2, "50", "51", "49", "50")) == []  # o1 does not trade twice
+    assert h.send(_order("o2", ts=T2)) == []
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o2"]
     assert h.metric("atrium_execution_ignored_requests_total", reason="DUPLICATE_ORDER_ID") == 1
 
 
@@ -269,10 +271,7 @@ def test_tick_when_order_open_then_fills_at_tick_price() -> None:
     h.send(_order())
 
     published = h.send(Tick(ts=T0 + 1, symbol="NVDA", price=D("50.01"), size=D(500)))
-    assert published == [
-        _fill(1, "100", "50.01", ts=T0 + 1),
-        _update("FILLED", "100", "0", "50.01", ts=T0 + 1),
-    ]
+    assert published == [_fill(1, "100", "50.01", ts=T0 + 1)]
 
 
 def test_bar_when_no_open_orders_then_nothing_published() -> None:
@@ -349,11 +348,11 @@ def test_order_when_halted_then_rejected_until_resume() -> None:
     h.send(Control(ts=T0, command="halt"))
 
     assert h.send(_order("o1")) == [
-        _update("SUBMITTED", "0", "100"),
         _update("REJECTED", "0", "100", reason="TRADING_HALTED: state=HALTED"),
     ]
     h.send(Control(ts=T0, command="resume"))
-    assert _statuses(h.send(_order("o2"))) == [("o2", "SUBMITTED"), ("o2", "ACCEPTED")]
+    assert h.send(_order("o2")) == []
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o2"]
 
 
 def test_trading_state_when_halted_then_cancels_and_rejects_until_active() -> None:
@@ -365,10 +364,11 @@ def test_trading_state_when_halted_then_cancels_and_rejects_until_active() -> No
     )
     assert _statuses(published) == [("o1", "CANCELLED"), ("o2", "CANCELLED")]
     assert published[0].reason == "HALTED: state=HALTED previous=ACTIVE note='drawdown 21%'"  # type: ignore[attr-defined]
-    assert _statuses(h.send(_order("o3"))) == [("o3", "SUBMITTED"), ("o3", "REJECTED")]
+    assert _statuses(h.send(_order("o3"))) == [("o3", "REJECTED")]
 
     h.send(TradingStateChanged(ts=T0, state="REDUCING", previous="HALTED", reason="flatten"))
-    assert _statuses(h.send(_order("o4"))) == [("o4", "SUBMITTED"), ("o4", "ACCEPTED")]
+    assert h.send(_order("o4")) == []
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o4"]
 
 
 def test_control_when_flatten_then_cancels_open_orders_and_keeps_accepting() -> None:
@@ -378,7 +378,8 @@ def test_control_when_flatten_then_cancels_open_orders_and_keeps_accepting() -> 
     published = h.send(Control(ts=T0, command="flatten", source="operator"))
     assert _statuses(published) == [("o1", "CANCELLED"), ("o2", "CANCELLED")]
     assert published[0].reason == "FLATTEN: source=operator"  # type: ignore[attr-defined]
-    assert _statuses(h.send(_order("o3"))) == [("o3", "SUBMITTED"), ("o3", "ACCEPTED")]
+    assert h.send(_order("o3")) == []
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o3"]
 
 
 @pytest.mark.parametrize("command", ["reduce_only", "shutdown", "resume"])
@@ -519,7 +520,7 @@ def test_adapter_when_configured_then_built_with_config_and_driven_by_events() -
     h, venue = _scripted()
     assert venue.config.venue_options == {"account": "A1"}
 
-    assert _statuses(h.send(_order())) == [("o1", "SUBMITTED")]
+    assert h.send(_order()) == []
     assert venue.submitted == ["o1"]
     assert h.send(_bar(T1, "50", "51", "49", "50")) == []  # a live venue matches itself
     venue.sink(VenueAccepted(order_id="o1"))
@@ -532,16 +533,15 @@ def test_adapter_when_configured_then_built_with_config_and_driven_by_events() -
     assert venue.cancelled == [("o1", "CANCEL_REQUESTED: strategy=s1")]
     venue.sink(VenueCancelled(order_id="o1", reason="CANCEL_REQUESTED: strategy=s1"))
 
-    assert _statuses(h.out) == [
-        ("o1", "SUBMITTED"),
-        ("o1", "ACCEPTED"),
-        ("o1", "PARTIALLY_FILLED"),
-        ("o1", "CANCELLED"),
-    ]
+    # A market order: its acceptance is no message; the cancel of its rest is.
+    assert _statuses(h.out) == [("o1", "CANCELLED")]
     fills = [m for m in h.out if isinstance(m, Fill)]
-    assert [(f.fill_id, f.quantity, f.price, f.commission) for f in fills] == [
-        ("o1-1", D(40), D("50.1"), D("0.2"))
+    assert [(f.fill_id, f.quantity, f.price, f.commission, f.leaves_quantity) for f in fills] == [
+        ("o1-1", D(40), D("50.1"), D("0.2"), D(60))
     ]
+    assert h.out[-1] == _update(
+        "CANCELLED", "40", "60", "50.1", reason="CANCEL_REQUESTED: strategy=s1", ts=T1
+    )
 
 
 @pytest.mark.parametrize(
@@ -660,12 +660,7 @@ async def test_pipeline_when_replayed_through_supervisor_then_same_messages_as_u
     await pipeline.supervisor.run(stop_when_sources_finish=True)
 
     produced = [m for m in out if isinstance(m, OrderUpdate | Fill)]
-    assert produced == [
-        _update("SUBMITTED", "0", "100"),
-        _update("ACCEPTED", "0", "100"),
-        _fill(1, "100", "50.05", "1"),
-        _update("FILLED", "100", "0", "50.05", ts=T1),
-    ]
+    assert produced == [_fill(1, "100", "50.05", "1")]
 
 
 def test_metrics_when_actor_rebuilt_on_same_registry_then_collectors_reused() -> None:

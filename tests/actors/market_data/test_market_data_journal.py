@@ -28,6 +28,7 @@ def _tick(ts: int, symbol: str, price: str = "10") -> Tick:
 
 
 FILL = Fill(
+    leaves_quantity=D(0),
     ts=150,
     fill_id="f1",
     order_id="o1",

@@ -145,6 +145,7 @@ class Harness:
         self._fills += 1
         self.handle(
             Fill(
+                leaves_quantity=D(0),
                 ts=self.clock.now_ns(),
                 fill_id=f"f{self._fills}",
                 order_id=order.order_id,
@@ -174,6 +175,7 @@ class Harness:
         self._fills += 1
         self.handle(
             Fill(
+                leaves_quantity=D(0),
                 ts=self.clock.now_ns(),
                 fill_id=f"setup-{self._fills}",
                 order_id=f"setup-{self._fills}",

@@ -240,6 +240,7 @@ def test_fills_when_several_in_one_input_then_one_snapshot_after_them() -> None:
     for n in (1, 2, 3):
         harness.actor.handle(
             Fill(
+                leaves_quantity=D(0),
                 ts=1, fill_id=f"f{n}", order_id=f"o{n}", strategy="s1", symbol="X",
                 side="BUY", quantity=D(10), price=D(100),
             )

@@ -52,6 +52,7 @@ class Venue(Actor):
     def _handle_sized_order(self, message: SizedOrder) -> None:
         self.publish(
             Fill(
+                leaves_quantity=D(0),
                 ts=message.ts,
                 fill_id=f"F-{message.order_id}",
                 order_id=message.order_id,

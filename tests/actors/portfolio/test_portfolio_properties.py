@@ -317,6 +317,7 @@ def _run(config: PortfolioConfig, steps: list[tuple[Any, ...]]) -> None:
             start = len(harness.out)
             actor.handle(
                 Fill(
+                    leaves_quantity=Decimal(0),
                     ts=sequence,
                     fill_id=f"f{sequence}",
                     order_id=order_id,

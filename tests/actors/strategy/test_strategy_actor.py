@@ -207,6 +207,7 @@ async def test_order_flow_when_named_strategy_then_only_it_receives() -> None:
 
     actor.handle(
         Fill(
+            leaves_quantity=Decimal(0),
             ts=1_000,
             fill_id="f-1",
             order_id="o-1",
@@ -452,6 +453,7 @@ async def test_fill_when_strategy_raises_then_restarted() -> None:
     actor, _, _, registry = await _actor({"boom": _config(BOOM, ["NVDA"])})
     actor.handle(
         Fill(
+            leaves_quantity=Decimal(0),
             ts=1_000,
             fill_id="f-1",
             order_id="o-1",

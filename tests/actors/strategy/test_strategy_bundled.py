@@ -132,6 +132,7 @@ class _Harness:
         self.fills += 1
         self.actor.handle(
             Fill(
+                leaves_quantity=Decimal(0),
                 ts=bar.ts,
                 fill_id=f"f-{self.fills}",
                 order_id=f"o-{self.fills}",
