@@ -148,12 +148,7 @@ class Actor:
 
     def publish(self, message: Message) -> None:
         """Publish from a sync handler: recorded now, handled after what waits already."""
-        dispatcher = self._dispatcher
-        dispatcher.record(message)
-        targets = self._routes.get(type(message))
-        if targets is None:
-            targets = dispatcher.targets(message, self.name)
-        dispatcher.deliver(message, targets)
+        self._dispatcher.emit(message, self._routes, self.name)
 
     def after_settle(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` once the current input has nothing left to handle."""

@@ -173,6 +173,18 @@ class Dispatcher:
             mailbox.depth += 1
             append((mailbox, message))
 
+    def emit(self, message: Message, routes: dict[type[Message], Route], sender: str) -> None:
+        """Record and deliver what a handler published, the route looked up in the
+        sender's own cache (the hot path: :meth:`record` is inlined here)."""
+        self.published += 1
+        cls = type(message)
+        if cls is Order:
+            self.orders_published += 1
+        for tap in self._taps:
+            tap(message)
+        targets = routes.get(cls)
+        self.deliver(message, self.targets(message, sender) if targets is None else targets)
+
     # -- inputs --------------------------------------------------------------------------
 
     async def publish(self, message: Message, sender: str) -> None:
