@@ -135,6 +135,22 @@ def cut(source: Path, target: Path, after_seq: int) -> None:
         db.commit()
 
 
+def damage_last_event(source: Path, target: Path) -> Path:
+    """``target``: ``source`` with 3,000 bytes overwritten in the page of its last event.
+
+    (A fixed distance from the file's end may fall on free space, which nothing reads.)
+    """
+    shutil.copyfile(source, target)
+    with closing(sqlite3.connect(target)) as db:
+        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+    where = target.read_bytes().rfind(payload)
+    assert where > 0
+    with target.open("r+b") as file:
+        file.seek(max(0, where - 1500))
+        file.write(bytes([0xA5]) * 3000)
+    return target
+
+
 def events(path: Path) -> list[tuple[int, Message]]:
     """Every event of the journal at ``path``, decoded, in ``seq`` order."""
     with closing(sqlite3.connect(path)) as db:

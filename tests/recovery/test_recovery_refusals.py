@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 from loopback_feed import ROOT
-from recovery_kit import BARS, run_session, session_config
+from recovery_kit import BARS, damage_last_event, run_session, session_config
 
 from runtime.journal import Journal, JournalError
 from runtime.journal_check import check_journal
@@ -29,22 +29,6 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("session") / "journal.sqlite"
     anyio.run(run_session, session_config(path))
     return path
-
-
-def _damaged(journal: Path, target: Path) -> Path:
-    """``journal`` with 3,000 bytes overwritten in the page that holds its last event.
-
-    (A fixed distance from the file's end may fall on free space, which nothing reads.)
-    """
-    shutil.copyfile(journal, target)
-    with closing(sqlite3.connect(target)) as db:
-        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    where = target.read_bytes().rfind(payload)
-    assert where > 0
-    with target.open("r+b") as file:
-        file.seek(max(0, where - 1500))
-        file.write(bytes([0xA5]) * 3000)
-    return target
 
 
 def _write_config(path: Path, journal: Path) -> Path:
@@ -99,7 +83,7 @@ port = 0
 def test_run_when_journal_damaged_in_last_pages_then_one_line_naming_it_and_exit_1(
     journal: Path, tmp_path: Path
 ) -> None:
-    damaged = _damaged(journal, tmp_path / "journal.sqlite")
+    damaged = damage_last_event(journal, tmp_path / "journal.sqlite")
     config = _write_config(tmp_path / "atrium.toml", damaged)
     before = damaged.read_bytes()
 
@@ -222,7 +206,7 @@ async def test_recover_when_damage_met_mid_rerun_then_error_names_seq_and_nothin
     journal: Path, tmp_path: Path
 ) -> None:
     # The start-up check is skipped here: recovery itself must not hang on damage.
-    damaged = _damaged(journal, tmp_path / "journal.sqlite")
+    damaged = damage_last_event(journal, tmp_path / "journal.sqlite")
 
     with anyio.fail_after(20), pytest.raises(RecoveryError) as raised:
         await run_session(session_config(damaged))

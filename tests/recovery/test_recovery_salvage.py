@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from recovery_kit import run_session, session_config
+from recovery_kit import damage_last_event, run_session, session_config
 
 from runtime.cli import main
 from runtime.journal_check import check_journal
@@ -71,15 +71,7 @@ async def test_salvage_when_row_does_not_decode_then_prefix_copied_and_loss_coun
 def test_salvage_when_last_pages_overwritten_then_what_reads_is_copied_and_checks_clean(
     journal: Path, tmp_path: Path
 ) -> None:
-    damaged = tmp_path / "damaged.sqlite"
-    shutil.copyfile(journal, damaged)
-    with closing(sqlite3.connect(damaged)) as db:
-        (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-    where = damaged.read_bytes().rfind(payload)  # the page of the last event
-    assert where > 0
-    with damaged.open("r+b") as file:
-        file.seek(max(0, where - 1500))
-        file.write(bytes([0xA5]) * 3000)
+    damaged = damage_last_event(journal, tmp_path / "damaged.sqlite")
     out = tmp_path / "salvaged.sqlite"
 
     report = salvage(damaged, out)
