@@ -5,9 +5,13 @@ from __future__ import annotations
 __all__ = (
     "ActorEscalation",
     "AtriumError",
+    "ExportError",
     "FatalInputError",
+    "JournalError",
     "MailboxOverflow",
+    "RecoveryError",
     "RuntimeStopped",
+    "SalvageError",
     "SnapshotError",
     "TopologyError",
     "UsageError",
@@ -76,3 +80,19 @@ class SnapshotError(AtriumError):
     Writing: the state holds an object of a class not declared as a state type.
     Loading: the bytes are not a snapshot this Atrium wrote (damage, or another format).
     """
+
+
+class SalvageError(AtriumError):
+    """Raised when ``salvage`` must not write its ``OUT`` file (it exists, or is ``IN``)."""
+
+
+class RecoveryError(AtriumError):
+    """The journal cannot rebuild the actors exactly; the service must not trade."""
+
+
+class ExportError(AtriumError):
+    """Raised when ``export`` cannot or must not write its ``--out`` file."""
+
+
+class JournalError(AtriumError):
+    """Raised when a journal file cannot be opened, is corrupt, or has another schema."""

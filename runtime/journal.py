@@ -40,7 +40,7 @@ import aiosqlite
 import anyio
 
 from runtime.codec import encode
-from runtime.errors import AtriumError
+from runtime.errors import JournalError
 from runtime.messages import (
     MESSAGE_SCHEMA_VERSION,
     CancelOrder,
@@ -170,10 +170,6 @@ def _unwritable(path: Path) -> str | None:
     if path.exists() and not os.access(path, os.R_OK | os.W_OK):
         return f"the file {path} is not readable and writable; fix its permissions, {fix}"
     return None
-
-
-class JournalError(AtriumError):
-    """Raised when a journal file cannot be opened, is corrupt, or has another schema."""
 
 
 class Journal:

@@ -27,7 +27,7 @@ from typing import BinaryIO, Final
 import msgspec
 
 from runtime.codec import MESSAGE_TYPES, decode
-from runtime.errors import AtriumError
+from runtime.errors import ExportError
 from runtime.journal import JournalError
 from runtime.journal_read import iter_events, open_readonly, read_meta, reading
 from runtime.journal_salvage import salvage
@@ -44,10 +44,6 @@ _CSV_HEADER: Final = b"seq,ts,time,kind,message\n"
 _CSV_SPECIAL: Final = (b",", b'"', b"\r", b"\n")
 _SIDECARS: Final = ("-wal", "-shm", "-journal")
 _LABEL_WIDTH: Final = 14
-
-
-class ExportError(AtriumError):
-    """Raised when ``export`` cannot or must not write its ``--out`` file."""
 
 
 # -- command line -----------------------------------------------------------------------

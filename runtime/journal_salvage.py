@@ -16,7 +16,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.errors import AtriumError
+from runtime.errors import SalvageError
 from runtime.journal import create_schema
 from runtime.journal_check import Damage, find_damage, intact_events
 from runtime.journal_read import open_readonly
@@ -24,10 +24,6 @@ from runtime.journal_read import open_readonly
 __all__ = ("SalvageError", "salvage")
 
 _ROWS_PER_BATCH = 10_000
-
-
-class SalvageError(AtriumError):
-    """Raised when ``salvage`` must not write its ``OUT`` file (it exists, or is ``IN``)."""
 
 
 @dataclass(frozen=True)

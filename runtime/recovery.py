@@ -48,7 +48,7 @@ from runtime.actor import Actor
 from runtime.clocks import Clock, LiveClock
 from runtime.codec import decode, encode
 from runtime.dispatch import OPERATOR
-from runtime.errors import AtriumError, SnapshotError
+from runtime.errors import RecoveryError, SnapshotError
 from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
 from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
 from runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
@@ -73,10 +73,6 @@ INPUT_KINDS: Final = frozenset({"Bar", "Tick", "Control"})
 RECOVERY_SOURCE: Final = "recovery"
 
 Row = tuple[int, int, str, bytes]
-
-
-class RecoveryError(AtriumError):
-    """The journal cannot rebuild the actors exactly; the service must not trade."""
 
 
 @dataclass(frozen=True)
