@@ -89,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("version", help="print the installed version")
 
-    check = commands.add_parser("check-config", help="validate a config file and its topology")
+    check = commands.add_parser(
+        "check-config", help="validate a config file, its topology and its strategies' params"
+    )
     check.add_argument("config", type=Path, metavar="FILE")
 
     replay = commands.add_parser("replay", help="run the five actors over recorded feeds")
@@ -227,6 +229,10 @@ def _configure_logging(level: str) -> None:
 
 def _check_config(config: AtriumConfig, path: Path) -> int:
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
+    for slot in pipeline.slots.values():
+        # Construction is where an actor checks its section (the strategy actor imports
+        # each strategy and validates its params), so this fails where a run would.
+        slot.cls(slot.context)
     for role in config.cluster.roles:
         role_config(config, role)  # raises naming the key when the roles do not fit
     actors = ", ".join(pipeline.slots)
