@@ -117,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="X",
         help="0 = as fast as possible (default); X = X times recorded time",
     )
-    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown only when stderr is a terminal)",
+    )
     replay.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
@@ -269,6 +273,8 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
     )
     summary = run_loop(lambda: run_replay(config, options), use_uvloop=config.runtime.use_uvloop)
     print(format_summary(summary, out_dir))
+    if options.progress:
+        print(f"report: {(out_dir / 'report.html').resolve()}", file=sys.stderr)
     return EXIT_OK
 
 
