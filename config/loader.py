@@ -59,8 +59,9 @@ class ConfigError(ValueError):
 def load_config(path: str | Path) -> AtriumConfig:
     """Read and validate a TOML config file.
 
-    Relative feed paths inside the file are anchored at the file's directory (through
-    ``[market_data].base_dir``), so a config works from any working directory.
+    Relative feed paths and strategy modules are anchored at the file's directory (through
+    ``[market_data].base_dir`` and ``[strategies.<name>].base_dir``), so a config works
+    from any working directory.
     """
     file = Path(path)
     try:
@@ -83,6 +84,11 @@ def _anchor_paths(data: dict[str, Any], config_dir: Path) -> None:
         base = market_data.get("base_dir", ".")
         if isinstance(base, str):
             market_data["base_dir"] = str(config_dir / base)
+    strategies = data.get("strategies")
+    if isinstance(strategies, dict):
+        for entry in strategies.values():
+            if isinstance(entry, dict) and isinstance(entry.get("base_dir", "."), str):
+                entry["base_dir"] = str(config_dir / entry.get("base_dir", "."))
 
 
 def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumConfig:

@@ -46,6 +46,11 @@ class StrategyConfig(ConfigBase, frozen=True, kw_only=True):
         When the strategy is disabled, send a ``close`` intent for each of its open
         positions. Off by default: an operator may prefer to manage them by hand; the
         disabling ERROR log lists them either way.
+    base_dir : str, default "."
+        Where the module of ``class`` is looked for when it is not on the import path
+        (``my_strategy.py`` or ``my_strategy/__init__.py``), before the current directory.
+        Relative to the config file's directory, so a strategy beside the config loads
+        without ``PYTHONPATH``.
     """
 
     cls: str = msgspec.field(name="class")
@@ -55,3 +60,4 @@ class StrategyConfig(ConfigBase, frozen=True, kw_only=True):
     max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 3
     restart_window_messages: Annotated[int, msgspec.Meta(gt=0)] = 10_000
     close_on_disable: bool = False
+    base_dir: str = "."

@@ -89,7 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("version", help="print the installed version")
 
-    check = commands.add_parser("check-config", help="validate a config file and its topology")
+    check = commands.add_parser(
+        "check-config", help="validate a config file, its topology and its strategies' params"
+    )
     check.add_argument("config", type=Path, metavar="FILE")
 
     replay = commands.add_parser("replay", help="run the five actors over recorded feeds")
@@ -115,7 +117,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="X",
         help="0 = as fast as possible (default); X = X times recorded time",
     )
-    replay.add_argument("--no-progress", action="store_true", help="no progress bar")
+    replay.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress bar (shown only when stderr is a terminal)",
+    )
     replay.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
@@ -227,6 +233,10 @@ def _configure_logging(level: str) -> None:
 
 def _check_config(config: AtriumConfig, path: Path) -> int:
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay")
+    for slot in pipeline.slots.values():
+        # Construction is where an actor checks its section (the strategy actor imports
+        # each strategy and validates its params), so this fails where a run would.
+        slot.cls(slot.context)
     for role in config.cluster.roles:
         role_config(config, role)  # raises naming the key when the roles do not fit
     actors = ", ".join(pipeline.slots)
@@ -263,6 +273,8 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
     )
     summary = run_loop(lambda: run_replay(config, options), use_uvloop=config.runtime.use_uvloop)
     print(format_summary(summary, out_dir))
+    if options.progress:
+        print(f"report: {(out_dir / 'report.html').resolve()}", file=sys.stderr)
     return EXIT_OK
 
 

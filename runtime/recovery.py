@@ -105,7 +105,8 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
     journal file keeps the snapshots usable. Feed files count by what they hold, not where
     they are: ``[market_data].base_dir`` (absolute once loaded) is left out and each feed's
     ``path`` stands as its file name and a digest of its content, so moving the config
-    with its data keeps the snapshots usable too, and editing a feed file does not.
+    with its data keeps the snapshots usable too, and editing a feed file does not. A
+    strategy's ``base_dir`` (where its module is looked for) is left out likewise.
     """
     sections = msgspec.to_builtins(config)
     for name in ("service", "journal"):
@@ -115,6 +116,8 @@ def fingerprint(config: AtriumConfig, version: str) -> str:
     for feed in market_data.get("feeds", ()):
         if feed.get("path"):
             feed["path"] = _content_identity(Path(base_dir, feed["path"]))
+    for strategy in (sections.get("strategies") or {}).values():
+        strategy.pop("base_dir", None)
     parts = [
         version,
         f"{sys.version_info.major}.{sys.version_info.minor}",

@@ -11,7 +11,6 @@ import json
 import math
 import shutil
 import signal
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,12 +20,14 @@ from typing import Any
 
 import anyio
 import msgspec
+from rich.console import Console
 
 from config.market_data import FeedConfig, MarketDataConfig
 from config.schema import AtriumConfig
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError, UsageError
 from runtime.journal import Journal
+from runtime.progress import ReplayProgress
 from runtime.reports.collect import RunCollector, RunRecord, iso_time
 from runtime.reports.html import write_report
 from runtime.topology import Pipeline, build_pipeline
@@ -131,6 +132,7 @@ async def _replay_into(
     collector = RunCollector(staging, Decimal(config.portfolio.initial_capital))
     pipeline.dispatcher.add_tap(collector.add)
     started = time.perf_counter()
+    progress = options.progress and "market_data" in pipeline.slots  # a role may send none
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         failed: AtriumError | None = None
@@ -138,7 +140,7 @@ async def _replay_into(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(journal.run_writer)
                 tg.start_soon(pipeline.supervisor.watch_signals, signals)
-                if options.progress:
+                if progress:
                     tg.start_soon(_show_progress, pipeline, started)
                 try:
                     await pipeline.supervisor.run(stop_when_sources_finish=True)
@@ -149,8 +151,6 @@ async def _replay_into(
         finally:
             await journal.close()
             collector.close()
-            if options.progress:
-                print(file=sys.stderr)
     if failed is not None:
         raise failed
     wall_seconds = time.perf_counter() - started
@@ -207,15 +207,20 @@ def _round(value: Any) -> Any:
 
 async def _show_progress(pipeline: Pipeline, started: float) -> None:
     slot = pipeline.slots.get("market_data")
-    while True:
-        await anyio.sleep(0.25)
+
+    def update() -> None:
         actor = slot.actor if slot else None
-        if actor is None or not hasattr(actor, "progress"):
-            continue
-        done, total = actor.progress()
-        rate = done / max(time.perf_counter() - started, 1e-9)
-        share = f"{done / total:6.1%} " if total else ""
-        print(f"\rreplay {share}{done:>12,} records {rate:>10,.0f}/s", end="", file=sys.stderr)
+        if actor is not None and hasattr(actor, "progress"):
+            done, total = actor.progress()
+            bar.update(done, total, time.perf_counter() - started)
+
+    with ReplayProgress(Console(stderr=True)) as bar:
+        try:
+            while True:
+                await anyio.sleep(0.25)
+                update()
+        finally:
+            update()  # when cancelled at the end: the final figures, not the last sample's
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:

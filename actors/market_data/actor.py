@@ -1,6 +1,8 @@
 """The market data actor: reads its feeds, merges them by time and sends every record.
 
 A source actor: it has no handlers; :meth:`MarketDataActor.run` produces the stream.
+A journal replayed as a feed also sends the operator controls it recorded, each in its
+place (see :mod:`actors.market_data.journal`).
 In replay (``context.mode == "replay"``, a :class:`~runtime.clocks.SimClock`) each record
 moves the clock to its timestamp (never back), is sent, and the actor waits until the
 whole pipeline has handled it before the next, so results never depend on scheduling.
@@ -57,7 +59,7 @@ from config.market_data import MarketDataConfig
 from runtime.actor import Actor, ActorContext
 from runtime.clocks import SimClock
 from runtime.errors import AtriumError
-from runtime.messages import Bar, Message, Tick
+from runtime.messages import Bar, Control, Message, Tick
 from runtime.metrics import counter, gauge
 
 __all__ = ("MarketDataActor",)
@@ -234,6 +236,7 @@ class MarketDataActor(Actor):
                 base_dir=config.base_dir,
                 rejections=self._rejections,
                 log=self.log,
+                controls=replay,
             )
             for index in indices
         ]
@@ -248,6 +251,11 @@ class MarketDataActor(Actor):
         delivered = self._delivered
         try:
             for local, record in records:
+                if isinstance(record, Control):
+                    # Sent at its place in the journal, at the time of the market data
+                    # before it: a live control carries wall time, not market time.
+                    await self.send(record)
+                    continue
                 index = indices[local]
                 if last_seen is not None and not self._in_order(local, record, last_seen):
                     continue

@@ -1,7 +1,8 @@
 """The one interface every file feed has, and the builders of file and live feeds.
 
 A file feed is an iterable of ``Bar``/``Tick`` in timestamp order (per symbol) that
-streams: iterating it opens its file, and nothing is held beyond the current row.
+streams: iterating it opens its file, and nothing is held beyond the current row. In a
+replay a journal also yields its ``Control`` messages, each in its place.
 ``progress()`` reports how far it got in its own unit: bytes for CSV files, ``seq`` for
 journals, bars for synthetic feeds. :func:`open_feed` builds one.
 
@@ -25,7 +26,7 @@ from actors.market_data.synthetic import SyntheticFeed
 from config.market_data import FeedConfig, SyntheticConfig, SyntheticLiveConfig
 from runtime.clocks import Clock
 from runtime.errors import FatalInputError
-from runtime.messages import Bar, Tick
+from runtime.messages import Bar, Control, Tick
 
 __all__ = ("Feed", "open_feed", "open_live_feed")
 
@@ -39,7 +40,7 @@ class Feed(Protocol):
     symbols: tuple[str, ...] | None
     """The symbols the feed carries, when known before reading it (not for journals)."""
 
-    def __iter__(self) -> Iterator[Bar | Tick]: ...
+    def __iter__(self) -> Iterator[Bar | Tick | Control]: ...
 
     def location(self) -> str:
         """Where the record read last came from (``file:line``), for messages."""
@@ -59,12 +60,18 @@ def _is_journal(path: Path, source: str) -> bool:
 
 
 def open_feed(
-    config: FeedConfig, *, base_dir: str, rejections: Rejections, log: logging.Logger
+    config: FeedConfig,
+    *,
+    base_dir: str,
+    rejections: Rejections,
+    log: logging.Logger,
+    controls: bool = False,
 ) -> Feed:
     """Build the feed ``config`` describes (format ``auto`` looks at the file's first bytes).
 
     Relative paths are resolved against ``base_dir``. Rejected rows go to ``rejections``
-    as ``<path>:<line>`` (``<path>:seq <n>`` for a journal).
+    as ``<path>:<line>`` (``<path>:seq <n>`` for a journal). With ``controls`` (a replay) a
+    journal also yields the operator controls it recorded.
 
     Raises
     ------
@@ -88,7 +95,7 @@ def open_feed(
         def reject_event(seq: int, reason: str, problem: str) -> None:
             rejections.reject(name, f"{source}:seq {seq}", reason, problem)
 
-        return JournalFeed(path, source, name, reject_event)
+        return JournalFeed(path, source, name, reject_event, controls=controls)
 
     def reject_row(line: int, reason: str, problem: str) -> None:
         rejections.reject(name, f"{source}:{line}", reason, problem)

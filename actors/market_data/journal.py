@@ -8,6 +8,11 @@ message's own checks (positive prices, high and low around open and close), so a
 that fails them is ``UNPARSEABLE``; on top, each symbol's bars must be strictly later
 than its previous bar and ticks never earlier. The number after the file name in a
 message is the row's ``seq``.
+
+With ``controls``, as in a replay, the journal's operator controls (halt, resume,
+reduce_only, flatten; also the halt recovery sent) come too, in their place between the
+market data, so a replay of a session's journal replays the session: the same fills and
+the same refusals.
 """
 
 from __future__ import annotations
@@ -23,15 +28,16 @@ from runtime.codec import decode
 from runtime.errors import FatalInputError
 from runtime.journal import JournalError
 from runtime.journal_read import iter_events, last_seq, open_readonly
-from runtime.messages import Bar, Tick
+from runtime.messages import Bar, Control, Tick
 
 __all__ = ("JournalFeed",)
 
-_KINDS: Final = ("Bar", "Tick")
+_MARKET_KINDS: Final = ("Bar", "Tick")
+_ALL_KINDS: Final = ("Bar", "Tick", "Control")
 
 
 class JournalFeed:
-    """Streams the ``Bar``/``Tick`` events of a journal file.
+    """Streams the ``Bar``/``Tick`` events of a journal file (and its ``Control`` messages).
 
     Parameters
     ----------
@@ -43,10 +49,18 @@ class JournalFeed:
         The feed's label in metrics and logs.
     reject : callable
         ``reject(seq, reason, problem)`` for an event that fails validation.
+    controls : bool
+        Also the ``Control`` events (a replay); not live, where recovery sends them.
     """
 
     def __init__(
-        self, path: Path, source: str, name: str, reject: Callable[[int, str, str], None]
+        self,
+        path: Path,
+        source: str,
+        name: str,
+        reject: Callable[[int, str, str], None],
+        *,
+        controls: bool = False,
     ) -> None:
         self.name = name
         self.symbols: tuple[str, ...] | None = None  # whatever the journal holds
@@ -55,6 +69,7 @@ class JournalFeed:
         self._reject = reject
         self._seq = 0
         self._last_seq: int | None = None
+        self._kinds = _ALL_KINDS if controls else _MARKET_KINDS
 
     def progress(self) -> tuple[int, int | None]:
         """The ``seq`` read so far and the journal's last ``seq``."""
@@ -64,7 +79,7 @@ class JournalFeed:
         """``file:seq N`` of the event read last."""
         return f"{self._source}:seq {self._seq}"
 
-    def __iter__(self) -> Iterator[Bar | Tick]:
+    def __iter__(self) -> Iterator[Bar | Tick | Control]:
         if not self._path.is_file():
             raise FatalInputError(f"{self._source}: cannot open feed: no such file")
         try:
@@ -73,14 +88,16 @@ class JournalFeed:
             raise FatalInputError(str(exc)) from None
         try:
             self._last_seq = last_seq(connection)
-            yield from self._events(iter_events(connection, kinds=_KINDS))
+            yield from self._events(iter_events(connection, kinds=self._kinds))
             self._seq = self._last_seq
         except JournalError as exc:
             raise FatalInputError(str(exc)) from None
         finally:
             connection.close()
 
-    def _events(self, rows: Iterator[tuple[int, int, str, bytes]]) -> Iterator[Bar | Tick]:
+    def _events(
+        self, rows: Iterator[tuple[int, int, str, bytes]]
+    ) -> Iterator[Bar | Tick | Control]:
         last: dict[tuple[type, str], int] = {}
         for seq, _, kind, payload in rows:
             self._seq = seq
@@ -89,19 +106,22 @@ class JournalFeed:
                 self._reject(seq, *problem)
                 continue
             assert message is not None
-            last[type(message), message.symbol] = message.ts
+            if not isinstance(message, Control):
+                last[type(message), message.symbol] = message.ts
             yield message
 
     def _check(
         self, kind: str, payload: bytes, last: dict[tuple[type, str], int]
-    ) -> tuple[Bar | Tick | None, Problem | None]:
+    ) -> tuple[Bar | Tick | Control | None, Problem | None]:
         try:
             message = decode(payload)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             return None, (UNPARSEABLE, f"{kind} payload does not decode: {exc}")
-        if not isinstance(message, Bar | Tick) or type(message).__name__ != kind:
+        if not isinstance(message, Bar | Tick | Control) or type(message).__name__ != kind:
             found = type(message).__name__
             return None, (UNPARSEABLE, f"row kind is {kind} but the payload holds a {found}")
+        if isinstance(message, Control):  # in the journal's order, whatever its time
+            return message, None
         previous = last.get((type(message), message.symbol))
         problem = order_problem(message.ts, previous, allow_equal=type(message) is Tick)
         return (None, problem) if problem is not None else (message, None)

@@ -8,22 +8,25 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from typing import TypeVar
 
-from runtime.messages import Bar, Tick
+from runtime.messages import Message
 
 __all__ = ("merge_feeds",)
 
+_Record = TypeVar("_Record", bound=Message)
+
 
 def merge_feeds(
-    feeds: Sequence[Iterable[Bar | Tick]],
-) -> Generator[tuple[int, Bar | Tick], None, None]:
+    feeds: Sequence[Iterable[_Record]],
+) -> Generator[tuple[int, _Record], None, None]:
     """Yield ``(feed index, record)`` in timestamp order across ``feeds``.
 
     Each feed is read lazily, one record ahead, so memory stays constant. Every feed
     iterator is closed when the merge ends or is closed early.
     """
     iterators = [iter(feed) for feed in feeds]
-    heap: list[tuple[int, int, Bar | Tick, Iterator[Bar | Tick]]] = []
+    heap: list[tuple[int, int, _Record, Iterator[_Record]]] = []
     try:
         for index, iterator in enumerate(iterators):
             first = next(iterator, None)

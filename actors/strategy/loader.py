@@ -9,8 +9,9 @@ follows ``config.loader`` so a strategy's ``params`` read like every other secti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -58,16 +59,20 @@ def load_strategies(configs: Mapping[str, StrategyConfig]) -> list[LoadedStrateg
     for name, config in configs.items():
         key = f"strategies.{name}"
         _check_symbols(config.symbols, key=f"{key}.symbols")
-        cls = load_strategy_class(config.cls, key=f"{key}.class")
+        search = (Path(config.base_dir), Path.cwd())
+        cls = load_strategy_class(config.cls, key=f"{key}.class", search=search)
         params = validate_params(cls, config.params, key=f"{key}.params")
         loaded.append(LoadedStrategy(name, cls, params, config))
     return loaded
 
 
-def load_strategy_class(path: str, *, key: str) -> type[Strategy[Any]]:
-    """Import ``module:Class`` and check it is a :class:`Strategy` with a valid ``Params``."""
+def load_strategy_class(path: str, *, key: str, search: Sequence[Path] = ()) -> type[Strategy[Any]]:
+    """Import ``module:Class`` and check it is a :class:`Strategy` with a valid ``Params``.
+
+    A module not on the import path is looked for in the ``search`` directories.
+    """
     try:
-        obj = load_object(path, key=key)
+        obj = load_object(path, key=key, search=search)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if not (isinstance(obj, type) and issubclass(obj, Strategy)):

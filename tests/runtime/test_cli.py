@@ -103,6 +103,28 @@ def test_check_config_when_config_invalid_then_exit_2_naming_the_key(
     )
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ("{ fast = 30, slow = 10 }", "fast: must be < slow, got fast=30, slow=10"),
+        ("{ fats = 3 }", "fats: unknown key (check the spelling)"),
+        ('{ fast = "3" }', "fast: expected an integer, got '3'"),
+    ],
+)
+def test_check_config_when_strategy_params_invalid_then_exit_2_naming_the_param(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], params: str, message: str
+) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text(
+        "[strategies.trend]\n"
+        'class = "actors.strategy.bundled.ema_cross:EmaCross"\n'
+        'symbols = ["NVDA"]\n'
+        f"params = {params}\n"
+    )
+    assert main(["check-config", str(config)]) == 2
+    assert capsys.readouterr().err == f"atrium: error: strategies.trend.params.{message}\n"
+
+
 def test_check_config_when_file_missing_then_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

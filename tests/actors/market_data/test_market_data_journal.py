@@ -10,11 +10,14 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from market_data_kit import read
+from market_data_kit import LOG, read
 
+from actors.market_data.feeds import open_feed
+from actors.market_data.rejections import Rejections
+from config.market_data import FeedConfig
 from runtime.codec import encode
 from runtime.errors import FatalInputError
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Fill, Message, Tick
+from runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Control, Fill, Message, Tick
 
 D = Decimal
 
@@ -102,6 +105,27 @@ def test_journal_when_read_then_market_data_events_come_back_exactly_in_seq_orde
 
     assert records == [m for m in recorded if m is not FILL]
     assert [encode(r) for r in records] == [encode(m) for m in recorded if m is not FILL]
+    assert rejections.counts() == {}
+
+
+def test_journal_when_controls_asked_for_then_they_come_in_their_place_whatever_their_time(
+    tmp_path: Path,
+) -> None:
+    # A live control carries wall time, far past the recorded market time around it.
+    halt = Control(ts=10**18, command="halt", reason="drill")
+    resume = Control(ts=10**18 + 1, command="resume")
+    recorded: list[Message] = [_bar(100, "AAA"), halt, FILL, _bar(200, "AAA"), resume]
+    name = _journal(tmp_path / "run.sqlite", recorded)
+    config = FeedConfig(path=name)
+    rejections = Rejections("fail", log=LOG)
+
+    with_controls = open_feed(
+        config, base_dir=str(tmp_path), rejections=rejections, log=LOG, controls=True
+    )
+    without = open_feed(config, base_dir=str(tmp_path), rejections=rejections, log=LOG)
+
+    assert list(with_controls) == [m for m in recorded if m is not FILL]
+    assert list(without) == [_bar(100, "AAA"), _bar(200, "AAA")]
     assert rejections.counts() == {}
 
 

@@ -153,10 +153,6 @@ def _escape(text: str) -> str:
             "'actors.strategy.bundled.ema_cross'",
         ),
         (
-            "nope.mod:Thing",
-            "strategies.trend.class: cannot import module 'nope.mod': No module named 'nope'",
-        ),
-        (
             "actors.strategy.bundled.ema_cross:EmaCros",
             "strategies.trend.class: module 'actors.strategy.bundled.ema_cross' has no "
             "attribute 'EmaCros'",
