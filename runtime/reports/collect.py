@@ -12,12 +12,13 @@ that of a short one.
 from __future__ import annotations
 
 import csv
+import functools
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
@@ -73,15 +74,32 @@ TRADE_COLUMNS: Final = (
     "tag",
 )
 EQUITY_COLUMNS: Final = ("time", "equity", "cash", "gross_exposure", "drawdown")
+_NS_PER_DAY: Final = 86_400 * 1_000_000_000
+_EPOCH: Final = date(1970, 1, 1)
+_NO_DRAWDOWN: Final = Decimal(0)
 _CLOSED: Final = frozenset({"FILLED", "REJECTED", "CANCELLED", "EXPIRED"})
 #: Fills kept for the report page (trades.csv has them all).
 TRADES_SHOWN: Final = 500
 
 
 def iso_time(ts_ns: int) -> str:
-    """UTC ISO-8601 with microseconds trimmed when zero."""
-    moment = datetime.fromtimestamp(ts_ns / 1e9, tz=UTC)
-    return moment.isoformat().replace("+00:00", "Z")
+    """UTC ISO-8601 with microseconds (truncated) shown only when not zero.
+
+    Integer arithmetic with the date cached per day: it runs for every row of
+    equity.csv, where a datetime round trip per bar was a fifth of the collector's cost.
+    """
+    days, rest = divmod(ts_ns, _NS_PER_DAY)
+    seconds, nanos = divmod(rest, 1_000_000_000)
+    hours, seconds = divmod(seconds, 3600)
+    minutes, seconds = divmod(seconds, 60)
+    micros = nanos // 1000
+    text = f"{_iso_day(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{text}.{micros:06d}Z" if micros else f"{text}Z"
+
+
+@functools.lru_cache(maxsize=8)
+def _iso_day(days: int) -> str:
+    return (_EPOCH + timedelta(days=days)).isoformat()
 
 
 @dataclass
@@ -235,7 +253,7 @@ class RunCollector:
         self._closes.clear()
         equity, gross = account.equity, account.gross
         peak = self._peak = max(self._peak, equity)
-        drawdown = (peak - equity) / peak if peak > 0 else Decimal(0)
+        drawdown = (peak - equity) / peak if peak > 0 and equity != peak else _NO_DRAWDOWN
         self._curve.writerow((iso_time(ts), equity, account.cash, gross, f"{drawdown:.6f}"))
         value = float(equity)
         record.curve.add(ts, value)
