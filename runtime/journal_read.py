@@ -77,6 +77,18 @@ def open_readonly(path: Path, *, source: str | None = None) -> sqlite3.Connectio
         checks read it, not an Atrium journal, or written under other schema versions.
     """
     name = str(path) if source is None else source
+    _check_file(path, name)
+    connection = _connect(path, name)
+    try:
+        _check_tables(connection, name)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _check_file(path: Path, name: str) -> None:
+    """Refuse a file that cannot be a whole journal before SQLite opens it."""
     if not path.exists():
         raise JournalError(f"{name}: no such file")
     if not path.is_file():
@@ -96,6 +108,10 @@ def open_readonly(path: Path, *, source: str | None = None) -> sqlite3.Connectio
         truncated = _truncation(path, header)
         if truncated is not None:
             raise JournalError(f"{name}: the journal is truncated: {truncated}")
+
+
+def _connect(path: Path, name: str) -> _Connection:
+    """A read-only connection that knows its file (``name``, ``path``) for later errors."""
     try:
         connection = sqlite3.connect(
             f"{path.resolve().as_uri()}?mode=ro",
@@ -106,19 +122,18 @@ def open_readonly(path: Path, *, source: str | None = None) -> sqlite3.Connectio
     except sqlite3.Error as exc:
         raise _error(name, path, exc) from None
     connection.source, connection.path = name, path
-    try:
-        read_meta(connection, name)
-        with reading(connection):
-            has_events = connection.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-            ).fetchone()
-    except BaseException:
-        connection.close()
-        raise
-    if has_events is None:
-        connection.close()
-        raise JournalError(f"{name}: an Atrium journal without its events table (damaged)")
     return connection
+
+
+def _check_tables(connection: sqlite3.Connection, name: str) -> None:
+    """Both schema versions are ours and the events table is there."""
+    read_meta(connection, name)
+    with reading(connection):
+        has_events = connection.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        ).fetchone()
+    if has_events is None:
+        raise JournalError(f"{name}: an Atrium journal without its events table (damaged)")
 
 
 def read_meta(connection: sqlite3.Connection, source: str) -> dict[str, str]:

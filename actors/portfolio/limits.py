@@ -60,36 +60,8 @@ def limits_view(ledger: Ledger, config: PortfolioConfig) -> dict[str, Any]:
     filled = ledger.gross_value
     margin = ledger.margin_projected() / config.max_leverage
 
-    per_strategy: dict[str, dict[str, str]] = {}
-    for name in strategy_names(ledger, config):
-        settings = resolve_strategy(config, name)
-        budget = equity * settings.capital_pct
-        used = ledger.strategy_projected(name)
-        per_strategy[name] = {
-            "budget": _text(budget),
-            "used": _text(used),
-            "available": _text(max(budget - used, ZERO)),
-            "utilization_pct": _pct(used, budget),
-            "capital_pct": _text(settings.capital_pct),
-            "sizing_mode": settings.mode,
-        }
-
-    per_symbol: dict[str, dict[str, str | None]] = {}
-    symbols = list(config.symbols)
-    symbols.extend(symbol for symbol in ledger.books if symbol not in config.symbols)
-    for symbol in symbols:
-        book = ledger.books.get(symbol)
-        symbol_settings = config.symbol(symbol)
-        exposure = book.projected_value if book is not None else ZERO
-        limit_pct = symbol_settings.max_symbol_exposure_pct
-        limit = equity * limit_pct if limit_pct is not None else None
-        per_symbol[symbol] = {
-            "exposure": _text(exposure),
-            "limit": _text(limit) if limit is not None else None,
-            "available": _text(max(limit - exposure, ZERO)) if limit is not None else None,
-            "lot_size": _text(symbol_settings.lot_size),
-        }
-
+    per_strategy = _strategy_limits(ledger, config, equity)
+    per_symbol = _symbol_limits(ledger, config, equity)
     return {
         "equity": _text(equity),
         "cash": _text(ledger.cash),
@@ -106,6 +78,48 @@ def limits_view(ledger: Ledger, config: PortfolioConfig) -> dict[str, Any]:
         "per_symbol": per_symbol,
         "config": msgspec.to_builtins(config),
     }
+
+
+def _strategy_limits(
+    ledger: Ledger, config: PortfolioConfig, equity: Decimal
+) -> dict[str, dict[str, str]]:
+    """``per_strategy``: each strategy's budget, what it uses of it and what is left."""
+    per_strategy: dict[str, dict[str, str]] = {}
+    for name in strategy_names(ledger, config):
+        settings = resolve_strategy(config, name)
+        budget = equity * settings.capital_pct
+        used = ledger.strategy_projected(name)
+        per_strategy[name] = {
+            "budget": _text(budget),
+            "used": _text(used),
+            "available": _text(max(budget - used, ZERO)),
+            "utilization_pct": _pct(used, budget),
+            "capital_pct": _text(settings.capital_pct),
+            "sizing_mode": settings.mode,
+        }
+    return per_strategy
+
+
+def _symbol_limits(
+    ledger: Ledger, config: PortfolioConfig, equity: Decimal
+) -> dict[str, dict[str, str | None]]:
+    """``per_symbol``: configured symbols, then the others the ledger has a book for."""
+    per_symbol: dict[str, dict[str, str | None]] = {}
+    symbols = list(config.symbols)
+    symbols.extend(symbol for symbol in ledger.books if symbol not in config.symbols)
+    for symbol in symbols:
+        book = ledger.books.get(symbol)
+        symbol_settings = config.symbol(symbol)
+        exposure = book.projected_value if book is not None else ZERO
+        limit_pct = symbol_settings.max_symbol_exposure_pct
+        limit = equity * limit_pct if limit_pct is not None else None
+        per_symbol[symbol] = {
+            "exposure": _text(exposure),
+            "limit": _text(limit) if limit is not None else None,
+            "available": _text(max(limit - exposure, ZERO)) if limit is not None else None,
+            "lot_size": _text(symbol_settings.lot_size),
+        }
+    return per_symbol
 
 
 def positions_view(ledger: Ledger) -> list[dict[str, str]]:

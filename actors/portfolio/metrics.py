@@ -70,77 +70,119 @@ class PortfolioMetrics:
     """The portfolio's metric families and cached label children."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        def new_gauge(name: str, documentation: str, labels: tuple[str, ...] = ()) -> Gauge:
-            return gauge(registry, name, documentation, labels)
+        # Registered in this order, which is the order a scrape lists them in.
+        self._add_account_gauges(registry)
+        self._add_strategy_gauges(registry)
+        self._add_symbol_gauges(registry)
+        self._add_intent_counters(registry)
+        self._strategies: dict[str, _StrategyGauges] = {}
+        self._symbols: dict[str, tuple[Gauge, Gauge]] = {}
+        self._sized: dict[str, Counter] = {}
+        self._denied: dict[str, Counter] = {}
 
-        self.equity = new_gauge("atrium_portfolio_equity", "Cash plus market value of positions.")
-        self.cash = new_gauge("atrium_portfolio_cash", "Cash, short sale proceeds included.")
-        self.gross = new_gauge(
-            "atrium_portfolio_gross_exposure", "Sum of |net position| * mark over symbols."
+    def _add_account_gauges(self, registry: CollectorRegistry) -> None:
+        """The whole account: equity, exposure and its limit, PnL, drawdown."""
+        self.equity = gauge(
+            registry, "atrium_portfolio_equity", "Cash plus market value of positions."
         )
-        self.net = new_gauge("atrium_portfolio_net_exposure", "Sum of net position * mark.")
-        self.reserved = new_gauge(
+        self.cash = gauge(registry, "atrium_portfolio_cash", "Cash, short sale proceeds included.")
+        self.gross = gauge(
+            registry,
+            "atrium_portfolio_gross_exposure",
+            "Sum of |net position| * mark over symbols.",
+        )
+        self.net = gauge(registry, "atrium_portfolio_net_exposure", "Sum of net position * mark.")
+        self.reserved = gauge(
+            registry,
             "atrium_portfolio_reserved_exposure",
             "Gross exposure reserved by orders in flight (worst case over their fills).",
         )
-        self.leverage = new_gauge("atrium_portfolio_leverage_ratio", "Gross exposure / equity.")
-        self.max_exposure = new_gauge(
+        self.leverage = gauge(
+            registry, "atrium_portfolio_leverage_ratio", "Gross exposure / equity."
+        )
+        self.max_exposure = gauge(
+            registry,
             "atrium_portfolio_max_exposure",
             "Gross exposure limit: equity * max_exposure_pct * max_leverage.",
         )
-        self.utilization = new_gauge(
+        self.utilization = gauge(
+            registry,
             "atrium_portfolio_exposure_utilization_ratio",
             "Gross exposure with orders in flight / (equity * max_exposure_pct * max_leverage).",
         )
-        self.realized = new_gauge(
-            "atrium_portfolio_realized_pnl", "Realized PnL net of commissions since start."
+        self.realized = gauge(
+            registry,
+            "atrium_portfolio_realized_pnl",
+            "Realized PnL net of commissions since start.",
         )
-        self.unrealized = new_gauge("atrium_portfolio_unrealized_pnl", "PnL of open positions.")
-        self.peak = new_gauge("atrium_portfolio_peak_equity", "Highest equity seen.")
-        self.drawdown = new_gauge(
-            "atrium_portfolio_drawdown_ratio", "(peak equity - equity) / peak equity."
+        self.unrealized = gauge(
+            registry, "atrium_portfolio_unrealized_pnl", "PnL of open positions."
         )
-        self.open_positions = new_gauge(
-            "atrium_portfolio_open_positions", "Non-zero (strategy, symbol) positions."
+        self.peak = gauge(registry, "atrium_portfolio_peak_equity", "Highest equity seen.")
+        self.drawdown = gauge(
+            registry, "atrium_portfolio_drawdown_ratio", "(peak equity - equity) / peak equity."
         )
+        self.open_positions = gauge(
+            registry, "atrium_portfolio_open_positions", "Non-zero (strategy, symbol) positions."
+        )
+
+    def _add_strategy_gauges(self, registry: CollectorRegistry) -> None:
+        """Per strategy: exposure, budget and PnL."""
         strategy = ("strategy",)
-        self.strategy_gross = new_gauge(
+        self.strategy_gross = gauge(
+            registry,
             "atrium_portfolio_strategy_gross_exposure",
             "Sum of |position| * mark of the strategy.",
             strategy,
         )
-        self.strategy_net = new_gauge(
-            "atrium_portfolio_strategy_net_exposure", "Sum of position * mark.", strategy
+        self.strategy_net = gauge(
+            registry, "atrium_portfolio_strategy_net_exposure", "Sum of position * mark.", strategy
         )
-        self.strategy_budget = new_gauge(
-            "atrium_portfolio_strategy_budget", "equity * capital_pct of the strategy.", strategy
+        self.strategy_budget = gauge(
+            registry,
+            "atrium_portfolio_strategy_budget",
+            "equity * capital_pct of the strategy.",
+            strategy,
         )
-        self.strategy_used = new_gauge(
+        self.strategy_used = gauge(
+            registry,
             "atrium_portfolio_strategy_budget_used",
             "Gross exposure of the strategy with its orders in flight.",
             strategy,
         )
-        self.strategy_utilization = new_gauge(
-            "atrium_portfolio_strategy_budget_utilization_ratio", "Budget used / budget.", strategy
+        self.strategy_utilization = gauge(
+            registry,
+            "atrium_portfolio_strategy_budget_utilization_ratio",
+            "Budget used / budget.",
+            strategy,
         )
-        self.strategy_realized = new_gauge(
-            "atrium_portfolio_strategy_realized_pnl", "Realized PnL net of commissions.", strategy
+        self.strategy_realized = gauge(
+            registry,
+            "atrium_portfolio_strategy_realized_pnl",
+            "Realized PnL net of commissions.",
+            strategy,
         )
-        self.strategy_unrealized = new_gauge(
-            "atrium_portfolio_strategy_unrealized_pnl", "PnL of open positions.", strategy
+        self.strategy_unrealized = gauge(
+            registry, "atrium_portfolio_strategy_unrealized_pnl", "PnL of open positions.", strategy
         )
+
+    def _add_symbol_gauges(self, registry: CollectorRegistry) -> None:
+        """Per symbol: the exposure of its net position."""
         symbol = ("symbol",)
-        self.symbol_gross = new_gauge(
-            "atrium_portfolio_symbol_gross_exposure", "|net position| * mark.", symbol
+        self.symbol_gross = gauge(
+            registry, "atrium_portfolio_symbol_gross_exposure", "|net position| * mark.", symbol
         )
-        self.symbol_net = new_gauge(
-            "atrium_portfolio_symbol_net_exposure", "Net position * mark.", symbol
+        self.symbol_net = gauge(
+            registry, "atrium_portfolio_symbol_net_exposure", "Net position * mark.", symbol
         )
+
+    def _add_intent_counters(self, registry: CollectorRegistry) -> None:
+        """Intents sized (by strategy) and denied (by reason code)."""
         self.sized = counter(
             registry,
             "atrium_portfolio_intents_sized_total",
             "Intents sized into an order, by strategy.",
-            strategy,
+            ("strategy",),
         )
         self.denied = counter(
             registry,
@@ -148,10 +190,6 @@ class PortfolioMetrics:
             "Intents the portfolio denied, by reason code.",
             ("reason",),
         )
-        self._strategies: dict[str, _StrategyGauges] = {}
-        self._symbols: dict[str, tuple[Gauge, Gauge]] = {}
-        self._sized: dict[str, Counter] = {}
-        self._denied: dict[str, Counter] = {}
 
     def count_sized(self, strategy: str) -> None:
         child = self._sized.get(strategy)

@@ -330,59 +330,120 @@ def size_intent(
     mode = intent_mode(intent, settings.mode)
     if mode is None:
         return Denial("INTENT_AMBIGUOUS", f"quantity={intent.quantity} weight={intent.weight}")
-    price = caps.price
     distance = stop_distance(
-        intent, price, atr, config.atr_stop_multiplier, use_atr=mode == "fixed_risk_atr"
+        intent, caps.price, atr, config.atr_stop_multiplier, use_atr=mode == "fixed_risk_atr"
     )
     if isinstance(distance, Denial):
         return distance
-    requested_risk = intent.risk_pct if intent.risk_pct is not None else settings.risk_per_trade_pct
-    allowed_risk = min(requested_risk, config.max_risk_per_trade_pct)
+    risk_pct = intent.risk_pct if intent.risk_pct is not None else settings.risk_per_trade_pct
+    order = _uncapped_order(
+        mode,
+        intent,
+        settings,
+        config,
+        equity=equity,
+        distance=distance,
+        risk_pct=risk_pct,
+        caps=caps,
+        lot=lot,
+    )
+    if isinstance(order, Denial):
+        return order
+    return _capped(
+        order,
+        mode,
+        intent,
+        config,
+        equity=equity,
+        distance=distance,
+        risk_pct=risk_pct,
+        caps=caps,
+        lot=lot,
+    )
 
-    side: Side = intent.side
+
+def _uncapped_order(
+    mode: SizingModeName,
+    intent: OrderIntent,
+    settings: StrategySettings,
+    config: PortfolioConfig,
+    *,
+    equity: Decimal,
+    distance: Decimal | None,
+    risk_pct: Decimal,
+    caps: CapInputs,
+    lot: Decimal,
+) -> tuple[Side, Decimal] | Denial:
+    """The side and quantity ``mode`` asks for, before any cap cuts it."""
     if mode == "fixed_qty":
         wanted = intent.quantity if intent.quantity is not None else settings.fixed_qty
-        raw = floor_lots(wanted, _ONE, lot)
-    elif mode == "fixed_risk_atr":
+        return intent.side, floor_lots(wanted, _ONE, lot)
+    if mode == "fixed_risk_atr":
         assert distance is not None  # stop_distance denies instead when use_atr
         raw = risk_quantity(
-            equity * requested_risk,
-            price,
+            equity * risk_pct,
+            caps.price,
             distance,
-            side=side,
+            side=intent.side,
             commission=config.commission,
             lot=lot,
         )
-    else:
-        if intent.weight is None:
-            return Denial("WEIGHT_REQUIRED", "mode=percent_equity")
-        target = percent_equity_target(
-            equity,
-            intent.weight,
-            price,
-            slippage_pct=config.slippage_pct,
-            commission=config.commission,
-            lot=lot,
-        )
-        signed_target = target if side == "BUY" else -target
-        difference = signed_target - caps.own.expected()
-        if difference == ZERO:
-            return Denial("ALREADY_AT_TARGET", f"target={signed_target}")
-        side = "BUY" if difference > ZERO else "SELL"
-        raw = floor_lots(abs(difference), _ONE, lot)
+        return intent.side, raw
+    return _percent_equity_order(intent, config, equity=equity, caps=caps, lot=lot)
 
-    limits: list[tuple[CapName, Decimal]] = []
-    if distance is not None and not caps.own.reduces(side, raw):
-        risk_cap = risk_quantity(
-            equity * allowed_risk,
-            price,
-            distance,
-            side=side,
-            commission=config.commission,
-            lot=lot,
-        )
-        limits.append(("risk_per_trade", risk_cap))
-    limits.extend(exposure_caps(side, caps, lot))
+
+def _percent_equity_order(
+    intent: OrderIntent,
+    config: PortfolioConfig,
+    *,
+    equity: Decimal,
+    caps: CapInputs,
+    lot: Decimal,
+) -> tuple[Side, Decimal] | Denial:
+    """The order that moves the strategy's expected position to its ``weight`` target."""
+    if intent.weight is None:
+        return Denial("WEIGHT_REQUIRED", "mode=percent_equity")
+    target = percent_equity_target(
+        equity,
+        intent.weight,
+        caps.price,
+        slippage_pct=config.slippage_pct,
+        commission=config.commission,
+        lot=lot,
+    )
+    signed_target = target if intent.side == "BUY" else -target
+    difference = signed_target - caps.own.expected()
+    if difference == ZERO:
+        return Denial("ALREADY_AT_TARGET", f"target={signed_target}")
+    side: Side = "BUY" if difference > ZERO else "SELL"
+    return side, floor_lots(abs(difference), _ONE, lot)
+
+
+def _capped(
+    order: tuple[Side, Decimal],
+    mode: SizingModeName,
+    intent: OrderIntent,
+    config: PortfolioConfig,
+    *,
+    equity: Decimal,
+    distance: Decimal | None,
+    risk_pct: Decimal,
+    caps: CapInputs,
+    lot: Decimal,
+) -> Sized | Denial:
+    """``order`` cut by every cap that applies; a quantity below one lot is refused."""
+    side, raw = order
+    allowed_risk = min(risk_pct, config.max_risk_per_trade_pct)
+    limits = _order_limits(
+        side,
+        raw,
+        config,
+        equity=equity,
+        distance=distance,
+        risk_pct=allowed_risk,
+        caps=caps,
+        lot=lot,
+    )
     quantity, binding = apply_caps(raw, limits)
     if quantity <= ZERO:
         bound = dict(limits).get(binding) if binding is not None else None
@@ -394,7 +455,38 @@ def size_intent(
         mode=mode,
         reduces_position=caps.net.reduces(side, quantity) and caps.own.reduces(side, quantity),
         binding_cap=binding,
-        risk_pct=requested_risk if distance is not None else None,
+        risk_pct=risk_pct if distance is not None else None,
         stop_distance=distance,
         weight=intent.weight,
     )
+
+
+def _order_limits(
+    side: Side,
+    raw: Decimal,
+    config: PortfolioConfig,
+    *,
+    equity: Decimal,
+    distance: Decimal | None,
+    risk_pct: Decimal,
+    caps: CapInputs,
+    lot: Decimal,
+) -> list[tuple[CapName, Decimal]]:
+    """The caps on the order, in the order they bind: the risk budget, then exposure.
+
+    The risk budget caps only an order with a stop that does not reduce the strategy's
+    own position.
+    """
+    limits: list[tuple[CapName, Decimal]] = []
+    if distance is not None and not caps.own.reduces(side, raw):
+        risk_cap = risk_quantity(
+            equity * risk_pct,
+            caps.price,
+            distance,
+            side=side,
+            commission=config.commission,
+            lot=lot,
+        )
+        limits.append(("risk_per_trade", risk_cap))
+    limits.extend(exposure_caps(side, caps, lot))
+    return limits

@@ -23,6 +23,8 @@ from collections import deque
 from decimal import Decimal
 from typing import Any, Final
 
+from prometheus_client import CollectorRegistry
+
 from actors.risk.checks import (
     REASON_CODES,
     check_order_notional,
@@ -88,7 +90,13 @@ class RiskActor(Actor):
             daily_loss=_limit(config.max_daily_loss_pct, config.daily_loss_action),
             daily_loss_resets_next_day=config.daily_loss_resets_next_day,
         )
-        registry = context.registry
+        self._add_order_counters(context.registry)
+        self._add_state_gauges(context.registry)
+        self._add_limit_gauges(context.registry)
+        self._show_state()
+
+    def _add_order_counters(self, registry: CollectorRegistry) -> None:
+        """Orders approved, and orders denied by reason (every reason code at 0 from start)."""
         self._approved = counter(
             registry,
             "atrium_risk_orders_approved_total",
@@ -101,6 +109,9 @@ class RiskActor(Actor):
             ["reason"],
         )
         self._denials = {reason: denials.labels(reason=reason) for reason in REASON_CODES}
+
+    def _add_state_gauges(self, registry: CollectorRegistry) -> None:
+        """The trading state, and the losses the loss limits are measured on."""
         state_gauge = gauge(
             registry,
             "atrium_trading_state",
@@ -120,8 +131,13 @@ class RiskActor(Actor):
             "atrium_risk_daily_loss_ratio",
             "Loss since the UTC day's start equity that the daily-loss limit is measured on.",
         ).set_function(lambda: float(self._machine.daily_loss))
-        # The configured limits as series, so alerts compare against what risk enforces
-        # (a limit that is off exports no series rather than a made-up number).
+
+    def _add_limit_gauges(self, registry: CollectorRegistry) -> None:
+        """The configured loss limits as series, so alerts compare against what risk enforces.
+
+        A limit that is off exports no series rather than a made-up number.
+        """
+        config = self._config
         if config.max_drawdown_pct is not None:
             gauge(
                 registry,
@@ -134,7 +150,6 @@ class RiskActor(Actor):
                 "atrium_risk_max_daily_loss_ratio",
                 "Configured [risk].max_daily_loss_pct.",
             ).set(float(config.max_daily_loss_pct))
-        self._show_state()
 
     @property
     def state(self) -> TradingState:

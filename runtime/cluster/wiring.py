@@ -79,49 +79,102 @@ def role_config(
     driver of a replay). Raises :class:`ConfigError` naming the key when the roles do not
     cover the topology or the portfolio would have two owners.
     """
-    cluster = config.cluster
-    if not cluster.roles:
-        raise ConfigError("--role: the config has no [cluster.roles]")
-    if role not in cluster.roles:
-        known = ", ".join(sorted(cluster.roles))
-        raise ConfigError(f"--role {role!r}: no such role in [cluster.roles]; roles: {known}")
+    _check_role_name(config, role)
     _check_roles(config)
-    actors = config.topology.actors
-    mine = cluster.roles[role]
-    hosted = None if mine.strategies is None else list(mine.strategies)
+    mine = config.cluster.roles[role]
+    wanted_elsewhere = _wanted_elsewhere(config, role)
+    venue_role = _venue_role(config)
+    subjects = SubjectMap(config.cluster.namespace)
+    imports = _imports(
+        config, role, subjects, after_venue=venue_role is not None and venue_role != role
+    )
+    wiring = RoleWiring(
+        role=role,
+        cluster=config.cluster,
+        subjects=subjects,
+        imports=imports,
+        consumers=_consumers(config),
+        driver=any(name in sources for name in mine.actors),
+        no_rebuild=_no_rebuild(config, mine.actors),
+        strategy_order=tuple(config.strategies),
+        passes_market_data_on=role == venue_role
+        and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
+    )
+    return _process_config(config, role, wanted_elsewhere), wiring
 
-    subscribed_here = {kind for name in mine.actors for kind in actors[name].subscribes}
-    wanted_elsewhere = sorted(
+
+def _check_role_name(config: AtriumConfig, role: str) -> None:
+    roles = config.cluster.roles
+    if not roles:
+        raise ConfigError("--role: the config has no [cluster.roles]")
+    if role not in roles:
+        known = ", ".join(sorted(roles))
+        raise ConfigError(f"--role {role!r}: no such role in [cluster.roles]; roles: {known}")
+
+
+def _wanted_elsewhere(config: AtriumConfig, role: str) -> list[str]:
+    """Kinds the actors of the other roles subscribe to: what the bridge sends out."""
+    actors = config.topology.actors
+    return sorted(
         {
             kind
-            for other, spec in cluster.roles.items()
+            for other, spec in config.cluster.roles.items()
             if other != role
             for name in spec.actors
             for kind in actors[name].subscribes
         }
     )
-    narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
-    venue_role = next(
+
+
+def _venue_role(config: AtriumConfig) -> str | None:
+    """The first role, by name, that runs an execution actor."""
+    actors = config.topology.actors
+    return next(
         (
             name
-            for name, spec in sorted(cluster.roles.items())
+            for name, spec in sorted(config.cluster.roles.items())
             if any(actors[actor].section == _EXECUTION for actor in spec.actors)
         ),
         None,
     )
-    subjects = SubjectMap(cluster.namespace)
+
+
+def _imports(
+    config: AtriumConfig, role: str, subjects: SubjectMap, *, after_venue: bool
+) -> tuple[str, ...]:
+    """Filter subjects of what ``role``'s actors subscribe to.
+
+    A role of strategy actors only takes the market data of its strategies' symbols and
+    the order flow of those strategies.
+    """
+    actors = config.topology.actors
+    mine = config.cluster.roles[role]
+    hosted = None if mine.strategies is None else list(mine.strategies)
+    subscribed_here = {kind for name in mine.actors for kind in actors[name].subscribes}
+    narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
     imports = subjects.filters(
         [MESSAGE_TYPES[kind] for kind in sorted(subscribed_here)],
         symbols=_symbols(config, hosted) if narrow else None,
         strategies=hosted if narrow else None,
-        after_venue=venue_role is not None and venue_role != role,
+        after_venue=after_venue,
     )
-    consumers = tuple(
-        consumer_name(cluster, name)
-        for name, spec in sorted(cluster.roles.items())
+    return tuple(imports)
+
+
+def _consumers(config: AtriumConfig) -> tuple[str, ...]:
+    """Durable consumer names of every role whose actors subscribe to anything."""
+    actors = config.topology.actors
+    return tuple(
+        consumer_name(config.cluster, name)
+        for name, spec in sorted(config.cluster.roles.items())
         if any(actors[actor].subscribes for actor in spec.actors)
     )
-    topology = {name: actors[name] for name in mine.actors}
+
+
+def _process_config(config: AtriumConfig, role: str, wanted_elsewhere: list[str]) -> AtriumConfig:
+    """``config`` cut to ``role``: its actors plus the bridge, its journal, strategies, port."""
+    mine = config.cluster.roles[role]
+    topology = {name: config.topology.actors[name] for name in mine.actors}
     topology[BRIDGE] = ActorSpecConfig(
         cls="runtime.cluster.bridge:NatsBridge",
         section="cluster",
@@ -134,23 +187,11 @@ def role_config(
             config.journal, path=mine.journal or _beside(config.journal.path, role)
         ),
     }
-    if hosted is not None:
-        changes["strategies"] = {name: config.strategies[name] for name in hosted}
+    if mine.strategies is not None:
+        changes["strategies"] = {name: config.strategies[name] for name in mine.strategies}
     if mine.port is not None:
         changes["service"] = msgspec.structs.replace(config.service, port=mine.port)
-    wiring = RoleWiring(
-        role=role,
-        cluster=cluster,
-        subjects=subjects,
-        imports=tuple(imports),
-        consumers=consumers,
-        driver=any(name in sources for name in mine.actors),
-        no_rebuild=_no_rebuild(config, mine.actors),
-        strategy_order=tuple(config.strategies),
-        passes_market_data_on=role == venue_role
-        and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
-    )
-    return msgspec.structs.replace(config, **changes), wiring
+    return msgspec.structs.replace(config, **changes)
 
 
 def _no_rebuild(config: AtriumConfig, names: list[str]) -> str | None:
