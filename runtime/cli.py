@@ -86,14 +86,19 @@ def _parser() -> argparse.ArgumentParser:
         help=f"override [runtime].log_level: {', '.join(_LOG_LEVELS)}",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
     commands.add_parser("version", help="print the installed version")
-
     check = commands.add_parser(
         "check-config", help="validate a config file, its topology and its strategies' params"
     )
     check.add_argument("config", type=Path, metavar="FILE")
+    _add_replay(commands)
+    _add_run(commands)
+    _add_cluster(commands)
+    add_journal_parser(commands)
+    return parser
 
+
+def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     replay = commands.add_parser("replay", help="run the five actors over recorded feeds")
     replay.add_argument("--config", type=Path, required=True, metavar="FILE")
     replay.add_argument(
@@ -124,6 +129,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
 
+
+def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = commands.add_parser("run", help="run the long-running service (live or paper)")
     run.add_argument("--config", type=Path, required=True, metavar="FILE")
     run.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
@@ -135,6 +142,8 @@ def _parser() -> argparse.ArgumentParser:
         help="start a new session on a journal file that exists but holds none (an empty file)",
     )
 
+
+def _add_cluster(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     cluster = commands.add_parser("cluster", help="work with a cluster's JetStream stream")
     cluster_actions = cluster.add_subparsers(dest="cluster_command", required=True)
     record = cluster_actions.add_parser(
@@ -152,9 +161,6 @@ def _parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--symbol", action="append", default=None, metavar="SYMBOL", help="only these; repeat"
     )
-
-    add_journal_parser(commands)
-    return parser
 
 
 def _timestamp(text: str) -> datetime:
