@@ -229,17 +229,7 @@ class MarketDataActor(Actor):
         if replay and not isinstance(clock, SimClock):
             raise AtriumError(f"{self.name}: replay needs a SimClock, got {type(clock).__name__}")
         sim = clock if isinstance(clock, SimClock) and replay else None
-        self._file_index = indices
-        self._feeds = [
-            open_feed(
-                config.feeds[index],
-                base_dir=config.base_dir,
-                rejections=self._rejections,
-                log=self.log,
-                controls=replay,
-            )
-            for index in indices
-        ]
+        self._open_files(indices, replay)
         pacer = Pacer(config.speed) if config.speed > 0 else None
         last_seen: dict[tuple[type, str], int] | None = (
             {} if _symbols_may_repeat(self._feeds) else None
@@ -283,6 +273,21 @@ class MarketDataActor(Actor):
             records.close()
             self._publish_metrics()
         self._log_summary()
+
+    def _open_files(self, indices: list[int], replay: bool) -> None:
+        """Open the file feeds at ``indices`` (journal feeds with their controls in replay)."""
+        config = self.config
+        self._file_index = indices
+        self._feeds = [
+            open_feed(
+                config.feeds[index],
+                base_dir=config.base_dir,
+                rejections=self._rejections,
+                log=self.log,
+                controls=replay,
+            )
+            for index in indices
+        ]
 
     async def _run_live(self, index: int) -> None:
         """Run live feed ``index`` of ``config.feeds`` until cancelled."""
