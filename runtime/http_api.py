@@ -13,8 +13,9 @@ Endpoints
 ``GET /healthz``
     200 while the process and its event loop answer.
 ``GET /readyz``
-    200 when every actor runs and every live feed is connected and fresh, else 503; the
-    JSON body says which check failed either way.
+    200 when every actor runs, every live feed is connected and fresh and the event loop
+    is not late past ``[service].max_loop_lag_seconds``, else 503; the JSON body says
+    which check failed either way.
 ``GET /api/portfolio/limits``, ``GET /api/portfolio/positions``
     The portfolio's ``limits()`` and ``positions()`` documents; limits starts with
     ``"ok": true`` (``"ok": false`` beside the ``"error"`` when it cannot answer).
