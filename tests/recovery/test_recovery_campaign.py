@@ -3,7 +3,7 @@ over, on one journal, and the journal checked after every restart by code of its
 
 Two feeds trade at once: the loopback exchange trade stream (EMA cross on one-minute
 bars of ES) and a ``synthetic_live`` tick feed (a strategy that buys and closes SYN
-every few ticks). Each start is killed at one of three moments, chosen at random (half
+every 20 ticks). Each start is killed at one of three moments, chosen at random (half
 of them while trading):
 
 - ``trading``: a random time after ``/readyz`` answered 200;
@@ -71,7 +71,7 @@ _TICK_STRATEGY = """
 [strategies.flip]
 class = "tick_flipper:TickFlipper"
 symbols = ["SYN"]
-params = { every = 5, quantity = 3 }
+params = { every = 20, quantity = 3 }
 
 [portfolio.strategy_budgets.flip]
 capital_pct = 0.05
@@ -204,12 +204,13 @@ def _api_account(service: _Service) -> _Account:
     """Positions and cash over HTTP, from one moment: two requests are answered apart, so
     the positions are read before and after the cash until they agree (each fill adds to
     its position's commission, so equal positions mean no fill in between)."""
-    while True:
+    for _ in range(50):
         first = _api_positions(service)
         status, limits = service.request("/api/portfolio/limits")
         assert status == 200, limits
         if _api_positions(service) == first:
             return _Account(first, Decimal(limits["cash"]))
+    raise AssertionError("the positions changed between every two reads of 50")
 
 
 def _api_positions(service: _Service) -> dict[tuple[str, str], tuple[Decimal, Decimal]]:

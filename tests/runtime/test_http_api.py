@@ -683,3 +683,22 @@ async def test_request_when_cap_reached_by_requests_in_progress_then_503_and_clo
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.split(b"\r\n")[0] == b"HTTP/1.1 503 Service Unavailable"
     assert json.loads(body) == {"error": "too many open connections; retry shortly"}
+
+
+async def test_request_when_many_arrive_at_once_then_read_at_most_max_requests_per_second() -> None:
+    config = {"service": {"max_requests_per_second": 20}}
+    async with running(config=config) as service:
+        statuses: list[int] = []
+
+        async def get() -> None:
+            statuses.append((await service.get("/healthz"))[0])
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(get)
+        elapsed = time.monotonic() - started
+
+    # All answered, the tenth about 9 turns of 1/20 s after the first.
+    assert statuses == [200] * 10
+    assert 0.4 <= elapsed < 3.0
