@@ -22,7 +22,6 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from runtime.dispatch import Dispatcher
 from runtime.journal import Journal
 from runtime.topology import Pipeline
 from runtime.version import atrium_version
@@ -159,15 +158,14 @@ class RuntimeMetrics:
         stop = threading.Event()
         watchdog = threading.Thread(
             target=self._watch,
-            args=(self._dispatcher, min(interval, limit) / 4, limit, stop),
+            args=(min(interval, limit) / 4, limit, stop),
             name="atrium-loop-watchdog",
             daemon=True,
         )
         watchdog.start()
         try:
             while True:
-                started = time.perf_counter()
-                self._deadline = started + interval
+                self._deadline = time.perf_counter() + interval
                 await anyio.sleep(interval)
                 self._last_lag = max(0.0, time.perf_counter() - self._deadline)
                 self.loop_lag.set(self._last_lag)
@@ -175,9 +173,7 @@ class RuntimeMetrics:
             stop.set()
             watchdog.join()
 
-    def _watch(
-        self, dispatcher: Dispatcher, period: float, limit: float, stop: threading.Event
-    ) -> None:
+    def _watch(self, period: float, limit: float, stop: threading.Event) -> None:
         warned_for = float("-inf")
         while not stop.wait(period):
             deadline = self._deadline
@@ -185,7 +181,7 @@ class RuntimeMetrics:
             if late <= limit or deadline == warned_for:
                 continue
             warned_for = deadline
-            handling = dispatcher.handling
+            handling = self._dispatcher.handling
             if handling is None:
                 where = "outside any message handler"
             else:
