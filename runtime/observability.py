@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 
 import anyio
-from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -131,6 +131,14 @@ class RuntimeMetrics:
             "How late a timer of the event loop fired at the last sample.",
             registry=registry,
         )
+        self.loop_stalls = Counter(
+            "atrium_event_loop_stalls",
+            "Times the event loop was held past [service].max_loop_lag_seconds, by the actor "
+            "whose handler held it (none: outside any handler). The lag gauge is back to "
+            "normal a sample later, so a scrape seldom sees a stall; this counter keeps it.",
+            ["actor"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "atrium_tick_to_order_latency_seconds",
             "From a market data message entering the pipeline to the order it caused "
@@ -183,10 +191,12 @@ class RuntimeMetrics:
             warned_for = deadline
             handling = self._dispatcher.handling
             if handling is None:
-                where = "outside any message handler"
+                actor, where = "none", "outside any message handler"
             else:
                 mailbox, message = handling
-                where = f"by actor {mailbox.name!r} handling {type(message).__name__}"
+                actor = mailbox.name
+                where = f"by actor {actor!r} handling {type(message).__name__}"
+            self.loop_stalls.labels(actor).inc()
             log.warning(
                 "event loop held for %.1f s, over [service].max_loop_lag_seconds = %s, %s: "
                 "feeds, journal and HTTP wait meanwhile; move blocking work off the loop",

@@ -107,6 +107,9 @@ async def test_handler_when_it_blocks_past_max_loop_lag_then_warning_names_actor
             during = await _readyz(http)
             await anyio.sleep(5 * INTERVAL)  # the next samples are on time again
             after = await _readyz(http)
+            stalls = pipeline.registry.get_sample_value(
+                "atrium_event_loop_stalls_total", {"actor": "strategy"}
+            )
 
     assert (before[0], before[1]["ok"], after[0], after[1]["ok"]) == (200, True, 200, True)
     status, check = during
@@ -116,15 +119,20 @@ async def test_handler_when_it_blocks_past_max_loop_lag_then_warning_names_actor
     assert re.fullmatch(_WARNING.format(where="by actor 'strategy' handling Tick"), warning), (
         warning
     )
+    assert stalls == 1.0
 
 
 async def test_loop_when_blocked_outside_any_handler_then_warning_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="atrium.loop"):
-        async with _service():
+        async with _service() as (pipeline, _):
             time.sleep(BLOCK)  # noqa: ASYNC251 -- the test holds the loop itself, in no handler
             await anyio.sleep(2 * INTERVAL)
+            stalls = pipeline.registry.get_sample_value(
+                "atrium_event_loop_stalls_total", {"actor": "none"}
+            )
 
     (warning,) = _warnings(caplog)
     assert re.fullmatch(_WARNING.format(where="outside any message handler"), warning), warning
+    assert stalls == 1.0
