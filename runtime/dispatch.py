@@ -84,6 +84,9 @@ class Dispatcher:
         self.on_order_latency: Callable[[float], None] | None = None
         self.published = 0
         self.orders_published = 0
+        #: The ``(mailbox, message)`` being handled, None between batches: read by the
+        #: loop watchdog (another thread) to name the handler that holds the event loop.
+        self.handling: tuple[Mailbox, Message] | None = None
         self._busy = False
         self._free: anyio.Event | None = None
         self._abandoned = False
@@ -334,7 +337,7 @@ class Dispatcher:
         handled = 0
         try:
             while queue:
-                mailbox, message = popleft()
+                mailbox, message = self.handling = popleft()
                 mailbox.depth -= 1
                 actor = mailbox.actor
                 if actor is None:
@@ -355,3 +358,4 @@ class Dispatcher:
             return None
         finally:
             self._since_yield += handled
+            self.handling = None

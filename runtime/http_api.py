@@ -13,8 +13,9 @@ Endpoints
 ``GET /healthz``
     200 while the process and its event loop answer.
 ``GET /readyz``
-    200 when every actor runs and every live feed is connected and fresh, else 503; the
-    JSON body says which check failed either way.
+    200 when every actor runs, every live feed is connected and fresh and the event loop
+    is not late past ``[service].max_loop_lag_seconds``, else 503; the JSON body says
+    which check failed either way.
 ``GET /api/portfolio/limits``, ``GET /api/portfolio/positions``
     The portfolio's ``limits()`` and ``positions()`` documents; limits starts with
     ``"ok": true`` (``"ok": false`` beside the ``"error"`` when it cannot answer).
@@ -29,8 +30,9 @@ Endpoints
     without a configured token the controls are disabled (403), never open. Optional JSON
     body ``{"reason": "..."}``, received within ``[service].body_timeout_seconds`` (else 408).
 
-Connections are capped and their request heads timed (:mod:`runtime.http_guard`); every
-answer closes its connection. ``/metrics`` is rendered at most once per
+Connections are capped, their request heads timed and their requests read at most
+``[service].max_requests_per_second`` a second, the rest queued unread
+(:mod:`runtime.http_guard`); every answer closes its connection. ``/metrics`` is rendered at most once per
 ``[service].metrics_cache_seconds`` and shared by the scrapes in between.
 
 Every answer is JSON (``/metrics`` aside): Decimals as strings in plain notation, errors as
@@ -418,6 +420,7 @@ async def serve(view: ServiceView, registry: CollectorRegistry, host: str, port:
             port,
             max_connections=service.max_connections,
             header_timeout=service.header_timeout_seconds,
+            max_requests_per_second=service.max_requests_per_second,
         ).start()
     except BaseException:
         await runner.cleanup()

@@ -2,16 +2,23 @@
 
 Per-actor counters are read at scrape time from the supervisor's own counters (a custom
 collector), so the hot path pays nothing for them.
+
+A handler that blocks holds the whole event loop (feeds, journal, HTTP). The lag sampler
+cannot see it until it is over, so a watchdog thread watches the sampler's deadline and,
+once the loop is late past ``[service].max_loop_lag_seconds``, logs which actor was
+handling which message kind at that moment (the dispatcher's ``handling``).
 """
 
 from __future__ import annotations
 
+import logging
 import platform
+import threading
 import time
 from collections.abc import Iterator
 
 import anyio
-from prometheus_client import CollectorRegistry, Gauge, Histogram, Info
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -20,6 +27,8 @@ from runtime.topology import Pipeline
 from runtime.version import atrium_version
 
 __all__ = ("LATENCY_BUCKETS", "RuntimeMetrics")
+
+log = logging.getLogger("atrium.loop")
 
 #: Seconds; fine below a millisecond, where the tick-to-order path is expected to be.
 LATENCY_BUCKETS = (
@@ -122,6 +131,14 @@ class RuntimeMetrics:
             "How late a timer of the event loop fired at the last sample.",
             registry=registry,
         )
+        self.loop_stalls = Counter(
+            "atrium_event_loop_stalls",
+            "Times the event loop was held past [service].max_loop_lag_seconds, by the actor "
+            "whose handler held it (none: outside any handler). The lag gauge is back to "
+            "normal a sample later, so a scrape seldom sees a stall; this counter keeps it.",
+            ["actor"],
+            registry=registry,
+        )
         self.latency = Histogram(
             "atrium_tick_to_order_latency_seconds",
             "From a market data message entering the pipeline to the order it caused "
@@ -130,10 +147,60 @@ class RuntimeMetrics:
             registry=registry,
         )
         pipeline.dispatcher.on_order_latency = self.latency.observe
+        self._dispatcher = pipeline.dispatcher
+        # perf_counter time the sampler's current sleep should end; +inf before it runs.
+        self._deadline = float("inf")
+        self._last_lag = 0.0
 
-    async def sample_loop_lag(self, interval: float) -> None:
-        """Sleep ``interval`` again and again; the overshoot is the loop's lag."""
-        while True:
-            started = time.perf_counter()
-            await anyio.sleep(interval)
-            self.loop_lag.set(max(0.0, time.perf_counter() - started - interval))
+    def loop_lag_now(self) -> float:
+        """The last sampled lag, or how late the sample in progress is if that is more (a
+        stall not over yet, or over and not sampled yet)."""
+        return max(self._last_lag, time.perf_counter() - self._deadline)
+
+    async def sample_loop_lag(self, interval: float, limit: float) -> None:
+        """Sleep ``interval`` again and again; the overshoot is the loop's lag.
+
+        Meanwhile a watchdog thread warns once per stall when the loop is ``limit``
+        seconds late, naming the handler that holds it.
+        """
+        stop = threading.Event()
+        watchdog = threading.Thread(
+            target=self._watch,
+            args=(min(interval, limit) / 4, limit, stop),
+            name="atrium-loop-watchdog",
+            daemon=True,
+        )
+        watchdog.start()
+        try:
+            while True:
+                self._deadline = time.perf_counter() + interval
+                await anyio.sleep(interval)
+                self._last_lag = max(0.0, time.perf_counter() - self._deadline)
+                self.loop_lag.set(self._last_lag)
+        finally:
+            stop.set()
+            watchdog.join()
+
+    def _watch(self, period: float, limit: float, stop: threading.Event) -> None:
+        warned_for = float("-inf")
+        while not stop.wait(period):
+            deadline = self._deadline
+            late = time.perf_counter() - deadline
+            if late <= limit or deadline == warned_for:
+                continue
+            warned_for = deadline
+            handling = self._dispatcher.handling
+            if handling is None:
+                actor, where = "none", "outside any message handler"
+            else:
+                mailbox, message = handling
+                actor = mailbox.name
+                where = f"by actor {actor!r} handling {type(message).__name__}"
+            self.loop_stalls.labels(actor).inc()
+            log.warning(
+                "event loop held for %.1f s, over [service].max_loop_lag_seconds = %s, %s: "
+                "feeds, journal and HTTP wait meanwhile; move blocking work off the loop",
+                late,
+                limit,
+                where,
+            )

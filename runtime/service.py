@@ -52,6 +52,7 @@ class ServiceView:
     config: AtriumConfig
     started_ns: int
     token: str | None
+    metrics: RuntimeMetrics
     #: ``{"state": "running"}`` until the journal was recovered, then its report.
     recovery: dict[str, Any] = field(default_factory=lambda: {"state": "running"})
 
@@ -87,16 +88,23 @@ class ServiceView:
         }
 
     def readiness(self) -> dict[str, Any]:
-        """Ready when every actor runs and every live feed is connected and fresh."""
+        """Ready when every actor runs, every live feed is connected and fresh, and the
+        event loop is not held past ``[service].max_loop_lag_seconds``."""
         supervisor = self.pipeline.supervisor
         actors = {name: slot.actor is not None for name, slot in self.pipeline.slots.items()}
+        lag, limit = self.metrics.loop_lag_now(), self.config.service.max_loop_lag_seconds
         checks: dict[str, Any] = {
             "actors": actors,
             "stopping": supervisor.stopping,
             "recovery": self.recovery,
+            "event_loop": {
+                "ok": lag <= limit,
+                "lag_seconds": round(lag, 3),
+                "max_lag_seconds": limit,
+            },
         }
         recovered = self.recovery["state"] != "running"
-        ready = all(actors.values()) and not supervisor.stopping and recovered
+        ready = all(actors.values()) and not supervisor.stopping and recovered and lag <= limit
         link_status = getattr(self.actor(BRIDGE), "link_status", None)
         if callable(link_status):
             link = link_status()
@@ -159,7 +167,7 @@ async def run_service(
         )
         await journal.open()
     metrics = RuntimeMetrics(registry, pipeline, journal)
-    view = ServiceView(pipeline, config, time.time_ns(), _token(config))
+    view = ServiceView(pipeline, config, time.time_ns(), _token(config), metrics)
 
     async def recover_then_record() -> None:
         if journal is None:
@@ -187,7 +195,9 @@ async def run_service(
                         if journal is not None:
                             tg.start_soon(_write_journal, journal, pipeline)
                         tg.start_soon(
-                            metrics.sample_loop_lag, config.service.loop_lag_interval_seconds
+                            metrics.sample_loop_lag,
+                            config.service.loop_lag_interval_seconds,
+                            config.service.max_loop_lag_seconds,
                         )
                         host, port = config.service.host, config.service.port
                         try:

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,6 +38,7 @@ __all__ = (
     "ROOT",
     "LoopbackTradeServer",
     "Trade",
+    "atrium_run",
     "free_port",
     "trades_from_minute_bars",
     "write_service_config",
@@ -135,6 +141,10 @@ class LoopbackTradeServer:
         What every connection receives.
     rate_per_second : float or None, default None
         Pace of the trades on each connection; ``None``: as fast as the socket takes them.
+    live : bool, default False
+        Send each trade no earlier than its own time (``ts_ms``, wall clock): a connection
+        gets at once every trade already due (the resend) and the rest as they fall due,
+        as a live exchange does. Excludes ``rate_per_second``.
 
     Attributes
     ----------
@@ -146,10 +156,15 @@ class LoopbackTradeServer:
         The first message of every connection, in order of arrival.
     """
 
-    def __init__(self, trades: Sequence[Trade], *, rate_per_second: float | None = None) -> None:
+    def __init__(
+        self, trades: Sequence[Trade], *, rate_per_second: float | None = None, live: bool = False
+    ) -> None:
         if rate_per_second is not None and not rate_per_second > 0:
             raise ValueError(f"rate_per_second={rate_per_second!r} must be > 0 (or None)")
+        if live and rate_per_second is not None:
+            raise ValueError("live=True paces by the trades' times: leave rate_per_second None")
         self._messages = [trade.message() for trade in trades]
+        self._due = [trade.ts_ms / 1000 for trade in trades] if live else None
         self._interval = None if rate_per_second is None else 1.0 / rate_per_second
         self.url = ""
         # Written by the server thread only; the test's thread reads them.
@@ -224,6 +239,13 @@ class LoopbackTradeServer:
             return  # the client left (a restart, a kill): the next connection starts over
 
     async def _send_all(self, connection: ServerConnection) -> None:
+        if self._due is not None:
+            for due, message in zip(self._due, self._messages, strict=True):
+                delay = due - time.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await connection.send(message)
+            return
         interval = self._interval
         loop = asyncio.get_running_loop()
         start = loop.time()
@@ -243,6 +265,30 @@ def free_port() -> int:
         return port
 
 
+@contextmanager
+def atrium_run(
+    config: Path, log: Path, *, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``atrium run --config config`` as a process, its stderr appended to ``log``; killed
+    on leaving if still running. ``tests/recovery`` is on its ``PYTHONPATH`` (for test
+    strategies); ``env`` adds variables (an API token)."""
+    path = os.pathsep.join((str(ROOT), str(Path(__file__).parent)))
+    with log.open("ab") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            env={**os.environ, "PYTHONPATH": path, **(env or {})},
+        )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
 def write_service_config(
     path: Path,
     *,
@@ -258,10 +304,11 @@ def write_service_config(
     sizing: Mapping[str, Any] | None = None,
     snapshot_every: int = 0,
     log_level: str = "INFO",
+    bar_seconds: int = 60,
 ) -> Path:
     """Write an ``atrium run`` config trading ``symbol`` from the stream at ``url``; return ``path``.
 
-    The feed is ``websocket`` with 60-second bars from the ticks; the strategy an
+    The feed is ``websocket`` with ``bar_seconds`` bars (60) from the ticks; the strategy an
     ``ema_cross`` (``fast``/``slow``, short too by default) sized ``fixed_qty`` per entry;
     the paper venue fills the next print with 1 bp slippage and 0.005 per share
     commission (1.0 minimum); risk checks stay on with limits this data never reaches
@@ -304,7 +351,7 @@ def write_service_config(
     feed = {
         "format": "websocket",
         "name": "loopback",
-        "bar_seconds": 60,
+        "bar_seconds": bar_seconds,
         "websocket": {"url": url, "symbols": [symbol], "reconnect_initial_seconds": 0.05},
     }
     parts = [_table(f"[{name}]", values) for name, values in sections.items()]

@@ -12,23 +12,20 @@ journal each time, and finally let run to the end.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import msgspec
 import pytest
 from loopback_feed import (
     MINUTE_BARS,
-    ROOT,
     LoopbackTradeServer,
+    atrium_run,
     free_port,
     trades_from_minute_bars,
     write_service_config,
@@ -55,24 +52,6 @@ def _ticks(journal: Path) -> int:
     return int(count)
 
 
-@contextmanager
-def _service(config: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
-
-
 def _wait_for_ticks(
     process: subprocess.Popen[bytes], journal: Path, count: int, log: Path, seconds: float
 ) -> None:
@@ -88,7 +67,7 @@ def _wait_for_ticks(
 
 
 def _run_to_end(config: Path, journal: Path, log: Path, ticks: int) -> None:
-    with _service(config, log) as process:
+    with atrium_run(config, log) as process:
         _wait_for_ticks(process, journal, ticks, log, RUN_SECONDS)
         time.sleep(0.3)  # the last bar's order flow settles and is committed
         process.send_signal(signal.SIGTERM)
@@ -134,7 +113,7 @@ def test_run_when_killed_at_random_points_then_final_account_as_uninterrupted(
         for point in points:
             # Past what the journal holds already, so every start recovers and trades on.
             target = max(point, _ticks(crashed) + 25)
-            with _service(crash_config, log) as process:
+            with atrium_run(crash_config, log) as process:
                 _wait_for_ticks(process, crashed, target, log, STARTUP_SECONDS)
                 process.send_signal(signal.SIGKILL)
                 assert process.wait(timeout=10) == -signal.SIGKILL

@@ -76,8 +76,8 @@ async def running(
     atrium = parse_config(config or {})
     registry = CollectorRegistry()
     pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
-    RuntimeMetrics(registry, pipeline, None)
-    view = ServiceView(pipeline, atrium, time.time_ns(), token, recovery={"state": "new"})
+    metrics = RuntimeMetrics(registry, pipeline, None)
+    view = ServiceView(pipeline, atrium, time.time_ns(), token, metrics, recovery={"state": "new"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(pipeline.supervisor.run)
         # Every actor has a running instance once its on_start is done.
@@ -200,18 +200,32 @@ async def test_get_readyz_when_running_then_200_and_after_stop_request_503() -> 
     actors = {name: True for name in ("market_data", "strategy", "portfolio", "risk", "execution")}
     # No feeds configured: no live feed to wait for (the service test covers one).
     new = {"state": "new"}
+    # The lag sampler does not run here: no lag measured.
+    loop = {"ok": True, "lag_seconds": 0.0, "max_lag_seconds": 1.0}
     assert running_answer == (
         200,
         {
             "ready": True,
-            "checks": {"actors": actors, "stopping": False, "recovery": new, "feeds": {}},
+            "checks": {
+                "actors": actors,
+                "stopping": False,
+                "recovery": new,
+                "event_loop": loop,
+                "feeds": {},
+            },
         },
     )
     assert stopping_answer == (
         503,
         {
             "ready": False,
-            "checks": {"actors": actors, "stopping": True, "recovery": new, "feeds": {}},
+            "checks": {
+                "actors": actors,
+                "stopping": True,
+                "recovery": new,
+                "event_loop": loop,
+                "feeds": {},
+            },
         },
     )
 
@@ -254,7 +268,8 @@ async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None
     atrium = parse_config({})
     registry = CollectorRegistry()
     pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
-    view = ServiceView(pipeline, atrium, time.time_ns(), TOKEN, recovery={"state": "new"})
+    metrics = RuntimeMetrics(registry, pipeline, None)
+    view = ServiceView(pipeline, atrium, time.time_ns(), TOKEN, metrics, recovery={"state": "new"})
     server = await serve(view, registry, "127.0.0.1", 0)
     try:
         async with (
@@ -668,3 +683,22 @@ async def test_request_when_cap_reached_by_requests_in_progress_then_503_and_clo
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.split(b"\r\n")[0] == b"HTTP/1.1 503 Service Unavailable"
     assert json.loads(body) == {"error": "too many open connections; retry shortly"}
+
+
+async def test_request_when_many_arrive_at_once_then_read_at_most_max_requests_per_second() -> None:
+    config = {"service": {"max_requests_per_second": 20}}
+    async with running(config=config) as service:
+        statuses: list[int] = []
+
+        async def get() -> None:
+            statuses.append((await service.get("/healthz"))[0])
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for _ in range(10):
+                tg.start_soon(get)
+        elapsed = time.monotonic() - started
+
+    # All answered, the tenth about 9 turns of 1/20 s after the first.
+    assert statuses == [200] * 10
+    assert 0.4 <= elapsed < 3.0
