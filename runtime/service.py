@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,41 +146,14 @@ async def run_service(
     ``new_session`` lets an existing journal file without a session be used
     (``atrium run --new-session``).
     """
-    from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
-
     registry = registry if registry is not None else CollectorRegistry()
     clock = LiveClock()
     pipeline = build_pipeline(
         config, clock=clock, mode="live", registry=registry, sections=sections
     )
-    journal = None
-    if config.journal.enabled:
-        path = Path(config.journal.path)
-        # Damage is refused here, before any actor runs, not found by the re-run.
-        await anyio.to_thread.run_sync(
-            functools.partial(check_journal, path, new_session=new_session)
-        )
-        journal = Journal(
-            path,
-            batch_size=config.journal.batch_size,
-            durable=True,
-            synchronous=config.journal.synchronous,
-        )
-        await journal.open()
+    journal = await _open_journal(config, new_session)
     metrics = RuntimeMetrics(registry, pipeline, journal)
     view = ServiceView(pipeline, config, time.time_ns(), _token(config), metrics)
-
-    async def recover_then_record() -> None:
-        if journal is None:
-            view.recovery = {"state": "off"}
-            return
-        if BRIDGE in pipeline.slots:  # a cluster role rebuilds from the stream instead
-            await record_session(pipeline, journal, config)
-            view.recovery = {"state": "stream"}
-            return
-        report = await resume_session(pipeline, journal, config, clock=clock)
-        view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
-
     if view.token is None:
         log.warning("no API token in $%s: control endpoints are disabled", config.service.token_env)
     try:
@@ -188,35 +162,8 @@ async def run_service(
         # a second signal after the supervisor returned would kill the process mid-flush.
         with anyio.open_signal_receiver(*_STOP_SIGNALS) as signals:
             try:
-                failed: AtriumError | None = None
                 try:
-                    async with anyio.create_task_group() as tg:
-                        tg.start_soon(pipeline.supervisor.watch_signals, signals)
-                        if journal is not None:
-                            tg.start_soon(_write_journal, journal, pipeline)
-                        tg.start_soon(
-                            metrics.sample_loop_lag,
-                            config.service.loop_lag_interval_seconds,
-                            config.service.max_loop_lag_seconds,
-                        )
-                        host, port = config.service.host, config.service.port
-                        try:
-                            server = await serve(view, registry, host, port)
-                        except OSError as exc:  # raised below as itself, not in a group
-                            failed = AtriumError(
-                                f"service.port: cannot serve HTTP on {host}:{port}: "
-                                f"{os.strerror(exc.errno) if exc.errno else exc}"
-                            )
-                            tg.cancel_scope.cancel()
-                        else:
-                            log.info("serving on http://%s:%d", host, server.port)
-                            try:
-                                await pipeline.supervisor.run(before_sources=recover_then_record)
-                            except AtriumError as exc:  # raised below as itself, not in a group
-                                failed = exc
-                            finally:
-                                await server.close()
-                                tg.cancel_scope.cancel()
+                    failed = await _serve(config, pipeline, journal, view, signals)
                 finally:
                     if journal is not None:
                         await journal.close()
@@ -237,3 +184,80 @@ async def run_service(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+async def _open_journal(config: AtriumConfig, new_session: bool) -> Journal | None:
+    """The service's journal, checked before any actor runs (None: journaling is off)."""
+    if not config.journal.enabled:
+        return None
+    path = Path(config.journal.path)
+    # Damage is refused here, before any actor runs, not found by the re-run.
+    await anyio.to_thread.run_sync(functools.partial(check_journal, path, new_session=new_session))
+    journal = Journal(
+        path,
+        batch_size=config.journal.batch_size,
+        durable=True,
+        synchronous=config.journal.synchronous,
+    )
+    await journal.open()
+    return journal
+
+
+async def _serve(
+    config: AtriumConfig,
+    pipeline: Pipeline,
+    journal: Journal | None,
+    view: ServiceView,
+    signals: AsyncIterator[int],
+) -> AtriumError | None:
+    """Serve HTTP and run the actors until they stop; the error to raise, if any."""
+    from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
+
+    failed: AtriumError | None = None
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pipeline.supervisor.watch_signals, signals)
+        if journal is not None:
+            tg.start_soon(_write_journal, journal, pipeline)
+        tg.start_soon(
+            view.metrics.sample_loop_lag,
+            config.service.loop_lag_interval_seconds,
+            config.service.max_loop_lag_seconds,
+        )
+        host, port = config.service.host, config.service.port
+        try:
+            server = await serve(view, pipeline.registry, host, port)
+        except OSError as exc:  # returned, raised as itself, not in a group
+            failed = AtriumError(
+                f"service.port: cannot serve HTTP on {host}:{port}: "
+                f"{os.strerror(exc.errno) if exc.errno else exc}"
+            )
+            tg.cancel_scope.cancel()
+            return failed
+        log.info("serving on http://%s:%d", host, server.port)
+        try:
+            await pipeline.supervisor.run(
+                before_sources=functools.partial(_recover, pipeline, journal, config, view)
+            )
+        except AtriumError as exc:  # returned, raised as itself, not in a group
+            failed = exc
+        finally:
+            await server.close()
+            tg.cancel_scope.cancel()
+    return failed
+
+
+async def _recover(
+    pipeline: Pipeline, journal: Journal | None, config: AtriumConfig, view: ServiceView
+) -> None:
+    """Rebuild the actors from the journal (or the cluster stream) before any input."""
+    if journal is None:
+        view.recovery = {"state": "off"}
+        return
+    if BRIDGE in pipeline.slots:  # a cluster role rebuilds from the stream instead
+        await record_session(pipeline, journal, config)
+        view.recovery = {"state": "stream"}
+        return
+    clock = pipeline.clock
+    assert isinstance(clock, LiveClock)
+    report = await resume_session(pipeline, journal, config, clock=clock)
+    view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
