@@ -77,6 +77,42 @@ def session_config(
     return parse_config(data)
 
 
+def session_toml(journal: Path, *, tail: str = "") -> str:
+    """:func:`session_config` as a config file's text (for ``atrium run|replay``), plus
+    ``tail`` (more sections)."""
+    return f"""
+[[market_data.feeds]]
+format = "synthetic"
+synthetic = {{ seed = 11, symbols = ["AAA", "BBB"], count = {BARS}, volatility = 0.6 }}
+
+[strategies.cross]
+class = "actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["AAA", "BBB"]
+params = {{ fast = 3, slow = 8, allow_short = true }}
+
+[portfolio]
+position_sizing_mode = "fixed_risk_atr"
+max_risk_per_trade_pct = 0.001
+max_leverage = 2
+strategy_budgets = {{ cross = {{ capital_pct = 0.9 }} }}
+
+[risk]
+max_order_notional = 10000000
+max_order_rate = 1000000
+price_band_pct = 0.5
+
+[execution]
+slippage_bps = 2
+commission_per_share = "0.005"
+
+[journal]
+path = "{journal}"
+
+[runtime]
+log_level = "WARNING"
+{tail}"""
+
+
 @dataclass
 class Outcome:
     """The account at the end of a session and what recovery reported."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import anyio
 import pytest
 from loopback_feed import ROOT
-from recovery_kit import BARS, damage_last_event, run_session, session_config
+from recovery_kit import damage_last_event, run_session, session_config, session_toml
 
 from runtime.journal import Journal, JournalError
 from runtime.journal_check import check_journal
@@ -33,50 +33,7 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _write_config(path: Path, journal: Path) -> Path:
     """``recovery_kit.session_config(journal)`` as an ``atrium run`` TOML file (port 0)."""
-    path.write_text(
-        f"""
-[[market_data.feeds]]
-format = "synthetic"
-[market_data.feeds.synthetic]
-seed = 11
-symbols = ["AAA", "BBB"]
-count = {BARS}
-volatility = 0.6
-
-[strategies.cross]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["AAA", "BBB"]
-[strategies.cross.params]
-fast = 3
-slow = 8
-allow_short = true
-
-[portfolio]
-position_sizing_mode = "fixed_risk_atr"
-max_risk_per_trade_pct = 0.001
-max_leverage = 2
-[portfolio.strategy_budgets.cross]
-capital_pct = 0.9
-
-[risk]
-max_order_notional = 10_000_000
-max_order_rate = 1_000_000
-price_band_pct = 0.5
-
-[execution]
-slippage_bps = 2
-commission_per_share = "0.005"
-
-[journal]
-path = "{journal}"
-
-[runtime]
-log_level = "WARNING"
-
-[service]
-port = 0
-"""
-    )
+    path.write_text(session_toml(journal, tail="\n[service]\nport = 0\n"))
     return path
 
 

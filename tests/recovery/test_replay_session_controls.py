@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import msgspec
 import pytest
-from recovery_kit import BARS, events, run_session
+from recovery_kit import events, run_session, session_toml
 
 from config.loader import load_config
 from runtime.actor import Actor
@@ -22,39 +22,6 @@ from runtime.codec import encode
 from runtime.messages import Control, Fill, Message, Order, OrderDenied
 
 _COMMANDS = ("halt", "resume", "reduce_only", "flatten", "resume")
-
-#: The recovery kit's session (see ``recovery_kit.session_config``), as a config file.
-_CONFIG = """
-[[market_data.feeds]]
-format = "synthetic"
-synthetic = {{ seed = 11, symbols = ["AAA", "BBB"], count = {bars}, volatility = 0.6 }}
-
-[strategies.cross]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["AAA", "BBB"]
-params = {{ fast = 3, slow = 8, allow_short = true }}
-
-[portfolio]
-position_sizing_mode = "fixed_risk_atr"
-max_risk_per_trade_pct = 0.001
-max_leverage = 2
-strategy_budgets = {{ cross = {{ capital_pct = 0.9 }} }}
-
-[risk]
-max_order_notional = 10000000
-max_order_rate = 1000000
-price_band_pct = 0.5
-
-[execution]
-slippage_bps = 2
-commission_per_share = "0.005"
-
-[journal]
-path = "{journal}"
-
-[runtime]
-log_level = "WARNING"
-{operator}"""
 
 _OPERATOR = f"""
 [topology.actors.operator]
@@ -73,8 +40,7 @@ class Operator(Actor):
 
 
 def _write_config(path: Path, journal: Path, *, operator: bool) -> Path:
-    text = _CONFIG.format(bars=BARS, journal=journal, operator=_OPERATOR if operator else "")
-    path.write_text(text)
+    path.write_text(session_toml(journal, tail=_OPERATOR if operator else ""))
     return path
 
 
