@@ -18,7 +18,7 @@ import math
 from collections import deque
 from typing import Final, final
 
-from runtime.snapshots import state_type
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("EMA", "MACD", "SMA", "RollingHigh", "RollingLow", "WilderATR")
 

@@ -37,10 +37,10 @@ from typing import Any
 import aiohttp
 from latency import TimedVenue, percentiles_us
 
-from actors.execution.adapter import EventSink
-from config.execution import ExecutionConfig
-from config.service import ServiceConfig
-from runtime.messages import Order
+from atrium.actors.execution.adapter import EventSink
+from atrium.config.execution import ExecutionConfig
+from atrium.config.service import ServiceConfig
+from atrium.runtime.messages import Order
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -174,7 +174,7 @@ def measure(
             "PYTHONPATH": os.pathsep.join((str(ROOT), str(BENCH))),
             _SAMPLES_ENV: str(samples_path),
         }
-        command = [sys.executable, "-m", "runtime.cli", "run", "--config"]
+        command = [sys.executable, "-m", "atrium.runtime.cli", "run", "--config"]
         process = subprocess.Popen(
             [*command, str(_config(tmp, rate, port, max_requests))],
             cwd=ROOT,

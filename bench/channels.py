@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 import anyio
 import anyio.lowlevel
 
-from config import RuntimeConfig
-from runtime.actor import Actor, ActorContext, ActorStats
-from runtime.channels import Mailbox
-from runtime.clocks import LiveClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import (
+from atrium.config import RuntimeConfig
+from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import (
     Bar,
     Message,
     Order,
@@ -36,7 +36,7 @@ from runtime.messages import (
     SizingExplanation,
     Tick,
 )
-from runtime.supervisor import ActorSlot, Supervisor
+from atrium.runtime.supervisor import ActorSlot, Supervisor
 
 D = Decimal
 TICK = Tick(ts=1, symbol="X", price=D("100"), size=D("1"))

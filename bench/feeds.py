@@ -32,8 +32,8 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
 
-from actors.market_data import Feed, Rejections, SyntheticFeed, merge_feeds, open_feed
-from config.market_data import FeedConfig, SyntheticConfig
+from atrium.actors.market_data import Feed, Rejections, SyntheticFeed, merge_feeds, open_feed
+from atrium.config.market_data import FeedConfig, SyntheticConfig
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 LOG = logging.getLogger("atrium.bench")

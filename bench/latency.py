@@ -27,19 +27,19 @@ from typing import Any
 
 import anyio
 
-from actors.execution.adapter import EventSink
-from actors.execution.paper import PaperVenue
-from actors.strategy.api import Strategy
-from config import parse_config
-from config.base import ConfigBase
-from config.execution import ExecutionConfig
-from config.schema import AtriumConfig
-from runtime.clocks import LiveClock
-from runtime.eventloop import run as run_loop
-from runtime.journal import Journal
-from runtime.messages import Order, Tick
-from runtime.recovery import resume_session
-from runtime.topology import build_pipeline
+from atrium.actors.execution.adapter import EventSink
+from atrium.actors.execution.paper import PaperVenue
+from atrium.actors.strategy.api import Strategy
+from atrium.config import parse_config
+from atrium.config.base import ConfigBase
+from atrium.config.execution import ExecutionConfig
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.eventloop import run as run_loop
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Order, Tick
+from atrium.runtime.recovery import resume_session
+from atrium.runtime.topology import build_pipeline
 
 _ZERO = Decimal(0)
 

@@ -57,13 +57,13 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.execution.adapter import EventSink
-from actors.execution.paper import PaperVenue
-from actors.market_data import SyntheticFeed
-from actors.market_data.validation import format_ns
-from config.execution import ExecutionConfig
-from config.market_data import SyntheticConfig
-from runtime.messages import Order, OrderIntent, Tick
+from atrium.actors.execution.adapter import EventSink
+from atrium.actors.execution.paper import PaperVenue
+from atrium.actors.market_data import SyntheticFeed
+from atrium.actors.market_data.validation import format_ns
+from atrium.config.execution import ExecutionConfig
+from atrium.config.market_data import SyntheticConfig
+from atrium.runtime.messages import Order, OrderIntent, Tick
 
 try:  # a role process imports this module as bench.nats (the repository is on its path)
     from bench.latency import TickCross, percentiles_us
@@ -204,7 +204,7 @@ class Processes:
 
     def atrium(self, name: str, folder: Path, *args: str) -> Child:
         return self.start(
-            name, [sys.executable, "-m", "runtime.cli", *args], folder / f"{name}.log"
+            name, [sys.executable, "-m", "atrium.runtime.cli", *args], folder / f"{name}.log"
         )
 
     def close(self) -> None:
@@ -381,7 +381,7 @@ def replay_config(folder: Path, url: str, namespace: str) -> Path:
     strategies = "".join(
         f"""
 [strategies.ema_{symbol.lower()}]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["{symbol}"]
 params = {{ fast = 4, slow = 12, allow_short = true, quantity = {quantity} }}
 """

@@ -27,13 +27,13 @@ from typing import Any
 
 import anyio
 
-from config import parse_config
-from config.schema import AtriumConfig
-from runtime.clocks import LiveClock
-from runtime.eventloop import run as run_loop
-from runtime.journal import Journal
-from runtime.recovery import RecoveryReport, resume_session
-from runtime.topology import build_pipeline
+from atrium.config import parse_config
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.eventloop import run as run_loop
+from atrium.runtime.journal import Journal
+from atrium.runtime.recovery import RecoveryReport, resume_session
+from atrium.runtime.topology import build_pipeline
 
 
 def bench_config(journal: Path, snapshot_every: int) -> AtriumConfig:
@@ -54,7 +54,7 @@ def bench_config(journal: Path, snapshot_every: int) -> AtriumConfig:
         },
         "strategies": {
             "cross": {
-                "class": "actors.strategy.bundled.ema_cross:EmaCross",
+                "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
                 "symbols": ["AAA", "BBB"],
                 "params": {"fast": 4, "slow": 12, "allow_short": True},
             }

@@ -16,20 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from config import parse_config
-from runtime.eventloop import run as run_loop
-from runtime.replay import ReplayOptions, run_replay
+from atrium.config import parse_config
+from atrium.runtime.eventloop import run as run_loop
+from atrium.runtime.replay import ReplayOptions, run_replay
 
 STRATEGIES: dict[str, dict[str, Any]] = {
     # Fast EMAs on a random walk cross about once every ten bars: a strategy that trades often.
     "ema_cross": {
-        "class": "actors.strategy.bundled.ema_cross:EmaCross",
+        "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
         "symbols": ["SYN"],
         "params": {"fast": 4, "slow": 12, "allow_short": True},
     },
     # Slow EMAs that never get the chance to cross: the pipeline without order flow.
     "idle": {
-        "class": "actors.strategy.bundled.ema_cross:EmaCross",
+        "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
         "symbols": ["SYN"],
         "params": {"fast": 1000000, "slow": 2000000},
     },

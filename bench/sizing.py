@@ -24,13 +24,13 @@ from typing import Any, ClassVar
 import anyio
 import msgspec
 
-from actors.portfolio import PortfolioActor
-from config.portfolio import PortfolioConfig, SizingModeName, StrategyBudgetConfig
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig, TopologyConfig, default_actors
-from runtime import ActorContext, Dispatcher, LiveClock, SimClock, build_pipeline
-from runtime.actor import Actor
-from runtime.messages import Bar, Message, OrderDenied, OrderIntent, Side, SizedOrder
+from atrium.actors.portfolio import PortfolioActor
+from atrium.config.portfolio import PortfolioConfig, SizingModeName, StrategyBudgetConfig
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
+from atrium.runtime import ActorContext, Dispatcher, LiveClock, SimClock, build_pipeline
+from atrium.runtime.actor import Actor
+from atrium.runtime.messages import Bar, Message, OrderDenied, OrderIntent, Side, SizedOrder
 
 D = Decimal
 STRATEGIES: tuple[str, ...] = ("fixed", "atr", "weight", "other")

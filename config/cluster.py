@@ -4,7 +4,7 @@ Without ``[cluster.roles]`` everything runs in one process, as before. With role
 process is started with ``--role NAME`` and runs only that role's actors; a message kind
 whose publisher and subscriber sit in different roles travels over a NATS subject, every
 other kind stays in process. The checks that need the topology (every actor in a role,
-the portfolio in exactly one) are made when a role is wired (``runtime.cluster.wiring``).
+the portfolio in exactly one) are made when a role is wired (``atrium.runtime.cluster.wiring``).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("ClusterConfig", "RoleConfig")
 

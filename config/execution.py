@@ -13,7 +13,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("ExecutionConfig", "MarketFill")
 
@@ -35,7 +35,7 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
     ----------
     venue : str, default "paper"
         ``"paper"`` for the simulated venue, or ``"module:Class"`` of a venue adapter
-        (see ``actors.execution.adapter.VenueAdapter``), called as
+        (see ``atrium.actors.execution.adapter.VenueAdapter``), called as
         ``Class(config, sink)``.
     venue_options : dict of str to str, default {}
         Free-form settings handed to a venue adapter through this config; the paper venue

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 
-from config.portfolio import CommissionConfig
-from config.schema import AtriumConfig
-from config.topology import default_actors
+from atrium.config.portfolio import CommissionConfig
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import default_actors
 
 __all__ = ("ConfigError", "describe_validation_error", "load_config", "parse_config")
 

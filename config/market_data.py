@@ -51,7 +51,7 @@ from typing import Annotated, Final, Literal, TypeAlias
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = (
     "COLUMN_ROLES",

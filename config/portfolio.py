@@ -16,7 +16,7 @@ from typing import Annotated, Final, Literal, TypeAlias
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = (
     "CommissionConfig",
@@ -26,7 +26,7 @@ __all__ = (
     "SymbolConfig",
 )
 
-#: The sizing modes (the same names as ``runtime.messages.SizingMode``; config imports
+#: The sizing modes (the same names as ``atrium.runtime.messages.SizingMode``; config imports
 #: nothing of ours, so the literal is repeated here).
 SizingModeName: TypeAlias = Literal["fixed_qty", "fixed_risk_atr", "percent_equity"]
 

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("LimitAction", "RiskConfig", "SymbolRiskConfig")
 

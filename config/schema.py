@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import msgspec
 
-from config.base import ConfigBase
-from config.cluster import ClusterConfig
-from config.execution import ExecutionConfig
-from config.journal import JournalConfig
-from config.market_data import MarketDataConfig
-from config.portfolio import PortfolioConfig
-from config.replay import ReplayConfig
-from config.risk import RiskConfig
-from config.runtime import RuntimeConfig
-from config.service import ServiceConfig
-from config.strategy import StrategyConfig
-from config.topology import TopologyConfig
+from atrium.config.base import ConfigBase
+from atrium.config.cluster import ClusterConfig
+from atrium.config.execution import ExecutionConfig
+from atrium.config.journal import JournalConfig
+from atrium.config.market_data import MarketDataConfig
+from atrium.config.portfolio import PortfolioConfig
+from atrium.config.replay import ReplayConfig
+from atrium.config.risk import RiskConfig
+from atrium.config.runtime import RuntimeConfig
+from atrium.config.service import ServiceConfig
+from atrium.config.strategy import StrategyConfig
+from atrium.config.topology import TopologyConfig
 
 __all__ = ("AtriumConfig",)
 

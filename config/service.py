@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("ServiceConfig",)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("StrategyConfig",)
 
@@ -26,7 +26,7 @@ class StrategyConfig(ConfigBase, frozen=True, kw_only=True):
     ----------
     cls : str
         ``module:Class`` of the strategy (TOML key ``class``), a subclass of
-        ``actors.strategy.Strategy``.
+        ``atrium.actors.strategy.Strategy``.
     symbols : list of str
         Symbols whose market data the strategy receives and that it may trade; at least
         one, each once.

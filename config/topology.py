@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from config.base import ConfigBase
+from atrium.config.base import ConfigBase
 
 __all__ = ("ActorSpecConfig", "TopologyConfig", "default_actors")
 
@@ -46,15 +46,15 @@ def default_actors() -> dict[str, ActorSpecConfig]:
     """The five actors of the design and the message flow between them."""
     return {
         "market_data": ActorSpecConfig(
-            cls="actors.market_data:MarketDataActor", section="market_data", subscribes=[]
+            cls="atrium.actors.market_data:MarketDataActor", section="market_data", subscribes=[]
         ),
         "strategy": ActorSpecConfig(
-            cls="actors.strategy:StrategyActor",
+            cls="atrium.actors.strategy:StrategyActor",
             section="strategies",
             subscribes=["Bar", "Tick", "Fill", "PositionUpdate", "OrderDenied", "OrderUpdate"],
         ),
         "portfolio": ActorSpecConfig(
-            cls="actors.portfolio:PortfolioActor",
+            cls="atrium.actors.portfolio:PortfolioActor",
             section="portfolio",
             subscribes=[
                 "Bar",
@@ -68,13 +68,13 @@ def default_actors() -> dict[str, ActorSpecConfig]:
             restart="escalate",
         ),
         "risk": ActorSpecConfig(
-            cls="actors.risk:RiskActor",
+            cls="atrium.actors.risk:RiskActor",
             section="risk",
             subscribes=["Bar", "Tick", "SizedOrder", "PortfolioSnapshot", "Control"],
             restart="escalate",
         ),
         "execution": ActorSpecConfig(
-            cls="actors.execution:ExecutionActor",
+            cls="atrium.actors.execution:ExecutionActor",
             section="execution",
             subscribes=["Bar", "Tick", "Order", "CancelOrder", "Control", "TradingStateChanged"],
             restart="escalate",

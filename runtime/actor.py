@@ -2,7 +2,7 @@
 
 Handlers are plain methods named ``_handle_<snake_case_kind>`` (``_handle_bar``,
 ``_handle_order_intent``); they run one message at a time and never await. What a handler
-publishes is queued behind everything already delivered (:mod:`runtime.dispatch`).
+publishes is queued behind everything already delivered (:mod:`atrium.runtime.dispatch`).
 
 A source actor (market data) also overrides :meth:`Actor.run`, a coroutine that hands its
 inputs to the dispatcher with ``await self.send(...)``; each returns once it settled.
@@ -18,10 +18,10 @@ from typing import Any, ClassVar, Literal
 
 from prometheus_client import CollectorRegistry
 
-from runtime.clocks import Clock
-from runtime.codec import MESSAGE_TYPES
-from runtime.dispatch import Dispatcher
-from runtime.messages import Message
+from atrium.runtime.clocks import Clock
+from atrium.runtime.codec import MESSAGE_TYPES
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Message
 
 __all__ = ("Actor", "ActorContext", "ActorStats", "Mode")
 
@@ -62,7 +62,7 @@ class ActorContext:
 class Actor:
     """Base class of every actor. Subclasses add ``_handle_<kind>`` methods.
 
-    Recovery (:mod:`runtime.recovery`) rebuilds an actor by handing it the recorded
+    Recovery (:mod:`atrium.runtime.recovery`) rebuilds an actor by handing it the recorded
     messages again; a periodic snapshot spares it most of them. An actor that keeps state
     names the attributes holding it in ``snapshot_attributes`` (containers, Decimals,
     messages and :func:`~runtime.snapshots.state_type` objects; no references to the
@@ -109,7 +109,7 @@ class Actor:
     # -- recovery ------------------------------------------------------------------------
 
     def snapshot_state(self) -> dict[str, Any]:
-        """This actor's state at a settled point, for a snapshot (see :mod:`runtime.snapshots`)."""
+        """This actor's state at a settled point, for a snapshot (see :mod:`atrium.runtime.snapshots`)."""
         return {name: getattr(self, name) for name in self.snapshot_attributes}
 
     def restore_state(self, state: dict[str, Any]) -> None:

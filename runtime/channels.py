@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from runtime.errors import MailboxOverflow
+from atrium.runtime.errors import MailboxOverflow
 
 if TYPE_CHECKING:
-    from runtime.actor import Actor, ActorStats
+    from atrium.runtime.actor import Actor, ActorStats
 
 __all__ = ("Mailbox",)
 

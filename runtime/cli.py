@@ -7,24 +7,24 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
 import msgspec
 
-from config.loader import ConfigError, load_config
-from config.runtime import RuntimeConfig
-from config.schema import AtriumConfig
-from runtime.clocks import SimClock
-from runtime.cluster.wiring import role_config
-from runtime.errors import AtriumError, TopologyError, UsageError
-from runtime.eventloop import run as run_loop
-from runtime.eventloop import uvloop_available
-from runtime.journal_cli import add_parser as add_journal_parser
-from runtime.journal_cli import run as run_journal
-from runtime.service import run_service
-from runtime.topology import build_pipeline
+from atrium.config.loader import ConfigError, load_config
+from atrium.config.runtime import RuntimeConfig
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.wiring import role_config
+from atrium.runtime.errors import AtriumError, TopologyError, UsageError
+from atrium.runtime.eventloop import run as run_loop
+from atrium.runtime.eventloop import uvloop_available
+from atrium.runtime.journal_cli import add_parser as add_journal_parser
+from atrium.runtime.journal_cli import run as run_journal
+from atrium.runtime.service import run_service
+from atrium.runtime.topology import build_pipeline
+from atrium.runtime.version import atrium_version
 
 __all__ = ("main",)
 
@@ -39,16 +39,9 @@ exit status:
 """
 
 
-def _version() -> str:
-    try:
-        return version("atrium-trading")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
-
-
 def _version_line() -> str:
     loop = "uvloop" if uvloop_available() else "asyncio"
-    return f"atrium-trading {_version()} (python {sys.version.split()[0]}, {loop})"
+    return f"atrium-trading {atrium_version()} (python {sys.version.split()[0]}, {loop})"
 
 
 def _log_level(text: str) -> str:
@@ -253,7 +246,7 @@ def _check_config(config: AtriumConfig, path: Path) -> int:
 
 
 def _record(config: AtriumConfig, args: argparse.Namespace) -> int:
-    from runtime.cluster.record import record_stream  # noqa: PLC0415 -- only this command
+    from atrium.runtime.cluster.record import record_stream  # noqa: PLC0415 -- only this command
 
     if args.out.exists():
         raise AtriumError(f"--out {args.out}: exists; a journal is never overwritten")
@@ -267,7 +260,7 @@ def _record(config: AtriumConfig, args: argparse.Namespace) -> int:
 
 def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, Any] | None) -> int:
     # The reports load matplotlib (most of a second); only a replay pays for it.
-    from runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415
+    from atrium.runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415
 
     out_dir = args.out if args.out is not None else Path(config.replay.out_dir)
     options = ReplayOptions(

@@ -7,7 +7,7 @@ from typing import Final, get_args
 
 import msgspec
 
-from runtime.messages import AnyMessage, Message
+from atrium.runtime.messages import AnyMessage, Message
 
 __all__ = ("MESSAGE_TYPES", "decode", "encode", "kind_of")
 

@@ -28,10 +28,10 @@ from typing import Final, Protocol
 
 import anyio
 
-from runtime.channels import Mailbox
-from runtime.codec import MESSAGE_TYPES
-from runtime.errors import RuntimeStopped, TopologyError
-from runtime.messages import Bar, Message, Order, Tick
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.codec import MESSAGE_TYPES
+from atrium.runtime.errors import RuntimeStopped, TopologyError
+from atrium.runtime.messages import Bar, Message, Order, Tick
 
 __all__ = ("OPERATOR", "CommitBarrier", "Dispatcher", "Gate", "Tap")
 

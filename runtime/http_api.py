@@ -32,7 +32,7 @@ Endpoints
 
 Connections are capped, their request heads timed and their requests read at most
 ``[service].max_requests_per_second`` a second, the rest queued unread
-(:mod:`runtime.http_guard`); every answer closes its connection. ``/metrics`` is rendered at most once per
+(:mod:`atrium.runtime.http_guard`); every answer closes its connection. ``/metrics`` is rendered at most once per
 ``[service].metrics_cache_seconds`` and shared by the scrapes in between.
 
 Every answer is JSON (``/metrics`` aside): Decimals as strings in plain notation, errors as
@@ -63,9 +63,9 @@ from prometheus_client import (
     generate_latest,
 )
 
-from runtime.http_guard import GuardedSite
-from runtime.messages import ControlCommand
-from runtime.service import ServiceView
+from atrium.runtime.http_guard import GuardedSite
+from atrium.runtime.messages import ControlCommand
+from atrium.runtime.service import ServiceView
 
 __all__ = ("MAX_REASON_LENGTH", "Server", "create_app", "serve")
 

@@ -15,7 +15,7 @@ Schema (version 2)::
     sessions(session INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, first_seq INTEGER NOT NULL,
              mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)
 
-``payload`` of an event holds the exact bytes of :func:`runtime.codec.encode`.
+``payload`` of an event holds the exact bytes of :func:`atrium.runtime.codec.encode`.
 
 Durability (``durable=True``, the service): recording an order, cancel, fill, control or
 trading-state change raises :attr:`Journal.commit_pending`; the supervisor then awaits
@@ -39,9 +39,9 @@ from typing import Final
 import aiosqlite
 import anyio
 
-from runtime.codec import encode
-from runtime.errors import JournalError
-from runtime.messages import (
+from atrium.runtime.codec import encode
+from atrium.runtime.errors import JournalError
+from atrium.runtime.messages import (
     MESSAGE_SCHEMA_VERSION,
     CancelOrder,
     Control,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import msgspec
 
-from runtime.codec import decode, kind_of
-from runtime.journal import OPEN_SESSION_KEY, JournalError
-from runtime.journal_read import open_readonly
+from atrium.runtime.codec import decode, kind_of
+from atrium.runtime.journal import OPEN_SESSION_KEY, JournalError
+from atrium.runtime.journal_read import open_readonly
 
 __all__ = ("Damage", "check_journal", "find_damage", "intact_events")
 

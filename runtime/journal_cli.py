@@ -1,6 +1,6 @@
 """``atrium journal stats|tail|export``: look inside a journal file without changing it.
 
-Every command opens the journal read-only (:mod:`runtime.journal_read`), so it is safe on
+Every command opens the journal read-only (:mod:`atrium.runtime.journal_read`), so it is safe on
 the journal of a running service; each reads from one SQLite snapshot, so a journal that
 grows meanwhile gives figures and rows that belong together.
 
@@ -26,11 +26,11 @@ from typing import BinaryIO, Final
 
 import msgspec
 
-from runtime.codec import MESSAGE_TYPES, decode
-from runtime.errors import ExportError
-from runtime.journal import JournalError
-from runtime.journal_read import iter_events, open_readonly, read_meta, reading
-from runtime.journal_salvage import salvage
+from atrium.runtime.codec import MESSAGE_TYPES, decode
+from atrium.runtime.errors import ExportError
+from atrium.runtime.journal import JournalError
+from atrium.runtime.journal_read import iter_events, open_readonly, read_meta, reading
+from atrium.runtime.journal_salvage import salvage
 
 __all__ = ("ExportError", "add_parser", "run")
 

@@ -32,8 +32,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from runtime.journal import JOURNAL_SCHEMA_VERSION, JournalError
-from runtime.messages import MESSAGE_SCHEMA_VERSION
+from atrium.runtime.journal import JOURNAL_SCHEMA_VERSION, JournalError
+from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION
 
 __all__ = ("iter_events", "last_seq", "open_readonly", "read_meta", "reading")
 

@@ -16,10 +16,10 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from runtime.errors import SalvageError
-from runtime.journal import create_schema
-from runtime.journal_check import Damage, find_damage, intact_events
-from runtime.journal_read import open_readonly
+from atrium.runtime.errors import SalvageError
+from atrium.runtime.journal import create_schema
+from atrium.runtime.journal_check import Damage, find_damage, intact_events
+from atrium.runtime.journal_read import open_readonly
 
 __all__ = ("SalvageError", "salvage")
 

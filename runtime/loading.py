@@ -39,7 +39,9 @@ def _import(module_name: str, key: str, search: Sequence[Path]) -> ModuleType:
         return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name != top or not search:  # the module was found; something it imports was not
-            raise ValueError(f"{key}: cannot import module {module_name!r}: {exc}") from None
+            raise ValueError(
+                f"{key}: cannot import module {module_name!r}: {exc}{_moved(module_name)}"
+            ) from None
     except ImportError as exc:
         raise ValueError(f"{key}: cannot import module {module_name!r}: {exc}") from None
     places = list(dict.fromkeys(directory.resolve() for directory in search))
@@ -51,7 +53,15 @@ def _import(module_name: str, key: str, search: Sequence[Path]) -> ModuleType:
     raise ValueError(
         f"{key}: cannot import module {module_name!r}: not on the import path, and no "
         f"{top}.py or {top}/__init__.py in {where}; put it beside the config file or install it"
+        f"{_moved(module_name)}"
     )
+
+
+def _moved(module_name: str) -> str:
+    """A hint for a path written before Atrium's modules moved under ``atrium.``."""
+    if module_name.partition(".")[0] not in {"actors", "config", "runtime"}:
+        return ""
+    return f" (Atrium's own modules are under 'atrium.': write 'atrium.{module_name}')"
 
 
 def _import_from(file: Path, module_name: str, key: str) -> ModuleType:

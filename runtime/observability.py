@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from runtime.journal import Journal
-from runtime.topology import Pipeline
-from runtime.version import atrium_version
+from atrium.runtime.journal import Journal
+from atrium.runtime.topology import Pipeline
+from atrium.runtime.version import atrium_version
 
 __all__ = ("LATENCY_BUCKETS", "RuntimeMetrics")
 

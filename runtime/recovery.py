@@ -43,17 +43,17 @@ from typing import Any, Final
 
 import msgspec
 
-from config.schema import AtriumConfig
-from runtime.actor import Actor
-from runtime.clocks import Clock, LiveClock
-from runtime.codec import decode, encode
-from runtime.dispatch import OPERATOR
-from runtime.errors import RecoveryError, SnapshotError
-from runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
-from runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
-from runtime.topology import Pipeline
-from runtime.version import atrium_version
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.actor import Actor
+from atrium.runtime.clocks import Clock, LiveClock
+from atrium.runtime.codec import decode, encode
+from atrium.runtime.dispatch import OPERATOR
+from atrium.runtime.errors import RecoveryError, SnapshotError
+from atrium.runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
+from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
+from atrium.runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
+from atrium.runtime.topology import Pipeline
+from atrium.runtime.version import atrium_version
 
 __all__ = (
     "RecoveryError",

@@ -22,15 +22,15 @@ import anyio
 import msgspec
 from rich.console import Console
 
-from config.market_data import FeedConfig, MarketDataConfig
-from config.schema import AtriumConfig
-from runtime.clocks import SimClock
-from runtime.errors import AtriumError, UsageError
-from runtime.journal import Journal
-from runtime.progress import ReplayProgress
-from runtime.reports.collect import RunCollector, RunRecord, iso_time
-from runtime.reports.html import write_report
-from runtime.topology import Pipeline, build_pipeline
+from atrium.config.market_data import FeedConfig, MarketDataConfig
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.errors import AtriumError, UsageError
+from atrium.runtime.journal import Journal
+from atrium.runtime.progress import ReplayProgress
+from atrium.runtime.reports.collect import RunCollector, RunRecord, iso_time
+from atrium.runtime.reports.html import write_report
+from atrium.runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
 

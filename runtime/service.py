@@ -21,17 +21,17 @@ from typing import Any
 import anyio
 from prometheus_client import CollectorRegistry
 
-from config.schema import AtriumConfig
-from runtime.clocks import LiveClock
-from runtime.cluster.wiring import BRIDGE
-from runtime.dispatch import OPERATOR
-from runtime.errors import AtriumError
-from runtime.journal import Journal, JournalError
-from runtime.journal_check import check_journal
-from runtime.messages import Control, ControlCommand
-from runtime.observability import RuntimeMetrics
-from runtime.recovery import record_session, resume_session
-from runtime.topology import Pipeline, build_pipeline
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.cluster.wiring import BRIDGE
+from atrium.runtime.dispatch import OPERATOR
+from atrium.runtime.errors import AtriumError
+from atrium.runtime.journal import Journal, JournalError
+from atrium.runtime.journal_check import check_journal
+from atrium.runtime.messages import Control, ControlCommand
+from atrium.runtime.observability import RuntimeMetrics
+from atrium.runtime.recovery import record_session, resume_session
+from atrium.runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("ServiceView", "run_service")
 
@@ -211,7 +211,7 @@ async def _serve(
     signals: AsyncIterator[int],
 ) -> AtriumError | None:
     """Serve HTTP and run the actors until they stop; the error to raise, if any."""
-    from runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
+    from atrium.runtime.http_api import serve  # noqa: PLC0415 -- aiohttp loads only for the service
 
     failed: AtriumError | None = None
     async with anyio.create_task_group() as tg:

@@ -2,7 +2,7 @@
 
 A snapshot row is read from a file anyone could have written, so loading it must never
 run code. The state is written as a tree of tagged msgpack arrays: containers, exact
-``Decimal``\\ s, messages (as :func:`runtime.codec.encode` bytes), message classes (by
+``Decimal``\\ s, messages (as :func:`atrium.runtime.codec.encode` bytes), message classes (by
 name) and objects of the classes declared with :func:`state_type`, attribute by
 attribute. Loading rebuilds only those: a class that was not declared is refused
 (:class:`~runtime.errors.SnapshotError`), never imported, and no constructor or
@@ -19,9 +19,9 @@ from typing import Any, Final, TypeVar
 
 import msgspec
 
-from runtime.codec import MESSAGE_TYPES, decode, encode
-from runtime.errors import SnapshotError
-from runtime.messages import Message
+from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
+from atrium.runtime.errors import SnapshotError
+from atrium.runtime.messages import Message
 
 __all__ = ("SNAPSHOT_FORMAT_VERSION", "decode_states", "encode_states", "state_type")
 

@@ -11,7 +11,7 @@ Shutdown (SIGINT/SIGTERM, :meth:`Supervisor.request_stop`, or the sources finish
 replay) stops the sources first, lets the input being handled settle, then calls every
 actor's ``on_stop`` so it can flush. A second signal skips the wait.
 
-The handling itself is the dispatcher's (:mod:`runtime.dispatch`): sources hand it one
+The handling itself is the dispatcher's (:mod:`atrium.runtime.dispatch`): sources hand it one
 input at a time and it calls the handlers.
 """
 
@@ -27,13 +27,13 @@ from typing import Literal
 
 import anyio
 
-from config.runtime import RuntimeConfig
-from runtime.actor import Actor, ActorContext, ActorStats
-from runtime.channels import Mailbox
-from runtime.codec import encode, kind_of
-from runtime.dispatch import Dispatcher
-from runtime.errors import ActorEscalation, AtriumError, MailboxOverflow, RuntimeStopped
-from runtime.messages import DeadLetter, Message
+from atrium.config.runtime import RuntimeConfig
+from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.codec import encode, kind_of
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import ActorEscalation, AtriumError, MailboxOverflow, RuntimeStopped
+from atrium.runtime.messages import DeadLetter, Message
 
 __all__ = ("ActorSlot", "Supervisor")
 

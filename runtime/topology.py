@@ -7,14 +7,14 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from config.schema import AtriumConfig
-from runtime.actor import Actor, ActorContext, ActorStats, Mode
-from runtime.channels import Mailbox
-from runtime.clocks import Clock
-from runtime.dispatch import Dispatcher
-from runtime.errors import TopologyError
-from runtime.loading import load_object
-from runtime.supervisor import ActorSlot, Supervisor
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.actor import Actor, ActorContext, ActorStats, Mode
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.clocks import Clock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import TopologyError
+from atrium.runtime.loading import load_object
+from atrium.runtime.supervisor import ActorSlot, Supervisor
 
 __all__ = ("Pipeline", "build_pipeline")
 

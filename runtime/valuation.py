@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from runtime.messages import PortfolioSnapshot
-from runtime.snapshots import state_type
+from atrium.runtime.messages import PortfolioSnapshot
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("MarkedAccount",)
 

@@ -1,7 +1,7 @@
 """The execution actor: owns approved orders, drives a venue, publishes their lifecycle.
 
-Wiring only. The order state machine lives in :mod:`actors.execution.orders`, the fill
-rules in :mod:`actors.execution.paper`; this module turns messages into venue calls and
+Wiring only. The order state machine lives in :mod:`atrium.actors.execution.orders`, the fill
+rules in :mod:`atrium.actors.execution.paper`; this module turns messages into venue calls and
 venue events into ``Fill``/``OrderUpdate`` messages, in the order the venue reports them.
 
 Only what someone acts on is published, so a filled market order costs one ``Fill``:
@@ -48,7 +48,7 @@ from typing import Any, Final, assert_never, get_args
 
 import msgspec
 
-from actors.execution.adapter import (
+from atrium.actors.execution.adapter import (
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
@@ -59,13 +59,13 @@ from actors.execution.adapter import (
     VenueFilled,
     VenueRejected,
 )
-from actors.execution.orders import OrderBook, OrderState
-from actors.execution.paper import PaperVenue
-from config.execution import ExecutionConfig
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import LiveClock
-from runtime.loading import load_object
-from runtime.messages import (
+from atrium.actors.execution.orders import OrderBook, OrderState
+from atrium.actors.execution.paper import PaperVenue
+from atrium.config.execution import ExecutionConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.loading import load_object
+from atrium.runtime.messages import (
     Bar,
     CancelOrder,
     Control,
@@ -76,7 +76,7 @@ from runtime.messages import (
     Tick,
     TradingStateChanged,
 )
-from runtime.metrics import counter, gauge
+from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("IGNORED_REASONS", "ExecutionActor")
 

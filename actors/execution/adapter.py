@@ -33,8 +33,8 @@ from typing import Literal, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
-from config.execution import ExecutionConfig
-from runtime.messages import Bar, Order, Side, Tick
+from atrium.config.execution import ExecutionConfig
+from atrium.runtime.messages import Bar, Order, Side, Tick
 
 __all__ = (
     "EventSink",

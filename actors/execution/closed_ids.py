@@ -13,7 +13,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import Final
 
-from runtime.snapshots import state_type
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("ClosedIds",)
 

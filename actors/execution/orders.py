@@ -14,9 +14,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from actors.execution.closed_ids import ClosedIds
-from runtime.messages import Order, OrderStatus
-from runtime.snapshots import state_type
+from atrium.actors.execution.closed_ids import ClosedIds
+from atrium.runtime.messages import Order, OrderStatus
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("IllegalTransitionError", "OrderBook", "OrderState")
 

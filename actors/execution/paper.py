@@ -69,7 +69,7 @@ from datetime import date, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any, Final, TypeAlias
 
-from actors.execution.adapter import (
+from atrium.actors.execution.adapter import (
     EventSink,
     OrderStatusReport,
     VenueAccepted,
@@ -79,9 +79,9 @@ from actors.execution.adapter import (
     VenueFilled,
     VenueRejected,
 )
-from config.execution import ExecutionConfig
-from runtime.messages import Bar, Order, Tick
-from runtime.snapshots import state_type
+from atrium.config.execution import ExecutionConfig
+from atrium.runtime.messages import Bar, Order, Tick
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("PaperVenue",)
 

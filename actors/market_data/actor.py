@@ -2,7 +2,7 @@
 
 A source actor: it has no handlers; :meth:`MarketDataActor.run` produces the stream.
 A journal replayed as a feed also sends the operator controls it recorded, each in its
-place (see :mod:`actors.market_data.journal`).
+place (see :mod:`atrium.actors.market_data.journal`).
 In replay (``context.mode == "replay"``, a :class:`~runtime.clocks.SimClock`) each record
 moves the clock to its timestamp (never back), is sent, and the actor waits until the
 whole pipeline has handled it before the next, so results never depend on scheduling.
@@ -18,7 +18,7 @@ Metrics (on ``context.registry``):
 
 - ``atrium_feed_records_total{feed}``: records sent.
 - ``atrium_feed_records_rejected_total{feed,reason}``: rows refused by validation (the
-  reason codes are listed in :mod:`actors.market_data.validation`).
+  reason codes are listed in :mod:`atrium.actors.market_data.validation`).
 - ``atrium_feed_last_timestamp_seconds{feed}``: timestamp of the last record sent.
 - ``atrium_feed_connected{feed}``: 1 while a live feed is connected, else 0.
 - ``atrium_feed_reconnects_total{feed}``: connections a live feed opened after its first.
@@ -37,7 +37,7 @@ the end (a metric update costs as much as parsing a field); live, after every re
 After a restart of ``atrium run``, recovery hands the actor the market data it sent
 before (:meth:`MarketDataActor.restore_input`): live bars go on from the partial bar the
 ticks had built, a WebSocket feed drops the venue's resend up to the last trade sent,
-and a file feed skips what it had sent (:mod:`actors.market_data.resume`).
+and a file feed skips what it had sent (:mod:`atrium.actors.market_data.resume`).
 """
 
 from __future__ import annotations
@@ -47,20 +47,20 @@ from typing import Any, Final
 import anyio
 from prometheus_client import CollectorRegistry, Counter
 
-from actors.market_data.aggregate import BarBuilder
-from actors.market_data.feeds import Feed, open_feed, open_live_feed
-from actors.market_data.live import FeedStatus
-from actors.market_data.merge import merge_feeds
-from actors.market_data.pacing import Pacer
-from actors.market_data.rejections import Rejections
-from actors.market_data.resume import Delivered
-from actors.market_data.validation import order_problem
-from config.market_data import MarketDataConfig
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import SimClock
-from runtime.errors import AtriumError
-from runtime.messages import Bar, Control, Message, Tick
-from runtime.metrics import counter, gauge
+from atrium.actors.market_data.aggregate import BarBuilder
+from atrium.actors.market_data.feeds import Feed, open_feed, open_live_feed
+from atrium.actors.market_data.live import FeedStatus
+from atrium.actors.market_data.merge import merge_feeds
+from atrium.actors.market_data.pacing import Pacer
+from atrium.actors.market_data.rejections import Rejections
+from atrium.actors.market_data.resume import Delivered
+from atrium.actors.market_data.validation import order_problem
+from atrium.config.market_data import MarketDataConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.errors import AtriumError
+from atrium.runtime.messages import Bar, Control, Message, Tick
+from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("MarketDataActor",)
 

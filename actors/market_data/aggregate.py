@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
-from runtime.messages import Bar, Tick
-from runtime.snapshots import state_type
+from atrium.runtime.messages import Bar, Tick
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("BarBuilder", "aggregate_ticks")
 

@@ -13,15 +13,15 @@ from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Final
 
-from actors.market_data.layout import Layout
-from actors.market_data.timestamps import Timestamper
-from actors.market_data.validation import (
+from atrium.actors.market_data.layout import Layout
+from atrium.actors.market_data.timestamps import Timestamper
+from atrium.actors.market_data.validation import (
     UNPARSEABLE,
     Problem,
     bar_problem,
     order_problem,
 )
-from runtime.messages import Bar
+from atrium.runtime.messages import Bar
 
 __all__ = ("NO_TIMESTAMP", "Reject", "UnparseableRow", "parse_bars", "parse_fields")
 

@@ -18,15 +18,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, TextIO
 
-from actors.market_data.aggregate import aggregate_ticks
-from actors.market_data.csv_bars import parse_bars
-from actors.market_data.csv_ticks import parse_ticks
-from actors.market_data.layout import resolve_layout
-from actors.market_data.timestamps import Timestamper
-from actors.market_data.validation import LINE_TOO_LONG
-from config.market_data import FeedConfig
-from runtime.errors import FatalInputError
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data.aggregate import aggregate_ticks
+from atrium.actors.market_data.csv_bars import parse_bars
+from atrium.actors.market_data.csv_ticks import parse_ticks
+from atrium.actors.market_data.layout import resolve_layout
+from atrium.actors.market_data.timestamps import Timestamper
+from atrium.actors.market_data.validation import LINE_TOO_LONG
+from atrium.config.market_data import FeedConfig
+from atrium.runtime.errors import FatalInputError
+from atrium.runtime.messages import Bar, Tick
 
 __all__ = ("CsvFeed",)
 

@@ -12,11 +12,11 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Final
 
-from actors.market_data.csv_bars import NO_TIMESTAMP, Reject, UnparseableRow, parse_fields
-from actors.market_data.layout import Layout
-from actors.market_data.timestamps import Timestamper
-from actors.market_data.validation import UNPARSEABLE, Problem, order_problem, tick_problem
-from runtime.messages import Tick
+from atrium.actors.market_data.csv_bars import NO_TIMESTAMP, Reject, UnparseableRow, parse_fields
+from atrium.actors.market_data.layout import Layout
+from atrium.actors.market_data.timestamps import Timestamper
+from atrium.actors.market_data.validation import UNPARSEABLE, Problem, order_problem, tick_problem
+from atrium.runtime.messages import Tick
 
 __all__ = ("parse_ticks",)
 

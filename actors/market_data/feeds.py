@@ -17,16 +17,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, Protocol
 
-from actors.market_data.csv_feed import CsvFeed
-from actors.market_data.journal import JournalFeed
-from actors.market_data.live import FeedStatus, LiveFeed
-from actors.market_data.live_synthetic import SyntheticLiveFeed
-from actors.market_data.rejections import Rejections
-from actors.market_data.synthetic import SyntheticFeed
-from config.market_data import FeedConfig, SyntheticConfig, SyntheticLiveConfig
-from runtime.clocks import Clock
-from runtime.errors import FatalInputError
-from runtime.messages import Bar, Control, Tick
+from atrium.actors.market_data.csv_feed import CsvFeed
+from atrium.actors.market_data.journal import JournalFeed
+from atrium.actors.market_data.live import FeedStatus, LiveFeed
+from atrium.actors.market_data.live_synthetic import SyntheticLiveFeed
+from atrium.actors.market_data.rejections import Rejections
+from atrium.actors.market_data.synthetic import SyntheticFeed
+from atrium.config.market_data import FeedConfig, SyntheticConfig, SyntheticLiveConfig
+from atrium.runtime.clocks import Clock
+from atrium.runtime.errors import FatalInputError
+from atrium.runtime.messages import Bar, Control, Tick
 
 __all__ = ("Feed", "open_feed", "open_live_feed")
 
@@ -123,6 +123,6 @@ def open_live_feed(
     if config.websocket is None:
         raise ValueError(f"feed {name!r} is not a live feed (format {config.format!r})")
     # websockets (and ssl) load only when a WebSocket feed runs, not for every replay.
-    from actors.market_data.live_websocket import WebSocketFeed  # noqa: PLC0415
+    from atrium.actors.market_data.live_websocket import WebSocketFeed  # noqa: PLC0415
 
     return WebSocketFeed(config.websocket, name, status, rejections, log)

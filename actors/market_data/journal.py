@@ -1,7 +1,7 @@
 """Replay the market data of a recorded Atrium journal, exactly as the live run saw it.
 
 Reads the ``Bar`` and ``Tick`` rows of the ``events`` table in ``seq`` order through one
-streaming cursor, with :mod:`runtime.journal_read` (read-only: a journal is never changed
+streaming cursor, with :mod:`atrium.runtime.journal_read` (read-only: a journal is never changed
 by reading it). A file that is not an Atrium journal of the schema versions this Atrium
 writes, or is damaged, stops the feed with that module's message. Decoding runs each
 message's own checks (positive prices, high and low around open and close), so a payload
@@ -23,12 +23,12 @@ from typing import Final
 
 import msgspec
 
-from actors.market_data.validation import UNPARSEABLE, Problem, order_problem
-from runtime.codec import decode
-from runtime.errors import FatalInputError
-from runtime.journal import JournalError
-from runtime.journal_read import iter_events, last_seq, open_readonly
-from runtime.messages import Bar, Control, Tick
+from atrium.actors.market_data.validation import UNPARSEABLE, Problem, order_problem
+from atrium.runtime.codec import decode
+from atrium.runtime.errors import FatalInputError
+from atrium.runtime.journal import JournalError
+from atrium.runtime.journal_read import iter_events, last_seq, open_readonly
+from atrium.runtime.messages import Bar, Control, Tick
 
 __all__ = ("JournalFeed",)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Final, Literal
 
-from runtime.errors import FatalInputError
+from atrium.runtime.errors import FatalInputError
 
 __all__ = ("Layout", "resolve_layout")
 

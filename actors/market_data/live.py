@@ -15,8 +15,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeAlias
 
-from actors.market_data.resume import Delivered
-from runtime.messages import Tick
+from atrium.actors.market_data.resume import Delivered
+from atrium.runtime.messages import Tick
 
 __all__ = ("Emit", "FeedStatus", "LiveFeed")
 

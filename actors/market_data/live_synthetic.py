@@ -24,11 +24,11 @@ from typing import Final
 
 import anyio
 
-from actors.market_data.live import Emit, FeedStatus
-from actors.market_data.resume import Delivered
-from config.market_data import SyntheticLiveConfig
-from runtime.clocks import Clock
-from runtime.messages import Tick
+from atrium.actors.market_data.live import Emit, FeedStatus
+from atrium.actors.market_data.resume import Delivered
+from atrium.config.market_data import SyntheticLiveConfig
+from atrium.runtime.clocks import Clock
+from atrium.runtime.messages import Tick
 
 __all__ = ("SyntheticLiveFeed", "SyntheticWalk")
 

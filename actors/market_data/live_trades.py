@@ -5,7 +5,7 @@ A trade reads ``{"e": "trade", "s": "BTCUSDT", "p": "0.001", "q": "100", "T": 16
 optional), bare or inside the combined-stream wrapper ``{"stream": "...", "data": {...}}``.
 Numbers are read as ``Decimal`` from their text (a JSON number too, through msgspec's
 ``float_hook``), never through a float. Checks and reason codes are those of the CSV
-path (:mod:`actors.market_data.validation`): a message that is not JSON, not an object,
+path (:mod:`atrium.actors.market_data.validation`): a message that is not JSON, not an object,
 or lacks a field or has one of the wrong type is ``UNPARSEABLE``; then the price and
 quantity checks. Replies to the subscribe request and other events are not trades; a
 venue error reply is returned so it can be logged.
@@ -19,7 +19,7 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
-from actors.market_data.validation import UNPARSEABLE, Problem, tick_problem
+from atrium.actors.market_data.validation import UNPARSEABLE, Problem, tick_problem
 
 __all__ = ("Parsed", "Trade", "VenueError", "parse_message")
 

@@ -2,8 +2,8 @@
 
 One connection at a time (the ``websockets`` library does the protocol, keepalive pings
 included). On every (re)connect it sends the subscribe message; every message counts as
-a sign of life; trades go through :mod:`actors.market_data.live_trades` (parse and
-validate) and :mod:`actors.market_data.live_dedup` (drop what a resend repeats) and the
+a sign of life; trades go through :mod:`atrium.actors.market_data.live_trades` (parse and
+validate) and :mod:`atrium.actors.market_data.live_dedup` (drop what a resend repeats) and the
 new ones are emitted as ``Tick`` stamped with the venue's trade time.
 
 A connection ends when the venue closes or drops it, a keepalive ping goes unanswered,
@@ -15,7 +15,7 @@ forever; only cancellation (the actor stopping) ends the feed.
 
 Bad messages are counted and logged through :class:`~actors.market_data.rejections.Rejections`
 under ``<feed> message <n>`` (the n-th message of the feed) with the reason codes of
-:mod:`actors.market_data.validation`: ``UNPARSEABLE`` (not JSON, not an object, a field
+:mod:`atrium.actors.market_data.validation`: ``UNPARSEABLE`` (not JSON, not an object, a field
 missing or of the wrong type), ``NON_FINITE_PRICE``, ``NON_POSITIVE_PRICE``,
 ``NON_FINITE_VOLUME``, ``NEGATIVE_VOLUME``, and ``OUT_OF_ORDER`` (a trade earlier than
 one the same connection already delivered). Duplicates are not errors: they are counted
@@ -33,14 +33,14 @@ import msgspec
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from actors.market_data.live import Emit, FeedStatus
-from actors.market_data.live_dedup import TradeDeduplicator, Verdict
-from actors.market_data.live_trades import Trade, VenueError, parse_message
-from actors.market_data.rejections import Rejections
-from actors.market_data.resume import Delivered
-from actors.market_data.validation import OUT_OF_ORDER, format_ns
-from config.market_data import WebSocketConfig
-from runtime.messages import Tick
+from atrium.actors.market_data.live import Emit, FeedStatus
+from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
+from atrium.actors.market_data.live_trades import Trade, VenueError, parse_message
+from atrium.actors.market_data.rejections import Rejections
+from atrium.actors.market_data.resume import Delivered
+from atrium.actors.market_data.validation import OUT_OF_ORDER, format_ns
+from atrium.config.market_data import WebSocketConfig
+from atrium.runtime.messages import Tick
 
 __all__ = ("WebSocketFeed", "backoff_delay", "subscribe_message")
 

@@ -10,7 +10,7 @@ import heapq
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from typing import TypeVar
 
-from runtime.messages import Message
+from atrium.runtime.messages import Message
 
 __all__ = ("merge_feeds",)
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Final, Literal
 
-from runtime.errors import FatalInputError
+from atrium.runtime.errors import FatalInputError
 
 __all__ = ("LOGGED_PER_FEED", "Rejections")
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TypeAlias
 
-from runtime.messages import Bar, Tick
-from runtime.snapshots import state_type
+from atrium.runtime.messages import Bar, Tick
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("Delivered", "ResumeFilter")
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Final
 
-from config.market_data import SyntheticConfig
-from runtime.messages import Bar
+from atrium.config.market_data import SyntheticConfig
+from atrium.runtime.messages import Bar
 
 __all__ = ("SyntheticFeed",)
 

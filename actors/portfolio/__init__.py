@@ -1,11 +1,11 @@
 """The portfolio actor: sizing, caps, ledger, limits and gauges. Topology loads
-``actors.portfolio:PortfolioActor``.
+``atrium.actors.portfolio:PortfolioActor``.
 
 The pure parts live in submodules: :mod:`~actors.portfolio.sizing` (sizing modes, caps,
 reason codes), :mod:`~actors.portfolio.ledger` (positions, cash, PnL, orders in flight),
 :mod:`~actors.portfolio.limits` (the HTTP views) and :mod:`~actors.portfolio.metrics`.
 """
 
-from actors.portfolio.actor import PortfolioActor as PortfolioActor
+from atrium.actors.portfolio.actor import PortfolioActor as PortfolioActor
 
 __all__ = ("PortfolioActor",)

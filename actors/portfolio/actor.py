@@ -4,7 +4,7 @@ It keeps the :class:`~actors.portfolio.ledger.Ledger` (positions, cash, PnL, ord
 flight) and a Wilder ATR per symbol, and answers each message by calling the pure code:
 
 - ``Bar``/``Tick``: mark to market (bars also feed the ATR). No snapshot: who follows
-  equity between fills revalues the last snapshot (:mod:`runtime.valuation`).
+  equity between fills revalues the last snapshot (:mod:`atrium.runtime.valuation`).
 - ``OrderIntent``: :func:`~actors.portfolio.sizing.size_intent`; a ``SizedOrder`` (its
   exposure reserved) or an ``OrderDenied`` with ``source="portfolio"``.
 - ``OrderDenied`` (from risk or execution) and ``OrderUpdate`` REJECTED / CANCELLED /
@@ -28,15 +28,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Final
 
-from actors.indicators import WilderATR
-from actors.portfolio.caps import CapInputs
-from actors.portfolio.ledger import InFlight, Ledger, Position
-from actors.portfolio.limits import limits_view, positions_view
-from actors.portfolio.metrics import PortfolioMetrics
-from actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
-from config.portfolio import PortfolioConfig
-from runtime.actor import Actor, ActorContext
-from runtime.messages import (
+from atrium.actors.indicators import WilderATR
+from atrium.actors.portfolio.caps import CapInputs
+from atrium.actors.portfolio.ledger import InFlight, Ledger, Position
+from atrium.actors.portfolio.limits import limits_view, positions_view
+from atrium.actors.portfolio.metrics import PortfolioMetrics
+from atrium.actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
+from atrium.config.portfolio import PortfolioConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.messages import (
     Bar,
     Control,
     Fill,

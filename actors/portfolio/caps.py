@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
-from runtime.messages import Side
+from atrium.runtime.messages import Side
 
 __all__ = (
     "CapInputs",

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from actors.portfolio.caps import Exposure
-from runtime.messages import Side
-from runtime.snapshots import state_type
+from atrium.actors.portfolio.caps import Exposure
+from atrium.runtime.messages import Side
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("InFlight", "Ledger", "Position", "SymbolBook")
 

@@ -13,9 +13,9 @@ from typing import Any, Final
 
 import msgspec
 
-from actors.portfolio.ledger import Ledger
-from actors.portfolio.sizing import resolve_strategy
-from config.portfolio import PortfolioConfig
+from atrium.actors.portfolio.ledger import Ledger
+from atrium.actors.portfolio.sizing import resolve_strategy
+from atrium.config.portfolio import PortfolioConfig
 
 __all__ = ("limits_view", "positions_view", "strategy_names")
 

@@ -1,7 +1,7 @@
 """Prometheus gauges and counters of the portfolio, on the registry the actor is handed.
 
 Never the global default registry: a replay and a live service (or two tests) in one
-process must not collide. Collectors are got-or-created (:mod:`runtime.metrics`), so a
+process must not collide. Collectors are got-or-created (:mod:`atrium.runtime.metrics`), so a
 new instance on the same registry reuses them. Label children are created once per strategy, symbol or reason
 and cached, so an update is a dict lookup and a ``set``. Money is exported in the
 account currency (Prometheus has no currency unit); ratios are plain fractions.
@@ -14,11 +14,11 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from actors.portfolio.ledger import Ledger
-from actors.portfolio.limits import strategy_names
-from actors.portfolio.sizing import resolve_strategy
-from config.portfolio import PortfolioConfig
-from runtime.metrics import counter, gauge
+from atrium.actors.portfolio.ledger import Ledger
+from atrium.actors.portfolio.limits import strategy_names
+from atrium.actors.portfolio.sizing import resolve_strategy
+from atrium.config.portfolio import PortfolioConfig
+from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("METRIC_NAMES", "PortfolioMetrics")
 

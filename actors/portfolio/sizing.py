@@ -76,9 +76,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-from actors.portfolio.caps import CapInputs, CapName, apply_caps, exposure_caps, floor_lots
-from config.portfolio import CommissionConfig, PortfolioConfig, SizingModeName
-from runtime.messages import OrderIntent, Side
+from atrium.actors.portfolio.caps import CapInputs, CapName, apply_caps, exposure_caps, floor_lots
+from atrium.config.portfolio import CommissionConfig, PortfolioConfig, SizingModeName
+from atrium.runtime.messages import OrderIntent, Side
 
 __all__ = (
     "Denial",

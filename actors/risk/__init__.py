@@ -1,5 +1,5 @@
 """The risk actor: pre-trade checks, trading state, loss limits and the kill switch."""
 
-from actors.risk.actor import RiskActor as RiskActor
+from atrium.actors.risk.actor import RiskActor as RiskActor
 
 __all__ = ("RiskActor",)

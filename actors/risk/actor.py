@@ -2,8 +2,8 @@
 
 Every ``SizedOrder`` becomes either an ``Order`` (approved) or an ``OrderDenied``
 (``source="risk"``) that returns to the portfolio, which releases its reservation, and
-to the strategy. The checks (and their reason codes) live in :mod:`actors.risk.checks`,
-the trading state and loss limits in :mod:`actors.risk.state`.
+to the strategy. The checks (and their reason codes) live in :mod:`atrium.actors.risk.checks`,
+the trading state and loss limits in :mod:`atrium.actors.risk.state`.
 
 Check order, first refusal wins: trading state, price band, order notional (skipped for
 orders that reduce a position), order rate (last, so refused orders use no budget).
@@ -25,17 +25,17 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
-from actors.risk.checks import (
+from atrium.actors.risk.checks import (
     REASON_CODES,
     check_order_notional,
     check_order_rate,
     check_price_band,
     check_trading_state,
 )
-from actors.risk.state import LossLimit, StateChange, TradingStateMachine
-from config.risk import LimitAction, RiskConfig
-from runtime.actor import Actor, ActorContext
-from runtime.messages import (
+from atrium.actors.risk.state import LossLimit, StateChange, TradingStateMachine
+from atrium.config.risk import LimitAction, RiskConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.messages import (
     Bar,
     Control,
     Order,
@@ -46,8 +46,8 @@ from runtime.messages import (
     TradingState,
     TradingStateChanged,
 )
-from runtime.metrics import counter, gauge
-from runtime.valuation import MarkedAccount
+from atrium.runtime.metrics import counter, gauge
+from atrium.runtime.valuation import MarkedAccount
 
 __all__ = ("RiskActor",)
 

@@ -33,7 +33,7 @@ from collections import deque
 from decimal import Decimal
 from typing import Final, TypeAlias
 
-from runtime.messages import SizedOrder, TradingState
+from atrium.runtime.messages import SizedOrder, TradingState
 
 __all__ = (
     "NO_LAST_TRADE",

@@ -47,9 +47,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Final, Literal, TypeAlias
 
-from config.risk import LimitAction
-from runtime.messages import ControlCommand, TradingState
-from runtime.snapshots import state_type
+from atrium.config.risk import LimitAction
+from atrium.runtime.messages import ControlCommand, TradingState
+from atrium.runtime.snapshots import state_type
 
 __all__ = (
     "NS_PER_DAY",

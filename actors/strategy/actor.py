@@ -33,11 +33,11 @@ from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from actors.strategy.api import CONTEXT_ATTRIBUTES, Strategy, StrategyContext
-from actors.strategy.loader import LoadedStrategy, load_strategies
-from config.strategy import StrategyConfig
-from runtime.actor import Actor, ActorContext
-from runtime.messages import (
+from atrium.actors.strategy.api import CONTEXT_ATTRIBUTES, Strategy, StrategyContext
+from atrium.actors.strategy.loader import LoadedStrategy, load_strategies
+from atrium.config.strategy import StrategyConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.messages import (
     Bar,
     Fill,
     OrderDenied,

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Final, Generic, TypeAlias, TypeVar, cast
 
-from config.base import ConfigBase
-from runtime.clocks import Clock
-from runtime.messages import (
+from atrium.config.base import ConfigBase
+from atrium.runtime.clocks import Clock
+from atrium.runtime.messages import (
     Bar,
     Fill,
     OrderDenied,

@@ -4,7 +4,7 @@ Everything is checked before any strategy runs, and every error is a
 :class:`~config.loader.ConfigError` naming the key, e.g.
 ``strategies.trend.params.fast: expected an integer >= 1, got 0`` or
 ``strategies.trend.class: 'mypkg.signals:Trend' is not a Strategy subclass``. The wording
-follows ``config.loader`` so a strategy's ``params`` read like every other section.
+follows ``atrium.config.loader`` so a strategy's ``params`` read like every other section.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from typing import Any
 
 import msgspec
 
-from actors.strategy.api import Strategy
-from config.base import ConfigBase
-from config.loader import ConfigError, describe_validation_error
-from config.strategy import StrategyConfig
-from runtime.loading import load_object
+from atrium.actors.strategy.api import Strategy
+from atrium.config.base import ConfigBase
+from atrium.config.loader import ConfigError, describe_validation_error
+from atrium.config.strategy import StrategyConfig
+from atrium.runtime.loading import load_object
 
 __all__ = ("LoadedStrategy", "load_strategies", "load_strategy_class", "validate_params")
 

@@ -2,7 +2,7 @@
 
 Outbound, it subscribes to every kind another role wants; the bus never hands it what it
 published itself, so only what this process's actors made leaves, each on its subject
-(:mod:`runtime.cluster.subjects`) under a message id that is the role and a count of what
+(:mod:`atrium.runtime.cluster.subjects`) under a message id that is the role and a count of what
 it sent (``strategy-a:17``). The same input gives the same outputs, so a process that
 restarts and does its work again sends them under the same ids, and JetStream drops the
 copies.
@@ -33,14 +33,14 @@ import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import SimClock
-from runtime.cluster.link import Link, Outgoing
-from runtime.cluster.wiring import RoleWiring
-from runtime.codec import MESSAGE_TYPES, decode, encode
-from runtime.errors import AtriumError
-from runtime.messages import Bar, Control, Message, OrderIntent, Tick
-from runtime.metrics import counter, gauge
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.link import Link, Outgoing
+from atrium.runtime.cluster.wiring import RoleWiring
+from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
+from atrium.runtime.errors import AtriumError
+from atrium.runtime.messages import Bar, Control, Message, OrderIntent, Tick
+from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("ROLE_HEADER", "NatsBridge")
 

@@ -29,9 +29,9 @@ from nats.js.api import (
 )
 from nats.js.client import JetStreamContext
 
-from runtime.cluster.watch import StreamWatch
-from runtime.cluster.wiring import RoleWiring
-from runtime.errors import AtriumError
+from atrium.runtime.cluster.watch import StreamWatch
+from atrium.runtime.cluster.wiring import RoleWiring
+from atrium.runtime.errors import AtriumError
 
 __all__ = ("Link", "Outgoing")
 
@@ -222,7 +222,7 @@ class Link:
         nothing was stored meanwhile, every message stored so far was handled, and a
         process publishes what a message caused before acknowledging it. The pending
         counts of a consumer are not used: they lag behind a publish (see
-        :mod:`runtime.cluster.watch`).
+        :mod:`atrium.runtime.cluster.watch`).
         """
         watch = self.watch
         assert watch is not None, "follow() first"

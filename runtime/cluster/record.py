@@ -19,13 +19,13 @@ import nats.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
-from config.schema import AtriumConfig
-from runtime.cluster.link import Link
-from runtime.cluster.subjects import SubjectMap
-from runtime.cluster.wiring import RoleWiring
-from runtime.codec import decode
-from runtime.journal import Journal
-from runtime.messages import Bar, Tick
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.cluster.link import Link
+from atrium.runtime.cluster.subjects import SubjectMap
+from atrium.runtime.cluster.wiring import RoleWiring
+from atrium.runtime.codec import decode
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Bar, Tick
 
 __all__ = ("record_stream",)
 

@@ -18,8 +18,8 @@ import re
 from collections.abc import Iterable
 from typing import Final
 
-from runtime.codec import MESSAGE_TYPES
-from runtime.messages import Bar, Message, Tick
+from atrium.runtime.codec import MESSAGE_TYPES
+from atrium.runtime.messages import Bar, Message, Tick
 
 __all__ = ("SubjectMap", "token")
 

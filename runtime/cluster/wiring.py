@@ -13,12 +13,12 @@ from dataclasses import dataclass
 
 import msgspec
 
-from config.cluster import ClusterConfig
-from config.loader import ConfigError
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig
-from runtime.cluster.subjects import SubjectMap
-from runtime.codec import MESSAGE_TYPES
+from atrium.config.cluster import ClusterConfig
+from atrium.config.loader import ConfigError
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig
+from atrium.runtime.cluster.subjects import SubjectMap
+from atrium.runtime.codec import MESSAGE_TYPES
 
 __all__ = ("BRIDGE", "RoleWiring", "role_config")
 
@@ -176,7 +176,7 @@ def _process_config(config: AtriumConfig, role: str, wanted_elsewhere: list[str]
     mine = config.cluster.roles[role]
     topology = {name: config.topology.actors[name] for name in mine.actors}
     topology[BRIDGE] = ActorSpecConfig(
-        cls="runtime.cluster.bridge:NatsBridge",
+        cls="atrium.runtime.cluster.bridge:NatsBridge",
         section="cluster",
         subscribes=wanted_elsewhere,
         restart="escalate",

@@ -23,8 +23,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Final
 
-from runtime.codec import decode
-from runtime.messages import (
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import (
     Bar,
     Fill,
     Message,
@@ -36,9 +36,9 @@ from runtime.messages import (
     SizedOrder,
     Tick,
 )
-from runtime.reports.series import ChartSeries
-from runtime.reports.stats import EquityCurve
-from runtime.valuation import MarkedAccount
+from atrium.runtime.reports.series import ChartSeries
+from atrium.runtime.reports.stats import EquityCurve
+from atrium.runtime.valuation import MarkedAccount
 
 __all__ = (
     "EQUITY_COLUMNS",

@@ -11,7 +11,7 @@ import matplotlib as mpl
 import matplotlib.dates as mdates
 from matplotlib.figure import Figure
 
-from runtime.reports.collect import RunRecord
+from atrium.runtime.reports.collect import RunRecord
 
 __all__ = ("write_report",)
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from actors.indicators import EMA, MACD, SMA, RollingHigh, RollingLow, WilderATR
+from atrium.actors.indicators import EMA, MACD, SMA, RollingHigh, RollingLow, WilderATR
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 DAILY_FILES = ("nvda-1999-2014.txt", "orcl-1995-2014.txt", "yhoo-1996-2014.txt")

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from nats_kit import free_port, nats_binary
 
-from runtime.codec import decode
-from runtime.messages import Message
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import Message
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 ROLES = ("core", "strat-a", "strat-b")  # started first; "md" drives and goes last
@@ -98,12 +98,12 @@ path = "orcl.csv"
 symbol = "ORCL"
 
 [strategies.ema_nvda]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["NVDA"]
 params = {{ {quantities[0]}fast = 5, slow = 20 }}
 
 [strategies.ema_orcl]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["ORCL"]
 params = {{ {quantities[1]}fast = 5, slow = 20 }}
 
@@ -139,7 +139,9 @@ initial_capital = 100000
 def atrium(*args: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as handle:  # the child keeps its own descriptor
         return subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", *args], stdout=handle, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "atrium.runtime.cli", *args],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
         )
 
 

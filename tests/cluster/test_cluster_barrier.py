@@ -10,14 +10,14 @@ import pytest
 from cluster_kit import nats_server
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from config import parse_config
-from runtime.cluster.link import Link
-from runtime.cluster.watch import subject_matches
-from runtime.cluster.wiring import role_config
+from atrium.config import parse_config
+from atrium.runtime.cluster.link import Link
+from atrium.runtime.cluster.watch import subject_matches
+from atrium.runtime.cluster.wiring import role_config
 
 _CONFIG = """
 [strategies.a]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["NVDA"]
 [cluster]
 url = "{url}"

@@ -30,12 +30,12 @@ bar_seconds = 1
 synthetic_live = {{ seed = 3, symbols = ["AAA", "BBB"], rate_per_second = 200.0, volatility = 5.0 }}
 
 [strategies.fast_a]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["AAA"]
 params = {{ fast = 2, slow = 3, quantity = 10, allow_short = true }}
 
 [strategies.fast_b]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["BBB"]
 params = {{ fast = 2, slow = 3, quantity = 10, allow_short = true }}
 

@@ -23,7 +23,7 @@ from cluster_kit import (
     write_feeds,
 )
 
-from runtime.messages import Bar, Fill, Message, SizedOrder
+from atrium.runtime.messages import Bar, Fill, Message, SizedOrder
 
 pytestmark = pytest.mark.timeout(300)
 

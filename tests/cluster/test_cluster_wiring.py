@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from config import parse_config
-from config.loader import ConfigError, load_config
-from config.schema import AtriumConfig
-from runtime.cluster.subjects import SubjectMap, token
-from runtime.cluster.wiring import BRIDGE, role_config
-from runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot
+from atrium.config import parse_config
+from atrium.config.loader import ConfigError, load_config
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.cluster.subjects import SubjectMap, token
+from atrium.runtime.cluster.wiring import BRIDGE, role_config
+from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
 
 _STRATEGIES = """
 [strategies.a]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["NVDA", "BRK.B"]
 [strategies.b]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["ORCL"]
 """
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from config import AtriumConfig, ConfigError, load_config, parse_config
-from config.portfolio import CommissionConfig
+from atrium.config import AtriumConfig, ConfigError, load_config, parse_config
+from atrium.config.portfolio import CommissionConfig
 
 
 def test_parse_when_empty_then_every_section_has_defaults() -> None:
@@ -50,7 +50,7 @@ def test_topology_when_one_key_overridden_then_rest_of_default_actor_kept() -> N
     config = parse_config({"topology": {"actors": {"risk": {"mailbox_capacity": 64}}}})
     risk = config.topology.actors["risk"]
     assert risk.mailbox_capacity == 64
-    assert risk.cls == "actors.risk:RiskActor"
+    assert risk.cls == "atrium.actors.risk:RiskActor"
     assert "SizedOrder" in risk.subscribes
     assert list(config.topology.actors) == [
         "risk",

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import anyio
 
-from runtime.journal import Journal
-from runtime.messages import Bar, Fill, Message, Order, Tick
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Bar, Fill, Message, Order, Tick
 
 D = Decimal
 

@@ -25,9 +25,9 @@ from journal_kit import (
     write_messages,
 )
 
-from runtime.cli import main
-from runtime.codec import MESSAGE_TYPES, encode
-from runtime.messages import AnyMessage, Bar, Fill
+from atrium.runtime.cli import main
+from atrium.runtime.codec import MESSAGE_TYPES, encode
+from atrium.runtime.messages import AnyMessage, Bar, Fill
 
 #: Output files of a run of ``atrium``: status, stdout, stderr.
 Run = tuple[int, str, str]

@@ -22,10 +22,10 @@ from journal_kit import (
     write_messages,
 )
 
-from runtime.codec import decode, encode
-from runtime.journal import Journal, JournalError
-from runtime.journal_read import iter_events, last_seq, open_readonly, read_meta, reading
-from runtime.messages import MESSAGE_SCHEMA_VERSION
+from atrium.runtime.codec import decode, encode
+from atrium.runtime.journal import Journal, JournalError
+from atrium.runtime.journal_read import iter_events, last_seq, open_readonly, read_meta, reading
+from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION
 
 EVENTS = (
     "CREATE TABLE events (seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, "

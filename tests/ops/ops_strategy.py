@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.strategy.api import Strategy
-from config.base import ConfigBase
-from runtime.messages import Tick
+from atrium.actors.strategy.api import Strategy
+from atrium.config.base import ConfigBase
+from atrium.runtime.messages import Tick
 
 __all__ = ("BuyAndHold", "BuyAndHoldParams")
 

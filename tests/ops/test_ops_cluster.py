@@ -27,9 +27,9 @@ from ops_kit import (
     systemd_unit,
 )
 
-from config.cluster import ClusterConfig
-from config.loader import load_config
-from runtime.cluster import bridge
+from atrium.config.cluster import ClusterConfig
+from atrium.config.loader import load_config
+from atrium.runtime.cluster import bridge
 
 NATS_CONF = OPS / "nats" / "nats-server.conf"
 NATS_UNIT = OPS / "systemd" / "nats-server.service"

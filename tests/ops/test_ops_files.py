@@ -28,10 +28,10 @@ from ops_kit import (
     systemd_unit,
 )
 
-from config.journal import JournalConfig
-from config.market_data import SyntheticLiveConfig, WebSocketConfig
-from config.runtime import RuntimeConfig
-from config.service import ServiceConfig
+from atrium.config.journal import JournalConfig
+from atrium.config.market_data import SyntheticLiveConfig, WebSocketConfig
+from atrium.config.runtime import RuntimeConfig
+from atrium.config.service import ServiceConfig
 
 PROMETHEUS_YML = OPS / "prometheus" / "prometheus.yml"
 ALERTS_TEST_YML = OPS / "prometheus" / "alerts_test.yml"

@@ -254,7 +254,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             atrium = Process(
                 "atrium run",
                 subprocess.Popen(
-                    [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+                    [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
                     cwd=REPO,
                     env=env,
                     stdout=out,

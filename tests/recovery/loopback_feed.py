@@ -275,7 +275,7 @@ def atrium_run(
     path = os.pathsep.join((str(ROOT), str(Path(__file__).parent)))
     with log.open("ab") as stderr:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
@@ -331,7 +331,7 @@ def write_service_config(
         "service": {"host": "127.0.0.1", "port": port},
         "journal": {"path": str(journal), "snapshot_every": snapshot_every},
         f"strategies.{strategy}": {
-            "class": "actors.strategy.bundled.ema_cross:EmaCross",
+            "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
             "symbols": [symbol],
             "params": {"fast": fast, "slow": slow, "allow_short": allow_short},
         },

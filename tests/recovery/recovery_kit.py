@@ -20,14 +20,14 @@ from typing import Any
 import anyio
 import msgspec
 
-from config import parse_config
-from config.schema import AtriumConfig
-from runtime.clocks import LiveClock
-from runtime.codec import decode
-from runtime.journal import Journal
-from runtime.messages import Fill, Message, Order
-from runtime.recovery import RecoveryReport, resume_session
-from runtime.topology import Pipeline, build_pipeline
+from atrium.config import parse_config
+from atrium.config.schema import AtriumConfig
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.codec import decode
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Fill, Message, Order
+from atrium.runtime.recovery import RecoveryReport, resume_session
+from atrium.runtime.topology import Pipeline, build_pipeline
 
 BARS = 400
 
@@ -52,7 +52,7 @@ def session_config(
         },
         "strategies": {
             "cross": {
-                "class": "actors.strategy.bundled.ema_cross:EmaCross",
+                "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
                 "symbols": ["AAA", "BBB"],
                 "params": {"fast": fast, "slow": 8, "allow_short": True},
             }
@@ -86,7 +86,7 @@ format = "synthetic"
 synthetic = {{ seed = 11, symbols = ["AAA", "BBB"], count = {BARS}, volatility = 0.6 }}
 
 [strategies.cross]
-class = "actors.strategy.bundled.ema_cross:EmaCross"
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["AAA", "BBB"]
 params = {{ fast = 3, slow = 8, allow_short = true }}
 
@@ -125,7 +125,7 @@ class Outcome:
 
 
 async def run_session(config: AtriumConfig, *, durable: bool = True) -> Outcome:
-    """One start of the service on ``config.journal.path``, until the feed is sent."""
+    """One start of the service on ``atrium.config.journal.path``, until the feed is sent."""
     clock = LiveClock()
     pipeline = build_pipeline(config, clock=clock, mode="live")
     journal = Journal(Path(config.journal.path), durable=durable)

@@ -7,10 +7,10 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from config.journal import JournalConfig
-from runtime.actor import Actor, ActorContext
-from runtime.codec import encode
-from runtime.messages import Control, Fill, Order
+from atrium.config.journal import JournalConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.codec import encode
+from atrium.runtime.messages import Control, Fill, Order
 
 
 class Witness(Actor):

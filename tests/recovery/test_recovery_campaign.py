@@ -51,8 +51,8 @@ from loopback_feed import (
     write_service_config,
 )
 
-from runtime.codec import decode
-from runtime.messages import Control, Fill, Message, Order
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import Control, Fill, Message, Order
 
 KILLS = int(os.environ.get("ATRIUM_CAMPAIGN_KILLS", "15"))
 SEED = int(os.environ.get("ATRIUM_CAMPAIGN_SEED", "20261123"))

@@ -32,7 +32,7 @@ from loopback_feed import (
 )
 from recovery_kit import events, order_flow, repeated
 
-from runtime.messages import Bar, PortfolioSnapshot, Tick
+from atrium.runtime.messages import Bar, PortfolioSnapshot, Tick
 
 BARS = 600
 KILLS = 12

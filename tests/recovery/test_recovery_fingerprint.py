@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from config.loader import load_config
-from runtime.recovery import fingerprint
+from atrium.config.loader import load_config
+from atrium.runtime.recovery import fingerprint
 
 _CONFIG = """
 [[market_data.feeds]]

@@ -15,10 +15,10 @@ import anyio
 import msgspec
 from recovery_kit import cut, events, order_flow, repeated, run_session, session_config
 
-from config.schema import AtriumConfig
-from config.topology import default_actors
-from runtime.actor import Actor
-from runtime.messages import Control
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import default_actors
+from atrium.runtime.actor import Actor
+from atrium.runtime.messages import Control
 
 CUTS = 20
 _COMMANDS = ("halt", "resume", "reduce_only", "resume")

@@ -31,11 +31,11 @@ from recovery_kit import (
 )
 from recovery_witness import Witness
 
-from config.schema import AtriumConfig
-from config.topology import default_actors
-from runtime.messages import Bar, Control, Message, Order
-from runtime.recovery import RecoveryError, fingerprint
-from runtime.version import atrium_version
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import default_actors
+from atrium.runtime.messages import Bar, Control, Message, Order
+from atrium.runtime.recovery import RecoveryError, fingerprint
+from atrium.runtime.version import atrium_version
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +192,7 @@ async def test_recover_when_venue_disagrees_then_trading_halted_by_recovery(
     path, _ = reference
     journal = tmp_path / "journal.sqlite"
     cut(path, journal, events(path)[-1][0] // 2)
-    from actors.execution.actor import ExecutionActor  # noqa: PLC0415
+    from atrium.actors.execution.actor import ExecutionActor  # noqa: PLC0415
 
     monkeypatch.setattr(
         ExecutionActor, "reconcile", lambda self: ["order O-00000009 is open at the venue"]

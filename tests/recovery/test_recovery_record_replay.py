@@ -36,8 +36,8 @@ from loopback_feed import (
 )
 from websockets.sync.client import connect
 
-from runtime.codec import decode
-from runtime.messages import Bar, Fill, Message, Order, Tick
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import Bar, Fill, Message, Order, Tick
 
 SYMBOL = "ES"
 BARS = 500
@@ -81,7 +81,7 @@ def _record(config: Path, journal: Path, ticks: int, workdir: Path) -> tuple[int
     stderr = workdir / "run-stderr.log"
     with stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
             cwd=workdir,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -127,7 +127,7 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
         [
             sys.executable,
             "-m",
-            "runtime.cli",
+            "atrium.runtime.cli",
             "replay",
             "--config",
             str(config),

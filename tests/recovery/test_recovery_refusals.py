@@ -17,10 +17,10 @@ import pytest
 from loopback_feed import ROOT
 from recovery_kit import damage_last_event, run_session, session_config, session_toml
 
-from runtime.journal import Journal, JournalError
-from runtime.journal_check import check_journal
-from runtime.messages import Control
-from runtime.recovery import RecoveryError
+from atrium.runtime.journal import Journal, JournalError
+from atrium.runtime.journal_check import check_journal
+from atrium.runtime.messages import Control
+from atrium.runtime.recovery import RecoveryError
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def test_run_when_journal_damaged_in_last_pages_then_one_line_naming_it_and_exit
     before = damaged.read_bytes()
 
     result = subprocess.run(
-        [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+        [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "ATRIUM_API_TOKEN": "t"},
         capture_output=True,

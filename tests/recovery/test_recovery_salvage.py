@@ -13,9 +13,9 @@ import anyio
 import pytest
 from recovery_kit import damage_last_event, run_session, session_config
 
-from runtime.cli import main
-from runtime.journal_check import check_journal
-from runtime.journal_salvage import SalvageError, salvage
+from atrium.runtime.cli import main
+from atrium.runtime.journal_check import check_journal
+from atrium.runtime.journal_salvage import SalvageError, salvage
 
 
 @pytest.fixture(scope="module")

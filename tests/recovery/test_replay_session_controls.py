@@ -15,11 +15,11 @@ import msgspec
 import pytest
 from recovery_kit import events, run_session, session_toml
 
-from config.loader import load_config
-from runtime.actor import Actor
-from runtime.cli import main
-from runtime.codec import encode
-from runtime.messages import Control, Fill, Message, Order, OrderDenied
+from atrium.config.loader import load_config
+from atrium.runtime.actor import Actor
+from atrium.runtime.cli import main
+from atrium.runtime.codec import encode
+from atrium.runtime.messages import Control, Fill, Message, Order, OrderDenied
 
 _COMMANDS = ("halt", "resume", "reduce_only", "flatten", "resume")
 

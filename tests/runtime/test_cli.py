@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from config.schema import AtriumConfig
-from runtime import cli
-from runtime.cli import main
+from atrium.config.schema import AtriumConfig
+from atrium.runtime import cli
+from atrium.runtime.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "example.toml"
@@ -117,7 +117,7 @@ def test_check_config_when_strategy_params_invalid_then_exit_2_naming_the_param(
     config = tmp_path / "bad.toml"
     config.write_text(
         "[strategies.trend]\n"
-        'class = "actors.strategy.bundled.ema_cross:EmaCross"\n'
+        'class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"\n'
         'symbols = ["NVDA"]\n'
         f"params = {params}\n"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from runtime.clocks import SimClock
+from atrium.runtime.clocks import SimClock
 
 
 def test_advance_when_going_back_then_error() -> None:

@@ -8,12 +8,12 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from runtime.actor import Actor, ActorContext, ActorStats
-from runtime.channels import Mailbox
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.errors import MailboxOverflow
-from runtime.messages import Bar, Control, Fill, Message, Tick
+from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import MailboxOverflow
+from atrium.runtime.messages import Bar, Control, Fill, Message, Tick
 
 D = Decimal
 

@@ -1,6 +1,6 @@
 """The service's HTTP API against a real pipeline: the five actors on a LiveClock.
 
-Each test starts the supervisor in a task, serves the API with :func:`runtime.http_api.serve`
+Each test starts the supervisor in a task, serves the API with :func:`atrium.runtime.http_api.serve`
 on a free loopback port and talks to it with an ``aiohttp.ClientSession``. Messages a
 strategy or a feed would send are published on the bus directly; a tap records every
 published message in order.
@@ -25,13 +25,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from config.loader import parse_config
-from runtime import LiveClock, build_pipeline
-from runtime.http_api import serve
-from runtime.messages import Bar, Control, Message, Order, OrderDenied, OrderIntent, SizedOrder
-from runtime.observability import RuntimeMetrics
-from runtime.service import ServiceView
-from runtime.topology import Pipeline
+from atrium.config.loader import parse_config
+from atrium.runtime import LiveClock, build_pipeline
+from atrium.runtime.http_api import serve
+from atrium.runtime.messages import (
+    Bar,
+    Control,
+    Message,
+    Order,
+    OrderDenied,
+    OrderIntent,
+    SizedOrder,
+)
+from atrium.runtime.observability import RuntimeMetrics
+from atrium.runtime.service import ServiceView
+from atrium.runtime.topology import Pipeline
 
 D = Decimal
 TOKEN = "s3cret-token-for-tests"

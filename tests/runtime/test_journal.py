@@ -12,9 +12,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from runtime.codec import decode, encode
-from runtime.journal import Journal, JournalError
-from runtime.messages import Bar, Control
+from atrium.runtime.codec import decode, encode
+from atrium.runtime.journal import Journal, JournalError
+from atrium.runtime.messages import Bar, Control
 
 D = Decimal
 

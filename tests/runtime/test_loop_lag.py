@@ -20,14 +20,14 @@ import aiohttp
 import anyio
 import pytest
 
-from actors.strategy.api import Strategy
-from config.base import ConfigBase
-from config.loader import parse_config
-from runtime import LiveClock, build_pipeline
-from runtime.http_api import serve
-from runtime.messages import Tick
-from runtime.observability import RuntimeMetrics
-from runtime.service import ServiceView
+from atrium.actors.strategy.api import Strategy
+from atrium.config.base import ConfigBase
+from atrium.config.loader import parse_config
+from atrium.runtime import LiveClock, build_pipeline
+from atrium.runtime.http_api import serve
+from atrium.runtime.messages import Tick
+from atrium.runtime.observability import RuntimeMetrics
+from atrium.runtime.service import ServiceView
 
 INTERVAL = 0.02
 LIMIT = 0.2

@@ -7,8 +7,8 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from runtime.codec import MESSAGE_TYPES, decode, encode
-from runtime.messages import (
+from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
+from atrium.runtime.messages import (
     Bar,
     CancelOrder,
     Control,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
-from runtime.metrics import counter, gauge
+from atrium.runtime.metrics import counter, gauge
 
 
 def test_counter_when_created_twice_then_same_collector_and_counts_kept() -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.cli import main
+from atrium.runtime.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "example.toml"

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from runtime.cli import main
-from runtime.progress import ReplayProgress
+from atrium.runtime.cli import main
+from atrium.runtime.progress import ReplayProgress
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "example.toml"

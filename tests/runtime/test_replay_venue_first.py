@@ -16,8 +16,8 @@ import anyio
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.loader import parse_config
-from runtime.replay import ReplayOptions, run_replay
+from atrium.config.loader import parse_config
+from atrium.runtime.replay import ReplayOptions, run_replay
 
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -27,7 +27,7 @@ def _ema_cross_config(feed: Path, symbol: str, *, fast: int, slow: int) -> dict[
         "market_data": {"feeds": [{"path": str(feed), "symbol": symbol}]},
         "strategies": {
             "ema": {
-                "class": "actors.strategy.bundled.ema_cross:EmaCross",
+                "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
                 "symbols": [symbol],
                 "params": {"fast": fast, "slow": slow, "quantity": 100},
             }

@@ -8,10 +8,10 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-from runtime.codec import encode
-from runtime.messages import Bar, Fill, Message, PositionUpdate
-from runtime.reports.collect import TRADES_SHOWN, collect
-from runtime.reports.html import write_report
+from atrium.runtime.codec import encode
+from atrium.runtime.messages import Bar, Fill, Message, PositionUpdate
+from atrium.runtime.reports.collect import TRADES_SHOWN, collect
+from atrium.runtime.reports.html import write_report
 
 D = Decimal
 FILLS = TRADES_SHOWN + 100

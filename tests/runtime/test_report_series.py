@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.reports.series import ChartSeries
+from atrium.runtime.reports.series import ChartSeries
 
 
 def test_add_when_fewer_points_than_buckets_then_every_point_kept() -> None:

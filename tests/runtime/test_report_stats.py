@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from runtime.reports.stats import NS_PER_DAY, EquityCurve, PerformanceStats
+from atrium.runtime.reports.stats import NS_PER_DAY, EquityCurve, PerformanceStats
 
 DAY = NS_PER_DAY
 

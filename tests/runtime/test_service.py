@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runtime.codec import decode
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Tick, TradingStateChanged
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Tick, TradingStateChanged
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "service-test-token"
@@ -102,7 +102,7 @@ def atrium_run(tmp_path: Path) -> Iterator[Running]:
     env = {**os.environ, "ATRIUM_API_TOKEN": TOKEN}
     with stderr.open("wb") as err:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -11,11 +11,11 @@ from typing import Any
 import anyio
 import pytest
 
-import runtime.journal
-from config import parse_config
-from runtime.journal import JournalError
-from runtime.journal_check import check_journal
-from runtime.service import run_service
+import atrium.runtime.journal
+from atrium.config import parse_config
+from atrium.runtime.journal import JournalError
+from atrium.runtime.journal_check import check_journal
+from atrium.runtime.service import run_service
 
 
 def _config(journal: Path) -> Any:
@@ -39,7 +39,7 @@ async def test_run_when_disk_fills_then_journal_error_names_file_and_disk_and_no
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    write = runtime.journal._write
+    write = atrium.runtime.journal._write
     calls = 0
 
     async def filling_disk(*args: Any) -> None:
@@ -49,7 +49,7 @@ async def test_run_when_disk_fills_then_journal_error_names_file_and_disk_and_no
             raise sqlite3.OperationalError("database or disk is full")
         await write(*args)
 
-    monkeypatch.setattr(runtime.journal, "_write", filling_disk)
+    monkeypatch.setattr(atrium.runtime.journal, "_write", filling_disk)
 
     with anyio.fail_after(20), pytest.raises(JournalError) as raised:
         await run_service(_config(journal))

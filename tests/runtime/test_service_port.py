@@ -20,7 +20,7 @@ def test_port_in_use_is_named_and_exits_1(tmp_path: Path) -> None:
             f'[journal]\npath = "{tmp_path / "journal.sqlite"}"\n[service]\nport = {port}\n'
         )
         done = subprocess.run(
-            [sys.executable, "-m", "runtime.cli", "run", "--config", str(config)],
+            [sys.executable, "-m", "atrium.runtime.cli", "run", "--config", str(config)],
             check=False,
             capture_output=True,
             text=True,

@@ -13,12 +13,12 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.execution.orders import OrderBook
-from actors.indicators import EMA
-from actors.portfolio.ledger import Ledger
-from runtime.errors import SnapshotError
-from runtime.messages import Bar, Tick
-from runtime.snapshots import decode_states, encode_states
+from atrium.actors.execution.orders import OrderBook
+from atrium.actors.indicators import EMA
+from atrium.actors.portfolio.ledger import Ledger
+from atrium.runtime.errors import SnapshotError
+from atrium.runtime.messages import Bar, Tick
+from atrium.runtime.snapshots import decode_states, encode_states
 
 
 class _Undeclared:

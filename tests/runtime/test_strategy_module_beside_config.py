@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from actors.strategy import load_strategies
-from config.loader import ConfigError, load_config
-from runtime.cli import main
+from atrium.actors.strategy import load_strategies
+from atrium.config.loader import ConfigError, load_config
+from atrium.runtime.cli import main
 
 MODULE = "beside_strategy"
 STRATEGY = """
-from actors.strategy import Strategy
-from config.base import ConfigBase
+from atrium.actors.strategy import Strategy
+from atrium.config.base import ConfigBase
 from pathlib import Path
 
 

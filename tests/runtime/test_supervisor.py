@@ -10,15 +10,15 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from config import RuntimeConfig
-from runtime.actor import Actor, ActorContext, ActorStats
-from runtime.channels import Mailbox
-from runtime.clocks import SimClock
-from runtime.codec import decode
-from runtime.dispatch import Dispatcher
-from runtime.errors import ActorEscalation, FatalInputError
-from runtime.messages import Bar, Message, Tick
-from runtime.supervisor import ActorSlot, Supervisor
+from atrium.config import RuntimeConfig
+from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.channels import Mailbox
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.codec import decode
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import ActorEscalation, FatalInputError
+from atrium.runtime.messages import Bar, Message, Tick
+from atrium.runtime.supervisor import ActorSlot, Supervisor
 
 D = Decimal
 FAST = RuntimeConfig(backoff_initial_seconds=0.0, backoff_max_seconds=0.0, shutdown_grace_seconds=5)

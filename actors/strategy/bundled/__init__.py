@@ -1,2 +1,2 @@
 """Strategies that ship with Atrium; load them by path, e.g.
-``class = "actors.strategy.bundled.ema_cross:EmaCross"``."""
+``class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"``."""

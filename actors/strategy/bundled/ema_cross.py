@@ -15,11 +15,11 @@ from typing import Annotated
 
 import msgspec
 
-from actors.indicators import EMA
-from actors.strategy.api import Strategy
-from config.base import ConfigBase
-from runtime.messages import Bar
-from runtime.snapshots import state_type
+from atrium.actors.indicators import EMA
+from atrium.actors.strategy.api import Strategy
+from atrium.config.base import ConfigBase
+from atrium.runtime.messages import Bar
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("EmaCross", "EmaCrossParams")
 

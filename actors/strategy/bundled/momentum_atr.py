@@ -31,11 +31,11 @@ from typing import Annotated, Final
 
 import msgspec
 
-from actors.indicators import MACD, WilderATR
-from actors.strategy.api import Strategy
-from config.base import ConfigBase
-from runtime.messages import Bar, OrderDenied, OrderUpdate, PositionUpdate
-from runtime.snapshots import state_type
+from atrium.actors.indicators import MACD, WilderATR
+from atrium.actors.strategy.api import Strategy
+from atrium.config.base import ConfigBase
+from atrium.runtime.messages import Bar, OrderDenied, OrderUpdate, PositionUpdate
+from atrium.runtime.snapshots import state_type
 
 __all__ = ("MomentumAtr", "MomentumAtrParams")
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from actors.execution import ExecutionActor
-from actors.execution.adapter import (
+from atrium.actors.execution import ExecutionActor
+from atrium.actors.execution.adapter import (
     EventSink,
     OrderStatusReport,
     VenueAccepted,
@@ -18,15 +18,15 @@ from actors.execution.adapter import (
     VenueConnectionChanged,
     VenueFilled,
 )
-from actors.execution.orders import IllegalTransitionError, OrderBook
-from actors.execution.paper import PaperVenue
-from config.execution import ExecutionConfig
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig, TopologyConfig, default_actors
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import (
+from atrium.actors.execution.orders import IllegalTransitionError, OrderBook
+from atrium.actors.execution.paper import PaperVenue
+from atrium.config.execution import ExecutionConfig
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import (
     Bar,
     CancelOrder,
     Control,
@@ -37,7 +37,7 @@ from runtime.messages import (
     Tick,
     TradingStateChanged,
 )
-from runtime.topology import build_pipeline
+from atrium.runtime.topology import build_pipeline
 
 D = Decimal
 DAY = 86_400 * 1_000_000_000
@@ -592,8 +592,8 @@ def test_adapter_when_fill_before_acceptance_then_illegal_transition() -> None:
             "methods (connect, reconnect, close, submit, cancel, order_status)",
         ),
         (
-            "actors.execution.paper:NoSuchVenue",
-            "execution.venue: module 'actors.execution.paper' has no attribute 'NoSuchVenue'",
+            "atrium.actors.execution.paper:NoSuchVenue",
+            "execution.venue: module 'atrium.actors.execution.paper' has no attribute 'NoSuchVenue'",
         ),
         ("math:pi", "execution.venue: 'math:pi' is not callable"),
     ],
@@ -604,7 +604,7 @@ def test_adapter_when_venue_not_an_adapter_then_raises_naming_key(venue: str, me
 
 
 def test_adapter_when_paper_named_by_path_then_trades_like_paper() -> None:
-    h = Harness(venue="actors.execution.paper:PaperVenue")
+    h = Harness(venue="atrium.actors.execution.paper:PaperVenue")
     h.send(_order())
 
     assert h.send(_bar(T1, "50", "51", "49", "50"))[0] == _fill(1, "100", "50")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pickle
 
-from actors.execution.closed_ids import ClosedIds
+from atrium.actors.execution.closed_ids import ClosedIds
 
 
 def test_add_when_numbered_ids_close_in_order_then_one_run_holds_them_all() -> None:

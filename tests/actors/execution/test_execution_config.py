@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from config.execution import ExecutionConfig
+from atrium.config.execution import ExecutionConfig
 
 
 def _convert(section: dict[str, Any]) -> ExecutionConfig:

@@ -9,8 +9,8 @@ from typing import get_args
 
 import pytest
 
-from actors.execution.orders import IllegalTransitionError, OrderBook, OrderState
-from runtime.messages import Order, OrderStatus
+from atrium.actors.execution.orders import IllegalTransitionError, OrderBook, OrderState
+from atrium.runtime.messages import Order, OrderStatus
 
 D = Decimal
 

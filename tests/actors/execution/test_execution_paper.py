@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from actors.execution.adapter import (
+from atrium.actors.execution.adapter import (
     OrderStatusReport,
     VenueAccepted,
     VenueCancelled,
@@ -16,9 +16,9 @@ from actors.execution.adapter import (
     VenueFilled,
     VenueRejected,
 )
-from actors.execution.paper import PaperVenue
-from config.execution import ExecutionConfig
-from runtime.messages import Bar, Order, Tick
+from atrium.actors.execution.paper import PaperVenue
+from atrium.config.execution import ExecutionConfig
+from atrium.runtime.messages import Bar, Order, Tick
 
 D = Decimal
 DAY = 86_400 * 1_000_000_000

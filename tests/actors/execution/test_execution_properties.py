@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from actors.execution import ExecutionActor
-from config.execution import ExecutionConfig
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.codec import encode
-from runtime.dispatch import Dispatcher
-from runtime.messages import Bar, Fill, Message, Order, OrderUpdate
+from atrium.actors.execution import ExecutionActor
+from atrium.config.execution import ExecutionConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.codec import encode
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Bar, Fill, Message, Order, OrderUpdate
 
 D = Decimal
 DAY = 86_400 * 1_000_000_000

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from actors.market_data import Rejections, open_feed
-from config.market_data import FeedConfig
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data import Rejections, open_feed
+from atrium.config.market_data import FeedConfig
+from atrium.runtime.messages import Bar, Tick
 
 #: The shared real market data (``../shared/data`` beside the repository).
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"

@@ -11,18 +11,18 @@ import pytest
 from market_data_kit import DATA, LOG, write
 from prometheus_client import CollectorRegistry
 
-from actors.market_data import MarketDataActor, Rejections, merge_feeds, open_feed
-from actors.market_data.pacing import Pacer
-from config.market_data import FeedConfig, MarketDataConfig, SyntheticConfig
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig, TopologyConfig
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import Clock, LiveClock, SimClock
-from runtime.dispatch import Dispatcher
-from runtime.errors import ActorEscalation
-from runtime.journal import Journal
-from runtime.messages import Bar, Tick
-from runtime.topology import Pipeline, build_pipeline
+from atrium.actors.market_data import MarketDataActor, Rejections, merge_feeds, open_feed
+from atrium.actors.market_data.pacing import Pacer
+from atrium.config.market_data import FeedConfig, MarketDataConfig, SyntheticConfig
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig, TopologyConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import Clock, LiveClock, SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import ActorEscalation
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Bar, Tick
+from atrium.runtime.topology import Pipeline, build_pipeline
 
 
 class Recorder(Actor):
@@ -45,7 +45,7 @@ def _pipeline(
     topology = TopologyConfig(
         actors={
             "market_data": ActorSpecConfig(
-                cls="actors.market_data:MarketDataActor", section="market_data"
+                cls="atrium.actors.market_data:MarketDataActor", section="market_data"
             ),
             "recorder": ActorSpecConfig(
                 cls="test_market_data_actor:Recorder", subscribes=["Bar", "Tick"]

@@ -8,8 +8,13 @@ from typing import Any
 
 import pytest
 
-from config import ConfigError, parse_config
-from config.market_data import FeedConfig, MarketDataConfig, SyntheticConfig, symbol_from_path
+from atrium.config import ConfigError, parse_config
+from atrium.config.market_data import (
+    FeedConfig,
+    MarketDataConfig,
+    SyntheticConfig,
+    symbol_from_path,
+)
 
 
 def test_defaults_when_section_empty_then_no_feeds_skip_policy_full_speed() -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from market_data_kit import DATA, ns, read, write
 
-from actors.market_data import Rejections, open_feed
-from config.market_data import FeedConfig
-from runtime.errors import FatalInputError
-from runtime.messages import Bar
+from atrium.actors.market_data import Rejections, open_feed
+from atrium.config.market_data import FeedConfig
+from atrium.runtime.errors import FatalInputError
+from atrium.runtime.messages import Bar
 
 
 def _bar(ts: str, symbol: str, o: str, h: str, low: str, c: str, v: str) -> Bar:

@@ -12,12 +12,12 @@ import msgspec
 import pytest
 from market_data_kit import LOG, read
 
-from actors.market_data.feeds import open_feed
-from actors.market_data.rejections import Rejections
-from config.market_data import FeedConfig
-from runtime.codec import encode
-from runtime.errors import FatalInputError
-from runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Control, Fill, Message, Tick
+from atrium.actors.market_data.feeds import open_feed
+from atrium.actors.market_data.rejections import Rejections
+from atrium.config.market_data import FeedConfig
+from atrium.runtime.codec import encode
+from atrium.runtime.errors import FatalInputError
+from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Bar, Control, Fill, Message, Tick
 
 D = Decimal
 

@@ -11,17 +11,22 @@ import pytest
 from market_data_kit import write
 from prometheus_client import CollectorRegistry
 
-from actors.market_data import MarketDataActor
-from actors.market_data.live_synthetic import SyntheticWalk
-from config.market_data import FeedConfig, MarketDataConfig, SyntheticLiveConfig, WebSocketConfig
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig, TopologyConfig
-from runtime.actor import Actor, ActorContext
-from runtime.clocks import Clock, LiveClock, SimClock
-from runtime.dispatch import Dispatcher
-from runtime.errors import ActorEscalation
-from runtime.messages import Bar, Message, Tick
-from runtime.topology import Pipeline, build_pipeline
+from atrium.actors.market_data import MarketDataActor
+from atrium.actors.market_data.live_synthetic import SyntheticWalk
+from atrium.config.market_data import (
+    FeedConfig,
+    MarketDataConfig,
+    SyntheticLiveConfig,
+    WebSocketConfig,
+)
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig, TopologyConfig
+from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.clocks import Clock, LiveClock, SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import ActorEscalation
+from atrium.runtime.messages import Bar, Message, Tick
+from atrium.runtime.topology import Pipeline, build_pipeline
 
 LIVE = FeedConfig(
     format="synthetic_live",
@@ -47,7 +52,7 @@ def _pipeline(section: MarketDataConfig, *, clock: Clock, mode: str) -> Pipeline
     topology = TopologyConfig(
         actors={
             "market_data": ActorSpecConfig(
-                cls="actors.market_data:MarketDataActor", section="market_data"
+                cls="atrium.actors.market_data:MarketDataActor", section="market_data"
             ),
             "recorder": ActorSpecConfig(
                 cls="test_market_data_live_actor:LiveRecorder", subscribes=["Bar", "Tick"]

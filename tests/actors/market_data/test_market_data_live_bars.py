@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from actors.market_data.aggregate import BarBuilder
-from config import parse_config
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data.aggregate import BarBuilder
+from atrium.config import parse_config
+from atrium.runtime.messages import Bar, Tick
 
 D = Decimal
 SECOND = 1_000_000_000

@@ -9,8 +9,13 @@ from typing import Any
 
 import pytest
 
-from config import ConfigError, load_config, parse_config
-from config.market_data import FeedConfig, MarketDataConfig, SyntheticLiveConfig, WebSocketConfig
+from atrium.config import ConfigError, load_config, parse_config
+from atrium.config.market_data import (
+    FeedConfig,
+    MarketDataConfig,
+    SyntheticLiveConfig,
+    WebSocketConfig,
+)
 
 
 def test_toml_when_live_tables_inline_then_typed_values_and_defaults(tmp_path: Path) -> None:

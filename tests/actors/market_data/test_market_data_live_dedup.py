@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.market_data.live_dedup import TradeDeduplicator, Verdict
+from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
 
 NEW, DUPLICATE, OUT_OF_ORDER = Verdict.NEW, Verdict.DUPLICATE, Verdict.OUT_OF_ORDER
 Trade = tuple[str, int, Decimal, Decimal]

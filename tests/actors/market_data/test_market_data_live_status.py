@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from actors.market_data import FeedStatus
+from atrium.actors.market_data import FeedStatus
 
 
 class _Monotonic:

@@ -9,11 +9,11 @@ from itertools import pairwise
 import anyio
 import pytest
 
-from actors.market_data import FeedStatus, SyntheticLiveFeed
-from actors.market_data.live_synthetic import SyntheticWalk
-from config.market_data import SyntheticLiveConfig
-from runtime.clocks import LiveClock, SimClock
-from runtime.messages import Tick
+from atrium.actors.market_data import FeedStatus, SyntheticLiveFeed
+from atrium.actors.market_data.live_synthetic import SyntheticWalk
+from atrium.config.market_data import SyntheticLiveConfig
+from atrium.runtime.clocks import LiveClock, SimClock
+from atrium.runtime.messages import Tick
 
 MS = 1_000_000
 

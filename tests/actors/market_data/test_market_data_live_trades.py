@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from actors.market_data.live_trades import Parsed, Trade, VenueError, parse_message
+from atrium.actors.market_data.live_trades import Parsed, Trade, VenueError, parse_message
 
 BASE = '"e": "trade", "s": "BTCUSDT"'
 

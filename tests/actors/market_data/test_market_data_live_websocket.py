@@ -21,13 +21,13 @@ from prometheus_client import CollectorRegistry
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from actors.market_data import FeedStatus, MarketDataActor, Rejections
-from actors.market_data.live_websocket import WebSocketFeed, backoff_delay, subscribe_message
-from config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
-from runtime.actor import ActorContext
-from runtime.clocks import LiveClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import Message, Tick
+from atrium.actors.market_data import FeedStatus, MarketDataActor, Rejections
+from atrium.actors.market_data.live_websocket import WebSocketFeed, backoff_delay, subscribe_message
+from atrium.config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Message, Tick
 
 #: The 135 trades of the real tick sample; trades 21 and 22 share one millisecond.
 TICKS = [r for r in read("ticksample.csv", format="ticks", symbol="ES")[0] if isinstance(r, Tick)]

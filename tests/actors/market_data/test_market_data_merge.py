@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from market_data_kit import DATA, LOG
 
-from actors.market_data import Rejections, merge_feeds, open_feed
-from config.market_data import FeedConfig
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data import Rejections, merge_feeds, open_feed
+from atrium.config.market_data import FeedConfig
+from atrium.runtime.messages import Bar, Tick
 
 ONE = Decimal(1)
 

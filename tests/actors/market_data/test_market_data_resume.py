@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.market_data import MarketDataActor
-from actors.market_data.live_dedup import TradeDeduplicator, Verdict
-from actors.market_data.resume import Delivered
-from config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
-from runtime.actor import ActorContext
-from runtime.clocks import LiveClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data import MarketDataActor
+from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
+from atrium.actors.market_data.resume import Delivered
+from atrium.config.market_data import FeedConfig, MarketDataConfig, WebSocketConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Bar, Tick
 
 D = Decimal
 S = 1_000_000_000

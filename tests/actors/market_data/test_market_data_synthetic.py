@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from market_data_kit import ns
 
-from actors.market_data import SyntheticFeed
-from config.market_data import SyntheticConfig
-from runtime.messages import Bar
+from atrium.actors.market_data import SyntheticFeed
+from atrium.config.market_data import SyntheticConfig
+from atrium.runtime.messages import Bar
 
 YEAR = 365 * 86_400
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from market_data_kit import ns, read, write
 
-from actors.market_data import aggregate_ticks
-from runtime.messages import Bar, Tick
+from atrium.actors.market_data import aggregate_ticks
+from atrium.runtime.messages import Bar, Tick
 
 
 def _tick(ts: str, price: str, size: str, symbol: str = "ES") -> Tick:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from market_data_kit import ns
 
-from actors.market_data.timestamps import Timestamper
+from atrium.actors.market_data.timestamps import Timestamper
 
 
 def test_pair_when_same_date_and_time_repeat_then_same_result_from_the_caches() -> None:

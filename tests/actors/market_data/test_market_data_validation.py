@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from market_data_kit import ns, read, write
 
-from actors.market_data.rejections import LOGGED_PER_FEED
-from actors.market_data.validation import REASONS, bar_problem, format_ns, tick_problem
-from runtime.errors import FatalInputError
+from atrium.actors.market_data.rejections import LOGGED_PER_FEED
+from atrium.actors.market_data.validation import REASONS, bar_problem, format_ns, tick_problem
+from atrium.runtime.errors import FatalInputError
 
 HEADER = "Datetime,Open,High,Low,Close,Volume"
 GOOD_1 = "2024-01-02T10:00:00,10,11,9,10.5,100"

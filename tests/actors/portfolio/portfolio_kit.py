@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from actors.portfolio import PortfolioActor
-from actors.portfolio.caps import CapInputs, Exposure
-from config.portfolio import PortfolioConfig
-from runtime import ActorContext, Dispatcher, SimClock
-from runtime.messages import (
+from atrium.actors.portfolio import PortfolioActor
+from atrium.actors.portfolio.caps import CapInputs, Exposure
+from atrium.config.portfolio import PortfolioConfig
+from atrium.runtime import ActorContext, Dispatcher, SimClock
+from atrium.runtime.messages import (
     Bar,
     Fill,
     Message,

@@ -8,11 +8,11 @@ import logging
 import pytest
 from portfolio_kit import D, Harness
 
-import actors.portfolio
-from actors.portfolio import PortfolioActor
-from config.portfolio import PortfolioConfig, StrategyBudgetConfig
-from runtime import ActorContext, Dispatcher, SimClock
-from runtime.messages import (
+import atrium.actors.portfolio
+from atrium.actors.portfolio import PortfolioActor
+from atrium.config.portfolio import PortfolioConfig, StrategyBudgetConfig
+from atrium.runtime import ActorContext, Dispatcher, SimClock
+from atrium.runtime.messages import (
     Control,
     ControlCommand,
     Fill,
@@ -28,8 +28,8 @@ WHOLE = {"s1": StrategyBudgetConfig(capital_pct=D(1)), "s2": StrategyBudgetConfi
 
 
 def test_package_when_imported_then_exports_only_the_actor() -> None:
-    assert actors.portfolio.__all__ == ("PortfolioActor",)
-    assert actors.portfolio.PortfolioActor is PortfolioActor
+    assert atrium.actors.portfolio.__all__ == ("PortfolioActor",)
+    assert atrium.actors.portfolio.PortfolioActor is PortfolioActor
     assert set(PortfolioActor.handles()) == {
         "Bar",
         "Tick",

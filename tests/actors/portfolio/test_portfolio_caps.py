@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from portfolio_kit import D, cap_inputs
 
-from actors.portfolio.caps import CapName, Exposure, apply_caps, exposure_caps
-from config.portfolio import PortfolioConfig
-from runtime.messages import Side
+from atrium.actors.portfolio.caps import CapName, Exposure, apply_caps, exposure_caps
+from atrium.config.portfolio import PortfolioConfig
+from atrium.runtime.messages import Side
 
 
 def _caps(

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from portfolio_kit import Harness
 
-from config import ConfigError, parse_config
-from config.portfolio import (
+from atrium.config import ConfigError, parse_config
+from atrium.config.portfolio import (
     CommissionConfig,
     PortfolioConfig,
     StrategyBudgetConfig,

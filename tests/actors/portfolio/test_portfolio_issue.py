@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from portfolio_kit import D, Harness
 
-from config.portfolio import CommissionConfig, StrategyBudgetConfig, SymbolConfig
-from runtime.messages import PortfolioSnapshot
+from atrium.config.portfolio import CommissionConfig, StrategyBudgetConfig, SymbolConfig
+from atrium.runtime.messages import PortfolioSnapshot
 
 WHOLE = {"s1": StrategyBudgetConfig(capital_pct=D(1))}
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from portfolio_kit import D
 
-from actors.portfolio.ledger import InFlight, Ledger
-from runtime.messages import Side
+from atrium.actors.portfolio.ledger import InFlight, Ledger
+from atrium.runtime.messages import Side
 
 
 def _fill(

@@ -10,13 +10,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
-from actors.portfolio import PortfolioActor
-from config.portfolio import PortfolioConfig, StrategyBudgetConfig
-from config.schema import AtriumConfig
-from config.topology import ActorSpecConfig, TopologyConfig, default_actors
-from runtime import SimClock, build_pipeline
-from runtime.actor import Actor
-from runtime.messages import (
+from atrium.actors.portfolio import PortfolioActor
+from atrium.config.portfolio import PortfolioConfig, StrategyBudgetConfig
+from atrium.config.schema import AtriumConfig
+from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
+from atrium.runtime import SimClock, build_pipeline
+from atrium.runtime.actor import Actor
+from atrium.runtime.messages import (
     Bar,
     Control,
     Fill,

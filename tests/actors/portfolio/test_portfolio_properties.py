@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from portfolio_kit import D, Harness
 
-from actors.portfolio.ledger import Ledger
-from config.portfolio import (
+from atrium.actors.portfolio.ledger import Ledger
+from atrium.config.portfolio import (
     CommissionConfig,
     PortfolioConfig,
     StrategyBudgetConfig,
     SymbolConfig,
 )
-from runtime.messages import (
+from atrium.runtime.messages import (
     Bar,
     Control,
     Fill,

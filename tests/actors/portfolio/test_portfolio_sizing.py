@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from portfolio_kit import D, cap_inputs
 
-from actors.portfolio.caps import Exposure, floor_lots
-from actors.portfolio.sizing import (
+from atrium.actors.portfolio.caps import Exposure, floor_lots
+from atrium.actors.portfolio.sizing import (
     Denial,
     Sized,
     leg_commission,
@@ -20,8 +20,8 @@ from actors.portfolio.sizing import (
     size_intent,
     stop_distance,
 )
-from config.portfolio import CommissionConfig, PortfolioConfig, StrategyBudgetConfig
-from runtime.messages import OrderIntent, Side
+from atrium.config.portfolio import CommissionConfig, PortfolioConfig, StrategyBudgetConfig
+from atrium.runtime.messages import OrderIntent, Side
 
 NO_COMMISSION = CommissionConfig()
 

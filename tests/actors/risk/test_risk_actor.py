@@ -10,14 +10,14 @@ import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
-from actors.risk import RiskActor
-from actors.risk.state import NS_PER_DAY
-from config.risk import RiskConfig, SymbolRiskConfig
-from config.topology import default_actors
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import (
+from atrium.actors.risk import RiskActor
+from atrium.actors.risk.state import NS_PER_DAY
+from atrium.config.risk import RiskConfig, SymbolRiskConfig
+from atrium.config.topology import default_actors
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import (
     Bar,
     Control,
     ControlCommand,
@@ -158,7 +158,7 @@ def _kinds(messages: list[Message]) -> list[str]:
 
 def test_handles_when_topology_default_then_every_subscribed_kind_has_a_handler() -> None:
     spec = default_actors()["risk"]
-    assert spec.cls == "actors.risk:RiskActor"
+    assert spec.cls == "atrium.actors.risk:RiskActor"
     assert set(spec.subscribes) <= set(RiskActor.handles())
 
 

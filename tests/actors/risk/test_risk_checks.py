@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from actors.risk.checks import (
+from atrium.actors.risk.checks import (
     check_order_notional,
     check_order_rate,
     check_price_band,
     check_trading_state,
     notional_price,
 )
-from runtime.messages import OrderType, Side, SizedOrder, SizingExplanation, TradingState
+from atrium.runtime.messages import OrderType, Side, SizedOrder, SizingExplanation, TradingState
 
 D = Decimal
 BAND = D("0.1")

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from config import ConfigError, parse_config
-from config.risk import RiskConfig, SymbolRiskConfig
+from atrium.config import ConfigError, parse_config
+from atrium.config.risk import RiskConfig, SymbolRiskConfig
 
 D = Decimal
 

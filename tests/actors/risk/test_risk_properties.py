@@ -8,13 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from actors.risk import RiskActor
-from actors.risk.state import LossLimit, TradingStateMachine
-from config.risk import RiskConfig
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import (
+from atrium.actors.risk import RiskActor
+from atrium.actors.risk.state import LossLimit, TradingStateMachine
+from atrium.config.risk import RiskConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import (
     Bar,
     Message,
     Order,

@@ -5,9 +5,15 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from actors.risk.state import NS_PER_DAY, LossLimit, StateChange, TradingStateMachine, utc_day
-from config.risk import LimitAction
-from runtime.messages import TradingState
+from atrium.actors.risk.state import (
+    NS_PER_DAY,
+    LossLimit,
+    StateChange,
+    TradingStateMachine,
+    utc_day,
+)
+from atrium.config.risk import LimitAction
+from atrium.runtime.messages import TradingState
 
 D = Decimal
 HOUR = 3_600_000_000_000

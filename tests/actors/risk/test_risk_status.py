@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from prometheus_client import CollectorRegistry
 
-from actors.risk import RiskActor
-from config.risk import RiskConfig, SymbolRiskConfig
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import Control, ControlCommand, PortfolioSnapshot
+from atrium.actors.risk import RiskActor
+from atrium.config.risk import RiskConfig, SymbolRiskConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Control, ControlCommand, PortfolioSnapshot
 
 D = Decimal
 # 2024-01-02 14:30 UTC

@@ -10,14 +10,14 @@ import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
-from actors.strategy import Strategy, StrategyActor
-from config.base import ConfigBase
-from config.loader import ConfigError
-from config.strategy import StrategyConfig
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import (
+from atrium.actors.strategy import Strategy, StrategyActor
+from atrium.config.base import ConfigBase
+from atrium.config.loader import ConfigError
+from atrium.config.strategy import StrategyConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import (
     Bar,
     Fill,
     Message,

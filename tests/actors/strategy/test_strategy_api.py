@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from actors.strategy import NoParams, Strategy, StrategyContext
-from runtime.clocks import SimClock
-from runtime.messages import OrderIntent, PositionUpdate
+from atrium.actors.strategy import NoParams, Strategy, StrategyContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.messages import OrderIntent, PositionUpdate
 
 T0 = 1_700_000_000_000_000_000
 

@@ -19,17 +19,17 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.strategy import StrategyActor, StrategyContext
-from actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
-from config.strategy import StrategyConfig
-from runtime.actor import ActorContext
-from runtime.clocks import SimClock
-from runtime.dispatch import Dispatcher
-from runtime.messages import Bar, Fill, Message, OrderDenied, OrderIntent, PositionUpdate
+from atrium.actors.strategy import StrategyActor, StrategyContext
+from atrium.actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
+from atrium.config.strategy import StrategyConfig
+from atrium.runtime.actor import ActorContext
+from atrium.runtime.clocks import SimClock
+from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.messages import Bar, Fill, Message, OrderDenied, OrderIntent, PositionUpdate
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
-EMA_CROSS = "actors.strategy.bundled.ema_cross:EmaCross"
-MOMENTUM = "actors.strategy.bundled.momentum_atr:MomentumAtr"
+EMA_CROSS = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+MOMENTUM = "atrium.actors.strategy.bundled.momentum_atr:MomentumAtr"
 DAY_NS = 86_400 * 10**9
 
 

@@ -10,14 +10,14 @@ from typing import Any
 import msgspec
 import pytest
 
-from actors.strategy import LoadedStrategy, NoParams, Strategy, load_strategies
-from actors.strategy.bundled.ema_cross import EmaCross, EmaCrossParams
-from actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
-from config.loader import ConfigError
-from config.strategy import StrategyConfig
+from atrium.actors.strategy import LoadedStrategy, NoParams, Strategy, load_strategies
+from atrium.actors.strategy.bundled.ema_cross import EmaCross, EmaCrossParams
+from atrium.actors.strategy.bundled.momentum_atr import MomentumAtr, MomentumAtrParams
+from atrium.config.loader import ConfigError
+from atrium.config.strategy import StrategyConfig
 
-EMA_CROSS = "actors.strategy.bundled.ema_cross:EmaCross"
-MOMENTUM = "actors.strategy.bundled.momentum_atr:MomentumAtr"
+EMA_CROSS = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+MOMENTUM = "atrium.actors.strategy.bundled.momentum_atr:MomentumAtr"
 
 
 class NotConfigParams(Strategy[NoParams]):
@@ -36,12 +36,12 @@ def test_load_when_toml_table_then_params_typed_with_decimals_and_floats() -> No
     data = tomllib.loads(
         """
         [strategies.trend]
-        class = "actors.strategy.bundled.momentum_atr:MomentumAtr"
+        class = "atrium.actors.strategy.bundled.momentum_atr:MomentumAtr"
         symbols = ["NVDA", "ORCL"]
         params = { atr_stop_multiplier = 2.5, risk_pct = 0.01, allow_short = true }
 
         [strategies.cross]
-        class = "actors.strategy.bundled.ema_cross:EmaCross"
+        class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
         symbols = ["NVDA"]
         params = { fast = 5, slow = 20, quantity = 10 }
         """,
@@ -124,7 +124,7 @@ def test_params_when_defaults_then_documented_values() -> None:
             "strategies.trend.params.fast: must be < slow, got fast=26, slow=26",
         ),
         (
-            "actors.strategy:Strategy",
+            "atrium.actors.strategy:Strategy",
             {"period": 3},
             "strategies.trend.params.period: unknown key (check the spelling)",
         ),
@@ -148,23 +148,23 @@ def _escape(text: str) -> str:
     ("path", "message"),
     [
         (
-            "actors.strategy.bundled.ema_cross",
+            "atrium.actors.strategy.bundled.ema_cross",
             "strategies.trend.class: expected 'module:Name', got "
-            "'actors.strategy.bundled.ema_cross'",
+            "'atrium.actors.strategy.bundled.ema_cross'",
         ),
         (
-            "actors.strategy.bundled.ema_cross:EmaCros",
-            "strategies.trend.class: module 'actors.strategy.bundled.ema_cross' has no "
+            "atrium.actors.strategy.bundled.ema_cross:EmaCros",
+            "strategies.trend.class: module 'atrium.actors.strategy.bundled.ema_cross' has no "
             "attribute 'EmaCros'",
         ),
         (
-            "actors.strategy.bundled.ema_cross:EmaCrossParams",
-            "strategies.trend.class: 'actors.strategy.bundled.ema_cross:EmaCrossParams' is "
+            "atrium.actors.strategy.bundled.ema_cross:EmaCrossParams",
+            "strategies.trend.class: 'atrium.actors.strategy.bundled.ema_cross:EmaCrossParams' is "
             "not a Strategy subclass",
         ),
         (
-            "runtime.loading:load_object",
-            "strategies.trend.class: 'runtime.loading:load_object' is not a Strategy subclass",
+            "atrium.runtime.loading:load_object",
+            "strategies.trend.class: 'atrium.runtime.loading:load_object' is not a Strategy subclass",
         ),
     ],
 )
