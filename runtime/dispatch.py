@@ -92,6 +92,8 @@ class Dispatcher:
         self._abandoned = False
         self._since_yield = 0
         self._after_settle: list[Callable[[], None]] = []
+        # A handler's crash :meth:`_settle_now` met, for :meth:`_settle` to deal with.
+        self._crash: tuple[Mailbox, Message, Exception] | None = None
 
     # -- wiring --------------------------------------------------------------------------
 
@@ -192,7 +194,10 @@ class Dispatcher:
 
     async def publish(self, message: Message, sender: str) -> None:
         """Take one input: record it, deliver it (venue first), handle it to quiescence."""
-        await self._enter()
+        if not self._can_enter():
+            await self._enter()
+        else:
+            self._busy = True
         try:
             started, orders = time.perf_counter_ns(), self.orders_published
             self.record(message)
@@ -201,15 +206,18 @@ class Dispatcher:
                 venue, others = self._market_route(cls, sender)
                 if venue:
                     self.deliver(message, venue)
-                    await self._settle()
+                    if not self._settle_now():
+                        await self._settle()
                 self.deliver(message, others)
-                await self._settle()
+                if not self._settle_now():
+                    await self._settle()
                 observe = self.on_order_latency
                 if observe is not None and self.orders_published != orders:
                     observe((time.perf_counter_ns() - started) / 1e9)
             else:
                 self.deliver(message, self.targets(message, sender))
-                await self._settle()
+                if not self._settle_now():
+                    await self._settle()
         finally:
             self._leave()
 
@@ -280,6 +288,13 @@ class Dispatcher:
             raise RuntimeStopped
         self._busy = True
 
+    def _can_enter(self) -> bool:
+        """True when an input may enter without waiting: what :meth:`_enter` would find
+        at once, checked without making a coroutine (most inputs of a replay)."""
+        if self._busy or self._abandoned:
+            return False
+        return not any(gate.blocked for gate in self._gates)
+
     def _leave(self) -> None:
         self._busy = False
         if self.on_settled is not None and not self._queue:
@@ -307,55 +322,78 @@ class Dispatcher:
             callback()
 
     async def _settle(self) -> None:
-        """Handle until nothing waits; commit first where the barrier asks for it."""
-        queue, barrier = self._queue, self.barrier
+        """Handle until nothing waits, awaiting what :meth:`_settle_now` cannot: a commit
+        the barrier asks for, a turn for the event loop, a crashed handler's supervisor."""
+        barrier = self.barrier
         while not self._abandoned:
+            crash, self._crash = self._crash, None
+            if crash is None:
+                if self._since_yield >= self.max_batch:
+                    self._since_yield = 0
+                    await anyio.lowlevel.checkpoint()  # the journal writer and HTTP get a turn
+                if barrier is not None and barrier.commit_pending:
+                    await barrier.commit()
+                if self._settle_now():
+                    return
+                continue
+            mailbox, message, exc = crash
+            if self.on_crash is None or not await self.on_crash(mailbox, message, exc):
+                self.abandon()
+                return
+
+    def _settle_now(self) -> bool:
+        """Handle what waits without awaiting; True when settled.
+
+        False leaves the rest to :meth:`_settle`: a commit is due, the event loop is owed
+        a turn, or a handler raised (the crash is handled there, after an await).
+        """
+        queue = self._queue
+        barrier = self.barrier
+        while True:
             if not queue:
                 if not self._after_settle:
-                    return
+                    return True
                 self.run_after_settle()
                 continue
+            if self._since_yield >= self.max_batch:
+                return False
             if barrier is not None and barrier.commit_pending:
-                await barrier.commit()
+                return False
             crash = self._handle_some()
             if crash is not None:
-                mailbox, message, exc = crash
-                if self.on_crash is None or not await self.on_crash(mailbox, message, exc):
-                    self.abandon()
-                    return
-            if self._since_yield >= self.max_batch:
-                self._since_yield = 0
-                await anyio.lowlevel.checkpoint()  # the journal writer and HTTP get a turn
+                self._crash = crash
+                return False
 
     def _handle_some(self) -> tuple[Mailbox, Message, Exception] | None:
         """Handle queued messages until none is left, a commit is due or a handler raised.
 
-        The hot loop of the runtime: locals are bound once for it (a profile named it).
+        The hot loop of the runtime: locals are bound once for it, and the batch limit is
+        counted down instead of compared against an attribute (a profile named both).
         """
         queue, barrier = self._queue, self.barrier
         popleft = queue.popleft
-        handled = 0
+        budget = self.max_batch
         try:
             while queue:
-                mailbox, message = self.handling = popleft()
+                entry = self.handling = popleft()
+                mailbox, message = entry
                 mailbox.depth -= 1
                 actor = mailbox.actor
                 if actor is None:
                     raise RuntimeError(f"{mailbox.name} got a message with no actor running")
                 handler = actor.handlers.get(type(message))
+                stats = mailbox.stats
                 if handler is not None:
                     try:
                         handler(actor, message)
                     except Exception as exc:
-                        mailbox.stats.failed += 1
+                        stats.failed += 1
                         return mailbox, message, exc
-                mailbox.stats.processed += 1
-                handled += 1
-                if barrier is not None and barrier.commit_pending:
-                    break
-                if handled >= self.max_batch:
+                stats.processed += 1
+                budget -= 1
+                if not budget or (barrier is not None and barrier.commit_pending):
                     break
             return None
         finally:
-            self._since_yield += handled
+            self._since_yield += self.max_batch - budget
             self.handling = None

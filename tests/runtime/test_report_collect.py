@@ -5,12 +5,23 @@ from __future__ import annotations
 import csv
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from atrium.runtime.codec import encode
-from atrium.runtime.messages import Bar, Fill, Message, PositionUpdate
-from atrium.runtime.reports.collect import TRADES_SHOWN, collect
+from atrium.runtime.messages import (
+    Bar,
+    Fill,
+    Message,
+    PortfolioSnapshot,
+    PositionUpdate,
+    SymbolPosition,
+)
+from atrium.runtime.reports.collect import TRADES_SHOWN, RunCollector, collect, iso_time
 from atrium.runtime.reports.html import write_report
 
 D = Decimal
@@ -70,3 +81,54 @@ def test_collect_when_more_fills_than_shown_then_csv_has_all_and_page_says_so(
     page = (tmp_path / "report.html").read_text()
     assert f"First {TRADES_SHOWN} of {FILLS} fills; all are in trades.csv." in page
     assert page.count("<tr><td>") == TRADES_SHOWN
+
+
+def _bar(ts: int, close: str) -> Bar:
+    price = Decimal(close)
+    return Bar(
+        ts=ts, symbol="SYM", open=price, high=price, low=price, close=price, volume=Decimal(1)
+    )
+
+
+def test_equity_rows_when_account_moves_then_flat_then_values_worked_by_hand(
+    tmp_path: Path,
+) -> None:
+    minute = 60_000_000_000
+    with RunCollector(tmp_path, Decimal(100_000)) as collector:
+        collector.add(_bar(0, "10"))
+        collector.add(_bar(minute, "11"))  # a bar is recorded before the fills it causes
+        # Bought 100 at 10 (the mark before): cash 99,000, equity 100,000, gross 1,000.
+        collector.add(
+            PortfolioSnapshot(
+                ts=minute,
+                equity=Decimal(100_000),
+                cash=Decimal(99_000),
+                gross_exposure=Decimal(1_000),
+                net_exposure=Decimal(1_000),
+                realized_pnl=Decimal(0),
+                unrealized_pnl=Decimal(0),
+                peak_equity=Decimal(100_000),
+                drawdown=Decimal(0),
+                positions=(
+                    SymbolPosition(symbol="SYM", quantity=Decimal(100), mark_price=Decimal(10)),
+                ),
+            )
+        )
+        collector.add(_bar(2 * minute, "9"))  # -200: 99,900, 200 / 100,100 below the peak
+        collector.add(_bar(3 * minute + 1_000, "9"))  # unchanged: the row before again
+    rows = (tmp_path / "equity.csv").read_text().splitlines()
+    assert rows == [
+        "time,equity,cash,gross_exposure,drawdown",
+        "1970-01-01T00:00:00Z,100000,100000,0,0.000000",
+        # marked at 11: +100, equity 100,100, the new peak
+        "1970-01-01T00:01:00Z,100100,99000,1100,0.000000",
+        "1970-01-01T00:02:00Z,99900,99000,900,0.001998",
+        "1970-01-01T00:03:00.000001Z,99900,99000,900,0.001998",
+    ]
+
+
+@given(st.integers(min_value=-2_208_988_800 * 10**9, max_value=7_258_118_399 * 10**9))
+def test_iso_time_when_compared_with_datetime_then_equal(ts: int) -> None:
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts // 1000)
+    fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
+    assert iso_time(ts) == moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
