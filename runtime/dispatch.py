@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Final, Protocol
 
 import anyio
@@ -73,7 +73,9 @@ class Dispatcher:
         # Per sender and market data type: (venue mailboxes, the others).
         self._market_routes: dict[tuple[str, type[Message]], tuple[Route, Route]] = {}
         self._queue: deque[tuple[Mailbox, Message]] = deque()
-        self._taps: list[Tap] = []
+        self._taps: list[tuple[Tap, frozenset[type[Message]] | None]] = []
+        # Per message type, the taps that see it (filled on first use).
+        self._taps_of: dict[type[Message], tuple[Tap, ...]] = {}
         self._gates: list[Gate] = []
         self.barrier: CommitBarrier | None = None
         self.on_crash: CrashHandler | None = None
@@ -118,13 +120,17 @@ class Dispatcher:
             routes.clear()  # in place: actors hold these dicts
         self._market_routes.clear()
 
-    def add_tap(self, tap: Tap) -> None:
-        """Call ``tap(message)`` for every published message, in publication order."""
-        self._taps.append(tap)
+    def add_tap(self, tap: Tap, kinds: Collection[type[Message]] | None = None) -> None:
+        """Call ``tap(message)`` for every published message of ``kinds`` (None: every
+        kind), in publication order."""
+        self._taps.append((tap, None if kinds is None else frozenset(kinds)))
+        self._taps_of.clear()
 
     def remove_tap(self, tap: Tap) -> None:
         """Stop calling ``tap`` (recovery swaps its verifier for the journal)."""
-        self._taps.remove(tap)
+        index = next(i for i, (each, _) in enumerate(self._taps) if each == tap)
+        del self._taps[index]
+        self._taps_of.clear()
 
     def add_gate(self, gate: Gate) -> None:
         """Make inputs wait while ``gate`` is blocked."""
@@ -164,9 +170,11 @@ class Dispatcher:
     def record(self, message: Message) -> None:
         """Count ``message`` as published and show it to the taps (the journal)."""
         self.published += 1
-        if type(message) is Order:
+        cls = type(message)
+        if cls is Order:
             self.orders_published += 1
-        for tap in self._taps:
+        taps = self._taps_of.get(cls)
+        for tap in self._tap_route(cls) if taps is None else taps:
             tap(message)
 
     def deliver(self, message: Message, targets: Route) -> None:
@@ -180,15 +188,28 @@ class Dispatcher:
 
     def emit(self, message: Message, routes: dict[type[Message], Route], sender: str) -> None:
         """Record and deliver what a handler published, the route looked up in the
-        sender's own cache (the hot path: :meth:`record` is inlined here)."""
+        sender's own cache (the hot path: :meth:`record` and :meth:`deliver` are inlined
+        here)."""
         self.published += 1
         cls = type(message)
         if cls is Order:
             self.orders_published += 1
-        for tap in self._taps:
+        taps = self._taps_of.get(cls)
+        for tap in self._tap_route(cls) if taps is None else taps:
             tap(message)
         targets = routes.get(cls)
-        self.deliver(message, self.targets(message, sender) if targets is None else targets)
+        append = self._queue.append
+        for mailbox in self.targets(message, sender) if targets is None else targets:
+            if mailbox.depth >= mailbox.capacity:
+                raise mailbox.overflow()
+            mailbox.depth += 1
+            append((mailbox, message))
+
+    def _tap_route(self, cls: type[Message]) -> tuple[Tap, ...]:
+        taps = self._taps_of[cls] = tuple(
+            tap for tap, kinds in self._taps if kinds is None or cls in kinds
+        )
+        return taps
 
     # -- inputs --------------------------------------------------------------------------
 

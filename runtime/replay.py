@@ -130,7 +130,7 @@ async def _replay_into(
     pipeline.dispatcher.add_tap(journal.record)
     pipeline.dispatcher.add_gate(journal)
     collector = RunCollector(staging, Decimal(config.portfolio.initial_capital))
-    pipeline.dispatcher.add_tap(collector.add)
+    pipeline.dispatcher.add_tap(collector.add, kinds=RunCollector.KINDS)
     started = time.perf_counter()
     progress = options.progress and "market_data" in pipeline.slots  # a role may send none
     # Signals are held until the journal is closed (see Supervisor.watch_signals).

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 
 from atrium.runtime.codec import decode
 from atrium.runtime.messages import (
@@ -148,6 +148,21 @@ class RunCollector:
     order it was sent, without reading the journal back; :func:`collect` feeds it from a
     journal instead. Memory stays bounded whatever the run's length.
     """
+
+    #: The kinds :meth:`add` reads (a tap for these only spares a call per other message).
+    KINDS: ClassVar[frozenset[type[Message]]] = frozenset(
+        (
+            Bar,
+            Tick,
+            PortfolioSnapshot,
+            SizedOrder,
+            Order,
+            OrderDenied,
+            OrderUpdate,
+            Fill,
+            PositionUpdate,
+        )
+    )
 
     def __init__(self, out_dir: Path, initial_equity: Decimal) -> None:
         self.record = RunRecord(

@@ -197,3 +197,19 @@ async def test_deliver_when_past_capacity_then_overflow_names_the_key() -> None:
     ):
         dispatcher.deliver(_bar(3), (mailbox,))
     assert mailbox.depth == 2
+
+
+async def test_tap_when_given_kinds_then_sees_only_those_in_order() -> None:
+    dispatcher = Dispatcher()
+    everything: list[Message] = []
+    controls: list[Message] = []
+    dispatcher.add_tap(everything.append)
+    dispatcher.add_tap(controls.append, kinds=[Control])
+    bar = _bar(1)
+    halt = Control(ts=2, command="halt")
+    await dispatcher.publish(bar, "feed")
+    await dispatcher.publish(halt, "operator")
+    dispatcher.remove_tap(everything.append)
+    await dispatcher.publish(Control(ts=3, command="resume"), "operator")
+    assert everything == [bar, halt]
+    assert [message.ts for message in controls] == [2, 3]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import csv
+import inspect
 import sqlite3
+import textwrap
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -132,3 +135,15 @@ def test_iso_time_when_compared_with_datetime_then_equal(ts: int) -> None:
     moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=ts // 1000)
     fraction = f".{moment.microsecond:06d}" if moment.microsecond else ""
     assert iso_time(ts) == moment.strftime("%Y-%m-%dT%H:%M:%S") + fraction + "Z"
+
+
+def test_collector_kinds_when_compared_with_its_match_cases_then_equal() -> None:
+    """The replay taps the collector for ``KINDS`` only: a case missing there is never hit."""
+    source = inspect.getsource(RunCollector.add)
+    tree = ast.parse(textwrap.dedent(source))
+    matched = {
+        node.cls.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Name)
+    }
+    assert matched == {kind.__name__ for kind in RunCollector.KINDS}
