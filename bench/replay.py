@@ -27,6 +27,12 @@ STRATEGIES: dict[str, dict[str, Any]] = {
         "symbols": ["SYN"],
         "params": {"fast": 4, "slow": 12, "allow_short": True},
     },
+    # The performance issue's figure: EMA 10/20, long and short, reversing on each cross.
+    "ema_cross_10_20": {
+        "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
+        "symbols": ["SYN"],
+        "params": {"fast": 10, "slow": 20, "allow_short": True},
+    },
     # Slow EMAs that never get the chance to cross: the pipeline without order flow.
     "idle": {
         "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
