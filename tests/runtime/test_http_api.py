@@ -135,7 +135,7 @@ async def test_get_limits_when_portfolio_raises_then_500_with_ok_false(
         raise RuntimeError("secret internals")
 
     async with running() as service:
-        monkeypatch.setattr(service.view.actor("portfolio"), "limits", broken)
+        monkeypatch.setattr(service.pipeline.slots["portfolio"].actor, "limits", broken)
         with caplog.at_level(logging.ERROR, logger="atrium.http"):
             answer = await service.get("/api/portfolio/limits")
 
@@ -328,7 +328,7 @@ async def test_request_when_handler_raises_then_500_without_traceback_and_logged
         raise RuntimeError("secret internals")
 
     async with running() as service:
-        monkeypatch.setattr(service.view.actor("portfolio"), "positions", broken)
+        monkeypatch.setattr(service.pipeline.slots["portfolio"].actor, "positions", broken)
         with caplog.at_level(logging.ERROR, logger="atrium.http"):
             async with service.http.get("/api/portfolio/positions") as response:
                 status, body = response.status, await response.text()
