@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
-import sqlite3
-from contextlib import closing
+import re
 from decimal import Decimal
 from pathlib import Path
 
-from atrium.runtime.codec import encode
+import anyio
+import pytest
+
+from atrium.runtime.journal import Journal, JournalError
 from atrium.runtime.messages import Bar, Fill, Message, PositionUpdate
 from atrium.runtime.reports.collect import TRADES_SHOWN, collect
 from atrium.runtime.reports.html import write_report
@@ -18,13 +20,17 @@ FILLS = TRADES_SHOWN + 100
 
 
 def _journal(path: Path, messages: list[Message]) -> None:
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?)",
-            [(seq, encode(m)) for seq, m in enumerate(messages, start=1)],
-        )
-        db.commit()
+    """A one-session journal of ``messages``, written by :class:`Journal` itself."""
+
+    async def write() -> None:
+        journal = Journal(path)
+        await journal.open()
+        await journal.begin_session(mode="replay", version="0.1.0", fingerprint="f")
+        for message in messages:
+            journal.record(message)
+        await journal.close()
+
+    anyio.run(write)
 
 
 def _session() -> list[Message]:
@@ -70,3 +76,13 @@ def test_collect_when_more_fills_than_shown_then_csv_has_all_and_page_says_so(
     page = (tmp_path / "report.html").read_text()
     assert f"First {TRADES_SHOWN} of {FILLS} fills; all are in trades.csv." in page
     assert page.count("<tr><td>") == TRADES_SHOWN
+
+
+def test_collect_when_file_is_no_journal_then_journal_error_and_file_left_alone(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.sqlite"
+
+    with pytest.raises(JournalError, match=f"^{re.escape(str(missing))}: no such file$"):
+        collect(missing, tmp_path, D(100_000))
+    assert not missing.exists()
