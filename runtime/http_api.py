@@ -180,7 +180,7 @@ class _MetricsText:
     def render(self) -> bytes:
         now = time.monotonic()
         if now >= self._expires:
-            # The portfolio recomputes its gauges at most once a (clock) second on the hot
+            # Some gauges (the portfolio's) are computed only when read, never on the hot
             # path; a scrape asks for current values.
             self._view.refresh_metrics()
             self._body = generate_latest(self._registry)
