@@ -14,10 +14,11 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry
 
+from atrium.runtime.capabilities import Capabilities, Capability
 from atrium.runtime.clocks import Clock
 from atrium.runtime.codec import MESSAGE_TYPES
 from atrium.runtime.dispatch import Dispatcher
@@ -27,6 +28,7 @@ __all__ = ("Actor", "ActorContext", "ActorStats", "Mode")
 
 Mode = Literal["live", "replay"]
 Handler = Callable[[Any, Any], None]
+_T = TypeVar("_T")
 
 
 def _snake(name: str) -> str:
@@ -57,6 +59,16 @@ class ActorContext:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
     mode: Mode = "live"
     stats: ActorStats = field(default_factory=ActorStats)
+    #: The pipeline's registry of what actors offer the runtime (see :meth:`provide`).
+    capabilities: Capabilities = field(default_factory=Capabilities)
+
+    def provide(self, capability: Capability[_T], provider: _T) -> None:
+        """Offer ``provider`` to the runtime as this actor's ``capability``.
+
+        Called as the actor is made, once it is whole: a restarted instance offers itself
+        again and replaces the one that failed.
+        """
+        self.capabilities.provide(capability, self.name, provider)
 
 
 class Actor:

@@ -42,7 +42,6 @@ Every answer is JSON (``/metrics`` aside): Decimals as strings in plain notation
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import json
 import logging
@@ -181,10 +180,9 @@ class _MetricsText:
     def render(self) -> bytes:
         now = time.monotonic()
         if now >= self._expires:
-            # The portfolio recomputes its gauges at most once a (clock) second on the hot
+            # Some gauges (the portfolio's) are computed only when read, never on the hot
             # path; a scrape asks for current values.
-            with contextlib.suppress(LookupError):
-                self._view.query("portfolio", "refresh_metrics")
+            self._view.refresh_metrics()
             self._body = generate_latest(self._registry)
             self._expires = now + self._ttl
         return self._body
@@ -211,10 +209,10 @@ async def _readyz(request: web.Request) -> web.Response:
     return _json(readiness, 200 if readiness["ready"] else 503)
 
 
-def _query(request: web.Request, actor: str, method: str) -> web.Response:
-    """``actor.method()`` as JSON; 503 while the actor has no running instance."""
+def _query(request: web.Request, view: Callable[[ServiceView], Any]) -> web.Response:
+    """``view`` of the service as JSON; 503 while no actor offers it."""
     try:
-        document = request.app[_VIEW].query(actor, method)
+        document = view(request.app[_VIEW])
     except LookupError as exc:
         return _error(503, str(exc))
     return _json(document)
@@ -223,7 +221,7 @@ def _query(request: web.Request, actor: str, method: str) -> web.Response:
 async def _limits(request: web.Request) -> web.Response:
     """The portfolio's limits after ``"ok": true``; ``"ok": false`` and the error when not."""
     try:
-        document = request.app[_VIEW].query("portfolio", "limits")
+        document = request.app[_VIEW].limits()
     except LookupError as exc:
         return _json({"ok": False, "error": str(exc)}, 503)
     except Exception:
@@ -233,7 +231,7 @@ async def _limits(request: web.Request) -> web.Response:
 
 
 async def _positions(request: web.Request) -> web.Response:
-    return _query(request, "portfolio", "positions")
+    return _query(request, ServiceView.positions)
 
 
 async def _orders(request: web.Request) -> web.Response:
@@ -241,11 +239,11 @@ async def _orders(request: web.Request) -> web.Response:
     if status not in _ORDER_STATUSES:
         allowed = ", ".join(_ORDER_STATUSES)
         return _error(400, f"status: expected one of {allowed}, got {status!r}")
-    return _query(request, "execution", "open_orders")
+    return _query(request, ServiceView.open_orders)
 
 
 async def _risk(request: web.Request) -> web.Response:
-    return _query(request, "risk", "status")
+    return _query(request, ServiceView.trading_status)
 
 
 # -- controls --------------------------------------------------------------------------
@@ -336,7 +334,7 @@ def _control_handler(command: ControlCommand) -> _Handler:
         log.info("control %s from %s: %s", command, request.remote, reason or "no reason given")
         await view.control(command, reason)
         request.app[_METRICS].invalidate()
-        state = view.query("risk", "status")["trading_state"]
+        state = view.trading_status()["trading_state"]
         return _json({"command": command, "trading_state": state})
 
     return handle

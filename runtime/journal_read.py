@@ -1,9 +1,11 @@
 """Read an Atrium journal without changing it: open, check its versions, stream its events.
 
-Every reader of a journal file goes through here (``atrium journal``, recovery, the
-journal market data feed), so a bad file is described the same way everywhere: a
-:class:`~runtime.journal.JournalError` whose message starts with the file as the user
-named it and says what is wrong with it.
+Readers of a journal file go through here (``atrium journal``, the start-up check, the
+reports' ``collect``, the journal market data feed), so a bad file is described the same
+way everywhere: a :class:`~runtime.journal.JournalError` whose message starts with the
+file as the user named it and says what is wrong with it. Recovery reads on a read-only
+connection of its own, so that its refusals can say where the re-run stopped and what
+to salvage.
 
 The file is opened with SQLite's ``mode=ro``: nothing is created, written or checkpointed,
 and the journal's bytes stay as they were. A journal is in WAL mode, and a WAL reader needs

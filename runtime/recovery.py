@@ -22,8 +22,9 @@ already holds events:
    They are stamped with the time of the last recorded event, as the rest of that
    input's effects were: an order appended there fills on the next recorded bar, as it
    would have.
-4. **Reconciliation.** Execution compares its open orders with the venue's order-status
-   report; on any disagreement :func:`resume_session` publishes (and journals) a
+4. **Reconciliation.** Every actor that offers a ``RECONCILER`` checks its state against
+   the outside world (execution: its open orders against the venue's order-status
+   report); on any disagreement :func:`resume_session` publishes (and journals) a
    ``halt`` control with source ``recovery``, so the service comes up with trading
    halted for an operator to check.
 """
@@ -45,6 +46,7 @@ import msgspec
 
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.actor import Actor
+from atrium.runtime.capabilities import RECONCILER
 from atrium.runtime.clocks import Clock, LiveClock
 from atrium.runtime.codec import decode, encode
 from atrium.runtime.dispatch import OPERATOR
@@ -232,7 +234,7 @@ async def recover(
         await rerun.run()
     finally:
         connection.close()
-    discrepancies = tuple(_reconcile(actors))
+    discrepancies = tuple(_reconcile(pipeline))
     for line in discrepancies:
         log.error("reconciliation: %s", line)
     report = RecoveryReport(
@@ -462,8 +464,6 @@ def _difference(path: Path, seq: int, kind: str, payload: bytes, message: Messag
     )
 
 
-def _reconcile(actors: dict[str, Actor]) -> Iterator[str]:
-    for actor in actors.values():
-        reconcile = getattr(actor, "reconcile", None)
-        if callable(reconcile):
-            yield from reconcile()
+def _reconcile(pipeline: Pipeline) -> Iterator[str]:
+    for reconciler in pipeline.capabilities.every(RECONCILER):
+        yield from reconciler.reconcile()

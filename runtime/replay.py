@@ -13,6 +13,7 @@ import shutil
 import signal
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.console import Console
 
 from atrium.config.market_data import FeedConfig, MarketDataConfig
 from atrium.config.schema import AtriumConfig
+from atrium.runtime.capabilities import FEED_REPORT, FeedReport
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
@@ -164,9 +166,9 @@ def _write_outputs(
     stats = record.curve.performance(config.replay.risk_free_rate)
     closed = record.wins + record.losses
     first, last = record.curve.first_ts, record.curve.last_ts
-    slot = pipeline.slots.get("market_data")
-    rejected_counts = getattr(slot.actor if slot else None, "rejected_counts", None)
-    rejected: dict[str, int] = rejected_counts() if callable(rejected_counts) else {}
+    rejected: Counter[str] = Counter()
+    for feed in pipeline.capabilities.every(FEED_REPORT):
+        rejected.update(feed.rejected_counts())
     summary: dict[str, Any] = {
         "initial_equity": str(initial),
         "final_equity": str(record.final_equity),
@@ -206,12 +208,10 @@ def _round(value: Any) -> Any:
 
 
 async def _show_progress(pipeline: Pipeline, started: float) -> None:
-    slot = pipeline.slots.get("market_data")
-
     def update() -> None:
-        actor = slot.actor if slot else None
-        if actor is not None and hasattr(actor, "progress"):
-            done, total = actor.progress()
+        feeds = pipeline.capabilities.every(FEED_REPORT)
+        if feeds:
+            done, total = _progress(feeds)
             bar.update(done, total, time.perf_counter() - started)
 
     with ReplayProgress(Console(stderr=True)) as bar:
@@ -221,6 +221,13 @@ async def _show_progress(pipeline: Pipeline, started: float) -> None:
                 update()
         finally:
             update()  # when cancelled at the end: the final figures, not the last sample's
+
+
+def _progress(feeds: list[FeedReport]) -> tuple[int, int | None]:
+    """Records sent, and in all (None while any feed's total is unknown), over every feed."""
+    figures = [feed.progress() for feed in feeds]
+    totals = [total for _, total in figures if total is not None]
+    return sum(done for done, _ in figures), sum(totals) if len(totals) == len(figures) else None
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:

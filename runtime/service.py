@@ -16,12 +16,21 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from prometheus_client import CollectorRegistry
 
 from atrium.config.schema import AtriumConfig
+from atrium.runtime.capabilities import (
+    FEED_HEALTH,
+    LINK_HEALTH,
+    OPEN_ORDERS,
+    PORTFOLIO_VIEW,
+    SCRAPE_REFRESH,
+    TRADING_STATUS,
+    Capability,
+)
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.cluster.wiring import BRIDGE
 from atrium.runtime.dispatch import OPERATOR
@@ -38,6 +47,7 @@ __all__ = ("ServiceView", "run_service")
 log = logging.getLogger("atrium.service")
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -45,8 +55,10 @@ class ServiceView:
     """What the HTTP API may see and do: read-only queries of actors, and controls.
 
     Queries run on the event loop between message dispatches, so they read a consistent
-    state; they never change it. Controls are published as ``Control`` messages like any
-    other input, so they are journaled and take effect in order.
+    state; they never change it. Each asks the capability an actor offers for it (see
+    :mod:`atrium.runtime.capabilities`) and raises ``LookupError`` naming the view while no
+    actor offers it. Controls are published as ``Control`` messages like any other input,
+    so they are journaled and take effect in order.
     """
 
     pipeline: Pipeline
@@ -57,18 +69,32 @@ class ServiceView:
     #: ``{"state": "running"}`` until the journal was recovered, then its report.
     recovery: dict[str, Any] = field(default_factory=lambda: {"state": "running"})
 
-    def actor(self, name: str) -> Any:
-        """The live instance of actor ``name`` (None before start or for an unknown name)."""
-        slot = self.pipeline.slots.get(name)
-        return slot.actor if slot is not None else None
+    def limits(self) -> dict[str, Any]:
+        """``GET /api/portfolio/limits``."""
+        return self._offered(PORTFOLIO_VIEW, "portfolio.limits").limits()
 
-    def query(self, name: str, method: str) -> Any:
-        """Call ``method()`` of actor ``name``; LookupError when it is not available."""
-        actor = self.actor(name)
-        function = getattr(actor, method, None)
-        if not callable(function):
-            raise LookupError(f"{name}.{method} is not available")
-        return function()
+    def positions(self) -> list[dict[str, str]]:
+        """``GET /api/portfolio/positions``."""
+        return self._offered(PORTFOLIO_VIEW, "portfolio.positions").positions()
+
+    def open_orders(self) -> list[dict[str, Any]]:
+        """``GET /api/orders``."""
+        return self._offered(OPEN_ORDERS, "execution.open_orders").open_orders()
+
+    def trading_status(self) -> dict[str, Any]:
+        """``GET /api/risk``, and the trading state a control answers with."""
+        return self._offered(TRADING_STATUS, "risk.status").status()
+
+    def refresh_metrics(self) -> None:
+        """Recompute the gauges that are computed when read, before a scrape."""
+        for provider in self.pipeline.capabilities.every(SCRAPE_REFRESH):
+            provider.refresh_metrics()
+
+    def _offered(self, capability: Capability[_T], view: str) -> _T:
+        provider = self.pipeline.capabilities.get(capability)
+        if provider is None:
+            raise LookupError(f"{view} is not available")
+        return provider
 
     async def control(self, command: ControlCommand, reason: str) -> None:
         """Publish a ``Control`` and wait until the pipeline has handled it."""
@@ -106,14 +132,17 @@ class ServiceView:
         }
         recovered = self.recovery["state"] != "running"
         ready = all(actors.values()) and not supervisor.stopping and recovered and lag <= limit
-        link_status = getattr(self.actor(BRIDGE), "link_status", None)
-        if callable(link_status):
-            link = link_status()
+        capabilities = self.pipeline.capabilities
+        link_health = capabilities.get(LINK_HEALTH)
+        if link_health is not None:
+            link = link_health.link_status()
             checks["cluster"] = link
             ready = ready and link["ready"]
-        feed_status = getattr(self.actor("market_data"), "feed_status", None)
-        if callable(feed_status):
-            feeds = feed_status()
+        feed_health = capabilities.every(FEED_HEALTH)
+        if feed_health:
+            feeds: dict[str, dict[str, Any]] = {}
+            for provider in feed_health:
+                feeds.update(provider.feed_status())
             checks["feeds"] = feeds
             ready = ready and all(feed.get("ready", False) for feed in feeds.values())
         return {"ready": ready, "checks": checks}

@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.actor import Actor, ActorContext, ActorStats, Mode
+from atrium.runtime.capabilities import Capabilities
 from atrium.runtime.channels import Mailbox
 from atrium.runtime.clocks import Clock
 from atrium.runtime.dispatch import Dispatcher
@@ -28,6 +29,8 @@ class Pipeline:
     slots: dict[str, ActorSlot]
     clock: Clock
     registry: CollectorRegistry
+    #: What the actors offer the runtime, once they are made.
+    capabilities: Capabilities
 
 
 def build_pipeline(
@@ -42,6 +45,7 @@ def build_pipeline(
     registry = registry if registry is not None else CollectorRegistry()
     dispatcher = Dispatcher(max_batch=config.runtime.max_batch)
     slots: dict[str, ActorSlot] = {}
+    capabilities = Capabilities()
     for name, spec in config.topology.actors.items():
         key = f"topology.actors.{name}.class"
         try:
@@ -68,10 +72,11 @@ def build_pipeline(
             registry=registry,
             mode=mode,
             stats=stats,
+            capabilities=capabilities,
         )
         slots[name] = ActorSlot(name, cls, context, mailbox, spec.restart)
     supervisor = Supervisor(dispatcher, list(slots.values()), config.runtime)
-    return Pipeline(dispatcher, supervisor, slots, clock, registry)
+    return Pipeline(dispatcher, supervisor, slots, clock, registry, capabilities)
 
 
 def _section(

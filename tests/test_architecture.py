@@ -89,3 +89,66 @@ def test_public_names_when_listed_in_all_then_exist(package: str) -> None:
     assert isinstance(exported, tuple)
     missing = [name for name in exported if not hasattr(module, name)]
     assert missing == []
+
+
+# -- runtime reaches actors through capabilities ----------------------------------------
+
+_BY_NAME = frozenset({"getattr", "hasattr", "setattr", "delattr"})
+
+#: The calls in runtime/ that name an attribute in a string and are not about actors:
+#: (file, call as written) -> what it reads.
+ALLOWED_BY_NAME = {
+    ("runtime/cli.py", "getattr(args, 'role', None)"): "an argparse namespace",
+    ("runtime/journal_cli.py", "getattr(sys.stdout, 'buffer', None)"): "a text stream",
+    ("runtime/journal_read.py", "getattr(connection, 'source', None)"): "an SQLite connection",
+    ("runtime/journal_read.py", "getattr(connection, 'path', None)"): "an SQLite connection",
+    ("runtime/snapshots.py", "hasattr(obj, '__dict__')"): "any object in a snapshot",
+    ("runtime/cluster/bridge.py", "getattr(message, 'strategy', '')"): "a message",
+}
+
+
+def _calls_by_name(tree: ast.AST) -> list[str]:
+    """Each ``getattr``/``hasattr``/``setattr``/``delattr`` whose attribute is a string
+    written in the source (a literal or an f-string), as ``ast.unparse`` writes it."""
+    found = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in _BY_NAME
+            and len(node.args) >= 2
+            and isinstance(node.args[1], ast.Constant | ast.JoinedStr)
+        ):
+            found.append(ast.unparse(node))
+    return found
+
+
+def _runtime_calls_by_name() -> set[tuple[str, str]]:
+    return {
+        (str(path.relative_to(ROOT)), call)
+        for path in _modules("runtime")
+        for call in _calls_by_name(ast.parse(path.read_text(encoding="utf-8")))
+    }
+
+
+def test_calls_by_name_when_attribute_in_a_string_then_found() -> None:
+    source = (
+        'getattr(actor, "reconcile", None)\n'
+        'hasattr(actor, f"{kind}_status")\n'
+        "getattr(actor, method)\n"
+        "actor.reconcile()\n"
+    )
+
+    assert _calls_by_name(ast.parse(source)) == [
+        "getattr(actor, 'reconcile', None)",
+        "hasattr(actor, f'{kind}_status')",
+    ]
+
+
+def test_runtime_when_checked_then_names_no_actor_attribute_in_a_string() -> None:
+    """Runtime asks for a capability (:mod:`atrium.runtime.capabilities`) instead."""
+    assert _runtime_calls_by_name() - ALLOWED_BY_NAME.keys() == set()
+
+
+def test_allowed_calls_by_name_when_checked_then_each_still_in_the_source() -> None:
+    assert ALLOWED_BY_NAME.keys() - _runtime_calls_by_name() == set()

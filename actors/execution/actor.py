@@ -63,6 +63,7 @@ from atrium.actors.execution.orders import OrderBook, OrderState
 from atrium.actors.execution.paper import PaperVenue
 from atrium.config.execution import ExecutionConfig
 from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.loading import load_object
 from atrium.runtime.messages import (
@@ -124,6 +125,8 @@ class ExecutionActor(Actor):
             on_bar, on_tick = self._venue.on_bar, self._venue.on_tick
         self._venue_on_bar = on_bar
         self._venue_on_tick = on_tick
+        context.provide(OPEN_ORDERS, self)
+        context.provide(RECONCILER, self)
 
     def _make_venue(self, config: ExecutionConfig) -> VenueAdapter:
         if config.venue == "paper":

@@ -57,6 +57,7 @@ from atrium.actors.market_data.resume import Delivered
 from atrium.actors.market_data.validation import order_problem
 from atrium.config.market_data import MarketDataConfig
 from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.capabilities import FEED_HEALTH, FEED_REPORT
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError
 from atrium.runtime.messages import Bar, Control, Message, Tick
@@ -120,6 +121,8 @@ class MarketDataActor(Actor):
             if feed.bar_seconds is not None
             for symbol in feed.live_symbols
         }
+        context.provide(FEED_HEALTH, self)
+        context.provide(FEED_REPORT, self)
 
     # -- what others read ------------------------------------------------------------------
 

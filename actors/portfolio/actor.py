@@ -36,6 +36,7 @@ from atrium.actors.portfolio.metrics import PortfolioMetrics
 from atrium.actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
 from atrium.config.portfolio import PortfolioConfig
 from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.capabilities import PORTFOLIO_VIEW, SCRAPE_REFRESH
 from atrium.runtime.messages import (
     Bar,
     Control,
@@ -66,7 +67,7 @@ class PortfolioActor(Actor):
 
     ``context.config`` is the ``[portfolio]`` section (:class:`~config.portfolio.
     PortfolioConfig`). :meth:`limits` and :meth:`positions` are read-only views for the
-    HTTP service.
+    HTTP service (offered as ``PORTFOLIO_VIEW``), :meth:`refresh_metrics` its scrape hook.
     """
 
     snapshot_attributes = ("ledger", "_atr", "_order_counter", "_flatten_waiting")
@@ -90,6 +91,8 @@ class PortfolioActor(Actor):
         self._flatten_waiting: dict[tuple[str, str], None] = {}
         self._snapshot_due = False
         self.metrics.refresh(self.ledger, config)
+        context.provide(PORTFOLIO_VIEW, self)
+        context.provide(SCRAPE_REFRESH, self)
 
     # -- views ---------------------------------------------------------------------------
 

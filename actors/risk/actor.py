@@ -35,6 +35,7 @@ from atrium.actors.risk.checks import (
 from atrium.actors.risk.state import LossLimit, StateChange, TradingStateMachine
 from atrium.config.risk import LimitAction, RiskConfig
 from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.capabilities import TRADING_STATUS
 from atrium.runtime.messages import (
     Bar,
     Control,
@@ -94,6 +95,7 @@ class RiskActor(Actor):
         self._add_state_gauges(context.registry)
         self._add_limit_gauges(context.registry)
         self._show_state()
+        context.provide(TRADING_STATUS, self)
 
     def _add_order_counters(self, registry: CollectorRegistry) -> None:
         """Orders approved, and orders denied by reason (every reason code at 0 from start)."""

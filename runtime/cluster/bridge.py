@@ -34,6 +34,7 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.capabilities import LINK_HEALTH
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.wiring import RoleWiring
@@ -136,6 +137,7 @@ class NatsBridge(Actor):
         self._releases = 0
         self._metrics = _Metrics(context, self)
         context.dispatcher.add_gate(self)
+        context.provide(LINK_HEALTH, self)
 
     # -- lifecycle ------------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import sqlite3
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from atrium.runtime.codec import decode
+from atrium.runtime.journal_read import iter_events, open_readonly
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -128,13 +128,17 @@ class RunRecord:
 
 
 def _messages(journal: Path) -> Iterator[Message]:
-    with closing(sqlite3.connect(journal)) as db:
-        for (payload,) in db.execute("SELECT payload FROM events ORDER BY seq"):
+    with closing(open_readonly(journal)) as connection:
+        for _, _, _, payload in iter_events(connection):
             yield decode(payload)
 
 
 def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
-    """Rebuild ``trades.csv`` and ``equity.csv`` from a journal; return the record."""
+    """Rebuild ``trades.csv`` and ``equity.csv`` from a journal; return the record.
+
+    The journal is read through :mod:`atrium.runtime.journal_read`: never changed, and a
+    file that is not a whole journal of this Atrium is a ``JournalError`` naming it.
+    """
     with RunCollector(out_dir, initial_equity) as collector:
         for message in _messages(journal):
             collector.add(message)

@@ -20,12 +20,14 @@ from typing import Any
 
 import aiohttp
 import anyio
+import msgspec
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from atrium.config.loader import parse_config
+from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
 from atrium.runtime import LiveClock, build_pipeline
 from atrium.runtime.http_api import serve
 from atrium.runtime.messages import (
@@ -78,10 +80,18 @@ class Service:
 
 @asynccontextmanager
 async def running(
-    token: str | None = TOKEN, config: dict[str, Any] | None = None
+    token: str | None = TOKEN,
+    config: dict[str, Any] | None = None,
+    actors: dict[str, ActorSpecConfig] | None = None,
 ) -> AsyncIterator[Service]:
-    """The pipeline under its supervisor, the API on a free port; stopped on exit."""
+    """The pipeline under its supervisor, the API on a free port; stopped on exit.
+
+    ``actors`` replaces the whole topology (a config's ``[topology.actors]`` only
+    overrides keys of the default actors).
+    """
     atrium = parse_config(config or {})
+    if actors is not None:
+        atrium = msgspec.structs.replace(atrium, topology=TopologyConfig(actors=actors))
     registry = CollectorRegistry()
     pipeline = build_pipeline(atrium, clock=LiveClock(), mode="live", registry=registry)
     metrics = RuntimeMetrics(registry, pipeline, None)
@@ -135,7 +145,7 @@ async def test_get_limits_when_portfolio_raises_then_500_with_ok_false(
         raise RuntimeError("secret internals")
 
     async with running() as service:
-        monkeypatch.setattr(service.view.actor("portfolio"), "limits", broken)
+        monkeypatch.setattr(service.pipeline.slots["portfolio"].actor, "limits", broken)
         with caplog.at_level(logging.ERROR, logger="atrium.http"):
             answer = await service.get("/api/portfolio/limits")
 
@@ -262,6 +272,18 @@ async def test_get_metrics_when_running_then_prometheus_text_with_equity_and_act
     assert 'atrium_trading_state{state="ACTIVE"} 1.0' in lines
 
 
+async def test_get_metrics_when_an_order_reserved_exposure_then_the_scrape_shows_it() -> None:
+    async with running() as service:
+        await service.send(_bar("100"), "market_data")
+        await service.send(_intent("i1"), "strategy")
+        _, limits = await service.get("/api/portfolio/limits")
+        async with service.http.get("/metrics") as response:
+            lines = (await response.text()).splitlines()
+
+    (reserved,) = [line for line in lines if line.startswith("atrium_portfolio_reserved_exposure ")]
+    assert float(reserved.split()[1]) == float(limits["reserved_exposure"]) > 0
+
+
 async def test_get_metrics_when_counters_registered_then_no_created_series() -> None:
     async with running() as service:
         await service.send(_intent("i1"), "strategy")  # counts an order: counters have samples
@@ -292,6 +314,45 @@ async def test_get_when_actor_has_no_instance_then_503_naming_the_view() -> None
 
     assert answer == (503, {"error": "risk.status is not available"})
     assert limits_answer == (503, {"ok": False, "error": "portfolio.limits is not available"})
+
+
+async def test_get_views_when_no_actor_of_the_topology_offers_them_then_503_naming_each() -> None:
+    only_market_data = {"market_data": default_actors()["market_data"]}
+    async with running(actors=only_market_data) as service:
+        limits = await service.get("/api/portfolio/limits")
+        positions = await service.get("/api/portfolio/positions")
+        orders = await service.get("/api/orders")
+        risk = await service.get("/api/risk")
+        async with service.http.get("/metrics") as response:
+            metrics_status = response.status
+
+    assert limits == (503, {"ok": False, "error": "portfolio.limits is not available"})
+    assert positions == (503, {"error": "portfolio.positions is not available"})
+    assert orders == (503, {"error": "execution.open_orders is not available"})
+    assert risk == (503, {"error": "risk.status is not available"})
+    assert metrics_status == 200
+
+
+async def test_get_limits_when_the_portfolio_actor_has_another_name_then_it_answers() -> None:
+    actors = default_actors()
+    actors["book"] = actors.pop("portfolio")
+    async with running(actors=actors) as service:
+        status, limits = await service.get("/api/portfolio/limits")
+
+    assert (status, limits["ok"], limits["equity"]) == (200, True, "100000")
+
+
+async def test_get_limits_when_two_actors_offer_the_portfolio_view_then_503_naming_both() -> None:
+    actors = default_actors()
+    actors["book"] = actors["portfolio"]
+    async with running(actors=actors) as service:
+        answer = await service.get("/api/portfolio/limits")
+
+    error = (
+        "portfolio view is offered by several actors (portfolio, book); "
+        "the topology may have only one"
+    )
+    assert answer == (503, {"ok": False, "error": error})
 
 
 # -- errors ----------------------------------------------------------------------------
@@ -328,7 +389,7 @@ async def test_request_when_handler_raises_then_500_without_traceback_and_logged
         raise RuntimeError("secret internals")
 
     async with running() as service:
-        monkeypatch.setattr(service.view.actor("portfolio"), "positions", broken)
+        monkeypatch.setattr(service.pipeline.slots["portfolio"].actor, "positions", broken)
         with caplog.at_level(logging.ERROR, logger="atrium.http"):
             async with service.http.get("/api/portfolio/positions") as response:
                 status, body = response.status, await response.text()

@@ -5,17 +5,18 @@ from __future__ import annotations
 import ast
 import csv
 import inspect
-import sqlite3
+import re
 import textwrap
-from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atrium.runtime.codec import encode
+from atrium.runtime.journal import Journal, JournalError
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -32,13 +33,17 @@ FILLS = TRADES_SHOWN + 100
 
 
 def _journal(path: Path, messages: list[Message]) -> None:
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?)",
-            [(seq, encode(m)) for seq, m in enumerate(messages, start=1)],
-        )
-        db.commit()
+    """A one-session journal of ``messages``, written by :class:`Journal` itself."""
+
+    async def write() -> None:
+        journal = Journal(path)
+        await journal.open()
+        await journal.begin_session(mode="replay", version="0.1.0", fingerprint="f")
+        for message in messages:
+            journal.record(message)
+        await journal.close()
+
+    anyio.run(write)
 
 
 def _session() -> list[Message]:
@@ -147,3 +152,13 @@ def test_collector_kinds_when_compared_with_its_match_cases_then_equal() -> None
         if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Name)
     }
     assert matched == {kind.__name__ for kind in RunCollector.KINDS}
+
+
+def test_collect_when_file_is_no_journal_then_journal_error_and_file_left_alone(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "missing.sqlite"
+
+    with pytest.raises(JournalError, match=f"^{re.escape(str(missing))}: no such file$"):
+        collect(missing, tmp_path, D(100_000))
+    assert not missing.exists()
