@@ -23,7 +23,7 @@ import anyio
 import anyio.lowlevel
 
 from atrium.config import RuntimeConfig
-from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.actor import Actor, ActorContext, ActorStats, receives
 from atrium.runtime.channels import Mailbox
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.dispatch import Dispatcher
@@ -80,21 +80,25 @@ class Source(Actor):
 
 
 class A1(Actor):
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.publish(BAR)
 
 
 class A2(Actor):
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.publish(INTENT)
 
 
 class A3(Actor):
+    @receives(OrderIntent)
     def _handle_order_intent(self, message: OrderIntent) -> None:
         self.publish(SIZED)
 
 
 class A4(Actor):
+    @receives(SizedOrder)
     def _handle_sized_order(self, message: SizedOrder) -> None:
         self.publish(ORDER)
 
@@ -102,6 +106,7 @@ class A4(Actor):
 class A5(Actor):
     received: ClassVar[int] = 0
 
+    @receives(Order)
     def _handle_order(self, message: Order) -> None:
         A5.received += 1
 
@@ -109,6 +114,7 @@ class A5(Actor):
 class Ping(Actor):
     left: ClassVar[int] = 0
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         if Ping.left:
             Ping.left -= 1
@@ -116,6 +122,7 @@ class Ping(Actor):
 
 
 class Pong(Actor):
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.publish(TICK)
 

@@ -29,7 +29,7 @@ from atrium.config.portfolio import PortfolioConfig, SizingModeName, StrategyBud
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
 from atrium.runtime import ActorContext, Dispatcher, LiveClock, SimClock, build_pipeline
-from atrium.runtime.actor import Actor
+from atrium.runtime.actor import Actor, receives
 from atrium.runtime.messages import Bar, Message, OrderDenied, OrderIntent, Side, SizedOrder
 
 D = Decimal
@@ -176,6 +176,7 @@ class Denier(Actor):
 
     answered: ClassVar[int] = 0
 
+    @receives(SizedOrder)
     def _handle_sized_order(self, message: SizedOrder) -> None:
         Denier.answered += 1
         self.publish(_deny(message))

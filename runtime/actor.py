@@ -1,7 +1,7 @@
 """The actor base: lifecycle hooks, typed dispatch, and publishing from sync handlers.
 
-Handlers are plain methods named ``_handle_<snake_case_kind>`` (``_handle_bar``,
-``_handle_order_intent``); they run one message at a time and never await. What a handler
+Handlers are plain methods declared with ``@receives(Bar)`` (named ``_handle_<kind>`` by
+custom, not by rule); they run one message at a time and never await. What a handler
 publishes is queued behind everything already delivered (:mod:`atrium.runtime.dispatch`).
 
 A source actor (market data) also overrides :meth:`Actor.run`, a coroutine that hands its
@@ -11,9 +11,9 @@ inputs to the dispatcher with ``await self.send(...)``; each returns once it set
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import FunctionType
 from typing import Any, ClassVar, Literal, TypeVar
 
 from prometheus_client import CollectorRegistry
@@ -24,18 +24,48 @@ from atrium.runtime.codec import MESSAGE_TYPES
 from atrium.runtime.dispatch import Dispatcher
 from atrium.runtime.messages import Message
 
-__all__ = ("Actor", "ActorContext", "ActorStats", "Mode")
+__all__ = ("Actor", "ActorContext", "ActorStats", "Mode", "receives")
 
 Mode = Literal["live", "replay"]
 Handler = Callable[[Any, Any], None]
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., None])
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+#: Handler methods and the kinds each was declared for (see :func:`receives`).
+_DECLARED: dict[FunctionType, tuple[type[Message], ...]] = {}
 
 
-_HANDLER_NAMES = {cls: f"_handle_{_snake(kind)}" for kind, cls in MESSAGE_TYPES.items()}
+def receives(*kinds: type[Message]) -> Callable[[_F], _F]:
+    """Declare the decorated method the handler of ``kinds``.
+
+    The dispatcher calls it for every message of those kinds the topology routes to the
+    actor, so a handler is found by searching for ``@receives(Bar)``, not by its name.
+    A subclass that overrides the method (same name) is called instead.
+    """
+    unknown = [kind for kind in kinds if kind not in MESSAGE_TYPES.values()]
+    if not kinds or unknown:
+        raise TypeError(f"receives() takes message classes, got {kinds!r}")
+
+    def declare(method: _F) -> _F:
+        if not isinstance(method, FunctionType):
+            raise TypeError(f"@receives decorates a method, not {method!r}")
+        _DECLARED[method] = kinds
+        return method
+
+    return declare
+
+
+def _declared_handlers(cls: type) -> dict[type[Message], Handler]:
+    """Kind to handler along ``cls``'s MRO, base first: a subclass's declaration wins."""
+    names: dict[type[Message], str] = {}
+    for klass in reversed(cls.__mro__):
+        for name, value in vars(klass).items():
+            if not isinstance(value, FunctionType):
+                continue
+            for kind in _DECLARED.get(value, ()):
+                names[kind] = name
+    return {kind: getattr(cls, name) for kind, name in names.items()}
 
 
 @dataclass
@@ -72,7 +102,7 @@ class ActorContext:
 
 
 class Actor:
-    """Base class of every actor. Subclasses add ``_handle_<kind>`` methods.
+    """Base class of every actor. Subclasses declare handlers with :func:`receives`.
 
     Recovery (:mod:`atrium.runtime.recovery`) rebuilds an actor by handing it the recorded
     messages again; a periodic snapshot spares it most of them. An actor that keeps state
@@ -82,8 +112,8 @@ class Actor:
     :meth:`snapshot_state` and :meth:`restore_state`.
     """
 
-    #: Message type to handler, found by name when the class is made; the dispatcher
-    #: calls these directly.
+    #: Message type to handler, from the ``@receives`` declarations when the class is
+    #: made; the dispatcher calls these directly.
     handlers: ClassVar[dict[type[Message], Handler]] = {}
     #: True for an actor that matches orders against market data (the execution actor):
     #: it sees each bar or tick, and its fills are settled, before any other actor.
@@ -93,11 +123,7 @@ class Actor:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.handlers = {
-            msg_type: getattr(cls, name)
-            for msg_type, name in _HANDLER_NAMES.items()
-            if callable(getattr(cls, name, None))
-        }
+        cls.handlers = _declared_handlers(cls)
 
     def __init__(self, context: ActorContext) -> None:
         self.context = context
@@ -153,7 +179,7 @@ class Actor:
     # -- messages ------------------------------------------------------------------------
 
     def handle(self, message: Message) -> None:
-        """Dispatch one message to its ``_handle_<kind>`` method."""
+        """Dispatch one message to the handler declared for its kind."""
         handler = self.handlers.get(type(message))
         if handler is not None:
             handler(self, message)

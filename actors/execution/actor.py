@@ -62,7 +62,7 @@ from atrium.actors.execution.adapter import (
 from atrium.actors.execution.orders import OrderBook, OrderState
 from atrium.actors.execution.paper import PaperVenue
 from atrium.config.execution import ExecutionConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.loading import load_object
@@ -251,12 +251,15 @@ class ExecutionActor(Actor):
 
     # -- handlers ------------------------------------------------------------------------
 
+    @receives(Bar)
     def _handle_bar(self, bar: Bar) -> None:
         self._venue_on_bar(bar)
 
+    @receives(Tick)
     def _handle_tick(self, tick: Tick) -> None:
         self._venue_on_tick(tick)
 
+    @receives(Order)
     def _handle_order(self, order: Order) -> None:
         if self._book.knows(order.order_id):
             self._ignore("DUPLICATE_ORDER_ID", f"order_id={order.order_id}")
@@ -270,6 +273,7 @@ class ExecutionActor(Actor):
             return
         self._venue.submit(order)
 
+    @receives(CancelOrder)
     def _handle_cancel_order(self, cancel: CancelOrder) -> None:
         order_id = cancel.order_id
         state = self._book.get_open(order_id)
@@ -288,6 +292,7 @@ class ExecutionActor(Actor):
             order_id, f"CANCEL_REQUESTED: strategy={cancel.strategy}{_note(cancel.reason)}"
         )
 
+    @receives(Control)
     def _handle_control(self, control: Control) -> None:
         command = control.command
         if command == "halt":
@@ -298,6 +303,7 @@ class ExecutionActor(Actor):
         elif command == "resume":
             self._halted = False
 
+    @receives(TradingStateChanged)
     def _handle_trading_state_changed(self, change: TradingStateChanged) -> None:
         self._halted = change.state == "HALTED"
         if self._halted:

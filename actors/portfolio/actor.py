@@ -35,7 +35,7 @@ from atrium.actors.portfolio.limits import limits_view, positions_view
 from atrium.actors.portfolio.metrics import PortfolioMetrics
 from atrium.actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
 from atrium.config.portfolio import PortfolioConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import PORTFOLIO_VIEW, SCRAPE_REFRESH
 from atrium.runtime.messages import (
     Bar,
@@ -106,6 +106,7 @@ class PortfolioActor(Actor):
 
     # -- market data ---------------------------------------------------------------------
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         atr = self._atr.get(message.symbol)
         if atr is None:
@@ -113,11 +114,13 @@ class PortfolioActor(Actor):
         atr.update(float(message.high), float(message.low), float(message.close))
         self.ledger.mark(message.symbol, message.close)
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.ledger.mark(message.symbol, message.price)
 
     # -- order flow ----------------------------------------------------------------------
 
+    @receives(OrderIntent)
     def _handle_order_intent(self, message: OrderIntent) -> None:
         price = self.ledger.mark_of(message.symbol)
         if price is None:
@@ -165,6 +168,7 @@ class PortfolioActor(Actor):
         )
         self.metrics.count_sized(message.strategy)
 
+    @receives(OrderDenied)
     def _handle_order_denied(self, message: OrderDenied) -> None:
         if message.source == _SOURCE:
             return  # our own denial of an intent: nothing was reserved
@@ -172,12 +176,14 @@ class PortfolioActor(Actor):
         if order is not None:
             self._close_if_flatten_waiting(order)
 
+    @receives(OrderUpdate)
     def _handle_order_update(self, message: OrderUpdate) -> None:
         if message.status in _RELEASING:
             order = self.ledger.release(message.order_id)
             if order is not None:
                 self._close_if_flatten_waiting(order)
 
+    @receives(Fill)
     def _handle_fill(self, message: Fill) -> None:
         ledger = self.ledger
         order = ledger.fill_in_flight(message.order_id, message.quantity)
@@ -224,6 +230,7 @@ class PortfolioActor(Actor):
         if order is not None and order.remaining == ZERO:
             self._close_if_flatten_waiting(order)
 
+    @receives(Control)
     def _handle_control(self, message: Control) -> None:
         if message.command == "flatten":
             self._flatten()

@@ -34,7 +34,7 @@ from atrium.actors.risk.checks import (
 )
 from atrium.actors.risk.state import LossLimit, StateChange, TradingStateMachine
 from atrium.config.risk import LimitAction, RiskConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import TRADING_STATUS
 from atrium.runtime.messages import (
     Bar,
@@ -207,9 +207,11 @@ class RiskActor(Actor):
 
     # -- market data: the last trade price per symbol ------------------------------------
 
+    @receives(Bar)
     def _handle_bar(self, bar: Bar) -> None:
         self._mark(bar.symbol, bar.close)
 
+    @receives(Tick)
     def _handle_tick(self, tick: Tick) -> None:
         self._mark(tick.symbol, tick.price)
 
@@ -222,6 +224,7 @@ class RiskActor(Actor):
 
     # -- orders --------------------------------------------------------------------------
 
+    @receives(SizedOrder)
     def _handle_sized_order(self, order: SizedOrder) -> None:
         now = self.clock.now_ns()
         changes = self._machine.on_clock(now)
@@ -283,6 +286,7 @@ class RiskActor(Actor):
 
     # -- account and control -------------------------------------------------------------
 
+    @receives(PortfolioSnapshot)
     def _handle_portfolio_snapshot(self, snapshot: PortfolioSnapshot) -> None:
         account = self._account
         if account is None:
@@ -295,6 +299,7 @@ class RiskActor(Actor):
         if changes:
             self._publish_changes(changes)
 
+    @receives(Control)
     def _handle_control(self, control: Control) -> None:
         if control.command == "shutdown":
             self.log.info(

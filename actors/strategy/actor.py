@@ -36,7 +36,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from atrium.actors.strategy.api import CONTEXT_ATTRIBUTES, Strategy, StrategyContext
 from atrium.actors.strategy.loader import LoadedStrategy, load_strategies
 from atrium.config.strategy import StrategyConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -228,6 +228,7 @@ class StrategyActor(Actor):
 
     # -- market data ---------------------------------------------------------------------
 
+    @receives(Bar)
     def _handle_bar(self, bar: Bar) -> None:
         self._seen += 1
         route = self._bar_routes.get(bar.symbol)
@@ -239,6 +240,7 @@ class StrategyActor(Actor):
             except Exception as exc:
                 self._failed(slot, exc, "on_bar")
 
+    @receives(Tick)
     def _handle_tick(self, tick: Tick) -> None:
         self._seen += 1
         route = self._tick_routes.get(tick.symbol)
@@ -252,6 +254,7 @@ class StrategyActor(Actor):
 
     # -- order flow of one strategy --------------------------------------------------------
 
+    @receives(Fill)
     def _handle_fill(self, fill: Fill) -> None:
         self._seen += 1
         slot = self._slots.get(fill.strategy)
@@ -261,6 +264,7 @@ class StrategyActor(Actor):
             except Exception as exc:
                 self._failed(slot, exc, "on_fill")
 
+    @receives(PositionUpdate)
     def _handle_position_update(self, update: PositionUpdate) -> None:
         self._seen += 1
         slot = self._slots.get(update.strategy)
@@ -274,6 +278,7 @@ class StrategyActor(Actor):
             except Exception as exc:
                 self._failed(slot, exc, "on_position")
 
+    @receives(OrderDenied)
     def _handle_order_denied(self, denied: OrderDenied) -> None:
         self._seen += 1
         slot = self._slots.get(denied.strategy)
@@ -283,6 +288,7 @@ class StrategyActor(Actor):
             except Exception as exc:
                 self._failed(slot, exc, "on_denied")
 
+    @receives(OrderUpdate)
     def _handle_order_update(self, update: OrderUpdate) -> None:
         self._seen += 1
         slot = self._slots.get(update.strategy)

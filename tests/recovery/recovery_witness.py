@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from atrium.config.journal import JournalConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.codec import encode
 from atrium.runtime.messages import Control, Fill, Order
 
@@ -27,6 +27,7 @@ class Witness(Actor):
     async def on_stop(self) -> None:
         self._db.close()
 
+    @receives(Order, Fill, Control)
     def _check(self, message: Order | Fill | Control) -> None:
         self.checked += 1
         found = self._db.execute(
@@ -35,7 +36,3 @@ class Witness(Actor):
         ).fetchone()
         if found is None:
             self.missing.append(type(message).__name__)
-
-    _handle_order = _check
-    _handle_fill = _check
-    _handle_control = _check

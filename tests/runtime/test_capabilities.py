@@ -12,7 +12,7 @@ import pytest
 
 from atrium.config import parse_config
 from atrium.runtime import LiveClock, build_pipeline
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import (
     FEED_HEALTH,
     FEED_REPORT,
@@ -164,6 +164,7 @@ class FailsOnce(Actor):
     def greet(self) -> str:
         return f"instance {self.made.index(self) + 1}"
 
+    @receives(Bar)
     def _handle_bar(self, _message: Bar) -> None:
         if self is self.made[0]:
             raise RuntimeError("first instance fails")

@@ -8,7 +8,7 @@ from typing import ClassVar
 import anyio
 import pytest
 
-from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.actor import Actor, ActorContext, ActorStats, receives
 from atrium.runtime.channels import Mailbox
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.dispatch import Dispatcher
@@ -45,6 +45,7 @@ class Venue(Actor):
 
     venue = True
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.publish(_fill(message.ts))
 
@@ -54,15 +55,19 @@ class Watcher(Actor):
 
     seen: ClassVar[list[tuple[str, int]]] = []
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.seen.append(("Bar", message.ts))
 
+    @receives(Fill)
     def _handle_fill(self, message: Fill) -> None:
         self.seen.append(("Fill", message.ts))
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.seen.append(("Tick", message.ts))
 
+    @receives(Control)
     def _handle_control(self, message: Control) -> None:
         self.seen.append(("Control", message.ts))
 
@@ -70,6 +75,7 @@ class Watcher(Actor):
 class Echo(Actor):
     """Answers a bar with a tick, a tick with nothing."""
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.publish(_tick(message.ts))
 
@@ -77,6 +83,7 @@ class Echo(Actor):
 class Ledger(Actor):
     """Answers a fill with a tick, as the portfolio answers one with a position update."""
 
+    @receives(Fill)
     def _handle_fill(self, message: Fill) -> None:
         self.publish(_tick(message.ts))
 

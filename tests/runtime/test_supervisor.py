@@ -11,7 +11,7 @@ import anyio
 import pytest
 
 from atrium.config import RuntimeConfig
-from atrium.runtime.actor import Actor, ActorContext, ActorStats
+from atrium.runtime.actor import Actor, ActorContext, ActorStats, receives
 from atrium.runtime.channels import Mailbox
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.codec import decode
@@ -53,6 +53,7 @@ class Recorder(Actor):
     async def on_stop(self) -> None:
         type(self).stops += 1
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         if message.ts in self.fail_on:
             raise RuntimeError(f"cannot handle bar {message.ts}")
@@ -176,6 +177,7 @@ class Slow(Actor):
     seen: ClassVar[list[int]] = []
     flushed: ClassVar[list[int]] = []
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.seen.append(message.ts)
 
@@ -216,6 +218,7 @@ async def test_sigterm_when_running_then_graceful_shutdown_drains_and_returns() 
 class Echo(Actor):
     """Answers every bar with a tick, to show handler output is delivered and settled."""
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.publish(Tick(ts=message.ts, symbol="X", price=D(2), size=D(1)))
 
@@ -223,6 +226,7 @@ class Echo(Actor):
 class TickCounter(Actor):
     ticks: ClassVar[list[int]] = []
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.ticks.append(message.ts)
 
@@ -248,6 +252,7 @@ async def test_settled_when_handlers_publish_then_feed_waits_for_whole_chain() -
 class Burst(Actor):
     """Answers every bar with three ticks: more than a mailbox of capacity 1 holds."""
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         for offset in range(3):
             self.publish(Tick(ts=message.ts * 10 + offset, symbol="X", price=D(2), size=D(1)))
@@ -287,9 +292,11 @@ class BarsAndTicks(Actor):
 
     order: ClassVar[list[tuple[str, int]]] = []
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.order.append(("Bar", message.ts))
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.order.append(("Tick", message.ts))
 

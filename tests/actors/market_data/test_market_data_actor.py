@@ -16,7 +16,7 @@ from atrium.actors.market_data.pacing import Pacer
 from atrium.config.market_data import FeedConfig, MarketDataConfig, SyntheticConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig, TopologyConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.clocks import Clock, LiveClock, SimClock
 from atrium.runtime.dispatch import Dispatcher
 from atrium.runtime.errors import ActorEscalation
@@ -32,9 +32,11 @@ class Recorder(Actor):
         super().__init__(context)
         self.seen: list[tuple[int, int, Bar | Tick]] = []
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.seen.append((self.clock.now_ns(), self.context.dispatcher.in_flight, message))
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.seen.append((self.clock.now_ns(), self.context.dispatcher.in_flight, message))
 

@@ -21,7 +21,7 @@ from atrium.config.market_data import (
 )
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig, TopologyConfig
-from atrium.runtime.actor import Actor, ActorContext
+from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.clocks import Clock, LiveClock, SimClock
 from atrium.runtime.dispatch import Dispatcher
 from atrium.runtime.errors import ActorEscalation
@@ -41,9 +41,11 @@ class LiveRecorder(Actor):
         super().__init__(context)
         self.seen: list[Bar | Tick] = []
 
+    @receives(Bar)
     def _handle_bar(self, message: Bar) -> None:
         self.seen.append(message)
 
+    @receives(Tick)
     def _handle_tick(self, message: Tick) -> None:
         self.seen.append(message)
 

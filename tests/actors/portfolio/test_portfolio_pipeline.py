@@ -15,7 +15,7 @@ from atrium.config.portfolio import PortfolioConfig, StrategyBudgetConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
 from atrium.runtime import SimClock, build_pipeline
-from atrium.runtime.actor import Actor
+from atrium.runtime.actor import Actor, receives
 from atrium.runtime.messages import (
     Bar,
     Control,
@@ -49,6 +49,7 @@ class Feed(Actor):
 class Venue(Actor):
     """Fills every sized order in full at its reference price."""
 
+    @receives(SizedOrder)
     def _handle_sized_order(self, message: SizedOrder) -> None:
         self.publish(
             Fill(
