@@ -19,6 +19,7 @@ import msgspec
 from atrium.config.portfolio import CommissionConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import default_actors
+from atrium.errors import AtriumError
 
 __all__ = ("ConfigError", "describe_validation_error", "load_config", "parse_config")
 
@@ -44,7 +45,7 @@ _KEYED: Final = re.compile(r"^(?P<key>[a-z_][\w.\[\]]*): (?P<problem>.+)$", re.D
 _BPS: Final = Decimal(10_000)
 
 
-class ConfigError(ValueError):
+class ConfigError(AtriumError, ValueError):
     """Raised when a config file cannot be read or does not validate.
 
     The message starts with the key path (``portfolio.max_leverage: ...``) so the fix is

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from atrium.errors import AtriumError  # the base, shared with atrium.config
+
 __all__ = (
     "ActorEscalation",
     "AtriumError",
@@ -16,10 +18,6 @@ __all__ = (
     "TopologyError",
     "UsageError",
 )
-
-
-class AtriumError(Exception):
-    """Base of Atrium's own errors; the CLI prints these without a traceback."""
 
 
 class ActorEscalation(AtriumError):

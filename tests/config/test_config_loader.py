@@ -9,6 +9,9 @@ import pytest
 
 from atrium.config import AtriumConfig, ConfigError, load_config, parse_config
 from atrium.config.portfolio import CommissionConfig
+from atrium.errors import AtriumError
+from atrium.runtime.errors import AtriumError as RuntimeAtriumError
+from atrium.runtime.errors import JournalError
 
 
 def test_parse_when_empty_then_every_section_has_defaults() -> None:
@@ -133,3 +136,12 @@ def test_portfolio_costs_when_venue_bps_make_a_pct_of_one_or_more_then_error_say
         ),
     ):
         parse_config({"execution": {"commission_bps": Decimal(10_000)}})
+
+
+def test_config_error_when_caught_as_atrium_error_then_one_family_with_runtime_errors() -> None:
+    with pytest.raises(AtriumError) as raised:
+        parse_config({"portfolio": {"max_leverage": -1}})
+    assert isinstance(raised.value, ConfigError)
+    assert isinstance(raised.value, ValueError)  # callers that caught ValueError still do
+    assert RuntimeAtriumError is AtriumError
+    assert issubclass(JournalError, AtriumError)
