@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import sqlite3
-from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-from atrium.runtime.codec import encode
+import anyio
+
+from atrium.runtime.journal import Journal
 from atrium.runtime.messages import Bar, Fill, Message, PositionUpdate
 from atrium.runtime.reports.collect import TRADES_SHOWN, collect
 from atrium.runtime.reports.html import write_report
@@ -18,13 +18,14 @@ FILLS = TRADES_SHOWN + 100
 
 
 def _journal(path: Path, messages: list[Message]) -> None:
-    with closing(sqlite3.connect(path)) as db:
-        db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, payload BLOB NOT NULL)")
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?)",
-            [(seq, encode(m)) for seq, m in enumerate(messages, start=1)],
-        )
-        db.commit()
+    async def write() -> None:
+        journal = Journal(path)
+        await journal.open()
+        for message in messages:
+            journal.record(message)
+        await journal.close()
+
+    anyio.run(write)
 
 
 def _session() -> list[Message]:
