@@ -104,3 +104,17 @@ def test_stats_when_references_then_each_file_with_size_sha256_and_records(
         f"              #0 a.csv: /d/a.csv, 1234 bytes, sha256 {'ab' * 32}; 5 records, "
         "2024-01-02T09:01:00.000000000Z to 2024-01-02T09:03:00.000000000Z\n"
     )
+
+
+def test_salvage_when_market_data_in_blocks_then_refused_and_nothing_written(
+    blocks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "salvaged.sqlite"
+
+    assert main(["journal", "salvage", str(blocks), str(out)]) == 1
+
+    assert capsys.readouterr().err == (
+        f"atrium: error: {blocks}: a replay journal (its market data is kept as blocks); "
+        "salvage copies a service journal's events: run the replay again instead\n"
+    )
+    assert not out.exists()
