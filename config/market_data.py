@@ -515,12 +515,17 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
     base_dir : str, default "."
         Directory that relative feed paths are resolved against. The config loader sets it
         to the config file's directory, so a config works from any working directory.
+    max_records : int or None, default None
+        Stop after sending this many records of the file feeds, merged (``None``: read
+        them to the end). A replay of a journal that references its files sets it to what
+        the recorded run sent, so an interrupted run replays exactly as far as it went.
     """
 
     feeds: list[FeedConfig] = msgspec.field(default_factory=list)
     on_error: Literal["skip", "fail"] = "skip"
     speed: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     base_dir: str = "."
+    max_records: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
     def __post_init__(self) -> None:
         seen: dict[str, int] = {}

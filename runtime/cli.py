@@ -116,6 +116,12 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="0 = as fast as possible (default); X = X times recorded time",
     )
     replay.add_argument(
+        "--record-market-data",
+        action="store_true",
+        help="copy the market data into the journal (in blocks) instead of referencing the "
+        "files it came from, so the journal replays without them",
+    )
+    replay.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (shown only when stderr is a terminal)",
@@ -269,6 +275,7 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
         speed=args.speed,
         progress=not args.no_progress and sys.stderr.isatty(),
         sections=sections,
+        record_market_data=args.record_market_data,
     )
     summary = run_loop(lambda: run_replay(config, options), use_uvloop=config.runtime.use_uvloop)
     print(format_summary(summary, out_dir))

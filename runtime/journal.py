@@ -6,16 +6,28 @@ msgpack encode and a list append). A single writer task drains the buffer with b
 gate and sources wait on it (through the bus) until the writer catches up, so memory
 stays bounded however fast the feed is.
 
-Schema (version 2)::
+Schema (version 3)::
 
-    meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- journal_schema_version, message_schema_version
+    meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)   -- journal_schema_version,
+                        -- message_schema_version, market_data (rows|blocks|references)
     events(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, kind TEXT NOT NULL, payload BLOB NOT NULL)
     snapshots(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL, fingerprint TEXT NOT NULL,
               payload BLOB NOT NULL)              -- every actor's state after event ``seq``
     sessions(session INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, first_seq INTEGER NOT NULL,
              mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)
+    market_data(first_seq INTEGER PRIMARY KEY, last_seq, first_ts, last_ts, records,
+                block BLOB)                       -- Bar/Tick in blocks (journal_blocks)
+    market_data_refs(feed INTEGER PRIMARY KEY, name, path, resolved, size, sha256, records,
+                     first_ts, last_ts)           -- the files a replay read (market_refs)
 
 ``payload`` of an event holds the exact bytes of :func:`atrium.runtime.codec.encode`.
+
+Where ``Bar`` and ``Tick`` go is the journal's ``market_data`` mode: ``rows`` (one event
+row each: ``atrium run``, cluster roles, version 2 journals), ``blocks`` (many to a
+``market_data`` row) or ``references`` (not written: the replay names the files they came
+from). Every message takes a ``seq`` either way, so the order flow has the same ``seq``
+as in a journal of rows, and the ``seq`` missing from ``events`` are the market data's.
+A version 2 journal is appended to as it is (rows only).
 
 Durability (``durable=True``, the service): recording an order, cancel, fill, control or
 trading-state change raises :attr:`Journal.commit_pending`; the supervisor then awaits
@@ -34,35 +46,46 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 import aiosqlite
 import anyio
 
 from atrium.runtime.codec import encode
 from atrium.runtime.errors import JournalError
+from atrium.runtime.journal_blocks import BLOCK_RECORDS, BlockBuffer, BlockRow
 from atrium.runtime.messages import (
     MESSAGE_SCHEMA_VERSION,
+    Bar,
     CancelOrder,
     Control,
     Fill,
     Message,
     Order,
+    Tick,
     TradingStateChanged,
 )
 
 __all__ = (
     "DURABLE_KINDS",
     "JOURNAL_SCHEMA_VERSION",
+    "MARKET_DATA_KEY",
+    "OLD_JOURNAL_SCHEMA_VERSIONS",
     "OPEN_SESSION_KEY",
     "Journal",
     "JournalError",
+    "MarketDataMode",
     "create_schema",
 )
 
 log = logging.getLogger("atrium.journal")
 
-JOURNAL_SCHEMA_VERSION: Final = 2
+JOURNAL_SCHEMA_VERSION: Final = 3
+#: Older versions this Atrium still reads (and appends rows to).
+OLD_JOURNAL_SCHEMA_VERSIONS: Final = ("2",)
+#: ``meta`` key naming where the journal keeps its market data (absent: ``rows``).
+MARKET_DATA_KEY: Final = "market_data"
+MarketDataMode = Literal["rows", "blocks", "references"]
 #: ``meta`` key holding the number of the session that is appending, until it closes
 #: cleanly; checkpointed into the main file, so it survives the loss of the ``-wal``.
 OPEN_SESSION_KEY: Final = "open_session"
@@ -81,7 +104,16 @@ _SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS sessions ("
     "session INTEGER PRIMARY KEY, started_ns INTEGER NOT NULL, first_seq INTEGER NOT NULL, "
     "mode TEXT NOT NULL, atrium_version TEXT NOT NULL, fingerprint TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS market_data ("
+    "first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, first_ts INTEGER NOT NULL, "
+    "last_ts INTEGER NOT NULL, records INTEGER NOT NULL, block BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS market_data_refs ("
+    "feed INTEGER PRIMARY KEY, name TEXT NOT NULL, path TEXT NOT NULL, resolved TEXT NOT NULL, "
+    "size INTEGER, sha256 TEXT, records INTEGER NOT NULL, first_ts INTEGER, last_ts INTEGER)",
 )
+#: The tables every journal has; version 3 adds the market data ones.
+_V2_TABLES: Final = frozenset({"meta", "events", "snapshots", "sessions"})
+_MARKET: Final = frozenset({Bar, Tick})
 
 
 #: Rows per INSERT statement. sqlite3 lets other threads run (releases the GIL) around
@@ -118,18 +150,25 @@ async def _write(
     db: aiosqlite.Connection,
     events: list[tuple[int, int, str, bytes]],
     snapshots: list[tuple[int, int, str, bytes]],
+    blocks: list[BlockRow],
 ) -> None:
-    """Write ``events`` and ``snapshots`` in one transaction.
+    """Write ``events``, ``snapshots`` and market data ``blocks`` in one transaction.
 
     A batch of one statement (what a commit barrier usually finds) goes in one call;
     anything bigger is wrapped in BEGIN and COMMIT.
     """
-    if not snapshots and len(events) <= _ROWS_PER_INSERT:
+    if not snapshots and not blocks and len(events) <= _ROWS_PER_INSERT:
         await _insert_events(db, events)  # one statement: a transaction by itself
         return
     await db.execute("BEGIN")
     try:
         await _insert_events(db, events)
+        if blocks:
+            await db.executemany(
+                "INSERT INTO market_data (first_seq, last_seq, first_ts, last_ts, records, "
+                "block) VALUES (?, ?, ?, ?, ?, ?)",
+                blocks,
+            )
         if snapshots:
             await db.executemany(
                 "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
@@ -150,11 +189,12 @@ def _versions() -> dict[str, str]:
 
 
 def create_schema(connection: sqlite3.Connection) -> None:
-    """Make the empty database on ``connection`` (autocommit) a journal of this schema."""
+    """Make the empty database on ``connection`` (autocommit) a journal of rows, this schema."""
     connection.execute("BEGIN")
     for statement in _SCHEMA:
         connection.execute(statement)
-    connection.executemany("INSERT INTO meta VALUES (?, ?)", list(_versions().items()))
+    meta = {**_versions(), MARKET_DATA_KEY: "rows"}
+    connection.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
     connection.execute("COMMIT")
 
 
@@ -187,6 +227,9 @@ class Journal:
         Raise :attr:`commit_pending` for :data:`DURABLE_KINDS` (see the module docstring).
     synchronous : {"normal", "full"}
         SQLite ``synchronous``: ``full`` flushes the disk at every commit.
+    market_data : {"rows", "blocks", "references"}
+        Where ``Bar`` and ``Tick`` go (see the module docstring); a new file only, an
+        existing one must have been written the same way.
     """
 
     def __init__(
@@ -197,8 +240,16 @@ class Journal:
         flush_interval: float = 0.2,
         durable: bool = False,
         synchronous: str = "normal",
+        market_data: MarketDataMode = "rows",
     ) -> None:
         self.path = path
+        self.market_data = market_data
+        #: Kinds that get a ``seq`` and no ``events`` row.
+        self._elsewhere = frozenset() if market_data == "rows" else _MARKET
+        self._blocks = BlockBuffer() if market_data == "blocks" else None
+        # Full blocks that wake the writer, and that make sources wait for it.
+        self._blocks_wake = max(1, batch_size // BLOCK_RECORDS)
+        self._blocks_high = max(2, batch_size * 8 // BLOCK_RECORDS)
         self.batch_size = batch_size
         self.flush_interval = flush_interval
         self.durable = durable
@@ -246,8 +297,7 @@ class Journal:
                 await self._db.execute(f"PRAGMA synchronous={self._synchronous}")
                 if not tables:
                     await self._create()
-                async with self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM events") as cursor:
-                    row = await cursor.fetchone()
+                last = await self._last_seq("market_data" in tables or not tables)
         except Exception as exc:  # sqlite3.DatabaseError and friends: say which file
             await self._close_quietly()
             raise JournalError(
@@ -256,21 +306,40 @@ class Journal:
         if problem is not None:
             await self._close_quietly()
             raise JournalError(f"{self.path}: {problem}; the file was left untouched")
-        self.next_seq = int(row[0]) + 1 if row else 1
-        self.committed_seq = self.next_seq - 1
+        self.next_seq = last + 1
+        self.committed_seq = last
+
+    async def _last_seq(self, blocks: bool) -> int:
+        """The largest ``seq`` in the file, in ``events`` or (``blocks``) in a block."""
+        assert self._db is not None
+        query = "SELECT COALESCE(MAX(seq), 0) FROM events"
+        if blocks:
+            query = f"SELECT MAX(({query}), (SELECT COALESCE(MAX(last_seq), 0) FROM market_data))"
+        async with self._db.execute(query) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def _check_existing(self, tables: set[str]) -> str | None:
         """Why an existing database is not a journal this Atrium may append to, if so."""
-        missing = sorted({"meta", "events", "snapshots", "sessions"} - tables)
+        missing = sorted(_V2_TABLES - tables)
         if "meta" in missing:
             return "an SQLite database, but not an Atrium journal (it has no meta table)"
         meta = await self._read_meta()
         expected = _versions()
         versions = {key: meta.get(key, "") for key in expected}
+        old = versions["journal_schema_version"] in OLD_JOURNAL_SCHEMA_VERSIONS
+        if old:
+            expected["journal_schema_version"] = versions["journal_schema_version"]
         if versions != expected:
-            return f"journal schema {versions} is not the supported {expected}"
+            return f"journal schema {versions} is not the supported {_versions()}"
         if missing:
             return f"an Atrium journal without its {', '.join(missing)} table (damaged)"
+        kept = meta.get(MARKET_DATA_KEY, "rows")
+        if kept != self.market_data:
+            return (
+                f"its market data is kept as {kept}, this run would keep it as "
+                f"{self.market_data}; write to a new journal"
+            )
         return None
 
     async def _create(self) -> None:
@@ -278,7 +347,8 @@ class Journal:
         await self._db.execute("BEGIN")
         for statement in _SCHEMA:
             await self._db.execute(statement)
-        await self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(_versions().items()))
+        meta = {**_versions(), MARKET_DATA_KEY: self.market_data}
+        await self._db.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
         await self._db.execute("COMMIT")
 
     async def _read_meta(self) -> dict[str, str]:
@@ -309,6 +379,8 @@ class Journal:
         """Write everything still buffered, then close the file."""
         self._closed = True
         self._wake.set()
+        if self._blocks is not None:
+            self._blocks.close_open()
         with anyio.CancelScope(shield=True):
             if self._db is not None:
                 if self.failure is None:
@@ -352,6 +424,9 @@ class Journal:
     def record(self, message: Message) -> None:
         """Buffer ``message`` under the next sequence number (the bus tap)."""
         cls = type(message)
+        if cls in self._elsewhere:
+            self._record_market_data(message)
+            return
         buffer = self._buffer
         buffer.append((self.next_seq, message.ts, cls.__name__, encode(message)))
         self.next_seq += 1
@@ -364,6 +439,40 @@ class Journal:
             self._wake.set()
         elif size == self._high_water and self._drained.is_set():
             self._drained = anyio.Event()  # sources wait on this one until the writer caught up
+
+    def _record_market_data(self, message: Message) -> None:
+        """Give a bar or tick its ``seq``; into a block, or nowhere (references)."""
+        seq = self.next_seq
+        self.next_seq = seq + 1
+        blocks = self._blocks
+        if blocks is None or not blocks.add(
+            (seq, message.ts, type(message).__name__, encode(message))
+        ):
+            return
+        waiting = len(blocks.full)
+        if waiting >= self._blocks_wake:
+            self._wake.set()
+        if waiting >= self._blocks_high and self._drained.is_set():
+            self._drained = anyio.Event()
+
+    async def write_references(self, config: str, rows: list[tuple[object, ...]]) -> None:
+        """Store the files a replay read (``market_data_refs`` rows) and its settings.
+
+        ``config`` is the ``[market_data]`` section as run, as JSON (``meta`` key
+        ``market_data_config``); see :mod:`atrium.runtime.market_refs`.
+        """
+        assert self._db is not None
+        async with self._write_lock:
+            await self._db.execute("BEGIN")
+            await self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('market_data_config', ?)", (config,)
+            )
+            await self._db.executemany(
+                "INSERT INTO market_data_refs (feed, name, path, resolved, size, sha256, "
+                "records, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            await self._db.execute("COMMIT")
 
     def record_snapshot(self, ts: int, fingerprint: str, payload: bytes) -> None:
         """Store actor state valid after the last recorded message (written in order)."""
@@ -389,27 +498,34 @@ class Journal:
         # The lock keeps batches in order and makes a commit() that finds the buffer
         # empty wait for the batch another task is still writing.
         async with self._write_lock:
-            while self._buffer or self._snapshots:
+            while self._buffer or self._snapshots or self._blocks_waiting:
                 # Shielded: the rows leave the buffer here, so a cancellation between this
                 # and the commit (the writer task cancelled at shutdown) would lose them --
                 # close() finds the buffer empty and the file rolls the batch back.
                 with anyio.CancelScope(shield=True):
                     batch, self._buffer = self._buffer, []
                     snapshots, self._snapshots = self._snapshots, []
+                    blocks = self._blocks.take() if self._blocks is not None else []
                     db = self._db
                     assert db is not None
                     if self.failure is not None:
                         raise self.failure
                     try:
-                        await _write(db, batch, snapshots)
+                        await _write(db, batch, snapshots, blocks)
                     except sqlite3.OperationalError as exc:  # a full disk, an I/O error
                         self.failure = self._write_failure(exc)
                         raise self.failure from None
-                if batch:
-                    self.committed_seq = batch[-1][0]
+                last = max(batch[-1][0] if batch else 0, blocks[-1][1] if blocks else 0)
+                self.committed_seq = max(self.committed_seq, last)
                 self.written += len(batch)
-                if len(self._buffer) < self._high_water:
+                if len(self._buffer) < self._high_water and (
+                    self._blocks_waiting < self._blocks_high
+                ):
                     self._drained.set()
+
+    @property
+    def _blocks_waiting(self) -> int:
+        return len(self._blocks.full) if self._blocks is not None else 0
 
     def _write_failure(self, exc: sqlite3.OperationalError) -> JournalError:
         """The error of a failed write: the file, the disk, what is safe, what to do."""

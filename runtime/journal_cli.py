@@ -4,6 +4,11 @@ Every command opens the journal read-only (:mod:`atrium.runtime.journal_read`), 
 the journal of a running service; each reads from one SQLite snapshot, so a journal that
 grows meanwhile gives figures and rows that belong together.
 
+Market data a journal keeps in blocks is read as if each record were a row (``seq``
+order across both), so a journal written with ``--record-market-data`` exports as one of
+rows would; ``stats`` says where the market data is, with a referenced file's size,
+SHA-256 and the records used (those records are not in the journal to export).
+
 ``tail`` and ``export`` write one event per row: ``seq``, ``ts`` (integer nanoseconds),
 ``time`` (``ts`` as ISO 8601 UTC with nanoseconds), ``kind`` and ``message`` (every field
 of the decoded message, as JSON; decimals are strings with their exact digits). A payload
@@ -28,9 +33,17 @@ import msgspec
 
 from atrium.runtime.codec import MESSAGE_TYPES, decode
 from atrium.runtime.errors import ExportError
-from atrium.runtime.journal import JournalError
-from atrium.runtime.journal_read import iter_events, open_readonly, read_meta, reading
+from atrium.runtime.journal import MARKET_DATA_KEY, JournalError
+from atrium.runtime.journal_market import (
+    BlockSummary,
+    block_summary,
+    iter_records,
+    market_data_mode,
+    read_block,
+)
+from atrium.runtime.journal_read import open_readonly, read_meta, reading
 from atrium.runtime.journal_salvage import salvage
+from atrium.runtime.market_refs import FeedReference, reference_rows
 
 __all__ = ("ExportError", "add_parser", "run")
 
@@ -163,6 +176,14 @@ class _Snapshots(msgspec.Struct, frozen=True, gc=False):
     latest_seq: int | None
 
 
+class _MarketData(msgspec.Struct, frozen=True, gc=False):
+    """Where the journal keeps ``Bar`` and ``Tick``: rows, blocks, or referenced files."""
+
+    mode: str
+    blocks: BlockSummary
+    references: tuple[FeedReference, ...]
+
+
 class _Stats(msgspec.Struct, frozen=True, gc=False):
     """What ``stats`` reports, in the order ``--json`` lists it."""
 
@@ -182,6 +203,7 @@ class _Stats(msgspec.Struct, frozen=True, gc=False):
     kinds: dict[str, int]
     sessions: list[_Session]
     snapshots: _Snapshots
+    market_data: _MarketData
 
 
 def _stats(path: Path, *, as_json: bool) -> int:
@@ -242,6 +264,9 @@ def _collect(connection: sqlite3.Connection, path: Path) -> _Stats:
         kinds=kinds,
         sessions=sessions,
         snapshots=_Snapshots(count, latest),
+        market_data=_MarketData(
+            meta.get(MARKET_DATA_KEY, "rows"), block_summary(connection), reference_rows(connection)
+        ),
     )
 
 
@@ -279,7 +304,30 @@ def _format_stats(stats: _Stats) -> str:
     latest = stats.snapshots.latest_seq
     after = "" if latest is None else f" (latest after seq {latest})"
     lines.append(("snapshots", f"{stats.snapshots.count}{after}"))
+    lines += _market_data_lines(stats.market_data)
     return "".join(f"{label:<{_LABEL_WIDTH}}{value}".rstrip() + "\n" for label, value in lines)
+
+
+def _market_data_lines(market: _MarketData) -> list[tuple[str, str]]:
+    label = "market data"
+    if market.mode == "rows":
+        return [(label, "rows (Bar and Tick are events)")]
+    if market.mode == "blocks":
+        blocks = market.blocks
+        span = f", seq {blocks.first_seq} to {blocks.last_seq}" if blocks.blocks else ""
+        return [(label, f"blocks: {blocks.blocks} ({blocks.records} records{span})")]
+    lines = [(label, "references (the files a replay read; their records are not here)")]
+    for ref in market.references:
+        where = (
+            f"{ref.resolved}, {ref.size} bytes, sha256 {ref.sha256}" if ref.sha256 else "synthetic"
+        )
+        span = (
+            f", {_iso(ref.first_ts)} to {_iso(ref.last_ts)}"
+            if ref.first_ts is not None and ref.last_ts is not None
+            else ""
+        )
+        lines.append(("", f"#{ref.feed} {ref.name}: {where}; {ref.records} records{span}"))
+    return lines
 
 
 def _table(
@@ -330,30 +378,48 @@ class _Problem(msgspec.Struct, gc=False):
 
 def _tail(path: Path, count: int, kinds: Sequence[str] | None) -> int:
     connection = open_readonly(path)
+    source = str(path)
     with closing(connection):
         with reading(connection):
             # One snapshot for both queries, so events appended meanwhile do not make it N+k.
             connection.execute("BEGIN")
-            after = _seq_before_last(connection, count, kinds)
-        rows = _Rows(iter_events(connection, after_seq=after, kinds=kinds))
+            seqs = _last_seqs(connection, count + 1, kinds)
+            if market_data_mode(connection, source) == "blocks":
+                blocks = _last_block_seqs(connection, source, count + 1, kinds)
+                seqs = sorted(seqs + blocks, reverse=True)
+            after = seqs[count] if len(seqs) > count else 0
+        rows = _Rows(iter_records(connection, source, after_seq=after, kinds=kinds))
         status = _write(_jsonl(rows), None)
     return _report_undecodable(rows, status)
 
 
-def _seq_before_last(
+def _last_seqs(
     connection: sqlite3.Connection, count: int, kinds: Sequence[str] | None
-) -> int:
-    """The ``seq`` after which the last ``count`` events (of ``kinds``) start; 0 for all."""
+) -> list[int]:
+    """The ``seq`` of the last ``count`` events (of ``kinds``), last first."""
     query = "SELECT seq FROM events"
     parameters: list[object] = []
     if kinds is not None:
         # Walk back from the end in seq order, not through the kind index (a sort).
         query += f" WHERE +kind IN ({', '.join('?' * len(kinds))})"
         parameters.extend(kinds)
-    row = connection.execute(
-        f"{query} ORDER BY seq DESC LIMIT 1 OFFSET ?", [*parameters, count]
-    ).fetchone()
-    return 0 if row is None else int(row[0])
+    rows = connection.execute(f"{query} ORDER BY seq DESC LIMIT ?", [*parameters, count])
+    return [int(seq) for (seq,) in rows]
+
+
+def _last_block_seqs(
+    connection: sqlite3.Connection, source: str, count: int, kinds: Sequence[str] | None
+) -> list[int]:
+    """As :func:`_last_seqs` for the records in blocks, read from the last block back."""
+    seqs: list[int] = []
+    query = "SELECT first_seq, block FROM market_data ORDER BY first_seq DESC"
+    for first_seq, block in connection.execute(query):
+        records = read_block(block, first_seq, source)
+        found = [seq for seq, _, kind, _ in records if kinds is None or kind in kinds]
+        seqs += reversed(found)
+        if len(seqs) >= count:
+            break
+    return seqs[:count]
 
 
 def _export(
@@ -363,7 +429,7 @@ def _export(
         _refuse_journal(out, path)
     connection = open_readonly(path)
     with closing(connection):
-        rows = _Rows(iter_events(connection, after_seq=since_seq, kinds=kinds))
+        rows = _Rows(iter_records(connection, str(path), after_seq=since_seq, kinds=kinds))
         chunks = _csv(rows) if output_format == "csv" else _jsonl(rows)
         status = _write(chunks, out)
     return _report_undecodable(rows, status)

@@ -34,13 +34,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
-from atrium.runtime.journal import JOURNAL_SCHEMA_VERSION, JournalError
+from atrium.runtime.journal import (
+    JOURNAL_SCHEMA_VERSION,
+    OLD_JOURNAL_SCHEMA_VERSIONS,
+    JournalError,
+)
 from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION
 
-__all__ = ("iter_events", "last_seq", "open_readonly", "read_meta", "reading")
+__all__ = ("SQLITE_MAGIC", "iter_events", "last_seq", "open_readonly", "read_meta", "reading")
 
 #: The 16 bytes every SQLite database file starts with.
-_SQLITE_MAGIC: Final = b"SQLite format 3\x00"
+SQLITE_MAGIC: Final = b"SQLite format 3\x00"
 _HEADER_SIZE: Final = 100
 
 #: Errors of a read-only WAL reader that cannot create the ``-wal``/``-shm`` files.
@@ -103,7 +107,7 @@ def _check_file(path: Path, name: str) -> None:
     if not header:
         raise JournalError(f"{name}: not an Atrium journal: the file is empty")
     wal = _sidecar(path, "-wal")
-    if header.startswith(_SQLITE_MAGIC) and not (wal.is_file() and wal.stat().st_size):
+    if header.startswith(SQLITE_MAGIC) and not (wal.is_file() and wal.stat().st_size):
         # With no WAL content no checkpoint can be growing the file, so it must be as long
         # as its header says; SQLite itself only notices a short file when a query needs
         # a missing page.
@@ -139,7 +143,10 @@ def _check_tables(connection: sqlite3.Connection, name: str) -> None:
 
 
 def read_meta(connection: sqlite3.Connection, source: str) -> dict[str, str]:
-    """The ``meta`` table, after checking both schema versions are the ones this Atrium reads.
+    """The ``meta`` table, after checking both schema versions are ones this Atrium reads.
+
+    A journal of an older schema (:data:`~runtime.journal.OLD_JOURNAL_SCHEMA_VERSIONS`)
+    is read too: it holds its market data as rows, which every reader takes.
 
     Raises
     ------
@@ -163,10 +170,13 @@ def read_meta(connection: sqlite3.Connection, source: str) -> dict[str, str]:
         got = meta.get(key)
         if got is None:
             raise JournalError(f"{source}: not an Atrium journal: meta has no {key}")
-        if got != want:
+        readable = [want]
+        if key == "journal_schema_version":
+            readable += OLD_JOURNAL_SCHEMA_VERSIONS
+        if got not in readable:
             raise JournalError(
-                f"{source}: {key} is {got!r}, this Atrium reads {want!r}; "
-                "open it with the Atrium version that wrote it"
+                f"{source}: {key} is {got!r}, this Atrium reads "
+                f"{' or '.join(map(repr, readable))}; open it with the Atrium version that wrote it"
             )
     return meta
 
@@ -267,7 +277,7 @@ def _error(
             "(is the directory read-only?); copy the journal to a writable directory "
             "and read the copy"
         )
-    if text == "file is not a database" and not header.startswith(_SQLITE_MAGIC):
+    if text == "file is not a database" and not header.startswith(SQLITE_MAGIC):
         return JournalError(f"{source}: not an Atrium journal: {text}")
     if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, sqlite3.OperationalError):
         return JournalError(f"{source}: cannot read the journal{where}: {text}")

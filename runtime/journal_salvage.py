@@ -6,6 +6,9 @@ that range. Snapshots are not copied: recovery re-runs ``OUT`` from its first ev
 which rebuilds positions, cash and open orders as they were after the last intact event.
 What was lost is reported: the ``seq`` range and, where SQLite can still count them, the
 events by kind. ``IN`` is never changed; ``OUT`` appears complete or not at all.
+
+Only a journal of rows (the service's) is salvaged: a replay journal whose market data is
+in blocks or referenced has ``seq`` gaps by design, and is made again by replaying.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from atrium.runtime.errors import SalvageError
 from atrium.runtime.journal import create_schema
 from atrium.runtime.journal_check import Damage, find_damage, intact_events
+from atrium.runtime.journal_market import market_data_mode
 from atrium.runtime.journal_read import open_readonly
 
 __all__ = ("SalvageError", "salvage")
@@ -43,6 +47,12 @@ def salvage(source: Path, out: Path) -> str:
         raise SalvageError(f"{out}: is the journal being salvaged; name a new file")
     connection = open_readonly(source)
     try:
+        mode = market_data_mode(connection, str(source))
+        if mode != "rows":
+            raise SalvageError(
+                f"{source}: a replay journal (its market data is kept as {mode}); salvage "
+                "copies a service journal's events: run the replay again instead"
+            )
         report = _copy(connection, out)
     finally:
         connection.close()

@@ -2,7 +2,9 @@
 
 The market data actor releases each recorded event only after the pipeline settled the
 previous one, so a replay reproduces the causal order live trading would have had and
-two runs of the same feed and config give byte-identical orders and fills.
+two runs of the same feed and config give byte-identical orders and fills. Market data
+read from files is referenced in the journal, not copied, unless ``record_market_data``
+asks for a copy (:mod:`atrium.runtime.replay_market`).
 """
 
 from __future__ import annotations
@@ -20,16 +22,15 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import msgspec
 from rich.console import Console
 
-from atrium.config.market_data import FeedConfig, MarketDataConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import FEED_REPORT, FeedReport
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
 from atrium.runtime.progress import ReplayProgress
+from atrium.runtime.replay_market import MarketDataPlan, finish_market_data, plan_market_data
 from atrium.runtime.reports.collect import RunCollector, RunRecord, iso_time
 from atrium.runtime.reports.html import write_report
 from atrium.runtime.topology import Pipeline, build_pipeline
@@ -49,26 +50,8 @@ class ReplayOptions:
     progress: bool = False
     #: Cluster role this process runs (``--role``), with its bridge's wiring.
     sections: dict[str, Any] | None = None
-
-
-def _market_data_section(config: AtriumConfig, options: ReplayOptions) -> MarketDataConfig:
-    section = config.market_data
-    changes: dict[str, Any] = {}
-    if options.feeds:
-        try:
-            changes["feeds"] = [FeedConfig(path=str(Path(p).resolve())) for p in options.feeds]
-        except ValueError as exc:
-            raise AtriumError(
-                f"--feed: {exc}; or list the feed in the config with its symbol"
-            ) from None
-    if options.speed is not None:
-        changes["speed"] = options.speed
-    section = msgspec.structs.replace(section, **changes) if changes else section
-    try:
-        section.check_replayable()
-    except ValueError as exc:
-        raise AtriumError(f"market_data.{exc}") from None
-    return section
+    #: Copy the market data into the journal (in blocks) instead of referencing its files.
+    record_market_data: bool = False
 
 
 def _prepare_out_dir(out_dir: Path, feeds: list[Path]) -> Path:
@@ -107,14 +90,24 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     when the run finished, so a failed run leaves the previous outputs as they were.
     """
     sections = dict(options.sections or {})
+    reads = any(spec.section == "market_data" for spec in config.topology.actors.values())
+    plan = plan_market_data(
+        config.market_data if reads else None,
+        feeds=options.feeds,
+        speed=options.speed,
+        copy=options.record_market_data,
+        cluster="cluster" in sections,
+    )
     feed_paths: list[Path] = []
-    if any(spec.section == "market_data" for spec in config.topology.actors.values()):
-        market_data = _market_data_section(config, options)
+    if plan.section is not None:
+        market_data = plan.section
         feed_paths = [Path(market_data.base_dir, f.path) for f in market_data.feeds if f.path]
+        if plan.replayed is not None:
+            feed_paths.append(Path(plan.replayed_from))
         sections["market_data"] = market_data
     staging = _prepare_out_dir(options.out_dir, feed_paths)
     try:
-        summary = await _replay_into(staging, config, options, sections)
+        summary = await _replay_into(staging, config, options, sections, plan)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)  # the previous outputs stay as they were
         raise
@@ -123,11 +116,17 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
 
 
 async def _replay_into(
-    staging: Path, config: AtriumConfig, options: ReplayOptions, sections: dict[str, Any]
+    staging: Path,
+    config: AtriumConfig,
+    options: ReplayOptions,
+    sections: dict[str, Any],
+    plan: MarketDataPlan,
 ) -> dict[str, Any]:
     journal_path = staging / "journal.sqlite"
     pipeline = build_pipeline(config, clock=SimClock(), mode="replay", sections=sections)
-    journal = Journal(journal_path, batch_size=config.journal.batch_size)
+    slot = pipeline.slots.get("market_data")
+    plan = plan.for_actor(slot)
+    journal = Journal(journal_path, batch_size=config.journal.batch_size, market_data=plan.mode)
     await journal.open()
     pipeline.dispatcher.add_tap(journal.record)
     pipeline.dispatcher.add_gate(journal)
@@ -150,6 +149,8 @@ async def _replay_into(
                     failed = exc
                 finally:
                     tg.cancel_scope.cancel()
+            if failed is None:
+                await finish_market_data(plan, journal, slot.actor if slot else None)
         finally:
             await journal.close()
             collector.close()

@@ -33,6 +33,8 @@ files cannot hand the strategy a bar twice.
 
 In replay, sent counts and the timestamp gauge are published every 256 records and at
 the end (a metric update costs as much as parsing a field); live, after every record.
+:meth:`MarketDataActor.feed_ranges` tells what each file feed sent, for the replay journal's
+references to its files; ``max_records`` stops the file feeds after that many records.
 
 After a restart of ``atrium run``, recovery hands the actor the market data it sent
 before (:meth:`MarketDataActor.restore_input`): live bars go on from the partial bar the
@@ -60,6 +62,7 @@ from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import FEED_HEALTH, FEED_REPORT
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError
+from atrium.runtime.market_refs import FeedRange
 from atrium.runtime.messages import Bar, Control, Message, Tick
 from atrium.runtime.metrics import counter, gauge
 
@@ -111,6 +114,7 @@ class MarketDataActor(Actor):
         self._file_index: list[int] = []  # position in config.feeds of each of _feeds
         self._sent = [0] * len(names)
         self._published = [0] * len(names)
+        self._first_ts: list[int | None] = [None] * len(names)
         self._last_ts: list[int | None] = [None] * len(names)
         self._statuses = _live_statuses(config, registry)
         self._delivered = Delivered()
@@ -147,6 +151,17 @@ class MarketDataActor(Actor):
             else:
                 return self.records_sent(), None
         return self.records_sent(), (total if self._feeds else None)
+
+    def feed_ranges(self) -> dict[int, FeedRange]:
+        """What each file feed sent, by its position in ``feeds``."""
+        return {
+            index: FeedRange(
+                records=self._sent[index],
+                first_ts=self._first_ts[index],
+                last_ts=self._last_ts[index],
+            )
+            for index in self._file_index
+        }
 
     def records_sent(self) -> int:
         """Records sent so far, over all feeds."""
@@ -237,9 +252,10 @@ class MarketDataActor(Actor):
         last_seen: dict[tuple[type, str], int] | None = (
             {} if _symbols_may_repeat(self._feeds) else None
         )
-        sent, last_ts = self._sent, self._last_ts
+        sent, first_ts, last_ts = self._sent, self._first_ts, self._last_ts
         pending = 0
-        records = merge_feeds(self._feeds)
+        left = -1 if config.max_records is None else config.max_records
+        records = merge_feeds(self._feeds if left else [])
         resume = self._delivered.resume_filter() if not replay else None
         delivered = self._delivered
         try:
@@ -263,8 +279,13 @@ class MarketDataActor(Actor):
                 if sim is not None and ts > sim.now_ns():
                     sim.advance_to(ts)
                 await self.send(record)
+                if not sent[index]:
+                    first_ts[index] = ts
                 sent[index] += 1
                 last_ts[index] = ts
+                left -= 1
+                if not left:
+                    break
                 pending += 1
                 if sim is None:
                     self._publish_metrics()

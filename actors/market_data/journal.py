@@ -1,8 +1,10 @@
 """Replay the market data of a recorded Atrium journal, exactly as the live run saw it.
 
-Reads the ``Bar`` and ``Tick`` rows of the ``events`` table in ``seq`` order through one
-streaming cursor, with :mod:`atrium.runtime.journal_read` (read-only: a journal is never changed
-by reading it). A file that is not an Atrium journal of the schema versions this Atrium
+Reads the ``Bar`` and ``Tick`` events in ``seq`` order, one row each or many to a block
+(:mod:`atrium.runtime.journal_market`), through streaming cursors, read-only: a journal is
+never changed by reading it. A journal that references its market data in other files
+holds none to read here; ``atrium replay`` reads those files instead
+(:mod:`atrium.runtime.market_refs`), and anything else is refused. A file that is not an Atrium journal of the schema versions this Atrium
 writes, or is damaged, stops the feed with that module's message. Decoding runs each
 message's own checks (positive prices, high and low around open and close), so a payload
 that fails them is ``UNPARSEABLE``; on top, each symbol's bars must be strictly later
@@ -27,7 +29,8 @@ from atrium.actors.market_data.validation import UNPARSEABLE, Problem, order_pro
 from atrium.runtime.codec import decode
 from atrium.runtime.errors import FatalInputError
 from atrium.runtime.journal import JournalError
-from atrium.runtime.journal_read import iter_events, last_seq, open_readonly
+from atrium.runtime.journal_market import iter_records, last_record_seq, market_data_mode
+from atrium.runtime.journal_read import open_readonly
 from atrium.runtime.messages import Bar, Control, Tick
 
 __all__ = ("JournalFeed",)
@@ -87,8 +90,14 @@ class JournalFeed:
         except JournalError as exc:
             raise FatalInputError(str(exc)) from None
         try:
-            self._last_seq = last_seq(connection)
-            yield from self._events(iter_events(connection, kinds=self._kinds))
+            if market_data_mode(connection, self._source) == "references":
+                raise FatalInputError(
+                    f"{self._source}: its market data is referenced, not recorded in it; "
+                    f"replay it alone with `atrium replay --feed {self._source}`"
+                )
+            self._last_seq = last_record_seq(connection)
+            records = iter_records(connection, self._source, kinds=self._kinds)
+            yield from self._events(records)
             self._seq = self._last_seq
         except JournalError as exc:
             raise FatalInputError(str(exc)) from None

@@ -2,7 +2,9 @@
 
 Everything here comes from the messages the run published (what was actually sent), not
 from actor state, so the report is an independent account of the run. A replay hands
-them over as they are published; a journal can be read back into the same collector. The
+them over as they are published; a journal can be read back into the same collector
+(:func:`collect`: market data in rows or blocks; a journal that references its files is
+refused, see there). The
 files are written as messages come and the figures are gathered in bounded memory (a
 chart series of at most a few thousand points, one equity per day for the statistics,
 the first fills for the page), so the report of a long replay costs no more memory than
@@ -14,7 +16,6 @@ from __future__ import annotations
 import csv
 import functools
 from collections import Counter
-from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -23,7 +24,9 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from atrium.runtime.codec import decode
-from atrium.runtime.journal_read import iter_events, open_readonly
+from atrium.runtime.errors import JournalError
+from atrium.runtime.journal_market import iter_records, market_data_mode
+from atrium.runtime.journal_read import open_readonly
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -127,21 +130,28 @@ class RunRecord:
     final_cash: Decimal = Decimal(0)
 
 
-def _messages(journal: Path) -> Iterator[Message]:
-    with closing(open_readonly(journal)) as connection:
-        for _, _, _, payload in iter_events(connection):
-            yield decode(payload)
-
-
 def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
     """Rebuild ``trades.csv`` and ``equity.csv`` from a journal; return the record.
 
-    The journal is read through :mod:`atrium.runtime.journal_read`: never changed, and a
-    file that is not a whole journal of this Atrium is a ``JournalError`` naming it.
+    Raises
+    ------
+    JournalError
+        When the journal cannot be read, or references its market data instead of
+        holding it (then nothing is written).
     """
-    with RunCollector(out_dir, initial_equity) as collector:
-        for message in _messages(journal):
-            collector.add(message)
+    source = str(journal)
+    with closing(open_readonly(journal)) as db:
+        if market_data_mode(db, source) == "references":
+            # The equity curve is marked at every bar, and reading the files back takes
+            # the market data actor's parsers, which the runtime does not import.
+            raise JournalError(
+                f"{source}: its market data is referenced, not recorded in it, and the "
+                "reports need every bar; replay it (`atrium replay --feed "
+                f"{source}` writes the reports), or record it with --record-market-data"
+            )
+        with RunCollector(out_dir, initial_equity) as collector:
+            for _, _, _, payload in iter_records(db, source):
+                collector.add(decode(payload))
     return collector.record
 
 

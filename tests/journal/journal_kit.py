@@ -27,7 +27,7 @@ from pathlib import Path
 
 import anyio
 
-from atrium.runtime.journal import Journal
+from atrium.runtime.journal import Journal, MarketDataMode
 from atrium.runtime.messages import Bar, Fill, Message, Order, Tick
 
 D = Decimal
@@ -125,11 +125,13 @@ def write_known(path: Path) -> Path:
     return path
 
 
-def write_messages(path: Path, messages: Sequence[Message]) -> Path:
+def write_messages(
+    path: Path, messages: Sequence[Message], market_data: MarketDataMode = "rows"
+) -> Path:
     """A one-session journal of ``messages`` (none: an empty journal)."""
 
     async def write() -> None:
-        journal = Journal(path)
+        journal = Journal(path, market_data=market_data)
         await journal.open()
         await journal.begin_session(mode="replay", version="0.1.0", fingerprint="f")
         for message in messages:

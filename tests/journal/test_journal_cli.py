@@ -70,7 +70,7 @@ def test_stats_when_known_journal_then_hand_counted_figures(
         "file": str(known),
         "size_bytes": known.stat().st_size,
         "wal_bytes": 0,
-        "journal_schema_version": "2",
+        "journal_schema_version": "3",
         "message_schema_version": "2",
         "integrity": "ok",
         "events": 7,
@@ -100,6 +100,11 @@ def test_stats_when_known_journal_then_hand_counted_figures(
             },
         ],
         "snapshots": {"count": 2, "latest_seq": 7},
+        "market_data": {
+            "mode": "rows",
+            "blocks": {"blocks": 0, "records": 0, "first_seq": None, "last_seq": None},
+            "references": [],
+        },
     }
 
 
@@ -113,7 +118,7 @@ def test_stats_when_text_then_aligned_label_value_lines(
     assert out == (
         f"file          {known}\n"
         f"size          {size} bytes (-wal file: 0 bytes)\n"
-        "schema        journal 2, messages 2\n"
+        "schema        journal 3, messages 2\n"
         "integrity     ok\n"
         "events        7 (seq 1 to 7)\n"
         "first         2024-01-02T09:01:00.000000000Z (ts 1704186060000000000)\n"
@@ -127,6 +132,7 @@ def test_stats_when_text_then_aligned_label_value_lines(
         "              #2  started 2024-01-02T10:01:00.000000000Z  first seq 5  mode live"
         "    version 0.2.0\n"
         "snapshots     2 (latest after seq 7)\n"
+        "market data   rows (Bar and Tick are events)\n"
     )
 
 

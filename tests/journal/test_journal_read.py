@@ -47,7 +47,11 @@ def test_open_readonly_when_known_journal_then_every_event_comes_back_exactly(
         rows = list(iter_events(connection))
         last = last_seq(connection)
 
-    assert meta == {"journal_schema_version": "2", "message_schema_version": "2"}
+    assert meta == {
+        "journal_schema_version": "3",
+        "message_schema_version": "2",
+        "market_data": "rows",
+    }
     assert [(seq, ts, kind) for seq, ts, kind, _ in rows] == [
         (seq, message.ts, type(message).__name__) for seq, message in enumerate(KNOWN, start=1)
     ]
@@ -102,9 +106,9 @@ def _no_message_version(path: Path) -> None:
     raw_database(path, [META, EVENTS, JOURNAL_2])
 
 
-def _journal_version_3(path: Path) -> None:
+def _journal_version_4(path: Path) -> None:
     raw_database(
-        path, [META, EVENTS, "INSERT INTO meta VALUES ('journal_schema_version', '3')", MESSAGES_1]
+        path, [META, EVENTS, "INSERT INTO meta VALUES ('journal_schema_version', '4')", MESSAGES_1]
     )
 
 
@@ -128,8 +132,8 @@ def _no_events(path: Path) -> None:
         (_no_meta, "not an Atrium journal: no such table: meta"),
         (_no_message_version, "not an Atrium journal: meta has no message_schema_version"),
         (
-            _journal_version_3,
-            "journal_schema_version is '3', this Atrium reads '2'; "
+            _journal_version_4,
+            "journal_schema_version is '4', this Atrium reads '3' or '2'; "
             "open it with the Atrium version that wrote it",
         ),
         (

@@ -37,6 +37,8 @@ from loopback_feed import (
 from websockets.sync.client import connect
 
 from atrium.runtime.codec import decode
+from atrium.runtime.journal_market import iter_records
+from atrium.runtime.journal_read import open_readonly
 from atrium.runtime.messages import Bar, Fill, Message, Order, Tick
 
 SYMBOL = "ES"
@@ -71,9 +73,9 @@ def _tick_rows(journal: Path) -> int:
 
 
 def _events(journal: Path) -> list[Message]:
-    with closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
-    return [decode(payload) for (payload,) in rows]
+    """Every message in ``seq`` order, market data in rows (live) or blocks (the replay)."""
+    with closing(open_readonly(journal)) as db:
+        return [decode(payload) for *_, payload in iter_records(db, str(journal))]
 
 
 def _record(config: Path, journal: Path, ticks: int, workdir: Path) -> tuple[int, str]:

@@ -51,7 +51,11 @@ async def test_record_when_closed_then_every_message_written_in_order_with_exact
     assert [row[2] for row in rows] == ["Bar"] * 39 + ["Control"]
     assert [row[3] for row in rows] == [encode(m) for m in messages]
     assert [decode(row[3]) for row in rows] == messages
-    assert meta == {"journal_schema_version": "2", "message_schema_version": "2"}
+    assert meta == {
+        "journal_schema_version": "3",
+        "message_schema_version": "2",
+        "market_data": "rows",
+    }
 
 
 @pytest.mark.parametrize(("count", "batch_size"), [(1, 4), (200, 4096), (1013, 4096), (1013, 300)])

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atrium.runtime.journal import Journal, JournalError
+from atrium.runtime.errors import JournalError
+from atrium.runtime.journal import Journal, MarketDataMode
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -32,11 +33,11 @@ D = Decimal
 FILLS = TRADES_SHOWN + 100
 
 
-def _journal(path: Path, messages: list[Message]) -> None:
+def _journal(path: Path, messages: list[Message], market_data: MarketDataMode = "rows") -> None:
     """A one-session journal of ``messages``, written by :class:`Journal` itself."""
 
     async def write() -> None:
-        journal = Journal(path)
+        journal = Journal(path, market_data=market_data)
         await journal.open()
         await journal.begin_session(mode="replay", version="0.1.0", fingerprint="f")
         for message in messages:
@@ -162,3 +163,36 @@ def test_collect_when_file_is_no_journal_then_journal_error_and_file_left_alone(
     with pytest.raises(JournalError, match=f"^{re.escape(str(missing))}: no such file$"):
         collect(missing, tmp_path, D(100_000))
     assert not missing.exists()
+
+
+def test_collect_when_bars_in_blocks_then_same_files_as_from_rows(tmp_path: Path) -> None:
+    rows, blocks = tmp_path / "rows", tmp_path / "blocks"
+    runs: tuple[tuple[Path, MarketDataMode], ...] = ((rows, "rows"), (blocks, "blocks"))
+    for out, mode in runs:
+        out.mkdir()
+        _journal(out / "journal.sqlite", _session(), market_data=mode)
+        record = collect(out / "journal.sqlite", out, D(100_000))
+        assert (record.bars, record.fills) == (FILLS, FILLS)
+
+    for name in ("trades.csv", "equity.csv"):
+        assert (blocks / name).read_bytes() == (rows / name).read_bytes()
+    assert (rows / "equity.csv").read_text().count("\n") == FILLS + 1
+
+
+def test_collect_when_market_data_referenced_then_refused_and_nothing_written(
+    tmp_path: Path,
+) -> None:
+    journal = tmp_path / "journal.sqlite"
+    _journal(journal, _session(), market_data="references")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    with pytest.raises(JournalError) as refused:
+        collect(journal, out, D(100_000))
+
+    assert str(refused.value) == (
+        f"{journal}: its market data is referenced, not recorded in it, and the reports need "
+        f"every bar; replay it (`atrium replay --feed {journal}` writes the reports), or "
+        "record it with --record-market-data"
+    )
+    assert list(out.iterdir()) == []

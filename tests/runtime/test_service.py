@@ -149,8 +149,9 @@ def test_run_when_sigterm_then_exits_0_within_grace_and_journal_holds_feed_and_c
 
     meta, rows = _journal(running.journal)
     assert meta == {
-        "journal_schema_version": "2",
+        "journal_schema_version": "3",
         "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
+        "market_data": "rows",
     }
     # Intact: every sequence number once, every payload decodes to the kind it is filed under.
     assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
@@ -189,7 +190,7 @@ def test_run_when_sigterm_again_during_shutdown_then_exits_0_with_journal_intact
     assert halt[0] == 200
     assert code == 0, running.log()
     meta, rows = _journal(running.journal)
-    assert meta["journal_schema_version"] == "2"
+    assert meta["journal_schema_version"] == "3"
     assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))
     kinds = [kind for _, kind, _ in rows]
     assert (kinds.count("Control"), kinds.count("TradingStateChanged")) == (1, 1)

@@ -186,9 +186,9 @@ def test_journal_when_event_bad_then_skip_counts_and_fail_names_the_seq(
     ("versions", "message"),
     [
         (
-            {"journal_version": "3"},
-            "run.sqlite: journal_schema_version is '3', this Atrium reads '2'; open it with "
-            "the Atrium version that wrote it",
+            {"journal_version": "4"},
+            "run.sqlite: journal_schema_version is '4', this Atrium reads '3' or '2'; open it "
+            "with the Atrium version that wrote it",
         ),
         (
             {"message_version": "0"},
