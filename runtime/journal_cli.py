@@ -26,13 +26,15 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO, Final
 
 import msgspec
 
+from atrium.config import load_config
 from atrium.runtime.codec import MESSAGE_TYPES, decode
-from atrium.runtime.errors import ExportError
+from atrium.runtime.errors import ExportError, UsageError
 from atrium.runtime.journal import MARKET_DATA_KEY, JournalError
 from atrium.runtime.journal_market import (
     BlockSummary,
@@ -82,10 +84,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     _add_kind(tail)
 
-    export = actions.add_parser("export", help="every event as CSV or JSON lines")
+    export = actions.add_parser(
+        "export", help="every event as CSV or JSON lines, or the replay's reports rebuilt"
+    )
     export.add_argument("file", type=Path, metavar="FILE", help="the journal (never changed)")
+    shape = export.add_mutually_exclusive_group(required=True)
+    shape.add_argument("--format", choices=("csv", "jsonl"), help="one row or line per event")
+    shape.add_argument(
+        "--reports",
+        type=Path,
+        metavar="DIR",
+        help="write trades.csv, equity.csv, summary.json and report.html into DIR "
+        "(needs --config: the initial capital and the exposure limit)",
+    )
     export.add_argument(
-        "--format", required=True, choices=("csv", "jsonl"), help="one row or line per event"
+        "--config", type=Path, metavar="FILE", help="the config the journal was written with"
     )
     export.add_argument(
         "--out", type=Path, default=None, metavar="PATH", help="write here instead of stdout"
@@ -149,6 +162,8 @@ def run(args: argparse.Namespace) -> int:
         return _stats(args.file, as_json=args.json)
     if args.journal_command == "tail":
         return _tail(args.file, args.n, args.kinds)
+    if args.journal_command == "export" and args.reports is not None:
+        return _export_reports(args.file, args.reports, args.config)
     if args.journal_command == "export":
         return _export(args.file, args.format, args.out, args.kinds, args.since_seq)
     if args.journal_command == "salvage":
@@ -433,6 +448,24 @@ def _export(
         chunks = _csv(rows) if output_format == "csv" else _jsonl(rows)
         status = _write(chunks, out)
     return _report_undecodable(rows, status)
+
+
+def _export_reports(path: Path, out_dir: Path, config_path: Path | None) -> int:
+    """Rebuild the replay's four report files from a journal that holds its market data."""
+    if config_path is None:
+        raise UsageError("journal export --reports needs --config FILE (the run's config)")
+    # Imported here: the report page's charts are the heaviest import of the CLI.
+    from atrium.runtime.reports.collect import collect  # noqa: PLC0415
+    from atrium.runtime.reports.summary import summarize, write_summary_and_report  # noqa: PLC0415
+
+    config = load_config(config_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _refuse_journal(out_dir / "trades.csv", path)
+    record = collect(path, out_dir, Decimal(config.portfolio.initial_capital))
+    summary = summarize(record, config.replay.risk_free_rate, {})
+    write_summary_and_report(out_dir, record, summary, config)
+    print(f"wrote trades.csv, equity.csv, summary.json, report.html to {out_dir}")
+    return 0
 
 
 def _refuse_journal(out: Path, journal: Path) -> None:

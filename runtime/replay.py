@@ -9,8 +9,6 @@ asks for a copy (:mod:`atrium.runtime.replay_market`).
 
 from __future__ import annotations
 
-import json
-import math
 import shutil
 import signal
 import tempfile
@@ -31,8 +29,8 @@ from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
 from atrium.runtime.progress import ReplayProgress
 from atrium.runtime.replay_market import MarketDataPlan, finish_market_data, plan_market_data
-from atrium.runtime.reports.collect import RunCollector, RunRecord, iso_time
-from atrium.runtime.reports.html import write_report
+from atrium.runtime.reports.collect import RunCollector, RunRecord
+from atrium.runtime.reports.summary import summarize, write_summary_and_report
 from atrium.runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
@@ -163,49 +161,17 @@ async def _replay_into(
 def _write_outputs(
     config: AtriumConfig, out_dir: Path, record: RunRecord, pipeline: Pipeline, wall_seconds: float
 ) -> dict[str, Any]:
-    initial = record.initial_equity
-    stats = record.curve.performance(config.replay.risk_free_rate)
-    closed = record.wins + record.losses
-    first, last = record.curve.first_ts, record.curve.last_ts
     rejected: Counter[str] = Counter()
     for feed in pipeline.capabilities.every(FEED_REPORT):
         rejected.update(feed.rejected_counts())
-    summary: dict[str, Any] = {
-        "initial_equity": str(initial),
-        "final_equity": str(record.final_equity),
-        "total_return": stats["total_return"],
-        "cagr": stats["cagr"],
-        "volatility": stats["volatility"],
-        "sharpe": stats["sharpe"],
-        "sortino": stats["sortino"],
-        "annualised_note": stats["annualised_note"],
-        "max_drawdown": stats["max_drawdown"],
-        "orders": record.orders,
-        "fills": record.fills,
-        "denials": sum(record.denials.values()),
-        "denials_by_reason": dict(sorted(record.denials.items())),
-        "win_rate": record.wins / closed if closed else None,
-        "closing_fills": closed,
-        "bars": record.bars,
-        "ticks": record.ticks,
+    run = {
         "rejected_records": dict(sorted(rejected.items())),
         "dead_letters": sum(slot.stats.dead_letters for slot in pipeline.slots.values()),
-        "first_timestamp": None if first is None else iso_time(first),
-        "last_timestamp": None if last is None else iso_time(last),
         "wall_seconds": wall_seconds,
-        "bars_per_second": (record.bars + record.ticks) / wall_seconds if wall_seconds else None,
     }
-    summary = {key: _round(value) for key, value in summary.items()}
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-    limit = float(config.portfolio.max_exposure_pct) * float(config.portfolio.max_leverage)
-    write_report(out_dir / "report.html", record, summary, limit)
+    summary = summarize(record, config.replay.risk_free_rate, run)
+    write_summary_and_report(out_dir, record, summary, config)
     return summary
-
-
-def _round(value: Any) -> Any:
-    if isinstance(value, float):
-        return round(value, 6) if math.isfinite(value) else None
-    return value
 
 
 async def _show_progress(pipeline: Pipeline, started: float) -> None:
