@@ -26,7 +26,8 @@ TOP: Final = 36
 BOTTOM: Final = HEIGHT - 34
 #: A single point is drawn with this much time either side, so the time axis has a span.
 _LONE_POINT_PAD: Final = 60_000_000_000
-#: Rough advance of an 11 px sans-serif character, to space the legend's entries.
+#: Rough advance of an 11 px sans-serif character: to space the legend's entries and
+#: keep the time labels inside the chart.
 _CHAR_WIDTH: Final = 6.5
 
 
@@ -98,6 +99,9 @@ def _ytick(y: float, label: str) -> str:
 
 
 def _xtick(x: float, label: str) -> str:
+    # A label centred on a tick near an edge would be cut off: move it just inside.
+    half = _CHAR_WIDTH * len(label) / 2
+    x = min(max(x, half), WIDTH - half)
     return f'<text x="{_n(x)}" y="{BOTTOM + 16}" text-anchor="middle">{_escape(label)}</text>'
 
 

@@ -33,7 +33,7 @@ def test_line_chart_when_small_series_then_points_mapped_to_exact_pixels() -> No
     # An hour is under 8 x 10 minutes: ticks every 10 minutes, 904 / 6 px apart.
     assert '<text x="80.0" y="302" text-anchor="middle">15 Mar 2024 14:00</text>' in svg
     assert '<text x="230.7" y="302" text-anchor="middle">14:10</text>' in svg
-    assert '<text x="984.0" y="302" text-anchor="middle">15:00</text>' in svg
+    assert '<text x="833.3" y="302" text-anchor="middle">14:50</text>' in svg
 
 
 def test_line_chart_when_one_point_then_a_dot_in_the_middle() -> None:
@@ -43,6 +43,16 @@ def test_line_chart_when_one_point_then_a_dot_in_the_middle() -> None:
     assert "<polyline" not in svg
     assert "nan" not in svg
     assert "inf" not in svg
+
+
+def test_line_chart_when_a_time_label_would_cross_the_right_edge_then_moved_inside() -> None:
+    # Two minutes, ticked every 30 s: the last tick, 14:01:00, is at the plot's right edge
+    # (984); 8 characters of about 6.5 px need 26 px either side, so it is centred at 974.
+    svg = line_chart(
+        [Line("equity", [(T0 - MINUTE, 1.0), (T0 + MINUTE, 2.0)], "#123")], "Equity", "equity"
+    )
+    assert '<text x="974.0" y="302" text-anchor="middle">14:01:00</text>' in svg
+    assert '<text x="80.0" y="302" text-anchor="middle">15 Mar 2024 13:59:00</text>' in svg
 
 
 def test_line_chart_when_all_values_equal_then_a_level_line_mid_height() -> None:
