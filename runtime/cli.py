@@ -265,8 +265,7 @@ def _record(config: AtriumConfig, args: argparse.Namespace) -> int:
 
 
 def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, Any] | None) -> int:
-    # The reports load matplotlib (most of a second); only a replay pays for it.
-    from atrium.runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415
+    from atrium.runtime.replay import ReplayOptions, format_summary, run_replay  # noqa: PLC0415 -- only this command
 
     out_dir = args.out if args.out is not None else Path(config.replay.out_dir)
     options = ReplayOptions(

@@ -3,50 +3,18 @@
 from __future__ import annotations
 
 import html
-import io
-from collections.abc import Sequence
 from typing import Any
 
-import matplotlib as mpl
-import matplotlib.dates as mdates
-from matplotlib.figure import Figure
-
 from atrium.runtime.reports.collect import RunRecord
+from atrium.runtime.reports.svg import Line, line_chart
 
 __all__ = ("write_report",)
 
-_NS_PER_DAY = 86_400e9
-mpl.rcParams["svg.hashsalt"] = "atrium"  # stable SVG ids: the same run renders the same bytes
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
 table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;
 text-align:right}th{background:#f3f3f3}h1{font-size:1.5rem}.grid td:first-child{text-align:left}
 """
-
-
-def _svg(
-    series: list[tuple[str, Sequence[tuple[int, float]], str]], title: str, ylabel: str
-) -> str:
-    # A bare Figure (no pyplot): no global state, no display backend needed.
-    figure = Figure(figsize=(10, 3.2))
-    axes = figure.subplots()
-    for label, points, colour in series:
-        days = [ts / _NS_PER_DAY for ts, _ in points]  # matplotlib dates: days since 1970
-        axes.plot(days, [value for _, value in points], label=label, color=colour, linewidth=1)
-    axes.set_title(title)
-    axes.set_ylabel(ylabel)
-    axes.grid(alpha=0.3)
-    locator = mdates.AutoDateLocator()  # type: ignore[no-untyped-call]
-    axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
-    if len(series) > 1:
-        axes.legend(loc="upper left")
-    buffer = io.StringIO()
-    figure.tight_layout()
-    # No date or creator: the same run renders the same bytes.
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
-    text = buffer.getvalue()
-    return text[text.index("<svg") :]
 
 
 def write_report(
@@ -58,12 +26,14 @@ def write_report(
     limit = [(ts, value * exposure_limit_ratio) for ts, value in equity]
     charts = (
         [
-            _svg([("equity", equity, "#1f77b4")], "Equity", "equity"),
-            _svg([("drawdown", record.drawdown.points(), "#d62728")], "Drawdown from peak", "%"),
-            _svg(
+            line_chart([Line("equity", equity, "#1f77b4")], "Equity", "equity"),
+            line_chart(
+                [Line("drawdown", record.drawdown.points(), "#d62728")], "Drawdown from peak", "%"
+            ),
+            line_chart(
                 [
-                    ("gross exposure", record.exposure.points(), "#2ca02c"),
-                    ("limit", limit, "#7f7f7f"),
+                    Line("gross exposure", record.exposure.points(), "#2ca02c"),
+                    Line("limit", limit, "#7f7f7f"),
                 ],
                 "Gross exposure against its limit",
                 "exposure",
