@@ -46,6 +46,8 @@ from atrium.runtime.journal_market import (
 from atrium.runtime.journal_read import open_readonly, read_meta, reading
 from atrium.runtime.journal_salvage import salvage
 from atrium.runtime.market_refs import FeedReference, reference_rows
+from atrium.runtime.reports.collect import collect
+from atrium.runtime.reports.summary import summarize, write_summary_and_report
 
 __all__ = ("ExportError", "add_parser", "run")
 
@@ -454,10 +456,6 @@ def _export_reports(path: Path, out_dir: Path, config_path: Path | None) -> int:
     """Rebuild the replay's four report files from a journal that holds its market data."""
     if config_path is None:
         raise UsageError("journal export --reports needs --config FILE (the run's config)")
-    # Imported here: the report page's charts are the heaviest import of the CLI.
-    from atrium.runtime.reports.collect import collect  # noqa: PLC0415
-    from atrium.runtime.reports.summary import summarize, write_summary_and_report  # noqa: PLC0415
-
     config = load_config(config_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     _refuse_journal(out_dir / "trades.csv", path)
