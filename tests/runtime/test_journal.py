@@ -11,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from journal_kit import write_through_writer
 
 from atrium.runtime.codec import decode, encode
 from atrium.runtime.journal import Journal, JournalError
@@ -24,16 +25,7 @@ def _bar(ts: int) -> Bar:
 
 
 async def _write(path: Path, messages: list[Bar | Control], batch_size: int = 4) -> Journal:
-    journal = Journal(path, batch_size=batch_size)
-    await journal.open()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(journal.run_writer)
-        for message in messages:
-            journal.record(message)
-            if journal.blocked:
-                await journal.wait_writable()
-        await journal.close()
-    return journal
+    return await write_through_writer(path, messages, batch_size=batch_size)
 
 
 async def test_record_when_closed_then_every_message_written_in_order_with_exact_bytes(

@@ -12,8 +12,8 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
-import anyio
 import pytest
+from journal_kit import write_through_writer
 
 from atrium.runtime.codec import encode
 from atrium.runtime.journal import Journal, JournalError, MarketDataMode
@@ -39,16 +39,7 @@ def _session() -> list[Bar | Control]:
 
 
 async def _write(path: Path, mode: MarketDataMode, messages: list[Bar | Control]) -> Journal:
-    journal = Journal(path, batch_size=512, market_data=mode)
-    await journal.open()
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(journal.run_writer)
-        for message in messages:
-            journal.record(message)
-            if journal.blocked:
-                await journal.wait_writable()
-        await journal.close()
-    return journal
+    return await write_through_writer(path, messages, batch_size=512, market_data=mode)
 
 
 def _query(path: Path, query: str) -> list[tuple[object, ...]]:

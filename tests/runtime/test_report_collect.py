@@ -11,13 +11,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from journal_kit import write_messages
 
 from atrium.runtime.errors import JournalError
-from atrium.runtime.journal import Journal, MarketDataMode
+from atrium.runtime.journal import MarketDataMode
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -31,20 +31,6 @@ from atrium.runtime.reports.html import write_report
 
 D = Decimal
 FILLS = TRADES_SHOWN + 100
-
-
-def _journal(path: Path, messages: list[Message], market_data: MarketDataMode = "rows") -> None:
-    """A one-session journal of ``messages``, written by :class:`Journal` itself."""
-
-    async def write() -> None:
-        journal = Journal(path, market_data=market_data)
-        await journal.open()
-        await journal.begin_session(mode="replay", version="0.1.0", fingerprint="f")
-        for message in messages:
-            journal.record(message)
-        await journal.close()
-
-    anyio.run(write)
 
 
 def _session() -> list[Message]:
@@ -78,7 +64,7 @@ def test_collect_when_more_fills_than_shown_then_csv_has_all_and_page_says_so(
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    _journal(journal, _session())
+    write_messages(journal, _session())
     record = collect(journal, tmp_path, D(100_000))
     with (tmp_path / "trades.csv").open(newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -170,7 +156,7 @@ def test_collect_when_bars_in_blocks_then_same_files_as_from_rows(tmp_path: Path
     runs: tuple[tuple[Path, MarketDataMode], ...] = ((rows, "rows"), (blocks, "blocks"))
     for out, mode in runs:
         out.mkdir()
-        _journal(out / "journal.sqlite", _session(), market_data=mode)
+        write_messages(out / "journal.sqlite", _session(), market_data=mode)
         record = collect(out / "journal.sqlite", out, D(100_000))
         assert (record.bars, record.fills) == (FILLS, FILLS)
 
@@ -183,7 +169,7 @@ def test_collect_when_market_data_referenced_then_refused_and_nothing_written(
     tmp_path: Path,
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    _journal(journal, _session(), market_data="references")
+    write_messages(journal, _session(), market_data="references")
     out = tmp_path / "out"
     out.mkdir()
 

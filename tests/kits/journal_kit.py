@@ -176,3 +176,24 @@ def root_page(path: Path, table: str) -> int:
 def digest(path: Path) -> str:
     """SHA-256 of the file's bytes, to show a command left them as they were."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def write_through_writer(
+    path: Path,
+    messages: Sequence[Message],
+    *,
+    batch_size: int = 4,
+    market_data: MarketDataMode = "rows",
+) -> Journal:
+    """Record ``messages`` with the journal's writer task running, as a run does (waiting
+    whenever its backlog is full), and close it."""
+    journal = Journal(path, batch_size=batch_size, market_data=market_data)
+    await journal.open()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        for message in messages:
+            journal.record(message)
+            if journal.blocked:
+                await journal.wait_writable()
+        await journal.close()
+    return journal
