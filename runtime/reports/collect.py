@@ -14,7 +14,6 @@ that of a short one.
 from __future__ import annotations
 
 import csv
-import functools
 from collections import Counter
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -86,25 +85,40 @@ _SECONDS: Final = tuple(f"{second:02d}" for second in range(60))
 _CLOSED: Final = frozenset({"FILLED", "REJECTED", "CANCELLED", "EXPIRED"})
 #: Fills kept for the report page (trades.csv has them all).
 TRADES_SHOWN: Final = 500
+#: Equity rows gathered before they are written.
+_ROWS_PER_WRITE: Final = 1024
 
 
 def iso_time(ts_ns: int) -> str:
-    """UTC ISO-8601 with microseconds (truncated) shown only when not zero.
+    """UTC ISO-8601 with microseconds (truncated) shown only when not zero."""
+    return _DayClock().text(ts_ns)
 
-    Built from cached pieces (the day, ``HH:MM:`` and ``SS``): it runs for every row of
-    equity.csv, where formatting the clock field by field cost more than the row itself.
+
+class _DayClock:
+    """Formats times as :func:`iso_time` does, keeping the current day's date text.
+
+    It runs for every row of equity.csv, where formatting the clock field by field cost
+    more than the row itself: the date is formatted once a day, ``HH:MM:`` and ``SS`` come
+    from tables, and a time within the day costs two divisions.
     """
-    days, rest = divmod(ts_ns, _NS_PER_DAY)
-    seconds, nanos = divmod(rest, 1_000_000_000)
-    minute, second = divmod(seconds, 60)
-    text = _iso_day(days) + _CLOCK[minute] + _SECONDS[second]
-    micros = nanos // 1000
-    return f"{text}.{micros:06d}Z" if micros else text + "Z"
 
+    __slots__ = ("_day", "_start")
 
-@functools.lru_cache(maxsize=8)
-def _iso_day(days: int) -> str:
-    return (_EPOCH + timedelta(days=days)).isoformat()
+    def __init__(self) -> None:
+        self._start = 0
+        self._day = ""
+
+    def text(self, ts_ns: int) -> str:
+        offset = ts_ns - self._start
+        if not (self._day and 0 <= offset < _NS_PER_DAY):
+            days, offset = divmod(ts_ns, _NS_PER_DAY)
+            self._start = ts_ns - offset
+            self._day = (_EPOCH + timedelta(days=days)).isoformat()
+        seconds, nanos = divmod(offset, 1_000_000_000)
+        minute, second = divmod(seconds, 60)
+        text = self._day + _CLOCK[minute] + _SECONDS[second]
+        micros = nanos // 1000
+        return f"{text}.{micros:06d}Z" if micros else text + "Z"
 
 
 @dataclass
@@ -203,6 +217,9 @@ class RunCollector:
         self._changed = True
         self._row_tail = ""
         self._points = (0.0, 0.0, 0.0)
+        self._clock = _DayClock()
+        # Equity rows not yet written: one write per block costs less than one per bar.
+        self._rows: list[str] = []
 
     def __enter__(self) -> RunCollector:
         return self
@@ -212,20 +229,14 @@ class RunCollector:
 
     def add(self, message: Message) -> None:
         """Take the next message of the run."""
+        if type(message) is Bar:  # most messages are bars: no match for them
+            self.record.bars += 1
+            self._price(message.ts, message.symbol, message.close)
+            return
         match message:
-            case Bar() | Tick():
-                record = self.record
-                if type(message) is Bar:
-                    record.bars += 1
-                else:
-                    record.ticks += 1
-                if message.ts != self._bar_ts:
-                    if self._bar_ts is not None:
-                        self._close_bar(self._bar_ts)
-                    self._bar_ts = message.ts
-                self._closes[message.symbol] = (
-                    message.close if isinstance(message, Bar) else message.price
-                )
+            case Tick():
+                self.record.ticks += 1
+                self._price(message.ts, message.symbol, message.price)
             case PortfolioSnapshot():
                 self._account.apply(message)
                 self._changed = True
@@ -258,6 +269,7 @@ class RunCollector:
         if self._bar_ts is not None:
             self._close_bar(self._bar_ts)
             self._bar_ts = None
+        self._equity_file.writelines(self._rows)
         for rows in self._awaiting_position.values():
             for row in rows:
                 self._write_trade(row)
@@ -282,30 +294,57 @@ class RunCollector:
             self.record.wins += delta > 0
             self.record.losses += delta <= 0
 
+    def _price(self, ts: int, symbol: str, price: Decimal) -> None:
+        """Note the price of a bar or tick; a new time writes the row of the one before."""
+        if ts != self._bar_ts:
+            if self._bar_ts is not None:
+                self._close_bar(self._bar_ts)
+            self._bar_ts = ts
+        self._closes[symbol] = price
+
     def _close_bar(self, ts: int) -> None:
         """Write the equity row of the bar at ``ts``; values are formatted again only when
         the account moved (a flat account repeats the row before)."""
         account = self._account
         changed = self._changed
-        for symbol, close in self._closes.items():
+        closes = self._closes
+        for symbol, close in closes.items():
             if account.mark(symbol, close):
                 changed = True
-        self._closes.clear()
+        closes.clear()
         if changed:
             self._changed = False
-            equity, gross = account.equity, account.gross
-            self._peak = max(self._peak, equity)
-            peak = self._peak
-            drawdown = (peak - equity) / peak if peak > 0 and equity != peak else _NO_DRAWDOWN
-            self._row_tail = f",{equity},{account.cash},{gross},{drawdown:.6f}\n"
-            self._points = (float(equity), -100.0 * float(drawdown), float(gross))
-        self._equity_file.write(iso_time(ts) + self._row_tail)
+            self._revalue()
+        rows = self._rows
+        rows.append(self._clock.text(ts) + self._row_tail)
+        if len(rows) >= _ROWS_PER_WRITE:
+            self._equity_file.writelines(rows)
+            rows.clear()
         value, drawdown_pct, exposure = self._points
         record = self.record
         record.curve.add(ts, value)
         record.equity.add(ts, value)
         record.drawdown.add(ts, drawdown_pct)
         record.exposure.add(ts, exposure)
+
+    def _revalue(self) -> None:
+        """Format the row values and chart points of an account that moved.
+
+        Floats are parsed from the texts the row holds anyway: ``float(Decimal)`` goes
+        through the same text, so the values are the same at half the cost.
+        """
+        account = self._account
+        equity = account.equity
+        self._peak = max(self._peak, equity)
+        peak = self._peak
+        drawdown = (peak - equity) / peak if peak > 0 and equity != peak else _NO_DRAWDOWN
+        equity_text, gross_text = str(equity), str(account.gross)
+        self._row_tail = f",{equity_text},{account.cash},{gross_text},{drawdown:.6f}\n"
+        self._points = (
+            float(equity_text),
+            -100.0 * float(str(drawdown)),
+            float(gross_text),
+        )
 
     def _write_trade(self, row: dict[str, str]) -> None:
         self._trades.writerow(row)

@@ -34,7 +34,8 @@ class EquityCurve:
     """
 
     __slots__ = (
-        "_day",
+        "_day_end",
+        "_day_start",
         "_peak",
         "closes",
         "final",
@@ -51,27 +52,33 @@ class EquityCurve:
         self.final = initial_equity
         #: The last equity of each UTC day, in time order.
         self.closes: list[float] = []
-        self._day: int | None = None
+        # The UTC day of the last close, as [start, end) in ns (empty before the first).
+        self._day_start = self._day_end = 0
         self._peak = initial_equity
         #: Largest fall from a running peak (the initial equity included), as a fraction.
         self.max_drawdown = 0.0
 
     def add(self, ts: int, equity: float) -> None:
-        """Take the equity at ``ts`` (nanoseconds, in time order)."""
-        if self.first_ts is None:
-            self.first_ts = ts
+        """Take the equity at ``ts`` (nanoseconds, in time order).
+
+        It runs for every bar: the day is compared by bounds, not found by a division.
+        """
         self.last_ts = ts
         self.final = equity
-        day = ts // NS_PER_DAY
-        if day == self._day:
+        if self._day_start <= ts < self._day_end:
             self.closes[-1] = equity
         else:
+            if self.first_ts is None:
+                self.first_ts = ts
             self.closes.append(equity)
-            self._day = day
-        if equity > self._peak:
+            self._day_start = ts - ts % NS_PER_DAY
+            self._day_end = self._day_start + NS_PER_DAY
+        peak = self._peak
+        if equity > peak:
             self._peak = equity
-        elif self._peak > 0:
-            self.max_drawdown = max(self.max_drawdown, (self._peak - equity) / self._peak)
+        elif peak > 0:
+            drawdown = (peak - equity) / peak
+            self.max_drawdown = max(self.max_drawdown, drawdown)
 
     def performance(self, risk_free_rate: float = 0.0) -> PerformanceStats:
         """Return, CAGR, volatility, Sharpe, Sortino and max drawdown of the curve."""

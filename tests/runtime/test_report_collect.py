@@ -130,7 +130,10 @@ def test_iso_time_when_compared_with_datetime_then_equal(ts: int) -> None:
 
 
 def test_collector_kinds_when_compared_with_its_match_cases_then_equal() -> None:
-    """The replay taps the collector for ``KINDS`` only: a case missing there is never hit."""
+    """The replay taps the collector for ``KINDS`` only: a case missing there is never hit.
+
+    Bars are taken before the match, by ``type(message) is Bar``: that counts as a case.
+    """
     source = inspect.getsource(RunCollector.add)
     tree = ast.parse(textwrap.dedent(source))
     matched = {
@@ -138,7 +141,15 @@ def test_collector_kinds_when_compared_with_its_match_cases_then_equal() -> None
         for node in ast.walk(tree)
         if isinstance(node, ast.MatchClass) and isinstance(node.cls, ast.Name)
     }
-    assert matched == {kind.__name__ for kind in RunCollector.KINDS}
+    checked = {
+        node.comparators[0].id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and isinstance(node.ops[0], ast.Is)
+        and isinstance(node.comparators[0], ast.Name)
+    }
+    assert checked == {"Bar"}
+    assert matched | checked == {kind.__name__ for kind in RunCollector.KINDS}
 
 
 def test_collect_when_file_is_no_journal_then_journal_error_and_file_left_alone(
@@ -182,3 +193,38 @@ def test_collect_when_market_data_referenced_then_refused_and_nothing_written(
         "record it with --record-market-data"
     )
     assert list(out.iterdir()) == []
+
+
+def test_equity_rows_when_bars_cross_midnight_past_a_write_block_then_every_row_timed(
+    tmp_path: Path,
+) -> None:
+    """Rows are written in blocks of 1024 and the date is kept per day: 3000 bars two
+    minutes apart cross midnight
+    five times (a leap day among them), and each row keeps its time."""
+    start = int(datetime(2024, 2, 28, 23, 0, tzinfo=UTC).timestamp()) * 10**9
+    step = 120 * 10**9
+    with RunCollector(tmp_path, D(100)) as collector:
+        for n in range(3000):
+            collector.add(
+                Bar(ts=start + n * step, symbol="X", open=D(1), high=D(1), low=D(1), close=D(1))
+            )
+            if n == 1999:  # a time with microseconds: shown, then the next bar's not
+                collector.add(
+                    Bar(
+                        ts=start + n * step + 1_500_000_123,
+                        symbol="X",
+                        open=D(1),
+                        high=D(1),
+                        low=D(1),
+                        close=D(1),
+                    )
+                )
+
+    lines = (tmp_path / "equity.csv").read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 1 + 3001
+    assert lines[1] == "2024-02-28T23:00:00Z,100,100,0,0.000000"
+    assert lines[31] == "2024-02-29T00:00:00Z,100,100,0,0.000000"
+    assert lines[2000] == "2024-03-02T17:38:00Z,100,100,0,0.000000"
+    assert lines[2001] == "2024-03-02T17:38:01.500000Z,100,100,0,0.000000"
+    assert lines[2002] == "2024-03-02T17:40:00Z,100,100,0,0.000000"
+    assert lines[-1] == "2024-03-04T02:58:00Z,100,100,0,0.000000"
