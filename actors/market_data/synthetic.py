@@ -23,6 +23,8 @@ __all__ = ("SyntheticFeed",)
 
 _YEAR_SECONDS: Final = 365 * 86_400
 _NS: Final = 1_000_000_000
+_TWO_PI: Final = 2.0 * math.pi
+_cos, _sin, _sqrt, _log, _exp = math.cos, math.sin, math.sqrt, math.log, math.exp
 
 
 class SyntheticFeed:
@@ -52,45 +54,89 @@ class SyntheticFeed:
 
     def __iter__(self) -> Iterator[Bar]:
         config = self._config
-        symbols = list(config.symbols)
-        steps = config.intrabar_steps
-        dt = config.bar_seconds / _YEAR_SECONDS / steps
-        mu = (config.drift - 0.5 * config.volatility**2) * dt
-        sigma = config.volatility * math.sqrt(dt)
-        tick = config.tick_size
-        tick_f = float(tick)
-        volume_rate = 1.0 / config.mean_volume
-        rngs = [random.Random(f"{config.seed}:{symbol}") for symbol in symbols]
-        prices = [float(config.start_price)] * len(symbols)
-        exp = math.exp
-
-        def quantize(value: float) -> Decimal:
-            # Prices are positive, so "or 1" is max(1, ...) at half the cost.
-            return tick * (round(value / tick_f) or 1)
-
+        walks = [_Walk(config, symbol) for symbol in config.symbols]
         ts = config.start_ns
         step_ns = config.bar_seconds * _NS
         for _ in range(config.count):
-            for index, symbol in enumerate(symbols):
-                gauss = rngs[index].gauss
-                price = high = low = prices[index]
-                open_ = quantize(price)
-                for _ in range(steps):
-                    price *= exp(mu + sigma * gauss(0.0, 1.0))
-                    if price > high:
-                        high = price
-                    elif price < low:
-                        low = price
-                prices[index] = price
-                volume = Decimal(1 + int(rngs[index].expovariate(volume_rate)))
+            for walk in walks:
                 self._emitted += 1
-                yield Bar(
-                    ts=ts,
-                    symbol=symbol,
-                    open=open_,
-                    high=quantize(high),
-                    low=quantize(low),
-                    close=quantize(price),
-                    volume=volume,
-                )
+                yield walk.bar(ts)
             ts += step_ns
+
+
+class _Walk:
+    """One symbol's path: its generator, its last price, and the bar's arithmetic.
+
+    A bar costs a few microseconds, a replay's largest share outside the actors, so the
+    normal draws are ``random.gauss``'s own (the same pair of numbers from the same two
+    uniforms, the second kept for the next step) without a method call each, and a price
+    equal to one already turned into ``Decimal`` (the open is the last close; the high or
+    low is often the open or the close) reuses that ``Decimal``.
+    """
+
+    __slots__ = (
+        "_close",
+        "_expovariate",
+        "_mu",
+        "_normal",
+        "_price",
+        "_random",
+        "_sigma",
+        "_steps",
+        "_symbol",
+        "_tick",
+        "_tick_f",
+        "_volume_rate",
+    )
+
+    def __init__(self, config: SyntheticConfig, symbol: str) -> None:
+        steps = config.intrabar_steps
+        dt = config.bar_seconds / _YEAR_SECONDS / steps
+        self._steps = steps
+        self._mu = (config.drift - 0.5 * config.volatility**2) * dt
+        self._sigma = config.volatility * math.sqrt(dt)
+        self._tick = config.tick_size
+        self._tick_f = float(config.tick_size)
+        self._volume_rate = 1.0 / config.mean_volume
+        rng = random.Random(f"{config.seed}:{symbol}")
+        self._random = rng.random
+        self._expovariate = rng.expovariate
+        self._symbol = symbol
+        self._price = float(config.start_price)
+        self._close = self._quantize(self._price)
+        # The second number of the last pair of normal draws, not used yet.
+        self._normal: float | None = None
+
+    def _quantize(self, value: float) -> Decimal:
+        # Prices are positive, so "or 1" is max(1, ...) at half the cost.
+        return self._tick * (round(value / self._tick_f) or 1)
+
+    def bar(self, ts: int) -> Bar:
+        """The next bar: ``intrabar_steps`` log-normal steps from the last close."""
+        uniform, mu, sigma, normal = self._random, self._mu, self._sigma, self._normal
+        start = price = high = low = self._price
+        for _ in range(self._steps):
+            if normal is None:  # random.gauss: Box-Muller, two numbers per two uniforms
+                angle = uniform() * _TWO_PI
+                radius = _sqrt(-2.0 * _log(1.0 - uniform()))
+                draw, normal = _cos(angle) * radius, _sin(angle) * radius
+            else:
+                draw, normal = normal, None
+            price *= _exp(mu + sigma * draw)
+            if price > high:
+                high = price
+            elif price < low:
+                low = price
+        self._price, self._normal = price, normal
+        open_ = self._close
+        close = self._close = self._quantize(price)
+        volume = Decimal(1 + int(self._expovariate(self._volume_rate)))
+        return Bar(
+            ts=ts,
+            symbol=self._symbol,
+            open=open_,
+            high=open_ if high == start else close if high == price else self._quantize(high),
+            low=open_ if low == start else close if low == price else self._quantize(low),
+            close=close,
+            volume=volume,
+        )

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import random
 from decimal import Decimal
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from market_data_kit import ns
@@ -120,3 +123,61 @@ def test_synthetic_when_any_parameters_then_bars_valid_on_grid_and_continuous(
             assert bar.open == previous[bar.symbol].close
             assert bar.ts == previous[bar.symbol].ts + bar_seconds * 10**9
         previous[bar.symbol] = bar
+
+
+def _reference_bars(config: SyntheticConfig) -> list[Bar]:
+    """The feed written plainly, with ``random.gauss``: what its inlined draws must equal."""
+    dt = config.bar_seconds / YEAR / config.intrabar_steps
+    mu = (config.drift - 0.5 * config.volatility**2) * dt
+    sigma = config.volatility * math.sqrt(dt)
+    tick = config.tick_size
+    rngs = {symbol: random.Random(f"{config.seed}:{symbol}") for symbol in config.symbols}
+    prices = dict.fromkeys(config.symbols, float(config.start_price))
+    bars = []
+    for n in range(config.count):
+        for symbol, rng in rngs.items():
+            price = high = low = prices[symbol]
+            path = [price]
+            for _ in range(config.intrabar_steps):
+                price *= math.exp(mu + sigma * rng.gauss(0.0, 1.0))
+                path.append(price)
+            high, low, prices[symbol] = max(path), min(path), price
+            on_grid = [tick * max(1, round(value / float(tick))) for value in (path[0], high, low)]
+            bars.append(
+                Bar(
+                    ts=config.start_ns + n * config.bar_seconds * 10**9,
+                    symbol=symbol,
+                    open=on_grid[0],
+                    high=on_grid[1],
+                    low=on_grid[2],
+                    close=tick * max(1, round(price / float(tick))),
+                    volume=Decimal(1 + int(rng.expovariate(1.0 / config.mean_volume))),
+                )
+            )
+    return bars
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(min_value=0, max_value=2**32),
+    steps=st.integers(min_value=1, max_value=7),
+    tick=st.sampled_from(["0.0001", "0.01", "0.05", "1", "25"]),
+    volatility=st.sampled_from([0.0, 0.2, 3.0]),
+)
+def test_synthetic_when_compared_with_random_gauss_steps_then_same_bars(
+    seed: int, steps: int, tick: str, volatility: float
+) -> None:
+    """Odd step counts carry the second draw of a pair into the next bar, as gauss does."""
+    config = SyntheticConfig(
+        seed=seed,
+        symbols=["A", "B"],
+        count=40,
+        intrabar_steps=steps,
+        tick_size=Decimal(tick),
+        volatility=volatility,
+    )
+
+    bars = list(SyntheticFeed(config))
+
+    assert len(bars) == 80
+    assert msgspec.json.encode(bars) == msgspec.json.encode(_reference_bars(config))
