@@ -81,6 +81,9 @@ class Dispatcher:
         self.on_crash: CrashHandler | None = None
         #: Called after each input settled (a consistent point for snapshots).
         self.on_settled: Callable[[], None] | None = None
+        #: Called with each bar or tick input before it enters (before it may wait for
+        #: the one before to settle): a replay moves its clock there (runtime.replay_driver).
+        self.on_market_input: Callable[[Message], None] | None = None
         #: Called with seconds from a market data input's entry to the end of its
         #: handling, when it led to an order: tick-to-order.
         self.on_order_latency: Callable[[float], None] | None = None
@@ -215,6 +218,10 @@ class Dispatcher:
 
     async def publish(self, message: Message, sender: str) -> None:
         """Take one input: record it, deliver it (venue first), handle it to quiescence."""
+        cls = type(message)
+        market = cls in _MARKET
+        if market and self.on_market_input is not None:
+            self.on_market_input(message)
         if not self._can_enter():
             await self._enter()
         else:
@@ -222,8 +229,7 @@ class Dispatcher:
         try:
             started, orders = time.perf_counter_ns(), self.orders_published
             self.record(message)
-            cls = type(message)
-            if cls in _MARKET:
+            if market:
                 venue, others = self._market_route(cls, sender)
                 if venue:
                     self.deliver(message, venue)
@@ -248,6 +254,10 @@ class Dispatcher:
         The cluster hands over what one event brought this way. Market data goes to the
         venue first, as in :meth:`publish`; the rest is then delivered in list order.
         """
+        if self.on_market_input is not None:
+            for message in messages:
+                if type(message) in _MARKET:
+                    self.on_market_input(message)
         await self._enter()
         try:
             for message in messages:

@@ -15,6 +15,7 @@ from atrium.runtime.clocks import Clock
 from atrium.runtime.dispatch import Dispatcher
 from atrium.runtime.errors import TopologyError
 from atrium.runtime.loading import load_object
+from atrium.runtime.replay_driver import drive_replay
 from atrium.runtime.supervisor import ActorSlot, Supervisor
 
 __all__ = ("Pipeline", "build_pipeline")
@@ -41,9 +42,15 @@ def build_pipeline(
     registry: CollectorRegistry | None = None,
     sections: dict[str, Any] | None = None,
 ) -> Pipeline:
-    """Instantiate the topology. ``sections`` overrides config sections by name."""
+    """Instantiate the topology. ``sections`` overrides config sections by name.
+
+    In replay the dispatcher moves ``clock`` (a SimClock) to each bar or tick as it enters
+    (:func:`~runtime.replay_driver.drive_replay`): the runtime, not the feed, keeps time.
+    """
     registry = registry if registry is not None else CollectorRegistry()
     dispatcher = Dispatcher(max_batch=config.runtime.max_batch)
+    if mode == "replay":
+        drive_replay(dispatcher, clock)
     slots: dict[str, ActorSlot] = {}
     capabilities = Capabilities()
     for name, spec in config.topology.actors.items():

@@ -3,9 +3,10 @@
 A source actor: it has no handlers; :meth:`MarketDataActor.run` produces the stream.
 A journal replayed as a feed also sends the operator controls it recorded, each in its
 place (see :mod:`atrium.actors.market_data.journal`).
-In replay (``context.mode == "replay"``, a :class:`~runtime.clocks.SimClock`) each record
-moves the clock to its timestamp (never back), is sent, and the actor waits until the
-whole pipeline has handled it before the next, so results never depend on scheduling.
+In replay (``context.mode == "replay"``) each record is sent and the actor waits until the
+whole pipeline has handled it before the next, so results never depend on scheduling; the
+runtime moves its SimClock to each record's timestamp as it enters
+(:mod:`atrium.runtime.replay_driver`), the actor does not keep time.
 In live mode records go out as fast as the mailboxes take them. ``speed > 0`` paces
 either at that multiple of recorded time.
 
@@ -60,7 +61,6 @@ from atrium.actors.market_data.validation import order_problem
 from atrium.config.market_data import MarketDataConfig
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import FEED_HEALTH, FEED_REPORT
-from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError
 from atrium.runtime.market_refs import FeedRange
 from atrium.runtime.messages import Bar, Control, Message, Tick
@@ -243,10 +243,6 @@ class MarketDataActor(Actor):
     async def _run_files(self, indices: list[int], replay: bool) -> None:
         """Merge and send the file feeds at ``indices`` of ``config.feeds``."""
         config = self.config
-        clock = self.clock
-        if replay and not isinstance(clock, SimClock):
-            raise AtriumError(f"{self.name}: replay needs a SimClock, got {type(clock).__name__}")
-        sim = clock if isinstance(clock, SimClock) and replay else None
         self._open_files(indices, replay)
         pacer = Pacer(config.speed) if config.speed > 0 else None
         last_seen: dict[tuple[type, str], int] | None = (
@@ -276,9 +272,7 @@ class MarketDataActor(Actor):
                 ts = record.ts
                 if pacer is not None:
                     await pacer.wait(ts)
-                if sim is not None and ts > sim.now_ns():
-                    sim.advance_to(ts)
-                await self.send(record)
+                await self.send(record)  # in replay the dispatcher moves the clock to ts
                 if not sent[index]:
                     first_ts[index] = ts
                 sent[index] += 1
@@ -287,7 +281,7 @@ class MarketDataActor(Actor):
                 if not left:
                     break
                 pending += 1
-                if sim is None:
+                if not replay:
                     self._publish_metrics()
                 if pending >= _BATCH:
                     pending = 0

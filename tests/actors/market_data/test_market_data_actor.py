@@ -19,7 +19,7 @@ from atrium.config.topology import ActorSpecConfig, TopologyConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.clocks import Clock, LiveClock, SimClock
 from atrium.runtime.dispatch import Dispatcher
-from atrium.runtime.errors import ActorEscalation
+from atrium.runtime.errors import ActorEscalation, TopologyError
 from atrium.runtime.journal import Journal
 from atrium.runtime.messages import Bar, Tick
 from atrium.runtime.topology import Pipeline, build_pipeline
@@ -289,15 +289,9 @@ async def test_live_when_file_feed_then_records_sent_in_order_without_touching_t
     assert source.progress() == (300, 300)
 
 
-async def test_replay_when_clock_is_live_then_runtime_stops_with_a_clear_error() -> None:
-    pipeline = _pipeline(MarketDataConfig(feeds=[SYNTHETIC]), clock=LiveClock())
-
-    with pytest.raises(
-        ActorEscalation,
-        match=r"^actor 'market_data' stopped the runtime: market_data: replay needs a "
-        r"SimClock, got LiveClock$",
-    ):
-        await pipeline.supervisor.run(stop_when_sources_finish=True)
+def test_replay_when_clock_is_live_then_the_pipeline_is_refused_before_it_runs() -> None:
+    with pytest.raises(TopologyError, match=r"^replay needs a SimClock, got LiveClock$"):
+        _pipeline(MarketDataConfig(feeds=[SYNTHETIC]), clock=LiveClock())
 
 
 async def test_replay_when_no_feeds_then_finishes_at_once_with_a_warning(
