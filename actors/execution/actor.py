@@ -133,6 +133,18 @@ class ExecutionActor(Actor):
             # On a LiveClock orders carry wall time, prints the venue's: see the paper rule.
             live = isinstance(self.clock, LiveClock)
             return PaperVenue(config, self._on_venue_event, live=live)
+        if config.venue == "ccxt":
+            try:  # ccxt is an optional extra: only a ccxt venue needs it
+                from atrium.actors.execution.ccxt_adapter import CcxtVenue  # noqa: PLC0415
+            except ModuleNotFoundError as exc:
+                raise ValueError(
+                    "execution.venue: 'ccxt' needs the ccxt package; "
+                    "pip install 'atrium-trading[ccxt]'"
+                ) from exc
+
+            ccxt_venue = CcxtVenue(config, self._on_venue_event)
+            ccxt_venue.bind_input(self.run_input)
+            return ccxt_venue
         factory = load_object(config.venue, key="execution.venue")
         if not callable(factory):
             raise ValueError(f"execution.venue: {config.venue!r} is not callable")

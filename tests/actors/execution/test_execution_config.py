@@ -67,8 +67,8 @@ def test_parse_when_all_keys_given_then_decimals_kept_exact() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"venue": "ib"}, "venue: expected 'paper' or 'module:Class', got 'ib'"),
-        ({"venue": "mod:"}, "venue: expected 'paper' or 'module:Class', got 'mod:'"),
+        ({"venue": "ib"}, "venue: expected 'paper', 'ccxt' or 'module:Class', got 'ib'"),
+        ({"venue": "mod:"}, "venue: expected 'paper', 'ccxt' or 'module:Class', got 'mod:'"),
         ({"market_fill": "next_close"}, "Invalid enum value 'next_close' - at `$.market_fill`"),
         (
             {"slippage_bps": -1},
