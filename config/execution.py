@@ -38,6 +38,9 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     ----------
     exchange : str
         A ccxt exchange id, e.g. ``"binance"``.
+    symbols : list of str, default []
+        The ccxt symbols traded (``"BTC/USDT"``): their instrument rules are published on
+        connect, and their trades are read on reconciliation.
     sandbox : bool, default False
         Trade on the exchange's test environment (ccxt ``set_sandbox_mode``).
     api_key_env, secret_env : str, default "ATRIUM_CCXT_API_KEY", "ATRIUM_CCXT_SECRET"
@@ -53,6 +56,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     """
 
     exchange: str
+    symbols: list[str] = msgspec.field(default_factory=list)
     sandbox: bool = False
     api_key_env: str = "ATRIUM_CCXT_API_KEY"
     secret_env: str = "ATRIUM_CCXT_SECRET"

@@ -11,7 +11,8 @@ filled), and ``REJECTED``/``CANCELLED``/``EXPIRED`` when an order ends unfilled 
 filled (the portfolio releases what it had reserved). SUBMITTED, PARTIALLY_FILLED and
 FILLED are states of the book (``/api/orders``, the ``atrium_orders_total`` counter), not
 messages. Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills
-from 1.
+from 1. A live venue's rules per symbol, reported on connect, go out as ``InstrumentRules``
+(risk denies what would break them).
 
 Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
     REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
@@ -57,6 +58,7 @@ from atrium.actors.execution.adapter import (
     VenueEvent,
     VenueExpired,
     VenueFilled,
+    VenueInstrument,
     VenueRejected,
 )
 from atrium.actors.execution.orders import OrderBook, OrderState
@@ -71,6 +73,7 @@ from atrium.runtime.messages import (
     CancelOrder,
     Control,
     Fill,
+    InstrumentRules,
     Order,
     OrderStatus,
     OrderUpdate,
@@ -346,6 +349,9 @@ class ExecutionActor(Actor):
             self._connected_gauge.set(1 if event.connected else 0)
             state_word = "connected" if event.connected else "disconnected"
             self.log.info("venue %s: %s", state_word, event.detail)
+        elif isinstance(event, VenueInstrument):
+            fields = msgspec.structs.asdict(event)
+            self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
 

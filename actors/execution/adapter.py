@@ -48,6 +48,7 @@ __all__ = (
     "VenueExpired",
     "VenueFactory",
     "VenueFilled",
+    "VenueInstrument",
     "VenueRejected",
 )
 
@@ -100,6 +101,16 @@ class VenueConnectionChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False
     detail: str = ""
 
 
+class VenueInstrument(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The venue's trading rules for one symbol (reported on connect; None: no rule)."""
+
+    symbol: str
+    quantity_step: Decimal | None = None
+    min_quantity: Decimal | None = None
+    price_tick: Decimal | None = None
+    min_notional: Decimal | None = None
+
+
 VenueEvent: TypeAlias = (
     VenueAccepted
     | VenueRejected
@@ -107,6 +118,7 @@ VenueEvent: TypeAlias = (
     | VenueCancelled
     | VenueExpired
     | VenueConnectionChanged
+    | VenueInstrument
 )
 EventSink: TypeAlias = Callable[[VenueEvent], None]
 

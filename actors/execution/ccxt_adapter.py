@@ -38,6 +38,7 @@ from atrium.actors.execution.adapter import (
     VenueEvent,
     VenueExpired,
     VenueFilled,
+    VenueInstrument,
     VenueRejected,
 )
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
@@ -61,6 +62,19 @@ def client_order_id(order_id: str) -> str:
 def _dec(value: Any) -> Decimal:
     """A ccxt number (float, str or None) as an exact Decimal, at the boundary."""
     return _ZERO if value is None else Decimal(str(value))
+
+
+def _optional(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value))
+
+
+def _step(precision: Any, mode: int) -> Decimal | None:
+    """ccxt precision as a step: a tick size already, or a count of decimal places."""
+    if precision is None:
+        return None
+    if mode == ccxt.TICK_SIZE:
+        return Decimal(str(precision))
+    return Decimal(1).scaleb(-int(precision))
 
 
 class _Tracked:
@@ -100,13 +114,33 @@ class CcxtVenue:
 
     async def connect(self) -> None:
         self._exchange = _make_exchange(self._settings)
+        events: list[VenueEvent] = [
+            VenueConnectionChanged(connected=True, detail=self._settings.exchange)
+        ]
         try:
             self._markets = await self._exchange.load_markets()
+            events.extend(self._instrument(symbol) for symbol in self._settings.symbols)
         except BaseException:
             await self.close()
             raise
         self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
-        await self._emit([VenueConnectionChanged(connected=True, detail=self._settings.exchange)])
+        await self._emit(events)
+
+    def _instrument(self, symbol: str) -> VenueInstrument:
+        """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
+        market = self._markets.get(symbol)
+        if market is None:
+            raise ValueError(
+                f"execution.ccxt.symbols: {symbol!r} is not a market of {self._settings.exchange}"
+            )
+        precision, limits = market["precision"], market["limits"]
+        return VenueInstrument(
+            symbol=symbol,
+            quantity_step=_step(precision.get("amount"), self._exchange.precisionMode),
+            min_quantity=_optional(limits["amount"].get("min")),
+            price_tick=_step(precision.get("price"), self._exchange.precisionMode),
+            min_notional=_optional(limits["cost"].get("min")),
+        )
 
     async def reconnect(self) -> None:
         await self.close()

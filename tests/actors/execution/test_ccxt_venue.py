@@ -18,6 +18,7 @@ from atrium.actors.execution.adapter import (
     VenueEvent,
     VenueExpired,
     VenueFilled,
+    VenueInstrument,
     VenueRejected,
 )
 from atrium.actors.execution.ccxt_adapter import CcxtVenue
@@ -220,3 +221,29 @@ async def test_connect_when_secret_not_in_environment_then_error_names_field_and
         r"set; export the exchange credential there \(it is never read from the config file\)$",
     ):
         await venue.connect()
+
+
+async def test_connect_when_symbols_configured_then_rules_from_the_venue_markets(
+    sim: tuple[VenueSim, str],
+) -> None:
+    _state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events, symbols=["BTC/USDT"])
+    await venue.connect()
+    await venue.close()
+    assert events[1:] == [
+        VenueInstrument(symbol="BTC/USDT", quantity_step=Decimal("0.001"),
+                        min_quantity=Decimal("0.001"), price_tick=Decimal("0.01"),
+                        min_notional=Decimal("10"))
+    ]  # fmt: skip
+
+
+async def test_connect_when_symbol_not_listed_then_error_names_field(
+    sim: tuple[VenueSim, str],
+) -> None:
+    venue = _venue(sim[1], [], symbols=["DOGE/USDT"])
+    with pytest.raises(
+        ValueError, match=r"^execution\.ccxt\.symbols: 'DOGE/USDT' is not a market of binance$"
+    ):
+        await venue.connect()
+    await venue.close()
