@@ -50,6 +50,8 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
         proxy); None uses the exchange's own URLs.
     poll_interval_s : float, default 1.0
         Seconds between polls of open orders and trades.
+    request_timeout_s : float, default 10.0
+        Seconds before one REST call counts as timed out.
     ack_timeout_s : float, default 10.0
         An order the venue still does not know after this many seconds is rejected with
         ``ACK_TIMEOUT`` (it was never placed).
@@ -62,6 +64,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     secret_env: str = "ATRIUM_CCXT_SECRET"
     base_url: str | None = None
     poll_interval_s: float = 1.0
+    request_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
@@ -73,7 +76,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
             name: str = getattr(self, key)
             if not _ENV_NAME.match(name):
                 raise ValueError(f"{key}: expected an environment variable name, got {name!r}")
-        for key in ("poll_interval_s", "ack_timeout_s"):
+        for key in ("poll_interval_s", "request_timeout_s", "ack_timeout_s"):
             seconds: float = getattr(self, key)
             if not seconds > 0:
                 raise ValueError(f"{key}: expected a number of seconds > 0, got {seconds}")

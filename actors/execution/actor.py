@@ -146,7 +146,7 @@ class ExecutionActor(Actor):
                 ) from exc
 
             ccxt_venue = CcxtVenue(config, self._on_venue_event)
-            ccxt_venue.bind_input(self.run_input)
+            ccxt_venue.bind_input(self.run_input, self.context.registry)
             return ccxt_venue
         factory = load_object(config.venue, key="execution.venue")
         if not callable(factory):

@@ -28,6 +28,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 import ccxt.async_support as ccxt
+from prometheus_client import CollectorRegistry, Counter
 
 from atrium.actors.execution.adapter import (
     EventSink,
@@ -43,12 +44,35 @@ from atrium.actors.execution.adapter import (
 )
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.runtime.messages import Order
+from atrium.runtime.metrics import counter
 
-__all__ = ("CcxtVenue", "RunInput", "client_order_id")
+__all__ = ("ERROR_KINDS", "CcxtVenue", "RunInput", "client_order_id", "error_kind")
 
 _log = logging.getLogger("atrium.execution.ccxt")
 _ZERO: Final = Decimal(0)
 _TIF: Final = {"GTC": "GTC", "IOC": "IOC"}
+_DOWN_AFTER: Final = 3
+_MAX_BACKOFF_S: Final = 30.0
+
+#: Label values of ``atrium_venue_errors_total{kind}``.
+ERROR_KINDS: Final = ("rate_limit", "timeout", "network", "maintenance", "exchange", "auth")
+
+
+def error_kind(exc: Exception) -> str:
+    """What kind of venue error ``exc`` is (HTTP 429/418 are ``rate_limit``, 5xx
+    ``network`` or ``maintenance``), the label of the error counter."""
+    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return "rate_limit"
+    if isinstance(exc, ccxt.RequestTimeout):
+        return "timeout"
+    if isinstance(exc, ccxt.OnMaintenance | ccxt.ExchangeNotAvailable):
+        return "maintenance"
+    if isinstance(exc, ccxt.OperationFailed):
+        return "network"
+    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
+        return "auth"
+    return "exchange"
+
 
 #: Runs a sync callback as one dispatcher input (see ``ExecutionActor.run_input``).
 RunInput = Callable[[Callable[[], None]], Awaitable[None]]
@@ -105,10 +129,20 @@ class CcxtVenue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._markets: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
+        #: Errors seen, by kind (see :func:`error_kind`); also ``atrium_venue_errors_total``.
+        self.errors: dict[str, int] = {}
+        self._error_counter: Counter | None = None
 
-    def bind_input(self, run_input: RunInput) -> None:
-        """Events found by the adapter's own tasks enter the dispatcher through this."""
+    def bind_input(self, run_input: RunInput, registry: CollectorRegistry | None = None) -> None:
+        """Events found by the adapter's own tasks enter the dispatcher through this;
+        errors are counted on ``registry``."""
         self._run_input = run_input
+        if registry is not None:
+            self._error_counter = counter(
+                registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
+            )
+            for kind in ERROR_KINDS:
+                self._error_counter.labels(kind=kind)
 
     # -- session -------------------------------------------------------------------------
 
@@ -217,9 +251,7 @@ class CcxtVenue:
                 await self._reject(order, exc)
             return
         except ccxt.OperationFailed as exc:  # network, 429/418, 5xx: outcome unknown
-            _log.warning(
-                "submit %s: %s; the poll will find out", order.order_id, type(exc).__name__
-            )
+            self._count_error(exc)  # the poll finds out, and resends if it never arrived
             return
         except ccxt.ExchangeError as exc:
             await self._reject(order, exc)
@@ -249,7 +281,7 @@ class CcxtVenue:
         except ccxt.OrderNotFound:
             return  # filled first, or never placed: the poll reports what it was
         except ccxt.BaseError as exc:
-            _log.warning("cancel %s: %s", order_id, type(exc).__name__)
+            self._count_error(exc)
             return
         await self._sync_fills(tracked.order.symbol)
         if order_id in self._tracked:
@@ -258,12 +290,31 @@ class CcxtVenue:
     # -- polling -------------------------------------------------------------------------
 
     async def _poll_forever(self) -> None:
+        """Poll, backing off on errors; past ``_DOWN_AFTER`` failures in a row the
+        session counts as down, and the next good poll (a reconciliation) brings it up."""
+        failures = 0
         while True:
-            await asyncio.sleep(self._settings.poll_interval_s)
+            interval = self._settings.poll_interval_s
+            await asyncio.sleep(min(interval * 2**failures, _MAX_BACKOFF_S))
             try:
                 await self.poll_once()
             except ccxt.BaseError as exc:
-                _log.warning("poll: %s", type(exc).__name__)
+                failures += 1
+                kind = self._count_error(exc)
+                if failures == _DOWN_AFTER:
+                    await self._emit([VenueConnectionChanged(connected=False, detail=kind)])
+                continue
+            if failures >= _DOWN_AFTER:
+                await self._emit([VenueConnectionChanged(connected=True, detail="reconciled")])
+            failures = 0
+
+    def _count_error(self, exc: Exception) -> str:
+        kind = error_kind(exc)
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if self._error_counter is not None:
+            self._error_counter.labels(kind=kind).inc()
+        _log.warning("venue error %s: %s", kind, type(exc).__name__)
+        return kind
 
     async def poll_once(self) -> None:
         """Book new trades, then settle each tracked order's state with the venue's."""
@@ -311,10 +362,7 @@ class CcxtVenue:
                 None, tracked.order.symbol, {"origClientOrderId": client_order_id(order_id)}
             )
         except ccxt.OrderNotFound:
-            waited = time.monotonic() - tracked.sent_at
-            if not tracked.acked and waited >= self._settings.ack_timeout_s:
-                reason = f"ACK_TIMEOUT: seconds={self._settings.ack_timeout_s:g}"
-                await self._close(order_id, VenueRejected(order_id=order_id, reason=reason))
+            await self._not_at_venue(tracked)
             return
         await self._acknowledge(order_id, str(raw["id"]))
         if _dec(raw.get("filled")) != tracked.booked:
@@ -326,6 +374,18 @@ class CcxtVenue:
             await self._close(order_id, VenueExpired(order_id=order_id, reason="VENUE_EXPIRED"))
         elif status == "rejected":
             await self._close(order_id, VenueRejected(order_id=order_id, reason="VENUE_REJECTED"))
+
+    async def _not_at_venue(self, tracked: _Tracked) -> None:
+        """An order the venue does not know: resend it (the client id makes that safe)
+        until ``ack_timeout_s``, then reject it as never placed."""
+        if tracked.acked:
+            return
+        order_id = tracked.order.order_id
+        if time.monotonic() - tracked.sent_at >= self._settings.ack_timeout_s:
+            reason = f"ACK_TIMEOUT: seconds={self._settings.ack_timeout_s:g}"
+            await self._close(order_id, VenueRejected(order_id=order_id, reason=reason))
+        else:
+            await self._place(tracked.order)
 
     async def _close(self, order_id: str, event: VenueEvent) -> None:
         if self._tracked.pop(order_id, None) is not None:
@@ -376,7 +436,8 @@ def _make_exchange(settings: CcxtVenueConfig) -> Any:
         {
             "apiKey": _credential(settings.api_key_env, "api_key_env"),
             "secret": _credential(settings.secret_env, "secret_env"),
-            "enableRateLimit": True,
+            "enableRateLimit": True,  # ccxt spaces requests by the exchange's rate limit
+            "timeout": int(settings.request_timeout_s * 1000),
             "options": {
                 "fetchMarkets": {"types": ["spot"]},
                 "fetchMargins": False,

@@ -4,7 +4,9 @@ It serves markets, balances, orders (create, cancel, fetch one, fetch open) and 
 account's trades, keyed by ``clientOrderId`` the way Binance is, so a resend with the
 same client id is refused as a duplicate. Tests drive it: :meth:`VenueSim.fill` executes
 part or all of a resting order, :meth:`VenueSim.fail_next` answers the next requests
-with an HTTP status (429, 418, 503...), ``delay`` slows every answer. Real ccxt talks to
+with an HTTP status (429, 418, 503...), ``create_fault`` loses every new order with
+one, ``delay`` slows every answer past a client's timeout, ``duplicate_trades`` repeats
+every trade update out of order. Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
 """
 
@@ -78,6 +80,8 @@ class VenueSim:
     market_price: dict[str, Decimal] = field(default_factory=dict)
     commission_rate: Decimal = Decimal("0.001")
     delay: float = 0.0
+    create_fault: int | None = None
+    duplicate_trades: bool = False
     markets: dict[str, _Market] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
@@ -200,6 +204,8 @@ class VenueSim:
         )  # fmt: skip
 
     async def _create(self, request: web.Request) -> web.Response:
+        if self.create_fault is not None:  # lost on the way: nothing booked
+            return web.json_response({"code": -1001, "msg": "simulated"}, status=self.create_fault)
         p = await self._params(request)
         client_id = p["newClientOrderId"]
         if client_id in self.orders:
@@ -258,9 +264,10 @@ class VenueSim:
     async def _my_trades(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol")
         since = int(request.query.get("startTime", "0"))
-        return web.json_response(
-            [t for t in self.trades if t["symbol"] == symbol and t["time"] >= since]
-        )
+        trades = [t for t in self.trades if t["symbol"] == symbol and t["time"] >= since]
+        if self.duplicate_trades:  # every update twice, the copies out of order
+            trades = trades + trades[::-1]
+        return web.json_response(trades)
 
 
 def _error(code: int, message: str) -> web.Response:

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
+import anyio
+import ccxt.async_support as ccxt_errors
 import pytest
 from aiohttp import web
 from venue_sim import VenueSim
@@ -21,7 +23,7 @@ from atrium.actors.execution.adapter import (
     VenueInstrument,
     VenueRejected,
 )
-from atrium.actors.execution.ccxt_adapter import CcxtVenue
+from atrium.actors.execution.ccxt_adapter import CcxtVenue, error_kind
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.runtime.messages import Order
 
@@ -198,16 +200,108 @@ async def test_order_when_ack_never_comes_then_rejected_after_timeout(
     events: list[VenueEvent] = []
     venue = _venue(url, events, ack_timeout_s=1.0)
     await venue.connect()
-    state.fail_next(1, 503)  # the create never reaches the book
+    state.create_fault = 503  # every attempt is lost on the way
     venue.submit(_order("P00000008", order_type="LIMIT", limit_price=Decimal(99)))
     await _settle(venue)
-    await venue.poll_once()
+    await venue.poll_once()  # not at the venue: sent again, lost again
     assert events[1:] == []
     await asyncio.sleep(1.05)
     await venue.poll_once()
     await venue.close()
     assert events[1:] == [VenueRejected(order_id="P00000008", reason="ACK_TIMEOUT: seconds=1")]
     assert state.created == []
+    assert venue.errors == {"network": 2}
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, "rate_limit"), (418, "rate_limit"), (503, "network")]
+)
+async def test_order_when_create_answered_with_error_then_resent_and_placed_once(
+    sim: tuple[VenueSim, str], status: int, kind: str
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    state.fail_next(1, status)
+    venue.submit(_order("P00000009", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    assert state.created == []
+    await venue.poll_once()
+    await venue.poll_once()
+    await venue.close()
+    assert state.created == ["P00000009"]
+    assert events[1:] == [VenueAccepted(order_id="P00000009")]
+    assert venue.errors == {kind: 1}
+
+
+async def test_poll_when_venue_fails_repeatedly_then_down_then_reconciled_fill_booked_once(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    ccxt = CcxtVenueConfig(exchange="binance", base_url=url, poll_interval_s=0.02)
+    venue = CcxtVenue(ExecutionConfig(venue="ccxt", ccxt=ccxt), events.append)
+    await venue.connect()
+    venue.submit(_order("P00000010", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fail_next(3, 429)
+    state.fill("P00000010", "0.5", "99")  # fills while the venue refuses us
+    with anyio.fail_after(5):
+        while events[-1] != VenueConnectionChanged(connected=True, detail="reconciled"):
+            await asyncio.sleep(0.01)
+    await venue.close()
+    assert [type(e).__name__ for e in events] == [
+        "VenueConnectionChanged", "VenueAccepted", "VenueConnectionChanged", "VenueFilled",
+        "VenueConnectionChanged",
+    ]  # fmt: skip
+    assert events[2] == VenueConnectionChanged(connected=False, detail="rate_limit")
+    assert events[3] == VenueFilled(order_id="P00000010", quantity=Decimal("0.5"),
+                                    price=Decimal("99"), commission=Decimal("0.0495"),
+                                    venue_fill_id="BTC/USDT:1")  # fmt: skip
+    assert venue.errors == {"rate_limit": 3}
+
+
+async def test_poll_when_trade_updates_duplicated_and_out_of_order_then_each_booked_once(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000011", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.duplicate_trades = True
+    state.fill("P00000011", "0.1", "99")
+    state.fill("P00000011", "0.2", "98.5")
+    await venue.poll_once()
+    state.fill("P00000011", "0.2", "98")
+    await venue.poll_once()
+    await venue.close()
+    fills = [(e.quantity, e.price) for e in events if isinstance(e, VenueFilled)]
+    assert fills == [
+        (Decimal("0.1"), Decimal("99")), (Decimal("0.2"), Decimal("98.5")),
+        (Decimal("0.2"), Decimal("98")),
+    ]  # fmt: skip
+    assert venue.order_status() == []
+
+
+async def test_poll_when_venue_slower_than_request_timeout_then_timeout_counted(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    venue = _venue(url, [], request_timeout_s=0.2)
+    await venue.connect()
+    venue.submit(_order("P00000012", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.delay = 0.5
+    with pytest.raises(ccxt_errors.RequestTimeout):
+        await venue.poll_once()
+    state.delay = 0
+    await venue.close()
+    assert venue.errors == {}
+    assert error_kind(ccxt_errors.RequestTimeout("x")) == "timeout"
+    assert error_kind(ccxt_errors.OnMaintenance("x")) == "maintenance"
 
 
 async def test_connect_when_secret_not_in_environment_then_error_names_field_and_variable(
