@@ -39,6 +39,7 @@ Metrics (on ``context.registry``)
     ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price,
     account currency); ``atrium_fill_commission_total`` (account currency);
     ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0);
+    ``atrium_venue_errors_total{kind}`` (a live venue's errors, see ``VENUE_ERROR_KINDS``);
     ``atrium_execution_ignored_requests_total{reason}``.
 """
 
@@ -50,6 +51,7 @@ from typing import Any, Final, assert_never, get_args
 import msgspec
 
 from atrium.actors.execution.adapter import (
+    VENUE_ERROR_KINDS,
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
@@ -182,6 +184,11 @@ class ExecutionActor(Actor):
         gauge(registry, "atrium_open_orders", "Orders not yet closed.").set_function(
             lambda: len(self._book)
         )
+        errors = counter(
+            registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
+        )
+        for kind in VENUE_ERROR_KINDS:  # every kind at 0 from the start (paper: always 0)
+            errors.labels(kind=kind)
         self._connected_gauge = gauge(
             registry, "atrium_venue_connected", "1 while the venue session is up, else 0."
         )

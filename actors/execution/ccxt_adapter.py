@@ -31,6 +31,7 @@ import ccxt.async_support as ccxt
 from prometheus_client import CollectorRegistry, Counter
 
 from atrium.actors.execution.adapter import (
+    VENUE_ERROR_KINDS,
     EventSink,
     OrderStatusReport,
     VenueAccepted,
@@ -46,16 +47,13 @@ from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.runtime.messages import Order
 from atrium.runtime.metrics import counter
 
-__all__ = ("ERROR_KINDS", "CcxtVenue", "RunInput", "client_order_id", "error_kind")
+__all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
 
 _log = logging.getLogger("atrium.execution.ccxt")
 _ZERO: Final = Decimal(0)
 _TIF: Final = {"GTC": "GTC", "IOC": "IOC"}
 _DOWN_AFTER: Final = 3
 _MAX_BACKOFF_S: Final = 30.0
-
-#: Label values of ``atrium_venue_errors_total{kind}``.
-ERROR_KINDS: Final = ("rate_limit", "timeout", "network", "maintenance", "exchange", "auth")
 
 
 def error_kind(exc: Exception) -> str:
@@ -141,7 +139,7 @@ class CcxtVenue:
             self._error_counter = counter(
                 registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
             )
-            for kind in ERROR_KINDS:
+            for kind in VENUE_ERROR_KINDS:
                 self._error_counter.labels(kind=kind)
 
     # -- session -------------------------------------------------------------------------
