@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import ccxt.async_support as ccxt
 from prometheus_client import CollectorRegistry, Counter
@@ -43,6 +42,14 @@ from atrium.actors.execution.adapter import (
     VenueInstrument,
     VenueRejected,
 )
+from atrium.actors.execution.ccxt_session import (
+    commission,
+    dec,
+    error_kind,
+    make_exchange,
+    optional,
+    step,
+)
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.runtime.messages import Order
 from atrium.runtime.metrics import counter
@@ -56,24 +63,8 @@ _DOWN_AFTER: Final = 3
 _MAX_BACKOFF_S: Final = 30.0
 
 
-def error_kind(exc: Exception) -> str:
-    """What kind of venue error ``exc`` is (HTTP 429/418 are ``rate_limit``, 5xx
-    ``network`` or ``maintenance``), the label of the error counter."""
-    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
-        return "rate_limit"
-    if isinstance(exc, ccxt.RequestTimeout):
-        return "timeout"
-    if isinstance(exc, ccxt.OnMaintenance | ccxt.ExchangeNotAvailable):
-        return "maintenance"
-    if isinstance(exc, ccxt.OperationFailed):
-        return "network"
-    if isinstance(exc, ccxt.AuthenticationError | ccxt.PermissionDenied):
-        return "auth"
-    return "exchange"
-
-
 #: Runs a sync callback as one dispatcher input (see ``ExecutionActor.run_input``).
-RunInput = Callable[[Callable[[], None]], Awaitable[None]]
+RunInput: TypeAlias = Callable[[Callable[[], None]], Awaitable[None]]
 
 
 def client_order_id(order_id: str) -> str:
@@ -81,28 +72,10 @@ def client_order_id(order_id: str) -> str:
     return order_id
 
 
-def _dec(value: Any) -> Decimal:
-    """A ccxt number (float, str or None) as an exact Decimal, at the boundary."""
-    return _ZERO if value is None else Decimal(str(value))
-
-
-def _optional(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _step(precision: Any, mode: int) -> Decimal | None:
-    """ccxt precision as a step: a tick size already, or a count of decimal places."""
-    if precision is None:
-        return None
-    if mode == ccxt.TICK_SIZE:
-        return Decimal(str(precision))
-    return Decimal(1).scaleb(-int(precision))
-
-
 class _Tracked:
     """What the adapter knows of one of our orders at the venue."""
 
-    __slots__ = ("acked", "booked", "order", "sent_at", "venue_id")
+    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "venue_id")
 
     def __init__(self, order: Order, sent_at: float) -> None:
         self.order = order
@@ -110,6 +83,7 @@ class _Tracked:
         self.venue_id: str | None = None
         self.acked = False
         self.booked = _ZERO
+        self.cancel_reason = ""
 
 
 class CcxtVenue:
@@ -145,7 +119,7 @@ class CcxtVenue:
     # -- session -------------------------------------------------------------------------
 
     async def connect(self) -> None:
-        self._exchange = _make_exchange(self._settings)
+        self._exchange = make_exchange(self._settings)
         events: list[VenueEvent] = [
             VenueConnectionChanged(connected=True, detail=self._settings.exchange)
         ]
@@ -160,18 +134,19 @@ class CcxtVenue:
 
     def _instrument(self, symbol: str) -> VenueInstrument:
         """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
-        market = self._markets.get(symbol)
-        if market is None:
+        try:  # a unified symbol ("BTC/USDT") or the exchange's own id ("BTCUSDT")
+            market = self._exchange.market(symbol)
+        except ccxt.BadSymbol:
             raise ValueError(
                 f"execution.ccxt.symbols: {symbol!r} is not a market of {self._settings.exchange}"
-            )
+            ) from None
         precision, limits = market["precision"], market["limits"]
         return VenueInstrument(
             symbol=symbol,
-            quantity_step=_step(precision.get("amount"), self._exchange.precisionMode),
-            min_quantity=_optional(limits["amount"].get("min")),
-            price_tick=_step(precision.get("price"), self._exchange.precisionMode),
-            min_notional=_optional(limits["cost"].get("min")),
+            quantity_step=step(precision.get("amount"), self._exchange.precisionMode),
+            min_quantity=optional(limits["amount"].get("min")),
+            price_tick=step(precision.get("price"), self._exchange.precisionMode),
+            min_notional=optional(limits["cost"].get("min")),
         )
 
     async def reconnect(self) -> None:
@@ -272,6 +247,7 @@ class CcxtVenue:
         tracked = self._tracked.get(order_id)
         if tracked is None:
             return
+        tracked.cancel_reason = reason
         try:
             await self._exchange.cancel_order(
                 None, tracked.order.symbol, {"origClientOrderId": client_order_id(order_id)}
@@ -282,8 +258,7 @@ class CcxtVenue:
             self._count_error(exc)
             return
         await self._sync_fills(tracked.order.symbol)
-        if order_id in self._tracked:
-            await self._close(order_id, VenueCancelled(order_id=order_id, reason=reason))
+        await self._sync_order(order_id)  # closes it once every fill before it is booked
 
     # -- polling -------------------------------------------------------------------------
 
@@ -335,14 +310,14 @@ class CcxtVenue:
             if tracked is None or trade_id in self._seen_trades:
                 continue
             self._seen_trades.add(trade_id)
-            quantity, price = _dec(trade["amount"]), _dec(trade["price"])
+            quantity, price = dec(trade["amount"]), dec(trade["price"])
             tracked.booked += quantity
             events.append(
                 VenueFilled(
                     order_id=tracked.order.order_id,
                     quantity=quantity,
                     price=price,
-                    commission=_commission(trade, price, self._markets.get(symbol)),
+                    commission=commission(trade, price, self._exchange.market(symbol)),
                     venue_fill_id=trade_id,
                 )
             )
@@ -363,11 +338,12 @@ class CcxtVenue:
             await self._not_at_venue(tracked)
             return
         await self._acknowledge(order_id, str(raw["id"]))
-        if _dec(raw.get("filled")) != tracked.booked:
+        if dec(raw.get("filled")) != tracked.booked:
             return  # trades not all seen yet: the next poll books them first
         status = raw.get("status")
         if status == "canceled":
-            await self._close(order_id, VenueCancelled(order_id=order_id, reason="VENUE_CANCELLED"))
+            reason = tracked.cancel_reason or "VENUE_CANCELLED"
+            await self._close(order_id, VenueCancelled(order_id=order_id, reason=reason))
         elif status == "expired":
             await self._close(order_id, VenueExpired(order_id=order_id, reason="VENUE_EXPIRED"))
         elif status == "rejected":
@@ -412,58 +388,3 @@ class CcxtVenue:
         task = asyncio.get_running_loop().create_task(run())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _commission(trade: dict[str, Any], price: Decimal, market: Any) -> Decimal:
-    """The fee in the quote currency (a fee in the base asset is valued at the fill price)."""
-    fee = trade.get("fee") or {}
-    cost = _dec(fee.get("cost"))
-    if market is not None and fee.get("currency") == market["base"]:
-        return cost * price
-    return cost
-
-
-def _make_exchange(settings: CcxtVenueConfig) -> Any:
-    """A ccxt exchange with credentials from the environment (never logged)."""
-    cls = getattr(ccxt, settings.exchange, None)
-    if cls is None:
-        raise ValueError(
-            f"execution.ccxt.exchange: {settings.exchange!r} is not a ccxt exchange id"
-        )
-    exchange = cls(
-        {
-            "apiKey": _credential(settings.api_key_env, "api_key_env"),
-            "secret": _credential(settings.secret_env, "secret_env"),
-            "enableRateLimit": True,  # ccxt spaces requests by the exchange's rate limit
-            "timeout": int(settings.request_timeout_s * 1000),
-            "options": {
-                "fetchMarkets": {"types": ["spot"]},
-                "fetchMargins": False,
-                "fetchCurrencies": False,
-            },
-        }
-    )
-    if settings.sandbox:
-        exchange.set_sandbox_mode(True)
-    if settings.base_url is not None:
-        _point_at(exchange, settings.base_url.rstrip("/"))
-    return exchange
-
-
-def _credential(name: str, key: str) -> str:
-    """The value of environment variable ``name``; only its name ever reaches a message."""
-    value = os.environ.get(name, "")
-    if not value:
-        raise ValueError(
-            f"execution.ccxt.{key}: environment variable {name} is not set; export the "
-            f"exchange credential there (it is never read from the config file)"
-        )
-    return value
-
-
-def _point_at(exchange: Any, origin: str) -> None:
-    """Send every REST call to ``origin``, keeping each URL's path."""
-    api = exchange.urls["api"]
-    for key, url in list(api.items()):
-        if isinstance(url, str) and url.startswith("https://"):
-            api[key] = origin + "/" + url.split("/", 3)[3]

@@ -6,7 +6,8 @@ same client id is refused as a duplicate. Tests drive it: :meth:`VenueSim.fill` 
 part or all of a resting order, :meth:`VenueSim.fail_next` answers the next requests
 with an HTTP status (429, 418, 503...), ``create_fault`` loses every new order with
 one, ``delay`` slows every answer past a client's timeout, ``duplicate_trades`` repeats
-every trade update out of order. Real ccxt talks to
+every trade update out of order, ``hidden_trades`` keeps the newest trades out of the
+trade list for a while (a venue whose order status runs ahead of its trades). Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
 """
 
@@ -82,6 +83,7 @@ class VenueSim:
     delay: float = 0.0
     create_fault: int | None = None
     duplicate_trades: bool = False
+    hidden_trades: int = 0
     markets: dict[str, _Market] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
@@ -264,7 +266,8 @@ class VenueSim:
     async def _my_trades(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol")
         since = int(request.query.get("startTime", "0"))
-        trades = [t for t in self.trades if t["symbol"] == symbol and t["time"] >= since]
+        shown = self.trades[: len(self.trades) - self.hidden_trades]
+        trades = [t for t in shown if t["symbol"] == symbol and t["time"] >= since]
         if self.duplicate_trades:  # every update twice, the copies out of order
             trades = trades + trades[::-1]
         return web.json_response(trades)

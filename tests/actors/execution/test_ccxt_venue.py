@@ -137,6 +137,31 @@ async def test_cancel_when_partly_filled_then_cancelled_after_its_fill(
     assert state.order("P00000003").status == "CANCELED"
 
 
+async def test_cancel_when_venue_trades_lag_its_status_then_cancelled_only_after_the_fill(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000013", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000013", "0.1", "99")
+    state.hidden_trades = 1
+    venue.cancel("P00000013", "CANCEL_REQUESTED: strategy=s1")
+    await _settle(venue)
+    assert [type(e).__name__ for e in events[1:]] == ["VenueAccepted"]
+    state.hidden_trades = 0
+    await venue.poll_once()
+    await venue.close()
+    assert [type(e).__name__ for e in events[1:]] == [
+        "VenueAccepted", "VenueFilled", "VenueCancelled",
+    ]  # fmt: skip
+    assert events[-1] == VenueCancelled(
+        order_id="P00000013", reason="CANCEL_REQUESTED: strategy=s1"
+    )
+
+
 async def test_order_when_venue_refuses_then_rejected_with_its_error(
     sim: tuple[VenueSim, str],
 ) -> None:
