@@ -6,8 +6,9 @@ to the strategy. The checks (and their reason codes) live in :mod:`atrium.actors
 the trading state and loss limits in :mod:`atrium.actors.risk.state`.
 
 Check order, first refusal wins: trading state, the venue's instrument rules (once
-execution published ``InstrumentRules`` for the symbol, see :mod:`~.instruments`), price band, order notional (skipped for
-orders that reduce a position), order rate (last, so refused orders use no budget).
+execution published ``InstrumentRules`` for the symbol, see :mod:`~.instruments`), price
+band, order notional (skipped for orders that reduce a position), order rate (last, so
+refused orders use no budget).
 
 Metrics, on the registry handed in:
 
