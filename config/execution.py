@@ -15,7 +15,7 @@ import msgspec
 
 from atrium.config.base import ConfigBase
 
-__all__ = ("ExecutionConfig", "MarketFill")
+__all__ = ("CcxtVenueConfig", "ExecutionConfig", "MarketFill")
 
 MarketFill = Literal["next_open", "current_close"]
 
@@ -23,6 +23,63 @@ _ZERO: Final = Decimal(0)
 _ONE: Final = Decimal(1)
 _MAX_SLIPPAGE_BPS: Final = Decimal(10_000)
 _ADAPTER_PATH: Final = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+_ENV_NAME: Final = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
+    """``[execution.ccxt]``: the exchange the ccxt venue trades on.
+
+    Credentials never sit in the TOML: the config names the environment variables that
+    hold them, and the adapter reads those at connect time.
+
+    Parameters
+    ----------
+    exchange : str
+        A ccxt exchange id, e.g. ``"binance"``.
+    symbols : list of str, default []
+        The ccxt symbols traded (``"BTC/USDT"``): their instrument rules are published on
+        connect, and their trades are read on reconciliation.
+    sandbox : bool, default False
+        Trade on the exchange's test environment (ccxt ``set_sandbox_mode``).
+    api_key_env, secret_env : str, default "ATRIUM_CCXT_API_KEY", "ATRIUM_CCXT_SECRET"
+        Names of the environment variables holding the API key and secret.
+    base_url : str or None, default None
+        Send every REST call to this origin instead of the exchange's (a simulator or a
+        proxy); None uses the exchange's own URLs.
+    poll_interval_s : float, default 1.0
+        Seconds between polls of open orders and trades.
+    request_timeout_s : float, default 10.0
+        Seconds before one REST call counts as timed out.
+    ack_timeout_s : float, default 10.0
+        An order the venue still does not know after this many seconds is rejected with
+        ``ACK_TIMEOUT`` (it was never placed).
+    """
+
+    exchange: str
+    symbols: list[str] = msgspec.field(default_factory=list)
+    sandbox: bool = False
+    api_key_env: str = "ATRIUM_CCXT_API_KEY"
+    secret_env: str = "ATRIUM_CCXT_SECRET"
+    base_url: str | None = None
+    poll_interval_s: float = 1.0
+    request_timeout_s: float = 10.0
+    ack_timeout_s: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^[a-z0-9_]+$", self.exchange):
+            raise ValueError(
+                f"exchange: expected a ccxt exchange id such as 'binance', got {self.exchange!r}"
+            )
+        for key in ("api_key_env", "secret_env"):
+            name: str = getattr(self, key)
+            if not _ENV_NAME.match(name):
+                raise ValueError(f"{key}: expected an environment variable name, got {name!r}")
+        for key in ("poll_interval_s", "request_timeout_s", "ack_timeout_s"):
+            seconds: float = getattr(self, key)
+            if not seconds > 0:
+                raise ValueError(f"{key}: expected a number of seconds > 0, got {seconds}")
 
 
 class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
@@ -34,13 +91,16 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
     Parameters
     ----------
     venue : str, default "paper"
-        ``"paper"`` for the simulated venue, or ``"module:Class"`` of a venue adapter
+        ``"paper"`` for the simulated venue, ``"ccxt"`` for an exchange through ccxt
+        (settings in ``ccxt``), or ``"module:Class"`` of a venue adapter
         (see ``atrium.actors.execution.adapter.VenueAdapter``), called as
         ``Class(config, sink)``.
     venue_options : dict of str to str, default {}
         Free-form settings handed to a venue adapter through this config; the paper venue
         ignores them. Keep secrets out of config files: adapters read them from the
         environment.
+    ccxt : CcxtVenueConfig or None, default None
+        ``[execution.ccxt]``; required when ``venue = "ccxt"``.
     market_fill : {"next_open", "current_close"}, default "next_open"
         Where a paper MARKET order fills. ``next_open``: at the open of the first bar after
         the order (no look-ahead). ``current_close``: at once, at the last close (or last
@@ -74,6 +134,7 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
 
     venue: str = "paper"
     venue_options: dict[str, str] = msgspec.field(default_factory=dict)
+    ccxt: CcxtVenueConfig | None = None
     market_fill: MarketFill = "next_open"
     slippage_bps: Decimal = _ZERO
     commission_per_share: Decimal = _ZERO
@@ -84,8 +145,14 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
     price_increment: Decimal | None = None
 
     def __post_init__(self) -> None:
-        if self.venue != "paper" and not _ADAPTER_PATH.match(self.venue):
-            raise ValueError(f"venue: expected 'paper' or 'module:Class', got {self.venue!r}")
+        if self.venue not in ("paper", "ccxt") and not _ADAPTER_PATH.match(self.venue):
+            raise ValueError(
+                f"venue: expected 'paper', 'ccxt' or 'module:Class', got {self.venue!r}"
+            )
+        if self.venue == "ccxt" and self.ccxt is None:
+            raise ValueError(
+                "ccxt: venue = 'ccxt' needs an [execution.ccxt] table with exchange = '<ccxt id>'"
+            )
         slippage = self.slippage_bps
         if not slippage.is_finite() or not _ZERO <= slippage < _MAX_SLIPPAGE_BPS:
             raise ValueError(f"slippage_bps: expected a number >= 0 and < 10000, got {slippage}")

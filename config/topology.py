@@ -70,7 +70,14 @@ def default_actors() -> dict[str, ActorSpecConfig]:
         "risk": ActorSpecConfig(
             cls="atrium.actors.risk:RiskActor",
             section="risk",
-            subscribes=["Bar", "Tick", "SizedOrder", "PortfolioSnapshot", "Control"],
+            subscribes=[
+                "Bar",
+                "Tick",
+                "SizedOrder",
+                "PortfolioSnapshot",
+                "Control",
+                "InstrumentRules",
+            ],
             restart="escalate",
         ),
         "execution": ActorSpecConfig(

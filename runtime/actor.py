@@ -196,6 +196,10 @@ class Actor:
         """Hand one input to the dispatcher (a source); returns once it settled."""
         await self._dispatcher.publish(message, self.name)
 
+    async def run_input(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` (which publishes) as one input of the dispatcher, from a task."""
+        await self._dispatcher.run_input(callback)
+
     async def wait_writable(self) -> None:
         """Wait until :meth:`send` can record at once (the previous input settled and the
         journal has room).

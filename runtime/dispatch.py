@@ -248,6 +248,20 @@ class Dispatcher:
         finally:
             self._leave()
 
+    async def run_input(self, callback: Callable[[], None]) -> None:
+        """Take what a sync ``callback`` publishes as one input, handled to quiescence.
+
+        For I/O results an actor applies from its own task (a live venue's events):
+        they enter like any input, after the one being handled settles.
+        """
+        await self._enter()
+        try:
+            callback()
+            if not self._settle_now():
+                await self._settle()
+        finally:
+            self._leave()
+
     async def publish_all(self, messages: list[Message], sender: str) -> None:
         """Take several inputs as one step: all recorded and delivered before any handling.
 

@@ -24,6 +24,7 @@ __all__ = (
     "ControlCommand",
     "DeadLetter",
     "Fill",
+    "InstrumentRules",
     "Message",
     "Order",
     "OrderDenied",
@@ -453,6 +454,25 @@ class TradingStateChanged(Message, frozen=True, kw_only=True, gc=False):
         _check_member("TradingStateChanged", "previous", self.previous, _TRADING_STATES)
 
 
+class InstrumentRules(Message, frozen=True, kw_only=True, gc=False):
+    """A venue's trading rules for one symbol, as it published them at connect.
+
+    Risk denies an order that cannot meet them instead of sending it to be rejected.
+    ``None`` means the venue sets no such rule.
+    """
+
+    symbol: str
+    quantity_step: Decimal | None = None
+    min_quantity: Decimal | None = None
+    price_tick: Decimal | None = None
+    min_notional: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("InstrumentRules", "symbol", self.symbol)
+        _check_optional_positive("InstrumentRules", "quantity_step", self.quantity_step)
+        _check_optional_positive("InstrumentRules", "price_tick", self.price_tick)
+
+
 class DeadLetter(Message, frozen=True, kw_only=True, gc=False):
     """A message whose handler raised: kept (encoded) with the error, never retried."""
 
@@ -477,4 +497,5 @@ AnyMessage: TypeAlias = (
     | Control
     | TradingStateChanged
     | DeadLetter
+    | InstrumentRules
 )

@@ -11,7 +11,8 @@ filled), and ``REJECTED``/``CANCELLED``/``EXPIRED`` when an order ends unfilled 
 filled (the portfolio releases what it had reserved). SUBMITTED, PARTIALLY_FILLED and
 FILLED are states of the book (``/api/orders``, the ``atrium_orders_total`` counter), not
 messages. Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills
-from 1.
+from 1. A live venue's rules per symbol, reported on connect, go out as ``InstrumentRules``
+(risk denies what would break them).
 
 Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
     REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
@@ -38,6 +39,7 @@ Metrics (on ``context.registry``)
     ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price,
     account currency); ``atrium_fill_commission_total`` (account currency);
     ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0);
+    ``atrium_venue_errors_total{kind}`` (a live venue's errors, see ``VENUE_ERROR_KINDS``);
     ``atrium_execution_ignored_requests_total{reason}``.
 """
 
@@ -49,6 +51,7 @@ from typing import Any, Final, assert_never, get_args
 import msgspec
 
 from atrium.actors.execution.adapter import (
+    VENUE_ERROR_KINDS,
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
@@ -57,6 +60,7 @@ from atrium.actors.execution.adapter import (
     VenueEvent,
     VenueExpired,
     VenueFilled,
+    VenueInstrument,
     VenueRejected,
 )
 from atrium.actors.execution.orders import OrderBook, OrderState
@@ -71,6 +75,7 @@ from atrium.runtime.messages import (
     CancelOrder,
     Control,
     Fill,
+    InstrumentRules,
     Order,
     OrderStatus,
     OrderUpdate,
@@ -133,6 +138,18 @@ class ExecutionActor(Actor):
             # On a LiveClock orders carry wall time, prints the venue's: see the paper rule.
             live = isinstance(self.clock, LiveClock)
             return PaperVenue(config, self._on_venue_event, live=live)
+        if config.venue == "ccxt":
+            try:  # ccxt is an optional extra: only a ccxt venue needs it
+                from atrium.actors.execution.ccxt_adapter import CcxtVenue  # noqa: PLC0415
+            except ModuleNotFoundError as exc:
+                raise ValueError(
+                    "execution.venue: 'ccxt' needs the ccxt package; "
+                    "pip install 'atrium-trading[ccxt]'"
+                ) from exc
+
+            ccxt_venue = CcxtVenue(config, self._on_venue_event)
+            ccxt_venue.bind_input(self.run_input, self.context.registry)
+            return ccxt_venue
         factory = load_object(config.venue, key="execution.venue")
         if not callable(factory):
             raise ValueError(f"execution.venue: {config.venue!r} is not callable")
@@ -167,6 +184,11 @@ class ExecutionActor(Actor):
         gauge(registry, "atrium_open_orders", "Orders not yet closed.").set_function(
             lambda: len(self._book)
         )
+        errors = counter(
+            registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
+        )
+        for kind in VENUE_ERROR_KINDS:  # every kind at 0 from the start (paper: always 0)
+            errors.labels(kind=kind)
         self._connected_gauge = gauge(
             registry, "atrium_venue_connected", "1 while the venue session is up, else 0."
         )
@@ -334,6 +356,9 @@ class ExecutionActor(Actor):
             self._connected_gauge.set(1 if event.connected else 0)
             state_word = "connected" if event.connected else "disconnected"
             self.log.info("venue %s: %s", state_word, event.detail)
+        elif isinstance(event, VenueInstrument):
+            fields = msgspec.structs.asdict(event)
+            self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
 

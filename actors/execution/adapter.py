@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
@@ -37,6 +37,7 @@ from atrium.config.execution import ExecutionConfig
 from atrium.runtime.messages import Bar, Order, Side, Tick
 
 __all__ = (
+    "VENUE_ERROR_KINDS",
     "EventSink",
     "OrderStatusReport",
     "SimulatedVenue",
@@ -48,8 +49,14 @@ __all__ = (
     "VenueExpired",
     "VenueFactory",
     "VenueFilled",
+    "VenueInstrument",
     "VenueRejected",
 )
+
+
+#: Kinds of venue error, the labels of ``atrium_venue_errors_total{kind}``: ``rate_limit``
+#: (HTTP 429/418), ``timeout``, ``network`` (and 5xx), ``maintenance``, ``exchange``, ``auth``.
+VENUE_ERROR_KINDS: Final = ("rate_limit", "timeout", "network", "maintenance", "exchange", "auth")
 
 
 class VenueAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -100,6 +107,16 @@ class VenueConnectionChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False
     detail: str = ""
 
 
+class VenueInstrument(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """The venue's trading rules for one symbol (reported on connect; None: no rule)."""
+
+    symbol: str
+    quantity_step: Decimal | None = None
+    min_quantity: Decimal | None = None
+    price_tick: Decimal | None = None
+    min_notional: Decimal | None = None
+
+
 VenueEvent: TypeAlias = (
     VenueAccepted
     | VenueRejected
@@ -107,6 +124,7 @@ VenueEvent: TypeAlias = (
     | VenueCancelled
     | VenueExpired
     | VenueConnectionChanged
+    | VenueInstrument
 )
 EventSink: TypeAlias = Callable[[VenueEvent], None]
 

@@ -5,8 +5,10 @@ Every ``SizedOrder`` becomes either an ``Order`` (approved) or an ``OrderDenied`
 to the strategy. The checks (and their reason codes) live in :mod:`atrium.actors.risk.checks`,
 the trading state and loss limits in :mod:`atrium.actors.risk.state`.
 
-Check order, first refusal wins: trading state, price band, order notional (skipped for
-orders that reduce a position), order rate (last, so refused orders use no budget).
+Check order, first refusal wins: trading state, the venue's instrument rules (once
+execution published ``InstrumentRules`` for the symbol, see :mod:`~.instruments`), price
+band, order notional (skipped for orders that reduce a position), order rate (last, so
+refused orders use no budget).
 
 Metrics, on the registry handed in:
 
@@ -32,6 +34,7 @@ from atrium.actors.risk.checks import (
     check_price_band,
     check_trading_state,
 )
+from atrium.actors.risk.instruments import INSTRUMENT_REASON_CODES, check_instrument_rules
 from atrium.actors.risk.state import LossLimit, StateChange, TradingStateMachine
 from atrium.config.risk import LimitAction, RiskConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
@@ -39,6 +42,7 @@ from atrium.runtime.capabilities import TRADING_STATUS
 from atrium.runtime.messages import (
     Bar,
     Control,
+    InstrumentRules,
     Order,
     OrderDenied,
     PortfolioSnapshot,
@@ -83,6 +87,8 @@ class RiskActor(Actor):
         rate = config.max_order_rate
         self._approved_ns: deque[int] | None = None if rate is None else deque(maxlen=rate)
         self._last_trade: dict[str, Decimal] = {}
+        # The venue's rules per symbol, as execution published them on connect.
+        self._instruments: dict[str, InstrumentRules] = {}
         # The account as the portfolio's last snapshot left it, revalued at later prices.
         self._account: MarkedAccount | None = None
         self._machine = TradingStateMachine(
@@ -110,7 +116,10 @@ class RiskActor(Actor):
             "Orders denied by risk, by reason code.",
             ["reason"],
         )
-        self._denials = {reason: denials.labels(reason=reason) for reason in REASON_CODES}
+        self._denials = {
+            reason: denials.labels(reason=reason)
+            for reason in REASON_CODES + INSTRUMENT_REASON_CODES
+        }
 
     def _add_state_gauges(self, registry: CollectorRegistry) -> None:
         """The trading state, and the losses the loss limits are measured on."""
@@ -224,6 +233,10 @@ class RiskActor(Actor):
 
     # -- orders --------------------------------------------------------------------------
 
+    @receives(InstrumentRules)
+    def _handle_instrument_rules(self, rules: InstrumentRules) -> None:
+        self._instruments[rules.symbol] = rules
+
     @receives(SizedOrder)
     def _handle_sized_order(self, order: SizedOrder) -> None:
         now = self.clock.now_ns()
@@ -231,6 +244,9 @@ class RiskActor(Actor):
         if changes:
             self._publish_changes(changes)
         refusal = check_trading_state(self._machine.state, order.reduces_position)
+        rules = self._instruments.get(order.symbol)
+        if refusal is None and rules is not None:
+            refusal = check_instrument_rules(order, rules)
         if refusal is None and self._band is not None:
             refusal = check_price_band(order, self._last_trade.get(order.symbol), self._band)
         if refusal is None and not order.reduces_position:

@@ -93,7 +93,7 @@ def test_load_when_file_missing_then_error_names_file(tmp_path: Path) -> None:
         load_config(path)
 
 
-@pytest.mark.parametrize("name", ["example.toml", "live-demo.toml"])
+@pytest.mark.parametrize("name", ["example.toml", "live-demo.toml", "live-ccxt.toml"])
 def test_shipped_config_when_loaded_then_valid(name: str) -> None:
     config = load_config(Path(__file__).resolve().parents[2] / "config" / name)
     assert config.strategies

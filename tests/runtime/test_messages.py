@@ -14,6 +14,7 @@ from atrium.runtime.messages import (
     Control,
     DeadLetter,
     Fill,
+    InstrumentRules,
     Order,
     OrderDenied,
     OrderIntent,
@@ -150,6 +151,7 @@ ONE_OF_EACH = [
     Control(ts=12, command="halt", reason="operator"),
     TradingStateChanged(ts=13, state="HALTED", previous="ACTIVE", reason="kill switch"),
     DeadLetter(ts=14, actor="risk", message_kind="Bar", payload=b"\x80", error="KeyError: 'X'"),
+    InstrumentRules(ts=15, symbol="BTC/USDT", quantity_step=D("0.001"), min_notional=D("10")),
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from atrium.config.execution import ExecutionConfig
+from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 
 
 def _convert(section: dict[str, Any]) -> ExecutionConfig:
@@ -67,8 +67,8 @@ def test_parse_when_all_keys_given_then_decimals_kept_exact() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"venue": "ib"}, "venue: expected 'paper' or 'module:Class', got 'ib'"),
-        ({"venue": "mod:"}, "venue: expected 'paper' or 'module:Class', got 'mod:'"),
+        ({"venue": "ib"}, "venue: expected 'paper', 'ccxt' or 'module:Class', got 'ib'"),
+        ({"venue": "mod:"}, "venue: expected 'paper', 'ccxt' or 'module:Class', got 'mod:'"),
         ({"market_fill": "next_close"}, "Invalid enum value 'next_close' - at `$.market_fill`"),
         (
             {"slippage_bps": -1},
@@ -120,3 +120,45 @@ def test_parse_when_value_invalid_then_error_names_key_and_value(
 def test_construct_when_built_in_code_then_same_checks_as_loader() -> None:
     with pytest.raises(ValueError, match=r"^lot_size: expected a number > 0, got -1$"):
         ExecutionConfig(lot_size=Decimal(-1))
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        (
+            {"venue": "ccxt"},
+            "ccxt: venue = 'ccxt' needs an [execution.ccxt] table with exchange = '<ccxt id>'",
+        ),
+        ({"venue": "ccxt", "ccxt": {}}, "Object missing required field `exchange` - at `$.ccxt`"),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "Binance US"}},
+            "exchange: expected a ccxt exchange id such as 'binance', got 'Binance US' - at `$.ccxt`",
+        ),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "binance", "api_key": "abc"}},
+            "Object contains unknown field `api_key` - at `$.ccxt`",
+        ),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "binance", "secret_env": "my-secret"}},
+            "secret_env: expected an environment variable name, got 'my-secret' - at `$.ccxt`",
+        ),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "binance", "poll_interval_s": -1}},
+            "poll_interval_s: expected a number of seconds > 0, got -1.0 - at `$.ccxt`",
+        ),
+    ],
+)
+def test_parse_when_ccxt_section_invalid_then_error_names_field(
+    section: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(msgspec.ValidationError, match=rf"^{re.escape(message)}$"):
+        _convert(section)
+
+
+def test_parse_when_ccxt_section_then_credentials_are_variable_names() -> None:
+    config = _convert({"venue": "ccxt", "ccxt": {"exchange": "binance", "sandbox": True}})
+    assert config.ccxt == CcxtVenueConfig(exchange="binance", sandbox=True)
+    assert (config.ccxt.api_key_env, config.ccxt.secret_env) == (
+        "ATRIUM_CCXT_API_KEY",
+        "ATRIUM_CCXT_SECRET",
+    )

@@ -1,0 +1,390 @@
+"""A live venue through ccxt: one adapter for the exchanges ccxt supports.
+
+Orders go out with ``clientOrderId`` = the journal's ``order_id`` (deterministic: the
+portfolio numbers orders from the journal), so a resend after a crash is the same order
+to the venue, which refuses it as a duplicate; the adapter then fetches the order by that
+id instead of placing it again. Order state is driven by the venue: every
+``poll_interval_s`` the adapter fetches the account's trades (booked once each, by trade
+id) and the status of each order it tracks, and reports what changed as venue events.
+
+Reason codes of the events it produces
+    REJECTED ``VENUE_REJECTED: error=... detail=...``: the exchange refused the order.
+    REJECTED ``ACK_TIMEOUT: seconds=...``: the venue still did not know the order after
+    ``ack_timeout_s``; it was never placed.
+    REJECTED ``UNSUPPORTED_ORDER: order_type=... time_in_force=...``: the venue cannot
+    take it as asked.
+    CANCELLED ``VENUE_CANCELLED``: cancelled at the venue, not by us.
+    EXPIRED ``VENUE_EXPIRED``: the venue expired it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any, Final, TypeAlias
+
+import ccxt.async_support as ccxt
+from prometheus_client import CollectorRegistry, Counter
+
+from atrium.actors.execution.adapter import (
+    VENUE_ERROR_KINDS,
+    EventSink,
+    OrderStatusReport,
+    VenueAccepted,
+    VenueCancelled,
+    VenueConnectionChanged,
+    VenueEvent,
+    VenueExpired,
+    VenueFilled,
+    VenueInstrument,
+    VenueRejected,
+)
+from atrium.actors.execution.ccxt_session import (
+    commission,
+    dec,
+    error_kind,
+    make_exchange,
+    optional,
+    step,
+)
+from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
+from atrium.runtime.messages import Order
+from atrium.runtime.metrics import counter
+
+__all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
+
+_log = logging.getLogger("atrium.execution.ccxt")
+_ZERO: Final = Decimal(0)
+_TIF: Final = {"GTC": "GTC", "IOC": "IOC"}
+_DOWN_AFTER: Final = 3
+_MAX_BACKOFF_S: Final = 30.0
+
+
+#: Runs a sync callback as one dispatcher input (see ``ExecutionActor.run_input``).
+RunInput: TypeAlias = Callable[[Callable[[], None]], Awaitable[None]]
+
+
+def client_order_id(order_id: str) -> str:
+    """The venue's id of an order: the journal's id, so a resend is recognised."""
+    return order_id
+
+
+class _Tracked:
+    """What the adapter knows of one of our orders at the venue."""
+
+    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "venue_id")
+
+    def __init__(self, order: Order, sent_at: float) -> None:
+        self.order = order
+        self.sent_at = sent_at
+        self.venue_id: str | None = None
+        self.acked = False
+        self.booked = _ZERO
+        self.cancel_reason = ""
+
+
+class CcxtVenue:
+    """:class:`~atrium.actors.execution.adapter.VenueAdapter` over ``ccxt.async_support``."""
+
+    def __init__(self, config: ExecutionConfig, sink: EventSink) -> None:
+        if config.ccxt is None:
+            raise ValueError("ccxt: venue = 'ccxt' needs an [execution.ccxt] table")
+        self._settings: CcxtVenueConfig = config.ccxt
+        self._sink = sink
+        self._run_input: RunInput | None = None
+        self._exchange: Any = None
+        self._tracked: dict[str, _Tracked] = {}
+        self._seen_trades: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._markets: dict[str, Any] = {}
+        self._poller: asyncio.Task[None] | None = None
+        #: Errors seen, by kind (see :func:`error_kind`); also ``atrium_venue_errors_total``.
+        self.errors: dict[str, int] = {}
+        self._error_counter: Counter | None = None
+
+    def bind_input(self, run_input: RunInput, registry: CollectorRegistry | None = None) -> None:
+        """Events found by the adapter's own tasks enter the dispatcher through this;
+        errors are counted on ``registry``."""
+        self._run_input = run_input
+        if registry is not None:
+            self._error_counter = counter(
+                registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
+            )
+            for kind in VENUE_ERROR_KINDS:
+                self._error_counter.labels(kind=kind)
+
+    # -- session -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        self._exchange = make_exchange(self._settings)
+        events: list[VenueEvent] = [
+            VenueConnectionChanged(connected=True, detail=self._settings.exchange)
+        ]
+        try:
+            self._markets = await self._exchange.load_markets()
+            events.extend(self._instrument(symbol) for symbol in self._settings.symbols)
+        except BaseException:
+            await self.close()
+            raise
+        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        await self._emit(events)
+
+    def _instrument(self, symbol: str) -> VenueInstrument:
+        """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
+        try:  # a unified symbol ("BTC/USDT") or the exchange's own id ("BTCUSDT")
+            market = self._exchange.market(symbol)
+        except ccxt.BadSymbol:
+            raise ValueError(
+                f"execution.ccxt.symbols: {symbol!r} is not a market of {self._settings.exchange}"
+            ) from None
+        precision, limits = market["precision"], market["limits"]
+        return VenueInstrument(
+            symbol=symbol,
+            quantity_step=step(precision.get("amount"), self._exchange.precisionMode),
+            min_quantity=optional(limits["amount"].get("min")),
+            price_tick=step(precision.get("price"), self._exchange.precisionMode),
+            min_notional=optional(limits["cost"].get("min")),
+        )
+
+    async def reconnect(self) -> None:
+        await self.close()
+        await self.connect()
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            await asyncio.gather(self._poller, return_exceptions=True)
+            self._poller = None
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._exchange is not None:
+            await self._exchange.close()
+            self._exchange = None
+
+    @property
+    def markets(self) -> dict[str, Any]:
+        """ccxt's unified markets as loaded at connect (precision and limits)."""
+        return self._markets
+
+    # -- requests ------------------------------------------------------------------------
+
+    def submit(self, order: Order) -> None:
+        self._tracked[order.order_id] = _Tracked(order, time.monotonic())
+        self._spawn(self._place(order))
+
+    def cancel(self, order_id: str, reason: str) -> None:
+        self._spawn(self._cancel(order_id, reason))
+
+    def order_status(self) -> list[OrderStatusReport]:
+        """Tracked orders the venue acknowledged, with the fills booked so far."""
+        return [
+            OrderStatusReport(
+                order_id=t.order.order_id,
+                symbol=t.order.symbol,
+                side=t.order.side,
+                quantity=t.order.quantity,
+                filled_quantity=t.booked,
+                remaining_quantity=t.order.quantity - t.booked,
+                status="PARTIALLY_FILLED" if t.booked else "ACCEPTED",
+            )
+            for t in self._tracked.values()
+            if t.acked
+        ]
+
+    async def _place(self, order: Order) -> None:
+        tif = _TIF.get(order.time_in_force)
+        if order.order_type not in ("MARKET", "LIMIT") or tif is None:
+            reason = (
+                f"UNSUPPORTED_ORDER: order_type={order.order_type} "
+                f"time_in_force={order.time_in_force}"
+            )
+            await self._emit([VenueRejected(order_id=order.order_id, reason=reason)], order)
+            return
+        params = {"newClientOrderId": client_order_id(order.order_id)}
+        if order.order_type == "LIMIT":
+            params["timeInForce"] = tif
+        try:
+            raw = await self._exchange.create_order(
+                order.symbol,
+                order.order_type.lower(),
+                order.side.lower(),
+                float(order.quantity),
+                None if order.limit_price is None else float(order.limit_price),
+                params,
+            )
+        except ccxt.InvalidOrder as exc:
+            if "Duplicate order" in str(exc):  # the order we sent before the restart
+                await self._sync_order(order.order_id)
+            else:
+                await self._reject(order, exc)
+            return
+        except ccxt.OperationFailed as exc:  # network, 429/418, 5xx: outcome unknown
+            self._count_error(exc)  # the poll finds out, and resends if it never arrived
+            return
+        except ccxt.ExchangeError as exc:
+            await self._reject(order, exc)
+            return
+        await self._acknowledge(order.order_id, str(raw["id"]))
+
+    async def _reject(self, order: Order, exc: Exception) -> None:
+        reason = f"VENUE_REJECTED: error={type(exc).__name__} detail={str(exc)[-120:]!r}"
+        await self._emit([VenueRejected(order_id=order.order_id, reason=reason)], order)
+
+    async def _acknowledge(self, order_id: str, venue_id: str) -> None:
+        tracked = self._tracked.get(order_id)
+        if tracked is None or tracked.acked:
+            return
+        tracked.venue_id = venue_id
+        tracked.acked = True
+        await self._emit([VenueAccepted(order_id=order_id)])
+
+    async def _cancel(self, order_id: str, reason: str) -> None:
+        tracked = self._tracked.get(order_id)
+        if tracked is None:
+            return
+        tracked.cancel_reason = reason
+        try:
+            await self._exchange.cancel_order(
+                None, tracked.order.symbol, {"origClientOrderId": client_order_id(order_id)}
+            )
+        except ccxt.OrderNotFound:
+            return  # filled first, or never placed: the poll reports what it was
+        except ccxt.BaseError as exc:
+            self._count_error(exc)
+            return
+        await self._sync_fills(tracked.order.symbol)
+        await self._sync_order(order_id)  # closes it once every fill before it is booked
+
+    # -- polling -------------------------------------------------------------------------
+
+    async def _poll_forever(self) -> None:
+        """Poll, backing off on errors; past ``_DOWN_AFTER`` failures in a row the
+        session counts as down, and the next good poll (a reconciliation) brings it up."""
+        failures = 0
+        while True:
+            interval = self._settings.poll_interval_s
+            await asyncio.sleep(min(interval * 2**failures, _MAX_BACKOFF_S))
+            try:
+                await self.poll_once()
+            except ccxt.BaseError as exc:
+                failures += 1
+                kind = self._count_error(exc)
+                if failures == _DOWN_AFTER:
+                    await self._emit([VenueConnectionChanged(connected=False, detail=kind)])
+                continue
+            if failures >= _DOWN_AFTER:
+                await self._emit([VenueConnectionChanged(connected=True, detail="reconciled")])
+            failures = 0
+
+    def _count_error(self, exc: Exception) -> str:
+        kind = error_kind(exc)
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+        if self._error_counter is not None:
+            self._error_counter.labels(kind=kind).inc()
+        _log.warning("venue error %s: %s", kind, type(exc).__name__)
+        return kind
+
+    async def poll_once(self) -> None:
+        """Book new trades, then settle each tracked order's state with the venue's."""
+        for symbol in sorted({t.order.symbol for t in self._tracked.values()}):
+            await self._sync_fills(symbol)
+        for order_id in list(self._tracked):
+            await self._sync_order(order_id)
+
+    async def _sync_fills(self, symbol: str) -> None:
+        by_venue_id = {
+            t.venue_id: t for t in self._tracked.values() if t.order.symbol == symbol and t.venue_id
+        }
+        if not by_venue_id:
+            return
+        trades = await self._exchange.fetch_my_trades(symbol)
+        events: list[VenueEvent] = []
+        for trade in trades:
+            tracked = by_venue_id.get(str(trade["order"]))
+            trade_id = f"{symbol}:{trade['id']}"
+            if tracked is None or trade_id in self._seen_trades:
+                continue
+            self._seen_trades.add(trade_id)
+            quantity, price = dec(trade["amount"]), dec(trade["price"])
+            tracked.booked += quantity
+            events.append(
+                VenueFilled(
+                    order_id=tracked.order.order_id,
+                    quantity=quantity,
+                    price=price,
+                    commission=commission(trade, price, self._exchange.market(symbol)),
+                    venue_fill_id=trade_id,
+                )
+            )
+            if tracked.booked == tracked.order.quantity:
+                del self._tracked[tracked.order.order_id]
+        if events:
+            await self._emit(events)
+
+    async def _sync_order(self, order_id: str) -> None:
+        tracked = self._tracked.get(order_id)
+        if tracked is None:
+            return
+        try:
+            raw = await self._exchange.fetch_order(
+                None, tracked.order.symbol, {"origClientOrderId": client_order_id(order_id)}
+            )
+        except ccxt.OrderNotFound:
+            await self._not_at_venue(tracked)
+            return
+        await self._acknowledge(order_id, str(raw["id"]))
+        if dec(raw.get("filled")) != tracked.booked:
+            return  # trades not all seen yet: the next poll books them first
+        status = raw.get("status")
+        if status == "canceled":
+            reason = tracked.cancel_reason or "VENUE_CANCELLED"
+            await self._close(order_id, VenueCancelled(order_id=order_id, reason=reason))
+        elif status == "expired":
+            await self._close(order_id, VenueExpired(order_id=order_id, reason="VENUE_EXPIRED"))
+        elif status == "rejected":
+            await self._close(order_id, VenueRejected(order_id=order_id, reason="VENUE_REJECTED"))
+
+    async def _not_at_venue(self, tracked: _Tracked) -> None:
+        """An order the venue does not know: resend it (the client id makes that safe)
+        until ``ack_timeout_s``, then reject it as never placed."""
+        if tracked.acked:
+            return
+        order_id = tracked.order.order_id
+        if time.monotonic() - tracked.sent_at >= self._settings.ack_timeout_s:
+            reason = f"ACK_TIMEOUT: seconds={self._settings.ack_timeout_s:g}"
+            await self._close(order_id, VenueRejected(order_id=order_id, reason=reason))
+        else:
+            await self._place(tracked.order)
+
+    async def _close(self, order_id: str, event: VenueEvent) -> None:
+        if self._tracked.pop(order_id, None) is not None:
+            await self._emit([event])
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _emit(self, events: list[VenueEvent], forget: Order | None = None) -> None:
+        """Hand events to the actor as one input (or at once before it is bound)."""
+        if forget is not None:
+            self._tracked.pop(forget.order_id, None)
+
+        def apply() -> None:
+            for event in events:
+                self._sink(event)
+
+        if self._run_input is None:
+            apply()
+        else:
+            await self._run_input(apply)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            await coro
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

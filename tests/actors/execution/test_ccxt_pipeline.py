@@ -1,0 +1,133 @@
+"""The whole live pipeline trading through real ccxt on the Binance simulator."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from aiohttp import web
+from venue_sim import VenueSim
+
+from atrium.config import parse_config
+from atrium.runtime.clocks import LiveClock
+from atrium.runtime.codec import decode
+from atrium.runtime.journal import Journal
+from atrium.runtime.messages import Fill, Order
+from atrium.runtime.recovery import resume_session
+from atrium.runtime.topology import build_pipeline
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
+    venue = VenueSim(balances={"USDT": Decimal(100_000)})
+    venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
+    venue.market_price["BTCUSDT"] = Decimal("100")
+    runner = web.AppRunner(venue.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield venue, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+def _config(url: str, journal: Path) -> Any:
+    return parse_config(
+        {
+            "market_data": {
+                "feeds": [
+                    {
+                        "format": "synthetic_live",
+                        "bar_seconds": 1,
+                        "synthetic_live": {
+                            "seed": 3, "symbols": ["BTC/USDT"], "rate_per_second": 400.0,
+                            "volatility": 3.0,
+                        },
+                    }
+                ]
+            },
+            "strategies": {
+                "cross": {
+                    "class": "atrium.actors.strategy.bundled.ema_cross:EmaCross",
+                    "symbols": ["BTC/USDT"],
+                    "params": {"fast": 2, "slow": 3, "allow_short": False},
+                }
+            },
+            "portfolio": {"strategy_budgets": {"cross": {"capital_pct": 0.5, "fixed_qty": 1}}},
+            "risk": {"price_band_pct": None},
+            "execution": {
+                "venue": "ccxt",
+                "ccxt": {"exchange": "binance", "base_url": url, "symbols": ["BTC/USDT"],
+                         "poll_interval_s": 0.05},
+            },
+            "journal": {"path": str(journal)},
+            "runtime": {"log_level": "WARNING"},
+        }
+    )  # fmt: skip
+
+
+async def test_pipeline_when_strategy_trades_then_venue_fills_booked_once_by_portfolio(
+    sim: tuple[VenueSim, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    state, url = sim
+    monkeypatch.setenv("ATRIUM_CCXT_API_KEY", "sim-key")
+    monkeypatch.setenv("ATRIUM_CCXT_SECRET", "sim-secret")
+    config = _config(url, tmp_path / "j.sqlite")
+    clock = LiveClock()
+    pipeline = build_pipeline(config, clock=clock, mode="live")
+    journal = Journal(tmp_path / "j.sqlite", durable=True)
+    await journal.open()
+    portfolio: Any = None
+
+    async def recover() -> None:
+        await resume_session(pipeline, journal, config, clock=clock)
+
+    async def run_then_close() -> None:
+        await pipeline.supervisor.run(before_sources=recover)
+        tg.cancel_scope.cancel()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        tg.start_soon(run_then_close)
+        with anyio.fail_after(30):
+            while len(state.trades) < 2 or portfolio is None or not _agrees(portfolio, state):
+                await anyio.sleep(0.05)
+                portfolio = pipeline.slots["portfolio"].actor
+        pipeline.supervisor.request_stop("test over")
+    await journal.close()
+    messages = _journal(tmp_path / "j.sqlite")
+    orders = [m for m in messages if isinstance(m, Order)]
+    fills = [m for m in messages if isinstance(m, Fill)]
+    risk: Any = pipeline.slots["risk"].actor
+    rules = risk._instruments["BTC/USDT"]
+    assert (rules.quantity_step, rules.min_notional) == (Decimal("0.001"), Decimal("10"))
+    assert state.created == [o.order_id for o in orders][: len(state.created)]
+    assert len({f.fill_id for f in fills}) == len(fills)
+    journal_qty = sum(f.quantity * (1 if f.side == "BUY" else -1) for f in fills)
+    assert _position(portfolio) == journal_qty == _venue_position(state)
+    assert len(fills) == len(state.trades)
+    assert all(f.price == Decimal("100") for f in fills)
+    assert all(f.commission == Decimal("0.1") for f in fills)  # 0.1% of 1 x 100
+
+
+def _venue_position(state: VenueSim) -> Decimal:
+    return sum((Decimal(t["qty"]) * (1 if t["isBuyer"] else -1) for t in state.trades), Decimal(0))
+
+
+def _position(portfolio: Any) -> Decimal:
+    booked = {p["symbol"]: Decimal(p["quantity"]) for p in portfolio.positions()}
+    return booked.get("BTC/USDT", Decimal(0))
+
+
+def _agrees(portfolio: Any, state: VenueSim) -> bool:
+    return _position(portfolio) == _venue_position(state)
+
+
+def _journal(path: Path) -> list[Any]:
+    with closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
+    return [decode(payload) for (payload,) in rows]

@@ -1,0 +1,368 @@
+"""The ccxt venue through real ccxt against the local Binance simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import anyio
+import ccxt.async_support as ccxt_errors
+import pytest
+from aiohttp import web
+from venue_sim import VenueSim
+
+from atrium.actors.execution.adapter import (
+    VenueAccepted,
+    VenueCancelled,
+    VenueConnectionChanged,
+    VenueEvent,
+    VenueExpired,
+    VenueFilled,
+    VenueInstrument,
+    VenueRejected,
+)
+from atrium.actors.execution.ccxt_adapter import CcxtVenue, error_kind
+from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
+from atrium.runtime.messages import Order
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
+    venue = VenueSim(balances={"USDT": Decimal(10_000), "BTC": Decimal(0)})
+    venue.add_market("BTC", "USDT")
+    runner = web.AppRunner(venue.app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    yield venue, f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+def _venue(url: str, events: list[VenueEvent], **settings: Any) -> CcxtVenue:
+    ccxt = CcxtVenueConfig(exchange="binance", base_url=url, poll_interval_s=3600, **settings)
+    return CcxtVenue(ExecutionConfig(venue="ccxt", ccxt=ccxt), events.append)
+
+
+@pytest.fixture(autouse=True)
+def _credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ATRIUM_CCXT_API_KEY", "sim-key")
+    monkeypatch.setenv("ATRIUM_CCXT_SECRET", "sim-secret")
+    monkeypatch.setenv("SIM_KEY", "sim-key-2")
+
+
+def _order(order_id: str, quantity: str = "0.5", **fields: Any) -> Order:
+    values: dict[str, Any] = {"symbol": "BTC/USDT", **fields}
+    return Order(
+        ts=1, order_id=order_id, intent_id="I1", strategy="s1", side="BUY",
+        quantity=Decimal(quantity), reference_price=Decimal(100), reduces_position=False,
+        **values,
+    )  # fmt: skip
+
+
+async def _settle(venue: CcxtVenue) -> None:
+    while venue._tasks:
+        await asyncio.gather(*list(venue._tasks))
+
+
+async def test_limit_order_when_partly_then_fully_filled_then_fills_booked_once_each(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events, api_key_env="SIM_KEY")
+    await venue.connect()
+    venue.submit(_order("P00000001", order_type="LIMIT", limit_price=Decimal("100.5")))
+    await _settle(venue)
+    assert state.order("P00000001").price == Decimal("100.5")
+    state.fill("P00000001", "0.2", "100.5")
+    await venue.poll_once()
+    await venue.poll_once()  # nothing new: no fill twice
+    assert [r.filled_quantity for r in venue.order_status()] == [Decimal("0.2")]
+    state.fill("P00000001", "0.3", "100.4")
+    await venue.poll_once()
+    await venue.close()
+    assert events == [
+        VenueConnectionChanged(connected=True, detail="binance"),
+        VenueAccepted(order_id="P00000001"),
+        VenueFilled(order_id="P00000001", quantity=Decimal("0.2"), price=Decimal("100.5"),
+                    commission=Decimal("0.0201"), venue_fill_id="BTC/USDT:1"),
+        VenueFilled(order_id="P00000001", quantity=Decimal("0.3"), price=Decimal("100.4"),
+                    commission=Decimal("0.03012"), venue_fill_id="BTC/USDT:2"),
+    ]  # fmt: skip
+    assert venue.order_status() == []
+
+
+async def test_market_order_when_venue_fills_at_once_then_accepted_and_one_fill(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    state.market_price["BTCUSDT"] = Decimal("101")
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000002"))
+    await _settle(venue)
+    await venue.poll_once()
+    await venue.close()
+    assert events[1:] == [
+        VenueAccepted(order_id="P00000002"),
+        VenueFilled(order_id="P00000002", quantity=Decimal("0.5"), price=Decimal("101"),
+                    commission=Decimal("0.0505"), venue_fill_id="BTC/USDT:1"),
+    ]  # fmt: skip
+    assert state.balances["BTC"] == Decimal("0.5")
+
+
+async def test_cancel_when_partly_filled_then_cancelled_after_its_fill(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000003", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000003", "0.1", "99")
+    venue.cancel("P00000003", "CANCEL_REQUESTED: strategy=s1")
+    await _settle(venue)
+    await venue.close()
+    assert [type(e).__name__ for e in events[1:]] == [
+        "VenueAccepted", "VenueFilled", "VenueCancelled",
+    ]  # fmt: skip
+    assert events[-1] == VenueCancelled(
+        order_id="P00000003", reason="CANCEL_REQUESTED: strategy=s1"
+    )
+    assert state.order("P00000003").status == "CANCELED"
+
+
+async def test_cancel_when_venue_trades_lag_its_status_then_cancelled_only_after_the_fill(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000013", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000013", "0.1", "99")
+    state.hidden_trades = 1
+    venue.cancel("P00000013", "CANCEL_REQUESTED: strategy=s1")
+    await _settle(venue)
+    assert [type(e).__name__ for e in events[1:]] == ["VenueAccepted"]
+    state.hidden_trades = 0
+    await venue.poll_once()
+    await venue.close()
+    assert [type(e).__name__ for e in events[1:]] == [
+        "VenueAccepted", "VenueFilled", "VenueCancelled",
+    ]  # fmt: skip
+    assert events[-1] == VenueCancelled(
+        order_id="P00000013", reason="CANCEL_REQUESTED: strategy=s1"
+    )
+
+
+async def test_order_when_venue_refuses_then_rejected_with_its_error(
+    sim: tuple[VenueSim, str],
+) -> None:
+    _state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000004", symbol="ETH/USDT"))
+    venue.submit(_order("P00000005", order_type="LIMIT", limit_price=Decimal(99),
+                        time_in_force="DAY"))  # fmt: skip
+    await _settle(venue)
+    await venue.close()
+    assert sorted(events[1:], key=lambda e: e.order_id) == [  # type: ignore[union-attr]
+        VenueRejected(order_id="P00000004", reason="VENUE_REJECTED: error=BadSymbol detail="
+                      "'binance does not have market symbol ETH/USDT'"),
+        VenueRejected(order_id="P00000005",
+                      reason="UNSUPPORTED_ORDER: order_type=LIMIT time_in_force=DAY"),
+    ]  # fmt: skip
+
+
+async def test_resend_when_venue_already_has_the_client_id_then_not_placed_twice(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    first = _venue(url, [])
+    await first.connect()
+    first.submit(_order("P00000006", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(first)
+    await first.close()  # the process dies here; the restart sends the order again
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000006", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000006", "0.5", "99")
+    await venue.poll_once()
+    await venue.close()
+    assert state.created == ["P00000006"]
+    assert [type(e).__name__ for e in events[1:]] == ["VenueAccepted", "VenueFilled"]
+
+
+async def test_order_when_venue_expires_it_then_expired_event(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000007", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.expire("P00000007")
+    await venue.poll_once()
+    await venue.close()
+    assert events[-1] == VenueExpired(order_id="P00000007", reason="VENUE_EXPIRED")
+
+
+async def test_order_when_ack_never_comes_then_rejected_after_timeout(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events, ack_timeout_s=1.0)
+    await venue.connect()
+    state.create_fault = 503  # every attempt is lost on the way
+    venue.submit(_order("P00000008", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    await venue.poll_once()  # not at the venue: sent again, lost again
+    assert events[1:] == []
+    await asyncio.sleep(1.05)
+    await venue.poll_once()
+    await venue.close()
+    assert events[1:] == [VenueRejected(order_id="P00000008", reason="ACK_TIMEOUT: seconds=1")]
+    assert state.created == []
+    assert venue.errors == {"network": 2}
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"), [(429, "rate_limit"), (418, "rate_limit"), (503, "network")]
+)
+async def test_order_when_create_answered_with_error_then_resent_and_placed_once(
+    sim: tuple[VenueSim, str], status: int, kind: str
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    state.fail_next(1, status)
+    venue.submit(_order("P00000009", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    assert state.created == []
+    await venue.poll_once()
+    await venue.poll_once()
+    await venue.close()
+    assert state.created == ["P00000009"]
+    assert events[1:] == [VenueAccepted(order_id="P00000009")]
+    assert venue.errors == {kind: 1}
+
+
+async def test_poll_when_venue_fails_repeatedly_then_down_then_reconciled_fill_booked_once(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    ccxt = CcxtVenueConfig(exchange="binance", base_url=url, poll_interval_s=0.02)
+    venue = CcxtVenue(ExecutionConfig(venue="ccxt", ccxt=ccxt), events.append)
+    await venue.connect()
+    venue.submit(_order("P00000010", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fail_next(3, 429)
+    state.fill("P00000010", "0.5", "99")  # fills while the venue refuses us
+    with anyio.fail_after(5):
+        while events[-1] != VenueConnectionChanged(connected=True, detail="reconciled"):
+            await asyncio.sleep(0.01)
+    await venue.close()
+    assert [type(e).__name__ for e in events] == [
+        "VenueConnectionChanged", "VenueAccepted", "VenueConnectionChanged", "VenueFilled",
+        "VenueConnectionChanged",
+    ]  # fmt: skip
+    assert events[2] == VenueConnectionChanged(connected=False, detail="rate_limit")
+    assert events[3] == VenueFilled(order_id="P00000010", quantity=Decimal("0.5"),
+                                    price=Decimal("99"), commission=Decimal("0.0495"),
+                                    venue_fill_id="BTC/USDT:1")  # fmt: skip
+    assert venue.errors == {"rate_limit": 3}
+
+
+async def test_poll_when_trade_updates_duplicated_and_out_of_order_then_each_booked_once(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000011", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.duplicate_trades = True
+    state.fill("P00000011", "0.1", "99")
+    state.fill("P00000011", "0.2", "98.5")
+    await venue.poll_once()
+    state.fill("P00000011", "0.2", "98")
+    await venue.poll_once()
+    await venue.close()
+    fills = [(e.quantity, e.price) for e in events if isinstance(e, VenueFilled)]
+    assert fills == [
+        (Decimal("0.1"), Decimal("99")), (Decimal("0.2"), Decimal("98.5")),
+        (Decimal("0.2"), Decimal("98")),
+    ]  # fmt: skip
+    assert venue.order_status() == []
+
+
+async def test_poll_when_venue_slower_than_request_timeout_then_timeout_counted(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    venue = _venue(url, [], request_timeout_s=0.2)
+    await venue.connect()
+    venue.submit(_order("P00000012", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.delay = 0.5
+    with pytest.raises(ccxt_errors.RequestTimeout):
+        await venue.poll_once()
+    state.delay = 0
+    await venue.close()
+    assert venue.errors == {}
+    assert error_kind(ccxt_errors.RequestTimeout("x")) == "timeout"
+    assert error_kind(ccxt_errors.OnMaintenance("x")) == "maintenance"
+
+
+async def test_connect_when_secret_not_in_environment_then_error_names_field_and_variable(
+    sim: tuple[VenueSim, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ATRIUM_CCXT_SECRET")
+    venue = _venue(sim[1], [])
+    with pytest.raises(
+        ValueError,
+        match=r"^execution\.ccxt\.secret_env: environment variable ATRIUM_CCXT_SECRET is not "
+        r"set; export the exchange credential there \(it is never read from the config file\)$",
+    ):
+        await venue.connect()
+
+
+async def test_connect_when_symbols_configured_then_rules_from_the_venue_markets(
+    sim: tuple[VenueSim, str],
+) -> None:
+    _state, url = sim
+    events: list[VenueEvent] = []
+    venue = _venue(url, events, symbols=["BTC/USDT"])
+    await venue.connect()
+    await venue.close()
+    assert events[1:] == [
+        VenueInstrument(symbol="BTC/USDT", quantity_step=Decimal("0.001"),
+                        min_quantity=Decimal("0.001"), price_tick=Decimal("0.01"),
+                        min_notional=Decimal("10"))
+    ]  # fmt: skip
+
+
+async def test_connect_when_symbol_not_listed_then_error_names_field(
+    sim: tuple[VenueSim, str],
+) -> None:
+    venue = _venue(sim[1], [], symbols=["DOGE/USDT"])
+    with pytest.raises(
+        ValueError, match=r"^execution\.ccxt\.symbols: 'DOGE/USDT' is not a market of binance$"
+    ):
+        await venue.connect()
+    await venue.close()

@@ -1,0 +1,305 @@
+"""A local Binance spot venue for tests: the REST subset ccxt's ``binance`` uses.
+
+It serves markets, balances, orders (create, cancel, fetch one, fetch open) and the
+account's trades, keyed by ``clientOrderId`` the way Binance is, so a resend with the
+same client id is refused as a duplicate. Tests drive it: :meth:`VenueSim.fill` executes
+part or all of a resting order, :meth:`VenueSim.fail_next` answers the next requests
+with an HTTP status (429, 418, 503...), ``create_fault`` loses every new order with
+one, ``delay`` slows every answer past a client's timeout, ``duplicate_trades`` repeats
+every trade update out of order, ``hidden_trades`` keeps the newest trades out of the
+trade list for a while (a venue whose order status runs ahead of its trades). Real ccxt talks to
+it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ("SimOrder", "VenueSim")
+
+
+@dataclass
+class SimOrder:
+    """One order as the venue holds it."""
+
+    order_id: int
+    client_id: str
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    price: Decimal | None
+    time_in_force: str
+    status: str = "NEW"
+    executed: Decimal = Decimal(0)
+    quote: Decimal = Decimal(0)
+    time: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "orderId": self.order_id,
+            "orderListId": -1,
+            "clientOrderId": self.client_id,
+            "transactTime": self.time,
+            "time": self.time,
+            "updateTime": self.time,
+            "price": str(self.price or 0),
+            "origQty": str(self.quantity),
+            "executedQty": str(self.executed),
+            "cummulativeQuoteQty": str(self.quote),
+            "status": self.status,
+            "timeInForce": self.time_in_force,
+            "type": self.order_type,
+            "side": self.side,
+            "isWorking": True,
+            "fills": [],
+        }
+
+
+@dataclass
+class _Market:
+    base: str
+    quote: str
+    tick: Decimal
+    step: Decimal
+    min_qty: Decimal
+    min_notional: Decimal
+
+
+@dataclass
+class VenueSim:
+    """The venue's state and the aiohttp app that serves it."""
+
+    balances: dict[str, Decimal] = field(default_factory=dict)
+    market_price: dict[str, Decimal] = field(default_factory=dict)
+    commission_rate: Decimal = Decimal("0.001")
+    delay: float = 0.0
+    create_fault: int | None = None
+    duplicate_trades: bool = False
+    hidden_trades: int = 0
+    markets: dict[str, _Market] = field(default_factory=dict)
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    trades: list[dict[str, Any]] = field(default_factory=list)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    _faults: list[int] = field(default_factory=list)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
+    _clock_ms: int = 1_700_000_000_000
+
+    def add_market(
+        self,
+        base: str,
+        quote: str,
+        *,
+        tick: str = "0.01",
+        step: str = "0.001",
+        min_qty: str = "0.001",
+        min_notional: str = "10",
+    ) -> None:
+        self.markets[base + quote] = _Market(
+            base, quote, Decimal(tick), Decimal(step), Decimal(min_qty), Decimal(min_notional)
+        )
+
+    def fail_next(self, count: int, status: int) -> None:
+        """Answer the next ``count`` requests with HTTP ``status`` instead of serving them."""
+        self._faults.extend([status] * count)
+
+    def order(self, client_id: str) -> SimOrder:
+        return self.orders[client_id]
+
+    def fill(self, client_id: str, quantity: str, price: str) -> None:
+        """Execute ``quantity`` of a working order at ``price`` (a partial or the rest)."""
+        order = self.orders[client_id]
+        qty, px = Decimal(quantity), Decimal(price)
+        if order.status not in ("NEW", "PARTIALLY_FILLED") or qty > order.quantity - order.executed:
+            raise ValueError(f"cannot fill {qty} of {client_id} ({order.status})")
+        order.executed += qty
+        order.quote += qty * px
+        order.status = "FILLED" if order.executed == order.quantity else "PARTIALLY_FILLED"
+        market = self.markets[order.symbol]
+        self._book_trade(order, market, qty, px)
+
+    def expire(self, client_id: str) -> None:
+        self.orders[client_id].status = "EXPIRED"
+
+    def _book_trade(self, order: SimOrder, market: _Market, qty: Decimal, px: Decimal) -> None:
+        self._clock_ms += 1
+        fee = (qty * px * self.commission_rate).quantize(Decimal("0.00000001"))
+        sign = 1 if order.side == "BUY" else -1
+        self.balances[market.base] = self.balances.get(market.base, Decimal(0)) + sign * qty
+        self.balances[market.quote] = (
+            self.balances.get(market.quote, Decimal(0)) - sign * qty * px - fee
+        )
+        self.trades.append(
+            {
+                "symbol": order.symbol,
+                "id": len(self.trades) + 1,
+                "orderId": order.order_id,
+                "orderListId": -1,
+                "price": str(px),
+                "qty": str(qty),
+                "quoteQty": str(qty * px),
+                "commission": str(fee),
+                "commissionAsset": market.quote,
+                "time": self._clock_ms,
+                "isBuyer": order.side == "BUY",
+                "isMaker": order.order_type == "LIMIT",
+                "isBestMatch": True,
+            }
+        )
+
+    # -- the app -------------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/api/v3/exchangeInfo", self._exchange_info)
+        app.router.add_get("/api/v3/time", self._time)
+        app.router.add_get("/api/v3/account", self._account)
+        app.router.add_post("/api/v3/order", self._create)
+        app.router.add_delete("/api/v3/order", self._cancel)
+        app.router.add_get("/api/v3/order", self._fetch)
+        app.router.add_get("/api/v3/openOrders", self._open_orders)
+        app.router.add_get("/api/v3/myTrades", self._my_trades)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests.append((request.method, request.path))
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self._faults:
+            status = self._faults.pop(0)
+            code = -1003 if status in (418, 429) else -1001
+            return web.json_response({"code": code, "msg": f"simulated {status}"}, status=status)
+        return await handler(request)
+
+    async def _params(self, request: web.Request) -> dict[str, str]:
+        params = dict(request.query)
+        if request.body_exists:
+            params.update({k: str(v) for k, v in (await request.post()).items()})
+        return params
+
+    async def _time(self, _request: web.Request) -> web.Response:
+        return web.json_response({"serverTime": self._clock_ms})
+
+    async def _exchange_info(self, _request: web.Request) -> web.Response:
+        symbols = [_symbol_json(name, market) for name, market in self.markets.items()]
+        return web.json_response(
+            {"timezone": "UTC", "serverTime": self._clock_ms, "rateLimits": [], "symbols": symbols}
+        )
+
+    async def _account(self, _request: web.Request) -> web.Response:
+        balances = [
+            {"asset": asset, "free": str(amount), "locked": "0"}
+            for asset, amount in self.balances.items()
+        ]
+        return web.json_response(
+            {"makerCommission": 10, "takerCommission": 10, "canTrade": True,
+             "accountType": "SPOT", "balances": balances, "permissions": ["SPOT"]}
+        )  # fmt: skip
+
+    async def _create(self, request: web.Request) -> web.Response:
+        if self.create_fault is not None:  # lost on the way: nothing booked
+            return web.json_response({"code": -1001, "msg": "simulated"}, status=self.create_fault)
+        p = await self._params(request)
+        client_id = p["newClientOrderId"]
+        if client_id in self.orders:
+            return _error(-2010, "Duplicate order sent.")
+        market = self.markets.get(p["symbol"])
+        if market is None:
+            return _error(-1121, "Invalid symbol.")
+        self._clock_ms += 1
+        order = SimOrder(
+            order_id=next(self._ids),
+            client_id=client_id,
+            symbol=p["symbol"],
+            side=p["side"],
+            order_type=p["type"],
+            quantity=Decimal(p["quantity"]),
+            price=Decimal(p["price"]) if "price" in p else None,
+            time_in_force=p.get("timeInForce", "GTC"),
+            time=self._clock_ms,
+        )
+        self.orders[client_id] = order
+        self.created.append(client_id)
+        price = self.market_price.get(order.symbol)
+        if order.order_type == "MARKET" and price is not None:
+            self.fill(client_id, str(order.quantity), str(price))
+        return web.json_response(order.as_json())
+
+    def _find(self, p: dict[str, str]) -> SimOrder | None:
+        if "origClientOrderId" in p:
+            return self.orders.get(p["origClientOrderId"])
+        wanted = int(p.get("orderId", "0"))
+        return next((o for o in self.orders.values() if o.order_id == wanted), None)
+
+    async def _cancel(self, request: web.Request) -> web.Response:
+        order = self._find(await self._params(request))
+        if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
+            return _error(-2011, "Unknown order sent.")
+        order.status = "CANCELED"
+        return web.json_response(order.as_json())
+
+    async def _fetch(self, request: web.Request) -> web.Response:
+        order = self._find(await self._params(request))
+        if order is None:
+            return _error(-2013, "Order does not exist.")
+        return web.json_response(order.as_json())
+
+    async def _open_orders(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol")
+        return web.json_response(
+            [
+                o.as_json()
+                for o in self.orders.values()
+                if o.status in ("NEW", "PARTIALLY_FILLED") and symbol in (None, o.symbol)
+            ]
+        )
+
+    async def _my_trades(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol")
+        since = int(request.query.get("startTime", "0"))
+        shown = self.trades[: len(self.trades) - self.hidden_trades]
+        trades = [t for t in shown if t["symbol"] == symbol and t["time"] >= since]
+        if self.duplicate_trades:  # every update twice, the copies out of order
+            trades = trades + trades[::-1]
+        return web.json_response(trades)
+
+
+def _error(code: int, message: str) -> web.Response:
+    return web.json_response({"code": code, "msg": message}, status=400)
+
+
+def _symbol_json(name: str, market: _Market) -> dict[str, Any]:
+    return {
+        "symbol": name,
+        "status": "TRADING",
+        "baseAsset": market.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": market.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "orderTypes": ["LIMIT", "MARKET"],
+        "icebergAllowed": False,
+        "ocoAllowed": False,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": False,
+        "permissions": ["SPOT"],
+        "permissionSets": [["SPOT"]],
+        "filters": [
+            {"filterType": "PRICE_FILTER", "minPrice": str(market.tick),
+             "maxPrice": "1000000", "tickSize": str(market.tick)},
+            {"filterType": "LOT_SIZE", "minQty": str(market.min_qty),
+             "maxQty": "9000", "stepSize": str(market.step)},
+            {"filterType": "NOTIONAL", "minNotional": str(market.min_notional),
+             "applyMinToMarket": True, "maxNotional": "9000000", "applyMaxToMarket": False,
+             "avgPriceMins": 5},
+        ],
+    }  # fmt: skip
