@@ -27,6 +27,7 @@ from atrium.runtime.codec import decode
 from atrium.runtime.journal import Journal
 from atrium.runtime.messages import Fill, Message, Order
 from atrium.runtime.recovery import RecoveryReport, resume_session
+from atrium.runtime.service import live_journal
 from atrium.runtime.topology import Pipeline, build_pipeline
 
 BARS = 400
@@ -128,7 +129,8 @@ async def run_session(config: AtriumConfig, *, durable: bool = True) -> Outcome:
     """One start of the service on ``atrium.config.journal.path``, until the feed is sent."""
     clock = LiveClock()
     pipeline = build_pipeline(config, clock=clock, mode="live")
-    journal = Journal(Path(config.journal.path), durable=durable)
+    # Durable as ``atrium run`` has it, at the config's ``[journal].durability``.
+    journal = live_journal(config) if durable else Journal(Path(config.journal.path))
     await journal.open()
     reports: list[RecoveryReport | None] = []
 

@@ -39,17 +39,18 @@ async def test_run_when_disk_fills_then_journal_error_names_file_and_disk_and_no
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    write = atrium.runtime.journal._write
+    # The service's journal is durable: it writes on the loop thread (``_write_now``).
+    write = atrium.runtime.journal._write_now
     calls = 0
 
-    async def filling_disk(*args: Any) -> None:
+    def filling_disk(*args: Any) -> None:
         nonlocal calls
         calls += 1
         if calls > 5:
             raise sqlite3.OperationalError("database or disk is full")
-        await write(*args)
+        write(*args)
 
-    monkeypatch.setattr(atrium.runtime.journal, "_write", filling_disk)
+    monkeypatch.setattr(atrium.runtime.journal, "_write_now", filling_disk)
 
     with anyio.fail_after(20), pytest.raises(JournalError) as raised:
         await run_service(_config(journal))
