@@ -35,6 +35,13 @@ trading-state change raises :attr:`Journal.commit_pending`; the supervisor then 
 position change and no state change acts on a message that a crash could still lose.
 Commits are prefix-ordered: a committed message has every earlier one committed too.
 Market data between them is committed in batches by the writer task.
+
+A durable journal writes through a second, plain ``sqlite3`` connection on the event
+loop's thread: a commit is one SQLite transaction with no hop to the aiosqlite thread
+(which would wait for the GIL behind the busy loop) and no queue behind a batch of
+market data. The writer task uses that connection too, so it is the only writer; its
+checkpoints run on the aiosqlite connection, off the loop. ``synchronous`` is the
+durability level: ``normal`` survives a killed process, ``full`` a power loss.
 """
 
 from __future__ import annotations
@@ -254,7 +261,8 @@ class Journal:
     flush_interval : float
         Longest a recorded message waits in memory before it is written (seconds).
     durable : bool
-        Raise :attr:`commit_pending` for :data:`DURABLE_KINDS` (see the module docstring).
+        Raise :attr:`commit_pending` for :data:`DURABLE_KINDS`, and write on the loop
+        thread (see the module docstring).
     synchronous : {"normal", "full"}
         SQLite ``synchronous``: ``full`` flushes the disk at every commit.
     market_data : {"rows", "blocks", "references"}
