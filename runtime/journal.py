@@ -53,7 +53,7 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import aiosqlite
 import anyio
@@ -133,6 +133,9 @@ _INSERT_BLOCK: Final = (
     "INSERT INTO market_data (first_seq, last_seq, first_ts, last_ts, records, block) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
+#: Blocks are written in ``seq`` order: the last one ends the market data. A lookup down
+#: the table's right edge, where ``MAX(last_seq)`` would read every block's page.
+_LAST_BLOCK_SEQ: Final = "SELECT last_seq FROM market_data ORDER BY first_seq DESC LIMIT 1"
 _INSERT_SNAPSHOT: Final = (
     "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) VALUES (?, ?, ?, ?)"
 )
@@ -225,12 +228,12 @@ def _versions() -> dict[str, str]:
     }
 
 
-def create_schema(connection: sqlite3.Connection) -> None:
-    """Make the empty database on ``connection`` (autocommit) a journal of rows, this schema."""
+def create_schema(connection: sqlite3.Connection, market_data: MarketDataMode = "rows") -> None:
+    """Make the empty database on ``connection`` (autocommit) a journal of this schema."""
     connection.execute("BEGIN")
     for statement in _SCHEMA:
         connection.execute(statement)
-    meta = {**_versions(), MARKET_DATA_KEY: "rows"}
+    meta = {**_versions(), MARKET_DATA_KEY: market_data}
     connection.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
     connection.execute("COMMIT")
 
@@ -267,7 +270,10 @@ class Journal:
         SQLite ``synchronous``: ``full`` flushes the disk at every commit.
     market_data : {"rows", "blocks", "references"}
         Where ``Bar`` and ``Tick`` go (see the module docstring); a new file only, an
-        existing one must have been written the same way.
+        existing one must have been written the same way unless ``adopt_mode``.
+    adopt_mode : bool
+        Append to an existing file the way it was written (the service: a journal of
+        rows, schema 2 or 3, stays one; a new file gets ``market_data``).
     """
 
     def __init__(
@@ -279,12 +285,11 @@ class Journal:
         durable: bool = False,
         synchronous: str = "normal",
         market_data: MarketDataMode = "rows",
+        adopt_mode: bool = False,
     ) -> None:
         self.path = path
-        self.market_data = market_data
-        #: Kinds that get a ``seq`` and no ``events`` row.
-        self._elsewhere = frozenset() if market_data == "rows" else _MARKET
-        self._blocks = BlockBuffer() if market_data == "blocks" else None
+        self._adopt_mode = adopt_mode
+        self._use_mode(market_data)
         # Full blocks that wake the writer, and that make sources wait for it.
         self._blocks_wake = max(1, batch_size // BLOCK_RECORDS)
         self._blocks_high = max(2, batch_size * 8 // BLOCK_RECORDS)
@@ -312,6 +317,12 @@ class Journal:
         self.committed_seq = 0
         #: Set when a write failed (a full disk): the journal takes no more writes.
         self.failure: JournalError | None = None
+
+    def _use_mode(self, market_data: MarketDataMode) -> None:
+        self.market_data = market_data
+        #: Kinds that get a ``seq`` and no ``events`` row.
+        self._elsewhere: frozenset[type] = frozenset() if market_data == "rows" else _MARKET
+        self._blocks = BlockBuffer() if market_data == "blocks" else None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -372,7 +383,7 @@ class Journal:
         assert self._db is not None
         query = "SELECT COALESCE(MAX(seq), 0) FROM events"
         if blocks:
-            query = f"SELECT MAX(({query}), (SELECT COALESCE(MAX(last_seq), 0) FROM market_data))"
+            query = f"SELECT MAX(({query}), COALESCE(({_LAST_BLOCK_SEQ}), 0))"
         async with self._db.execute(query) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
@@ -393,6 +404,8 @@ class Journal:
         if missing:
             return f"an Atrium journal without its {', '.join(missing)} table (damaged)"
         kept = meta.get(MARKET_DATA_KEY, "rows")
+        if self._adopt_mode and kept in ("rows", "blocks"):
+            self._use_mode(cast(MarketDataMode, kept))
         if kept != self.market_data:
             return (
                 f"its market data is kept as {kept}, this run would keep it as "
@@ -474,17 +487,17 @@ class Journal:
         """
         self.commit_pending = False
         if self._direct is not None:
-            self._write_direct(close_block=True)
+            self._write_direct()
             return
         await self._write_buffer()
 
-    def _write_direct(self, *, close_block: bool) -> None:
-        """Write what is recorded on this thread; ``close_block``: the open block too.
+    def _write_direct(self) -> None:
+        """Write what is recorded on this thread, the open block of market data too.
 
         A commit closes the open block, so the market data before an order is committed
-        with it (commits are prefix-ordered); the writer task's turns leave it filling.
+        with it (commits are prefix-ordered).
         """
-        if close_block and self._blocks is not None:
+        if self._blocks is not None:
             self._blocks.close_open()
         if self.failure is not None:
             raise self.failure
@@ -607,7 +620,11 @@ class Journal:
 
     async def _write_buffer(self) -> None:
         if self._direct is not None:
-            self._write_direct(close_block=self._closed)
+            # The open block goes too: rows after its records would otherwise be in the
+            # file without them (a crash leaves a gap), and a quiet feed's last ticks
+            # would wait for the next order. A turn comes every ``flush_interval`` at
+            # most, or per two full blocks, so blocks stay large where it matters.
+            self._write_direct()
             return
         # The lock keeps batches in order and makes a commit() that finds the buffer
         # empty wait for the batch another task is still writing.

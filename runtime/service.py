@@ -228,12 +228,19 @@ async def _open_journal(config: AtriumConfig, new_session: bool) -> Journal | No
 
 
 def live_journal(config: AtriumConfig) -> Journal:
-    """The journal of a live session, not yet opened: durable at ``[journal].durability``."""
+    """The journal of a live session, not yet opened: durable at ``[journal].durability``.
+
+    Market data goes in blocks, so an order's commit writes one block row for the ticks
+    since the last commit instead of a row per tick; an existing journal of rows is
+    appended to as rows (its readers and recovery expect them).
+    """
     return Journal(
         Path(config.journal.path),
         batch_size=config.journal.batch_size,
         durable=True,
         synchronous={"process": "normal", "power": "full"}[config.journal.level],
+        market_data="blocks",
+        adopt_mode=True,
     )
 
 

@@ -8,13 +8,16 @@ from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
+import anyio
 import pytest
 
 from atrium.config import ConfigError, parse_config
+from atrium.config.schema import AtriumConfig
 from atrium.runtime.codec import encode
 from atrium.runtime.journal import Journal
 from atrium.runtime.journal_blocks import decode_block
 from atrium.runtime.messages import Control, Tick
+from atrium.runtime.service import live_journal
 
 D = Decimal
 
@@ -79,6 +82,71 @@ async def test_commit_when_blocks_then_market_data_before_the_control_committed_
     assert (first, last, records, more) == (1, 4, 3, [])
     assert [seq for seq, *_ in decode_block(block)] == [1, 2, 4]
     await journal.close()
+
+
+async def test_writer_turn_when_only_ticks_then_open_block_in_file_within_flush_interval(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, durable=True, market_data="blocks", flush_interval=0.01)
+    await journal.open()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        for ts in (1, 2, 3):
+            journal.record(_tick(ts))
+        with anyio.fail_after(2):
+            while journal.committed_seq < 3:
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()
+    with closing(sqlite3.connect(path)) as other:
+        rows = other.execute("SELECT first_seq, last_seq, records FROM market_data").fetchall()
+    assert rows == [(1, 3, 3)]
+    await journal.close()
+
+
+def _live_config(path: Path) -> AtriumConfig:
+    return parse_config(_journal_section(path=str(path)))
+
+
+async def _append_tick_and_halt(journal: Journal) -> None:
+    await journal.open()
+    journal.record(_tick(1))
+    journal.record(Control(ts=2, command="halt"))
+    await journal.commit()
+    await journal.close()
+
+
+async def test_live_journal_when_new_then_market_data_in_blocks(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+
+    await _append_tick_and_halt(live_journal(_live_config(path)))
+
+    with closing(sqlite3.connect(path)) as other:
+        meta = other.execute("SELECT value FROM meta WHERE key = 'market_data'").fetchone()
+        events = other.execute("SELECT seq, kind FROM events").fetchall()
+        blocks = other.execute("SELECT first_seq, last_seq, records FROM market_data").fetchall()
+    assert (meta, events, blocks) == (("blocks",), [(2, "Control")], [(1, 1, 1)])
+
+
+async def test_live_journal_when_existing_journal_of_rows_then_appends_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    await _append_tick_and_halt(Journal(path, durable=True))  # a journal of rows
+
+    journal = live_journal(_live_config(path))
+    await journal.open()
+    journal.record(_tick(3))
+    journal.record(Control(ts=4, command="resume"))
+    await journal.commit()
+    await journal.close()
+
+    assert journal.market_data == "rows"
+    with closing(sqlite3.connect(path)) as other:
+        events = other.execute("SELECT seq, kind FROM events ORDER BY seq").fetchall()
+        (blocks,) = other.execute("SELECT count(*) FROM market_data").fetchone()
+    assert events == [(1, "Tick"), (2, "Control"), (3, "Tick"), (4, "Control")]
+    assert blocks == 0
 
 
 def _journal_section(**values: object) -> dict[str, object]:
