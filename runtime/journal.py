@@ -23,9 +23,9 @@ Schema (version 3)::
 ``payload`` of an event holds the exact bytes of :func:`atrium.runtime.codec.encode`.
 
 Where ``Bar`` and ``Tick`` go is the journal's ``market_data`` mode: ``rows`` (one event
-row each: ``atrium run``, cluster roles, version 2 journals), ``blocks`` (many to a
-``market_data`` row) or ``references`` (not written: the replay names the files they came
-from). Every message takes a ``seq`` either way, so the order flow has the same ``seq``
+row each: cluster recordings, version 2 journals, and any journal of rows ``atrium run``
+appends to), ``blocks`` (many to a ``market_data`` row: ``atrium run`` on a new journal)
+or ``references`` (not written: the replay names the files they came from). Every message takes a ``seq`` either way, so the order flow has the same ``seq``
 as in a journal of rows, and the ``seq`` missing from ``events`` are the market data's.
 A version 2 journal is appended to as it is (rows only).
 
