@@ -23,9 +23,9 @@ Schema (version 3)::
 ``payload`` of an event holds the exact bytes of :func:`atrium.runtime.codec.encode`.
 
 Where ``Bar`` and ``Tick`` go is the journal's ``market_data`` mode: ``rows`` (one event
-row each: ``atrium run``, cluster roles, version 2 journals), ``blocks`` (many to a
-``market_data`` row) or ``references`` (not written: the replay names the files they came
-from). Every message takes a ``seq`` either way, so the order flow has the same ``seq``
+row each: cluster recordings, version 2 journals, and any journal of rows ``atrium run``
+appends to), ``blocks`` (many to a ``market_data`` row: ``atrium run`` on a new journal)
+or ``references`` (not written: the replay names the files they came from). Every message takes a ``seq`` either way, so the order flow has the same ``seq``
 as in a journal of rows, and the ``seq`` missing from ``events`` are the market data's.
 A version 2 journal is appended to as it is (rows only).
 
@@ -35,6 +35,13 @@ trading-state change raises :attr:`Journal.commit_pending`; the supervisor then 
 position change and no state change acts on a message that a crash could still lose.
 Commits are prefix-ordered: a committed message has every earlier one committed too.
 Market data between them is committed in batches by the writer task.
+
+A durable journal writes through a second, plain ``sqlite3`` connection on the event
+loop's thread: a commit is one SQLite transaction with no hop to the aiosqlite thread
+(which would wait for the GIL behind the busy loop) and no queue behind a batch of
+market data. The writer task uses that connection too, so it is the only writer; its
+checkpoints run on the aiosqlite connection, off the loop. ``synchronous`` is the
+durability level: ``normal`` survives a killed process, ``full`` a power loss.
 """
 
 from __future__ import annotations
@@ -46,7 +53,7 @@ import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import aiosqlite
 import anyio
@@ -122,6 +129,16 @@ _MARKET: Final = frozenset({Bar, Tick})
 #: statement of many rows pays that once, and binds its values in one pass.
 _ROWS_PER_INSERT: Final = 200
 _inserts: dict[int, str] = {}
+_INSERT_BLOCK: Final = (
+    "INSERT INTO market_data (first_seq, last_seq, first_ts, last_ts, records, block) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+#: Blocks are written in ``seq`` order: the last one ends the market data. A lookup down
+#: the table's right edge, where ``MAX(last_seq)`` would read every block's page.
+_LAST_BLOCK_SEQ: Final = "SELECT last_seq FROM market_data ORDER BY first_seq DESC LIMIT 1"
+_INSERT_SNAPSHOT: Final = (
+    "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) VALUES (?, ?, ?, ?)"
+)
 
 
 def _insert_sql(rows: int) -> str:
@@ -164,21 +181,44 @@ async def _write(
     try:
         await _insert_events(db, events)
         if blocks:
-            await db.executemany(
-                "INSERT INTO market_data (first_seq, last_seq, first_ts, last_ts, records, "
-                "block) VALUES (?, ?, ?, ?, ?, ?)",
-                blocks,
-            )
+            await db.executemany(_INSERT_BLOCK, blocks)
         if snapshots:
-            await db.executemany(
-                "INSERT OR REPLACE INTO snapshots (seq, ts, fingerprint, payload) "
-                "VALUES (?, ?, ?, ?)",
-                snapshots,
-            )
+            await db.executemany(_INSERT_SNAPSHOT, snapshots)
     except BaseException:
         await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
+
+
+def _write_now(
+    db: sqlite3.Connection,
+    events: list[tuple[int, int, str, bytes]],
+    snapshots: list[tuple[int, int, str, bytes]],
+    blocks: list[BlockRow],
+) -> None:
+    """Write one transaction on the calling thread (the loop's): no thread hop, no queue.
+
+    The commit barrier calls this with the few rows since the last commit; SQLite in WAL
+    mode with ``synchronous=NORMAL`` makes that a few microseconds a row, where a hop to
+    the aiosqlite thread costs ~90 µs and can wait behind a batch of market data.
+    """
+    db.execute("BEGIN")
+    try:
+        full = len(events) - len(events) % _ROWS_PER_INSERT
+        for start in range(0, full, _ROWS_PER_INSERT):
+            chunk = events[start : start + _ROWS_PER_INSERT]
+            db.execute(_insert_sql(_ROWS_PER_INSERT), [value for row in chunk for value in row])
+        if full < len(events):
+            rest = events[full:]
+            db.execute(_insert_sql(len(rest)), [value for row in rest for value in row])
+        if blocks:
+            db.executemany(_INSERT_BLOCK, blocks)
+        if snapshots:
+            db.executemany(_INSERT_SNAPSHOT, snapshots)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
 def _versions() -> dict[str, str]:
@@ -188,12 +228,12 @@ def _versions() -> dict[str, str]:
     }
 
 
-def create_schema(connection: sqlite3.Connection) -> None:
-    """Make the empty database on ``connection`` (autocommit) a journal of rows, this schema."""
+def create_schema(connection: sqlite3.Connection, market_data: MarketDataMode = "rows") -> None:
+    """Make the empty database on ``connection`` (autocommit) a journal of this schema."""
     connection.execute("BEGIN")
     for statement in _SCHEMA:
         connection.execute(statement)
-    meta = {**_versions(), MARKET_DATA_KEY: "rows"}
+    meta = {**_versions(), MARKET_DATA_KEY: market_data}
     connection.executemany("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
     connection.execute("COMMIT")
 
@@ -224,12 +264,16 @@ class Journal:
     flush_interval : float
         Longest a recorded message waits in memory before it is written (seconds).
     durable : bool
-        Raise :attr:`commit_pending` for :data:`DURABLE_KINDS` (see the module docstring).
+        Raise :attr:`commit_pending` for :data:`DURABLE_KINDS`, and write on the loop
+        thread (see the module docstring).
     synchronous : {"normal", "full"}
         SQLite ``synchronous``: ``full`` flushes the disk at every commit.
     market_data : {"rows", "blocks", "references"}
         Where ``Bar`` and ``Tick`` go (see the module docstring); a new file only, an
-        existing one must have been written the same way.
+        existing one must have been written the same way unless ``adopt_mode``.
+    adopt_mode : bool
+        Append to an existing file the way it was written (the service: a journal of
+        rows, schema 2 or 3, stays one; a new file gets ``market_data``).
     """
 
     def __init__(
@@ -241,12 +285,11 @@ class Journal:
         durable: bool = False,
         synchronous: str = "normal",
         market_data: MarketDataMode = "rows",
+        adopt_mode: bool = False,
     ) -> None:
         self.path = path
-        self.market_data = market_data
-        #: Kinds that get a ``seq`` and no ``events`` row.
-        self._elsewhere = frozenset() if market_data == "rows" else _MARKET
-        self._blocks = BlockBuffer() if market_data == "blocks" else None
+        self._adopt_mode = adopt_mode
+        self._use_mode(market_data)
         # Full blocks that wake the writer, and that make sources wait for it.
         self._blocks_wake = max(1, batch_size // BLOCK_RECORDS)
         self._blocks_high = max(2, batch_size * 8 // BLOCK_RECORDS)
@@ -261,6 +304,9 @@ class Journal:
         self._snapshots: list[tuple[int, int, str, bytes]] = []
         self._write_lock = anyio.Lock()
         self._db: aiosqlite.Connection | None = None
+        #: Durable journals write on the loop thread through this one (see :meth:`commit`).
+        self._direct: sqlite3.Connection | None = None
+        self._checkpointed_seq = 0
         self._wake = anyio.Event()
         self._drained = anyio.Event()
         self._drained.set()
@@ -271,6 +317,12 @@ class Journal:
         self.committed_seq = 0
         #: Set when a write failed (a full disk): the journal takes no more writes.
         self.failure: JournalError | None = None
+
+    def _use_mode(self, market_data: MarketDataMode) -> None:
+        self.market_data = market_data
+        #: Kinds that get a ``seq`` and no ``events`` row.
+        self._elsewhere: frozenset[type] = frozenset() if market_data == "rows" else _MARKET
+        self._blocks = BlockBuffer() if market_data == "blocks" else None
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -308,13 +360,30 @@ class Journal:
             raise JournalError(f"{self.path}: {problem}; the file was left untouched")
         self.next_seq = last + 1
         self.committed_seq = last
+        if self.durable:
+            self._direct = self._connect_direct()
+
+    def _connect_direct(self) -> sqlite3.Connection:
+        """The loop thread's own connection: commits without a hop to the aiosqlite thread.
+
+        ``check_same_thread`` stays on: only the event loop's thread writes through it.
+        The busy timeout covers the aiosqlite connection's short session and reference
+        writes, the only other writer.
+        """
+        direct = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        direct.execute("PRAGMA journal_mode=WAL")
+        direct.execute(f"PRAGMA synchronous={self._synchronous}")
+        # A checkpoint copies the -wal into the file: milliseconds, on the committing
+        # thread when SQLite does it. The writer task runs them on the aiosqlite thread.
+        direct.execute("PRAGMA wal_autocheckpoint=0")
+        return direct
 
     async def _last_seq(self, blocks: bool) -> int:
         """The largest ``seq`` in the file, in ``events`` or (``blocks``) in a block."""
         assert self._db is not None
         query = "SELECT COALESCE(MAX(seq), 0) FROM events"
         if blocks:
-            query = f"SELECT MAX(({query}), (SELECT COALESCE(MAX(last_seq), 0) FROM market_data))"
+            query = f"SELECT MAX(({query}), COALESCE(({_LAST_BLOCK_SEQ}), 0))"
         async with self._db.execute(query) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
@@ -335,6 +404,8 @@ class Journal:
         if missing:
             return f"an Atrium journal without its {', '.join(missing)} table (damaged)"
         kept = meta.get(MARKET_DATA_KEY, "rows")
+        if self._adopt_mode and kept in ("rows", "blocks"):
+            self._use_mode(cast(MarketDataMode, kept))
         if kept != self.market_data:
             return (
                 f"its market data is kept as {kept}, this run would keep it as "
@@ -374,6 +445,18 @@ class Journal:
                 with anyio.move_on_after(self.flush_interval):
                     await self._wake.wait()
             await self._write_buffer()
+            if self._direct is not None and self.committed_seq > self._checkpointed_seq:
+                await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        """Copy the -wal into the file off the loop thread (see :meth:`_connect_direct`).
+
+        PASSIVE: it waits for no one, and commits on the loop thread go on meanwhile.
+        """
+        assert self._db is not None
+        self._checkpointed_seq = self.committed_seq
+        async with self._write_lock:
+            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def close(self) -> None:
         """Write everything still buffered, then close the file."""
@@ -385,6 +468,9 @@ class Journal:
             if self._db is not None:
                 if self.failure is None:
                     await self._write_buffer()
+                if self._direct is not None:
+                    self._direct.close()
+                    self._direct = None
                 # Closed cleanly: SQLite checkpoints and removes the -wal. After a failed
                 # write the mark goes too if it can; left, it only makes the next start
                 # refuse if the -wal is gone, which is safe.
@@ -394,9 +480,39 @@ class Journal:
                 self._db = None
 
     async def commit(self) -> None:
-        """Write and commit every message recorded so far (the durability barrier)."""
+        """Write and commit every message recorded so far (the durability barrier).
+
+        A durable journal writes on the calling thread and returns without suspending:
+        the commit costs the SQLite transaction and nothing else.
+        """
         self.commit_pending = False
+        if self._direct is not None:
+            self._write_direct()
+            return
         await self._write_buffer()
+
+    def _write_direct(self) -> None:
+        """Write what is recorded on this thread, the open block of market data too.
+
+        A commit closes the open block, so the market data before an order is committed
+        with it (commits are prefix-ordered).
+        """
+        if self._blocks is not None:
+            self._blocks.close_open()
+        if self.failure is not None:
+            raise self.failure
+        batch, self._buffer = self._buffer, []
+        snapshots, self._snapshots = self._snapshots, []
+        blocks = self._blocks.take() if self._blocks is not None else []
+        if not (batch or snapshots or blocks):
+            return
+        assert self._direct is not None
+        try:
+            _write_now(self._direct, batch, snapshots, blocks)
+        except sqlite3.OperationalError as exc:  # a full disk, an I/O error
+            self.failure = self._write_failure(exc)
+            raise self.failure from None
+        self._written(batch, blocks)
 
     async def begin_session(self, *, mode: str, version: str, fingerprint: str) -> int:
         """Record that a run starts appending here; return its session number.
@@ -494,7 +610,22 @@ class Journal:
         self._wake.set()
         await self._drained.wait()
 
+    def _written(self, batch: list[tuple[int, int, str, bytes]], blocks: list[BlockRow]) -> None:
+        """Note what reached the file; open the gate when below the high-water marks."""
+        last = max(batch[-1][0] if batch else 0, blocks[-1][1] if blocks else 0)
+        self.committed_seq = max(self.committed_seq, last)
+        self.written += len(batch)
+        if len(self._buffer) < self._high_water and self._blocks_waiting < self._blocks_high:
+            self._drained.set()
+
     async def _write_buffer(self) -> None:
+        if self._direct is not None:
+            # The open block goes too: rows after its records would otherwise be in the
+            # file without them (a crash leaves a gap), and a quiet feed's last ticks
+            # would wait for the next order. A turn comes every ``flush_interval`` at
+            # most, or per two full blocks, so blocks stay large where it matters.
+            self._write_direct()
+            return
         # The lock keeps batches in order and makes a commit() that finds the buffer
         # empty wait for the batch another task is still writing.
         async with self._write_lock:
@@ -515,13 +646,7 @@ class Journal:
                     except sqlite3.OperationalError as exc:  # a full disk, an I/O error
                         self.failure = self._write_failure(exc)
                         raise self.failure from None
-                last = max(batch[-1][0] if batch else 0, blocks[-1][1] if blocks else 0)
-                self.committed_seq = max(self.committed_seq, last)
-                self.written += len(batch)
-                if len(self._buffer) < self._high_water and (
-                    self._blocks_waiting < self._blocks_high
-                ):
-                    self._drained.set()
+                self._written(batch, blocks)
 
     @property
     def _blocks_waiting(self) -> int:

@@ -13,18 +13,25 @@
 
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import msgspec
 
 from atrium.runtime.codec import decode, kind_of
-from atrium.runtime.journal import OPEN_SESSION_KEY, JournalError
+from atrium.runtime.journal import MARKET_DATA_KEY, OPEN_SESSION_KEY, JournalError
+from atrium.runtime.journal_blocks import Record, decode_block
+from atrium.runtime.journal_market import last_record_seq
 from atrium.runtime.journal_read import open_readonly
 
 __all__ = ("Damage", "check_journal", "find_damage", "intact_events")
+
+#: The ``kind`` of the marker :func:`_block_records` yields for a damaged block.
+_BAD_BLOCK: Final = "\x00damaged block"
 
 
 @dataclass(frozen=True)
@@ -49,11 +56,22 @@ class Damage:
 def intact_events(
     connection: sqlite3.Connection, damage: list[Damage]
 ) -> Iterator[tuple[int, int, str, bytes]]:
-    """Every event in ``seq`` order up to the first damaged one; that one goes to ``damage``."""
+    """Every record in ``seq`` order (blocks merged in) up to the first damaged one.
+
+    The damaged one goes to ``damage``; a block that does not decode is damage at its
+    first ``seq``, so the rows before it still count as intact.
+    """
     reached = 0
     try:
-        rows = connection.execute("SELECT seq, ts, kind, payload FROM events ORDER BY seq")
+        rows: Iterator[Record] = connection.execute(
+            "SELECT seq, ts, kind, payload FROM events ORDER BY seq"
+        )
+        if _has_blocks(connection):
+            rows = heapq.merge(rows, _block_records(connection), key=lambda row: row[0])
         for seq, ts, kind, payload in rows:
+            if kind == _BAD_BLOCK:
+                damage.append(Damage(reached, None, payload.decode()))
+                return
             if seq != reached + 1:  # seq counts from 1 without a gap in a journal
                 damage.append(Damage(reached, None, f"seq {seq} follows seq {reached}"))
                 return
@@ -65,6 +83,24 @@ def intact_events(
             yield reached, int(ts), str(kind), bytes(payload)
     except sqlite3.DatabaseError as exc:
         damage.append(Damage(reached, None, str(exc)))
+
+
+def _has_blocks(connection: sqlite3.Connection) -> bool:
+    row = connection.execute("SELECT value FROM meta WHERE key = ?", (MARKET_DATA_KEY,)).fetchone()
+    return row is not None and row[0] == "blocks"
+
+
+def _block_records(connection: sqlite3.Connection) -> Iterator[Record]:
+    """The records of every block by ``seq``; a block that does not decode, as a marker."""
+    query = "SELECT first_seq, block FROM market_data ORDER BY first_seq"
+    for first_seq, block in connection.execute(query):
+        try:
+            records = decode_block(bytes(block))
+        except msgspec.DecodeError as exc:
+            detail = f"the market data block from seq {first_seq} does not decode ({exc})"
+            yield int(first_seq), 0, _BAD_BLOCK, detail.encode()
+            return
+        yield from records
 
 
 def find_damage(connection: sqlite3.Connection) -> Damage | None:
@@ -97,10 +133,10 @@ def _decode_problem(kind: str, payload: bytes) -> str | None:
 
 def _last_seq(connection: sqlite3.Connection) -> int | None:
     try:
-        (seq,) = connection.execute("SELECT max(seq) FROM events").fetchone()
-    except sqlite3.DatabaseError:
+        seq = last_record_seq(connection)
+    except JournalError:
         return None
-    return None if seq is None else int(seq)
+    return seq or None
 
 
 def check_journal(path: Path, *, new_session: bool = False) -> None:

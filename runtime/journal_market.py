@@ -135,6 +135,7 @@ def last_record_seq(connection: sqlite3.Connection) -> int:
     with reading(connection):
         query = "SELECT COALESCE(MAX(seq), 0) FROM events"
         if "market_data" in _tables(connection):
-            query = f"SELECT MAX(({query}), (SELECT COALESCE(MAX(last_seq), 0) FROM market_data))"
+            last_block = "SELECT last_seq FROM market_data ORDER BY first_seq DESC LIMIT 1"
+            query = f"SELECT MAX(({query}), COALESCE(({last_block}), 0))"
         (seq,) = connection.execute(query).fetchone()
     return int(seq)

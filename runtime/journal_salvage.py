@@ -7,8 +7,10 @@ which rebuilds positions, cash and open orders as they were after the last intac
 What was lost is reported: the ``seq`` range and, where SQLite can still count them, the
 events by kind. ``IN`` is never changed; ``OUT`` appears complete or not at all.
 
-Only a journal of rows (the service's) is salvaged: a replay journal whose market data is
-in blocks or referenced has ``seq`` gaps by design, and is made again by replaying.
+A service's journal is salvaged whether its market data is in rows or in blocks (the
+copy keeps it the same way, the intact records of a block re-blocked); a replay journal
+that references its market data has ``seq`` gaps by design, and is made again by
+replaying.
 """
 
 from __future__ import annotations
@@ -19,15 +21,23 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
-from atrium.runtime.errors import SalvageError
+import msgspec
+
+from atrium.runtime.errors import JournalError, SalvageError
 from atrium.runtime.journal import create_schema
+from atrium.runtime.journal_blocks import BlockBuffer, decode_block
 from atrium.runtime.journal_check import Damage, find_damage, intact_events
-from atrium.runtime.journal_market import market_data_mode
+from atrium.runtime.journal_market import block_summary, last_record_seq, market_data_mode
 from atrium.runtime.journal_read import open_readonly
 
 __all__ = ("SalvageError", "salvage")
 
 _ROWS_PER_BATCH = 10_000
+_MARKET_KINDS = frozenset({"Bar", "Tick"})
+_INSERT_BLOCK = (
+    "INSERT INTO market_data (first_seq, last_seq, first_ts, last_ts, records, block) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 
 @dataclass(frozen=True)
@@ -48,31 +58,39 @@ def salvage(source: Path, out: Path) -> str:
     connection = open_readonly(source)
     try:
         mode = market_data_mode(connection, str(source))
-        if mode != "rows":
+        if mode == "references":
             raise SalvageError(
                 f"{source}: a replay journal (its market data is kept as {mode}); salvage "
                 "copies a service journal's events: run the replay again instead"
             )
-        report = _copy(connection, out)
+        report = _copy(connection, out, blocks=mode == "blocks")
     finally:
         connection.close()
     return _describe(source, out, report)
 
 
-def _copy(connection: sqlite3.Connection, out: Path) -> _Report:
+def _copy(connection: sqlite3.Connection, out: Path, *, blocks: bool) -> _Report:
     partial = out.with_name(out.name + ".partial")
     partial.unlink(missing_ok=True)
     found: list[Damage] = []
     copied = last = 0
     try:
         with closing(sqlite3.connect(partial, isolation_level=None)) as target:
-            create_schema(target)
+            create_schema(target, market_data="blocks" if blocks else "rows")
+            buffer = BlockBuffer() if blocks else None
             batch: list[tuple[int, int, str, bytes]] = []
             for row in intact_events(connection, found):
-                batch.append(row)
+                if buffer is None or row[2] not in _MARKET_KINDS:
+                    batch.append(row)
+                elif buffer.add(row):
+                    target.executemany(_INSERT_BLOCK, buffer.take())
+                copied, last = copied + 1, row[0]
                 if len(batch) == _ROWS_PER_BATCH:
-                    copied, last = _insert(target, batch, copied)
-            copied, last = _insert(target, batch, copied) if batch else (copied, last)
+                    _insert(target, batch)
+            _insert(target, batch)
+            if buffer is not None:
+                buffer.close_open()
+                target.executemany(_INSERT_BLOCK, buffer.take())
             sessions = _copy_sessions(connection, target, last)
         partial.replace(out)
     except BaseException:
@@ -85,16 +103,11 @@ def _copy(connection: sqlite3.Connection, out: Path) -> _Report:
     return _Report(copied, last, sessions, damage, lost_kinds)
 
 
-def _insert(
-    target: sqlite3.Connection, batch: list[tuple[int, int, str, bytes]], copied: int
-) -> tuple[int, int]:
+def _insert(target: sqlite3.Connection, batch: list[tuple[int, int, str, bytes]]) -> None:
     target.execute("BEGIN")
     target.executemany("INSERT INTO events (seq, ts, kind, payload) VALUES (?, ?, ?, ?)", batch)
     target.execute("COMMIT")
-    last = batch[-1][0]
-    copied += len(batch)
     batch.clear()
-    return copied, last
 
 
 def _copy_sessions(source: sqlite3.Connection, target: sqlite3.Connection, last: int) -> int:
@@ -112,22 +125,39 @@ def _copy_sessions(source: sqlite3.Connection, target: sqlite3.Connection, last:
 
 def _max_seq(connection: sqlite3.Connection) -> int | None:
     try:
-        (seq,) = connection.execute("SELECT max(seq) FROM events").fetchone()
-    except sqlite3.DatabaseError:
+        return last_record_seq(connection) or None
+    except JournalError:
         return None
-    return None if seq is None else int(seq)
 
 
 def _lost_kinds(connection: sqlite3.Connection, after: int) -> dict[str, int] | None:
-    """Events after ``after`` by kind, read through the kind index (None: unreadable)."""
+    """Events after ``after`` by kind, read through the kind index (None: unreadable).
+
+    Market data in blocks is counted by kind too; a block that does not decode counts
+    its records as ``market data`` (their kinds are inside it).
+    """
     try:
         rows = connection.execute(
             "SELECT kind, COUNT(*) FROM events INDEXED BY events_kind WHERE seq > ? GROUP BY kind",
             (after,),
         ).fetchall()
-    except sqlite3.DatabaseError:
+        counts = Counter({str(kind): int(n) for kind, n in rows})
+        if block_summary(connection).blocks:
+            counts.update(_lost_block_kinds(connection, after))
+    except (sqlite3.DatabaseError, JournalError):
         return None
-    return dict(sorted(Counter({str(kind): int(n) for kind, n in rows}).items()))
+    return dict(sorted(counts.items()))
+
+
+def _lost_block_kinds(connection: sqlite3.Connection, after: int) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    query = "SELECT records, block FROM market_data WHERE last_seq > ?"
+    for records, block in connection.execute(query, (after,)):
+        try:
+            counts.update(kind for seq, _, kind, _ in decode_block(bytes(block)) if seq > after)
+        except msgspec.DecodeError:
+            counts["market data"] += int(records)
+    return counts
 
 
 def _describe(source: Path, out: Path, report: _Report) -> str:

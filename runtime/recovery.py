@@ -50,8 +50,9 @@ from atrium.runtime.capabilities import RECONCILER
 from atrium.runtime.clocks import Clock, LiveClock
 from atrium.runtime.codec import decode, encode
 from atrium.runtime.dispatch import OPERATOR
-from atrium.runtime.errors import RecoveryError, SnapshotError
+from atrium.runtime.errors import JournalError, RecoveryError, SnapshotError
 from atrium.runtime.journal import JOURNAL_SCHEMA_VERSION, Journal
+from atrium.runtime.journal_market import iter_records
 from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
 from atrium.runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
 from atrium.runtime.topology import Pipeline
@@ -346,15 +347,13 @@ def _restore_snapshot(
 
 
 def _rows(connection: sqlite3.Connection, path: Path, after: int) -> Iterator[Row]:
-    cursor = connection.execute(
-        "SELECT seq, ts, kind, payload FROM events WHERE seq > ? ORDER BY seq", (after,)
-    )
+    """Every event after ``after`` in ``seq`` order, market data blocks merged in."""
     reached = after
     try:
-        for seq, ts, kind, payload in cursor:
+        for seq, ts, kind, payload in iter_records(connection, str(path), after_seq=after):
             reached = int(seq)
             yield reached, int(ts), str(kind), bytes(payload)
-    except sqlite3.DatabaseError as exc:
+    except (JournalError, sqlite3.DatabaseError) as exc:
         raise RecoveryError(
             f"{path}: cannot read the journal to recover after seq {reached} ({exc}); run "
             "`atrium journal salvage` on the journal and start on the salvaged journal"

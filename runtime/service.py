@@ -42,7 +42,7 @@ from atrium.runtime.observability import RuntimeMetrics
 from atrium.runtime.recovery import record_session, resume_session
 from atrium.runtime.topology import Pipeline, build_pipeline
 
-__all__ = ("ServiceView", "run_service")
+__all__ = ("ServiceView", "live_journal", "run_service")
 
 log = logging.getLogger("atrium.service")
 
@@ -222,14 +222,26 @@ async def _open_journal(config: AtriumConfig, new_session: bool) -> Journal | No
     path = Path(config.journal.path)
     # Damage is refused here, before any actor runs, not found by the re-run.
     await anyio.to_thread.run_sync(functools.partial(check_journal, path, new_session=new_session))
-    journal = Journal(
-        path,
-        batch_size=config.journal.batch_size,
-        durable=True,
-        synchronous=config.journal.synchronous,
-    )
+    journal = live_journal(config)
     await journal.open()
     return journal
+
+
+def live_journal(config: AtriumConfig) -> Journal:
+    """The journal of a live session, not yet opened: durable at ``[journal].durability``.
+
+    Market data goes in blocks, so an order's commit writes one block row for the ticks
+    since the last commit instead of a row per tick; an existing journal of rows is
+    appended to as rows (its readers and recovery expect them).
+    """
+    return Journal(
+        Path(config.journal.path),
+        batch_size=config.journal.batch_size,
+        durable=True,
+        synchronous={"process": "normal", "power": "full"}[config.journal.level],
+        market_data="blocks",
+        adopt_mode=True,
+    )
 
 
 async def _serve(

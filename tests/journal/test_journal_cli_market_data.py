@@ -7,6 +7,8 @@ both, and ``stats`` says where the market data is.
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import anyio
@@ -15,6 +17,7 @@ from journal_kit import KNOWN, T0, digest, write_messages
 
 from atrium.runtime.cli import main
 from atrium.runtime.journal import Journal
+from atrium.runtime.journal_market import iter_records
 
 
 def _run(capsys: pytest.CaptureFixture[str], journal: Path, *argv: str) -> str:
@@ -106,15 +109,60 @@ def test_stats_when_references_then_each_file_with_size_sha256_and_records(
     )
 
 
-def test_salvage_when_market_data_in_blocks_then_refused_and_nothing_written(
+def _records(path: Path) -> list[tuple[int, int, str, bytes]]:
+    with closing(sqlite3.connect(path)) as db:
+        return list(iter_records(db, str(path)))
+
+
+def test_salvage_when_market_data_in_blocks_then_every_record_copied_into_blocks(
     blocks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "salvaged.sqlite"
 
-    assert main(["journal", "salvage", str(blocks), str(out)]) == 1
+    assert main(["journal", "salvage", str(blocks), str(out)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[1:] == [
+        "copied    7 events (seq 1 to 7), 1 sessions; snapshots are not copied (recovery "
+        "re-runs the journal from its first event)",
+        "lost      nothing: no damage found",
+    ]
+    assert _records(out) == _records(blocks)
+    with closing(sqlite3.connect(out)) as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'market_data'").fetchone() == (
+            "blocks",
+        )
+        # The 5 bars and ticks of KNOWN in one block; Order and Fill stay rows.
+        assert db.execute("SELECT count(*), sum(records) FROM market_data").fetchone() == (1, 5)
+        assert db.execute("SELECT count(*) FROM events").fetchone() == (2,)
+
+
+def test_salvage_when_a_block_does_not_decode_then_rows_before_it_copied_and_loss_by_kind(
+    blocks: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with closing(sqlite3.connect(blocks)) as db:
+        db.execute("UPDATE market_data SET block = x'c1'")
+        db.commit()
+    out = tmp_path / "salvaged.sqlite"
+
+    assert main(["journal", "salvage", str(blocks), str(out)]) == 0
+
+    report = capsys.readouterr().out.splitlines()
+    assert report[1].startswith("copied    0 events (none: the first event is damaged)")
+    assert report[2].startswith("damage    the market data block from seq 1 does not decode (")
+    assert report[3] == "lost      seq 1 to 7 (7 events: Fill 1, Order 1, market data 5)"
+    assert _records(out) == []
+
+
+def test_salvage_when_market_data_referenced_then_refused_and_nothing_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_messages(tmp_path / "refs.sqlite", KNOWN, market_data="references")
+    out = tmp_path / "salvaged.sqlite"
+
+    assert main(["journal", "salvage", str(path), str(out)]) == 1
 
     assert capsys.readouterr().err == (
-        f"atrium: error: {blocks}: a replay journal (its market data is kept as blocks); "
+        f"atrium: error: {path}: a replay journal (its market data is kept as references); "
         "salvage copies a service journal's events: run the replay again instead\n"
     )
     assert not out.exists()

@@ -25,8 +25,11 @@ from atrium.config.schema import AtriumConfig
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.codec import decode
 from atrium.runtime.journal import Journal
+from atrium.runtime.journal_blocks import BlockBuffer, decode_block
+from atrium.runtime.journal_market import iter_records, last_record_seq
 from atrium.runtime.messages import Fill, Message, Order
 from atrium.runtime.recovery import RecoveryReport, resume_session
+from atrium.runtime.service import live_journal
 from atrium.runtime.topology import Pipeline, build_pipeline
 
 BARS = 400
@@ -128,7 +131,8 @@ async def run_session(config: AtriumConfig, *, durable: bool = True) -> Outcome:
     """One start of the service on ``atrium.config.journal.path``, until the feed is sent."""
     clock = LiveClock()
     pipeline = build_pipeline(config, clock=clock, mode="live")
-    journal = Journal(Path(config.journal.path), durable=durable)
+    # Durable as ``atrium run`` has it, at the config's ``[journal].durability``.
+    journal = live_journal(config) if durable else Journal(Path(config.journal.path))
     await journal.open()
     reports: list[RecoveryReport | None] = []
 
@@ -163,41 +167,73 @@ async def run_session(config: AtriumConfig, *, durable: bool = True) -> Outcome:
 
 
 def cut(source: Path, target: Path, after_seq: int) -> None:
-    """``target``: ``source`` as a kill after ``after_seq`` was committed would leave it."""
+    """``target``: ``source`` as a kill after ``after_seq`` was committed would leave it.
+
+    Market data blocks past the cut go; the block it falls in keeps its records up to it.
+    """
     shutil.copyfile(source, target)
     with closing(sqlite3.connect(target)) as db:
         db.execute("DELETE FROM events WHERE seq > ?", (after_seq,))
         db.execute("DELETE FROM snapshots WHERE seq > ?", (after_seq,))
+        spanning = db.execute(
+            "SELECT first_seq, block FROM market_data WHERE first_seq <= ? AND last_seq > ?",
+            (after_seq, after_seq),
+        ).fetchall()
+        db.execute("DELETE FROM market_data WHERE last_seq > ?", (after_seq,))
+        for _, block in spanning:
+            buffer = BlockBuffer()
+            for record in decode_block(block):
+                if record[0] <= after_seq:
+                    buffer.add(record)
+            buffer.close_open()
+            db.executemany("INSERT INTO market_data VALUES (?, ?, ?, ?, ?, ?)", buffer.take())
         db.commit()
 
 
 def damage_last_event(source: Path, target: Path) -> Path:
-    """``target``: ``source`` with 3,000 bytes overwritten in the page of its last event.
+    """``target``: ``source`` with its last event's page overwritten from that event's payload.
 
-    (A fixed distance from the file's end may fall on free space, which nothing reads.)
+    Up to 3,000 bytes, not past the page's end: the page's header and the last cell's key
+    stay readable (so the file opens and names its last ``seq``), the cells written
+    before it in that page do not. (A fixed distance from the file's end may fall on
+    free space, which nothing reads.)
     """
     shutil.copyfile(source, target)
     with closing(sqlite3.connect(target)) as db:
         (payload,) = db.execute("SELECT payload FROM events ORDER BY seq DESC LIMIT 1").fetchone()
+        (page_size,) = db.execute("PRAGMA page_size").fetchone()
     where = target.read_bytes().rfind(payload)
     assert where > 0
+    page_end = (where // page_size + 1) * page_size
     with target.open("r+b") as file:
-        file.seek(max(0, where - 1500))
-        file.write(bytes([0xA5]) * 3000)
+        file.seek(where)
+        file.write(bytes([0xA5]) * min(3000, page_end - where))
     return target
 
 
 def events(path: Path) -> list[tuple[int, Message]]:
-    """Every event of the journal at ``path``, decoded, in ``seq`` order."""
+    """Every record of the journal at ``path`` (blocks merged in), decoded, by ``seq``."""
     with closing(sqlite3.connect(path)) as db:
-        rows = db.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall()
-    return [(int(seq), decode(payload)) for seq, payload in rows]
+        rows = list(iter_records(db, str(path)))
+    return [(int(seq), decode(payload)) for seq, _, _, payload in rows]
+
+
+def last_seq(path: Path) -> int:
+    """The largest ``seq`` of the journal at ``path``, in a row or a block."""
+    with closing(sqlite3.connect(path)) as db:
+        return last_record_seq(db)
+
+
+def first_row_seq(path: Path, at_least: int) -> int:
+    """The first ``seq`` from ``at_least`` on that is an ``events`` row (not in a block)."""
+    with closing(sqlite3.connect(path)) as db:
+        (seq,) = db.execute("SELECT MIN(seq) FROM events WHERE seq >= ?", (at_least,)).fetchone()
+    return int(seq)
 
 
 def first_seq(path: Path, kind: str) -> int:
     with closing(sqlite3.connect(path)) as db:
-        (seq,) = db.execute("SELECT MIN(seq) FROM events WHERE kind = ?", (kind,)).fetchone()
-    return int(seq)
+        return min(int(seq) for seq, _, _, _ in iter_records(db, str(path), kinds=[kind]))
 
 
 def order_flow(path: Path) -> tuple[list[Order], list[Fill]]:

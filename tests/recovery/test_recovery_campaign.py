@@ -52,6 +52,7 @@ from loopback_feed import (
 )
 
 from atrium.runtime.codec import decode
+from atrium.runtime.journal_market import iter_records
 from atrium.runtime.messages import Control, Fill, Message, Order
 
 KILLS = int(os.environ.get("ATRIUM_CAMPAIGN_KILLS", "15"))
@@ -88,8 +89,8 @@ synthetic_live = { seed = 7, symbols = ["SYN"], rate_per_second = 200.0 }
 
 def _events(journal: Path) -> list[tuple[int, Message]]:
     with closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-        rows = db.execute("SELECT seq, payload FROM events ORDER BY seq").fetchall()
-    return [(int(seq), decode(payload)) for seq, payload in rows]
+        rows = list(iter_records(db, str(journal)))
+    return [(int(seq), decode(payload)) for seq, _, _, payload in rows]
 
 
 def _fills(journal: Path) -> list[Fill]:

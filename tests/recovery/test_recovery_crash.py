@@ -32,6 +32,8 @@ from loopback_feed import (
 )
 from recovery_kit import events, order_flow, repeated
 
+from atrium.runtime.errors import JournalError
+from atrium.runtime.journal_market import iter_records
 from atrium.runtime.messages import Bar, PortfolioSnapshot, Tick
 
 BARS = 600
@@ -46,8 +48,8 @@ def _ticks(journal: Path) -> int:
         return 0
     try:
         with closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'Tick'").fetchone()
-    except sqlite3.OperationalError:  # created, no tables yet
+            count = sum(1 for _ in iter_records(db, str(journal), kinds=["Tick"]))
+    except (sqlite3.OperationalError, JournalError):  # created, no tables yet
         return 0
     return int(count)
 

@@ -213,21 +213,26 @@ async def test_recover_when_venue_disagrees_then_trading_halted_by_recovery(
     assert [m for s, m in events(journal) if isinstance(m, Order) and s > halt_seq] == []
 
 
-def _with_witness(journal: Path) -> AtriumConfig:
+def _with_witness(journal: Path, durability: str = "process") -> AtriumConfig:
     actors = msgspec.to_builtins(default_actors())
     actors["witness"] = {
         "class": "recovery_witness:Witness",
         "section": "journal",
         "subscribes": ["Order", "Fill", "Control"],
     }
-    return session_config(journal, extra={"topology": {"actors": actors}})
+    extra = {"topology": {"actors": actors}, "journal": {"durability": durability}}
+    return session_config(journal, extra=extra)
 
 
-@pytest.mark.parametrize(("durable", "all_committed"), [(True, True), (False, False)])
+@pytest.mark.parametrize(
+    ("durable", "durability", "all_committed"),
+    [(True, "process", True), (True, "power", True), (False, "process", False)],
+)
 async def test_journal_when_durable_then_orders_and_fills_committed_before_any_actor_acts(
-    tmp_path: Path, durable: bool, all_committed: bool
+    tmp_path: Path, durable: bool, durability: str, all_committed: bool
 ) -> None:
-    outcome = await run_session(_with_witness(tmp_path / "journal.sqlite"), durable=durable)
+    config = _with_witness(tmp_path / "journal.sqlite", durability)
+    outcome = await run_session(config, durable=durable)
 
     witness = outcome.pipeline.slots["witness"].actor
     assert isinstance(witness, Witness)

@@ -37,6 +37,7 @@ from loopback_feed import (
 from websockets.sync.client import connect
 
 from atrium.runtime.codec import decode
+from atrium.runtime.errors import JournalError
 from atrium.runtime.journal_market import iter_records
 from atrium.runtime.journal_read import open_readonly
 from atrium.runtime.messages import Bar, Fill, Message, Order, Tick
@@ -66,8 +67,8 @@ def _tick_rows(journal: Path) -> int:
     try:
         # Read-only: WAL lets a reader in while the service writes.
         with closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
-            (count,) = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'Tick'").fetchone()
-    except sqlite3.OperationalError:  # the file exists, the schema not yet
+            count = sum(1 for _ in iter_records(db, str(journal), kinds=["Tick"]))
+    except (sqlite3.OperationalError, JournalError):  # the file exists, the schema not yet
         return 0
     return int(count)
 

@@ -15,7 +15,14 @@ from pathlib import Path
 import anyio
 import pytest
 from loopback_feed import ROOT
-from recovery_kit import damage_last_event, run_session, session_config, session_toml
+from recovery_kit import (
+    damage_last_event,
+    first_row_seq,
+    last_seq,
+    run_session,
+    session_config,
+    session_toml,
+)
 
 from atrium.runtime.journal import Journal, JournalError
 from atrium.runtime.journal_check import check_journal
@@ -70,15 +77,16 @@ def test_check_when_payload_does_not_decode_then_refused_naming_its_seq(
 ) -> None:
     copy = tmp_path / "journal.sqlite"
     shutil.copyfile(journal, copy)
+    last = last_seq(copy)
+    at = first_row_seq(copy, 40)  # the market data before it is in blocks
     with closing(sqlite3.connect(copy)) as db:
-        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
-        db.execute("UPDATE events SET payload = x'c1' WHERE seq = 40")
+        db.execute("UPDATE events SET payload = x'c1' WHERE seq = ?", (at,))
         db.commit()
 
     with pytest.raises(
         JournalError,
-        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq 40 does not decode "
-        rf"\(.+\)\): seq 40 to {last} cannot be used, events up to seq 39 are intact\. "
+        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq {at} does not decode "
+        rf"\(.+\)\): seq {at} to {last} cannot be used, events up to seq {at - 1} are intact\. "
         rf"Run `atrium journal salvage {re.escape(str(copy))} NEW\.sqlite` to copy them to a "
         r"new journal and start on that$",
     ):
@@ -107,8 +115,7 @@ def test_check_when_file_emptied_then_refused_naming_new_session(tmp_path: Path)
 def test_check_when_new_session_but_journal_holds_events_then_refused(
     journal: Path,
 ) -> None:
-    with closing(sqlite3.connect(journal)) as db:
-        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+    last = last_seq(journal)
 
     with pytest.raises(
         JournalError,
@@ -180,15 +187,17 @@ def test_check_when_events_missing_in_the_middle_then_refused_naming_the_gap(
 ) -> None:
     copy = tmp_path / "journal.sqlite"
     shutil.copyfile(journal, copy)
+    last = last_seq(copy)
+    gone = first_row_seq(copy, 30)
     with closing(sqlite3.connect(copy)) as db:
-        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
-        db.execute("DELETE FROM events WHERE seq BETWEEN 30 AND 32")
+        db.execute("DELETE FROM events WHERE seq = ?", (gone,))
         db.commit()
 
     with pytest.raises(
         JournalError,
-        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq 33 follows seq 29\): "
-        rf"seq 30 to {last} cannot be used, events up to seq 29 are intact\. Run `atrium "
+        match=rf"^{re.escape(str(copy))}: the journal is damaged \(seq {gone + 1} follows seq "
+        rf"{gone - 1}\): seq {gone} to {last} cannot be used, events up to seq {gone - 1} are "
+        r"intact\. Run `atrium "
         rf"journal salvage {re.escape(str(copy))} NEW\.sqlite` to copy them to a new journal "
         r"and start on that$",
     ):

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import anyio
 import pytest
-from recovery_kit import damage_last_event, run_session, session_config
+from recovery_kit import damage_last_event, first_row_seq, run_session, session_config
 
 from atrium.runtime.cli import main
 from atrium.runtime.journal_check import check_journal
+from atrium.runtime.journal_market import iter_records
 from atrium.runtime.journal_salvage import SalvageError, salvage
 
 
@@ -27,8 +28,9 @@ def journal(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rows(path: Path) -> list[tuple[int, int, str, bytes]]:
+    """Every record, rows and blocks merged by ``seq``."""
     with closing(sqlite3.connect(path)) as db:
-        return db.execute("SELECT seq, ts, kind, payload FROM events ORDER BY seq").fetchall()
+        return list(iter_records(db, str(path)))
 
 
 def _undecodable_at(journal: Path, target: Path, seq: int) -> Path:
@@ -42,30 +44,31 @@ def _undecodable_at(journal: Path, target: Path, seq: int) -> Path:
 async def test_salvage_when_row_does_not_decode_then_prefix_copied_and_loss_counted_by_kind(
     journal: Path, tmp_path: Path
 ) -> None:
-    damaged = _undecodable_at(journal, tmp_path / "damaged.sqlite", 40)
+    at = first_row_seq(journal, 40)  # the market data before it is in blocks
+    damaged = _undecodable_at(journal, tmp_path / "damaged.sqlite", at)
     out = tmp_path / "salvaged.sqlite"
     before = damaged.read_bytes()
     rows = _rows(journal)
-    lost = Counter(kind for seq, _, kind, _ in rows if seq >= 40)
+    lost = Counter(kind for seq, _, kind, _ in rows if seq >= at)
     by_kind = ", ".join(f"{kind} {n}" for kind, n in sorted(lost.items()))
 
     report = salvage(damaged, out)
 
     assert report.splitlines() == [
         f"salvaged {damaged} -> {out}",
-        "copied    39 events (seq 1 to 39), 1 sessions; snapshots are not copied (recovery "
-        "re-runs the journal from its first event)",
+        f"copied    {at - 1} events (seq 1 to {at - 1}), 1 sessions; snapshots are not copied "
+        "(recovery re-runs the journal from its first event)",
         report.splitlines()[2],
-        f"lost      seq 40 to {rows[-1][0]} ({sum(lost.values())} events: {by_kind})",
-        f"next      atrium run on {out} (as [journal].path) recovers the session up to seq 39; "
-        "compare its open orders with the venue",
+        f"lost      seq {at} to {rows[-1][0]} ({sum(lost.values())} events: {by_kind})",
+        f"next      atrium run on {out} (as [journal].path) recovers the session up to seq "
+        f"{at - 1}; compare its open orders with the venue",
     ]
-    assert re.fullmatch(r"damage    seq 40 does not decode \(.+\)", report.splitlines()[2])
-    assert _rows(out) == rows[:39]
+    assert re.fullmatch(rf"damage    seq {at} does not decode \(.+\)", report.splitlines()[2])
+    assert _rows(out) == rows[: at - 1]
     assert damaged.read_bytes() == before
     check_journal(out)
     outcome = await run_session(session_config(out))
-    assert outcome.report is not None and outcome.report.last_seq == 39
+    assert outcome.report is not None and outcome.report.last_seq == at - 1
 
 
 def test_salvage_when_last_pages_overwritten_then_what_reads_is_copied_and_checks_clean(

@@ -18,12 +18,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from atrium.runtime.codec import decode
+from atrium.runtime.journal_market import iter_records
 from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Tick, TradingStateChanged
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -120,9 +121,10 @@ def atrium_run(tmp_path: Path) -> Iterator[Running]:
 
 
 def _journal(path: Path) -> tuple[dict[str, str], list[tuple[int, str, bytes]]]:
-    with sqlite3.connect(path) as db:
+    """``meta`` and every record (``events`` rows and market data blocks, by ``seq``)."""
+    with closing(sqlite3.connect(path)) as db:
         meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        rows = db.execute("SELECT seq, kind, payload FROM events ORDER BY seq").fetchall()
+        rows = [(seq, kind, payload) for seq, _, kind, payload in iter_records(db, str(path))]
     return meta, rows
 
 
@@ -151,7 +153,7 @@ def test_run_when_sigterm_then_exits_0_within_grace_and_journal_holds_feed_and_c
     assert meta == {
         "journal_schema_version": "3",
         "message_schema_version": str(MESSAGE_SCHEMA_VERSION),
-        "market_data": "rows",
+        "market_data": "blocks",
     }
     # Intact: every sequence number once, every payload decodes to the kind it is filed under.
     assert [seq for seq, _, _ in rows] == list(range(1, len(rows) + 1))

@@ -15,6 +15,7 @@ import atrium.runtime.journal
 from atrium.config import parse_config
 from atrium.runtime.journal import JournalError
 from atrium.runtime.journal_check import check_journal
+from atrium.runtime.journal_market import last_record_seq
 from atrium.runtime.service import run_service
 
 
@@ -39,17 +40,18 @@ async def test_run_when_disk_fills_then_journal_error_names_file_and_disk_and_no
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     journal = tmp_path / "journal.sqlite"
-    write = atrium.runtime.journal._write
+    # The service's journal is durable: it writes on the loop thread (``_write_now``).
+    write = atrium.runtime.journal._write_now
     calls = 0
 
-    async def filling_disk(*args: Any) -> None:
+    def filling_disk(*args: Any) -> None:
         nonlocal calls
         calls += 1
-        if calls > 5:
+        if calls > 2:  # market data goes in blocks: a write per 1,024 bars at most
             raise sqlite3.OperationalError("database or disk is full")
-        await write(*args)
+        write(*args)
 
-    monkeypatch.setattr(atrium.runtime.journal, "_write", filling_disk)
+    monkeypatch.setattr(atrium.runtime.journal, "_write_now", filling_disk)
 
     with anyio.fail_after(20), pytest.raises(JournalError) as raised:
         await run_service(_config(journal))
@@ -66,6 +68,6 @@ async def test_run_when_disk_fills_then_journal_error_names_file_and_disk_and_no
     assert "market_data" not in message
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
     with closing(sqlite3.connect(journal)) as db:
-        (last,) = db.execute("SELECT max(seq) FROM events").fetchone()
+        last = last_record_seq(db)
     assert last == int(match[1])
     check_journal(journal)
