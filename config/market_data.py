@@ -57,6 +57,7 @@ __all__ = (
     "COLUMN_ROLES",
     "EPOCH_FORMATS",
     "LIVE_FORMATS",
+    "Adjust",
     "FeedConfig",
     "FeedFormat",
     "MarketDataConfig",
@@ -78,6 +79,9 @@ FeedFormat: TypeAlias = Literal[
     "websocket",
 ]
 
+#: How a bar feed's prices are adjusted from its ``Adj Close`` column.
+Adjust: TypeAlias = Literal["none", "splits", "splits_dividends"]
+
 #: Formats that produce data as it happens (``atrium run``); they cannot be replayed.
 LIVE_FORMATS: Final = ("synthetic_live", "websocket")
 #: Formats that read no file.
@@ -97,6 +101,7 @@ COLUMN_ROLES: Final = (
     "volume",
     "price",
     "size",
+    "adj_close",
 )
 
 #: Special values of :attr:`FeedConfig.timestamp_format`: numeric Unix epoch timestamps.
@@ -377,6 +382,12 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         Longest line a CSV feed may have, in characters (1 Mi). A longer one is read past,
         never held in memory, and rejected as ``LINE_TOO_LONG`` under ``on_error``
         (``skip`` goes on with the next line).
+    adjust : {"none", "splits", "splits_dividends"}, default "none"
+        Adjust a Yahoo-style bar file by its ``Adj Close`` column (``columns.adj_close``
+        names another): ``splits_dividends`` scales each row's prices by
+        ``Adj Close / Close`` and its volume inversely; ``splits`` divides the rows before a
+        split by its ratio (read from jumps of that factor; dividends left out). See
+        ``docs/data.md``. Only for CSV bar feeds.
     bar_seconds : int or None, default None
         Aggregate a tick feed into time bars of this many seconds (stamped at the end of
         their interval); ``None`` emits the ticks themselves. A live feed sends both: each
@@ -399,6 +410,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     timezone: str = "UTC"
     timestamp_format: str | None = None
     max_line_length: Annotated[int, msgspec.Meta(ge=64)] = 1 << 20
+    adjust: Adjust = "none"
     bar_seconds: PositiveInt | None = None
     synthetic: SyntheticConfig | None = None
     synthetic_live: SyntheticLiveConfig | None = None
@@ -431,6 +443,13 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         ):
             raise ValueError(
                 f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
+            )
+        if self.adjust != "none" and (
+            self.format in (*_OWN_SYMBOLS, "ticks") or self.bar_seconds is not None
+        ):
+            raise ValueError(
+                f"adjust: only CSV bar feeds are adjusted, format is {self.format!r}"
+                + (" with bar_seconds" if self.bar_seconds is not None else "")
             )
         unknown = sorted(set(self.columns) - set(COLUMN_ROLES))
         if unknown:
