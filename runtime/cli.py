@@ -98,8 +98,16 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--feed",
         action="append",
         default=[],
-        metavar="PATH",
-        help="feed file (CSV or journal.sqlite); repeat for several; default: the config's feeds",
+        metavar="PATH[=SYMBOL]",
+        help="feed file (CSV or journal.sqlite), with its symbol after '=' when the file "
+        "name does not say it; repeat for several; default: the config's feeds",
+    )
+    replay.add_argument(
+        "--symbol",
+        action="append",
+        default=[],
+        metavar="SYMBOL",
+        help="the symbol of the --feed in the same position (first --symbol: first --feed)",
     )
     replay.add_argument(
         "--out",
@@ -271,6 +279,7 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
     options = ReplayOptions(
         out_dir=out_dir,
         feeds=tuple(args.feed),
+        symbols=tuple(args.symbol),
         speed=args.speed,
         progress=not args.no_progress and sys.stderr.isatty(),
         sections=sections,

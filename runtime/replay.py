@@ -9,6 +9,7 @@ asks for a copy (:mod:`atrium.runtime.replay_market`).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import tempfile
@@ -22,18 +23,27 @@ from typing import Any
 import anyio
 from rich.console import Console
 
+from atrium.config.market_data import MarketDataConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import FEED_REPORT, FeedReport
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
 from atrium.runtime.progress import ReplayProgress
-from atrium.runtime.replay_market import MarketDataPlan, finish_market_data, plan_market_data
+from atrium.runtime.replay_market import (
+    MarketDataPlan,
+    finish_market_data,
+    plan_market_data,
+    unfed_feeds,
+)
 from atrium.runtime.reports.collect import RunCollector, RunRecord
+from atrium.runtime.reports.numbers import show
 from atrium.runtime.reports.summary import summarize, write_summary_and_report
 from atrium.runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
+
+_log = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("journal.sqlite", "trades.csv", "equity.csv", "summary.json", "report.html")
 
@@ -44,6 +54,8 @@ class ReplayOptions:
 
     out_dir: Path
     feeds: tuple[str, ...] = ()
+    #: ``--symbol``: the symbols of ``feeds``, in order.
+    symbols: tuple[str, ...] = ()
     speed: float | None = None
     progress: bool = False
     #: Cluster role this process runs (``--role``), with its bridge's wiring.
@@ -92,6 +104,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     plan = plan_market_data(
         config.market_data if reads else None,
         feeds=options.feeds,
+        symbols=options.symbols,
         speed=options.speed,
         copy=options.record_market_data,
         cluster="cluster" in sections,
@@ -103,6 +116,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         if plan.replayed is not None:
             feed_paths.append(Path(plan.replayed_from))
         sections["market_data"] = market_data
+        _warn_unfed(config, market_data)
     staging = _prepare_out_dir(options.out_dir, feed_paths)
     try:
         summary = await _replay_into(staging, config, options, sections, plan)
@@ -111,6 +125,15 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         raise
     _publish(staging, options.out_dir)
     return summary
+
+
+def _warn_unfed(config: AtriumConfig, section: MarketDataConfig) -> None:
+    """Say so when a feed's symbol is traded by no strategy: such a run makes no trade."""
+    strategies = {
+        name: list(spec.symbols) for name, spec in config.strategies.items() if spec.enabled
+    }
+    for warning in unfed_feeds(section, strategies):
+        _log.warning("%s", warning)
 
 
 async def _replay_into(
@@ -198,15 +221,13 @@ def _progress(feeds: list[FeedReport]) -> tuple[int, int | None]:
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
-    """The summary as a short aligned table for the terminal."""
+    """The summary as a short aligned table for the terminal, figures as a person reads them."""
     lines = []
     for key, value in summary.items():
         if isinstance(value, dict):
             shown = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
-        elif isinstance(value, float):
-            shown = f"{value:,.4f}"
         else:
-            shown = str(value)
-        lines.append(f"  {key:<18} {shown}")
+            shown = show(key, value) if value is not None else "None"
+        lines.append(f"  {key:<22} {shown}")
     files = ", ".join(OUTPUT_FILES)
     return "replay summary\n" + "\n".join(lines) + f"\nwrote {files} to {out_dir}"

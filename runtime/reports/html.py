@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from atrium.runtime.reports.collect import RunRecord
+from atrium.runtime.reports.numbers import show, show_money
 from atrium.runtime.reports.svg import Line, line_chart
 
 __all__ = ("write_report",)
@@ -14,6 +17,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem;color:#222;max-width:1100px}
 table{border-collapse:collapse;font-size:.85rem}td,th{border:1px solid #ccc;padding:.2rem .5rem;
 text-align:right}th{background:#f3f3f3}h1{font-size:1.5rem}.grid td:first-child{text-align:left}
+.scroll{max-width:100%;max-height:32rem;overflow:auto;border:1px solid #ccc}
+.scroll th{position:sticky;top:0}svg{max-width:100%;height:auto}
 """
 
 
@@ -43,7 +48,7 @@ def write_report(
         else []
     )
     rows = "".join(
-        f"<tr><td>{html.escape(key)}</td><td>{html.escape(_fmt(value))}</td></tr>"
+        f"<tr><td>{html.escape(key)}</td><td>{html.escape(show(key, value))}</td></tr>"
         for key, value in summary.items()
         if not isinstance(value, dict)
     )
@@ -66,10 +71,27 @@ def write_report(
         handle.write(body)
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:,.4f}"
-    return "" if value is None else str(value)
+#: How each trades.csv column is shown on the page (money to cents, prices to 4 places).
+_TRADE_CELLS: dict[str, Callable[[str], str]] = {
+    "time": lambda text: text.replace("T00:00:00Z", "").replace("T", " ").replace("Z", ""),
+    "quantity": lambda text: _number(text, "{:,.0f}"),
+    "price": lambda text: _number(text, "{:,.4f}"),
+    "commission": show_money,
+    "realized_pnl": show_money,
+    "stop_distance": lambda text: _number(text, "{:,.4f}"),
+}
+
+
+def _number(text: str, pattern: str) -> str:
+    try:
+        return pattern.format(Decimal(text))
+    except (InvalidOperation, ValueError):
+        return text
+
+
+def _cell(column: str, text: str) -> str:
+    shown = _TRADE_CELLS[column](text) if text and column in _TRADE_CELLS else text
+    return html.escape(shown)
 
 
 def _trade_table(trades: list[dict[str, str]], total: int) -> str:
@@ -90,7 +112,7 @@ def _trade_table(trades: list[dict[str, str]], total: int) -> str:
     ]
     head = "".join(f"<th>{c}</th>" for c in columns)
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(row.get(c, ''))}</td>" for c in columns) + "</tr>"
+        "<tr>" + "".join(f"<td>{_cell(c, row.get(c, ''))}</td>" for c in columns) + "</tr>"
         for row in trades
     )
     more = (
@@ -98,4 +120,4 @@ def _trade_table(trades: list[dict[str, str]], total: int) -> str:
         if total > len(trades)
         else ""
     )
-    return f"<table><tr>{head}</tr>{body}</table>{more}"
+    return f'<div class="scroll"><table><tr>{head}</tr>{body}</table></div>{more}'
