@@ -36,6 +36,7 @@ from atrium.runtime.replay_market import (
     plan_market_data,
     unfed_feeds,
 )
+from atrium.runtime.reports.benchmark import BuyAndHold, benchmark_symbols
 from atrium.runtime.reports.collect import RunCollector, RunRecord
 from atrium.runtime.reports.numbers import show
 from atrium.runtime.reports.summary import summarize, write_summary_and_report
@@ -44,6 +45,8 @@ from atrium.runtime.topology import Pipeline, build_pipeline
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
 
 _log = logging.getLogger(__name__)
+#: Summary tables shown on the page and kept in summary.json, too wide for the terminal.
+_PAGE_ONLY = frozenset(("monthly_returns", "by_strategy", "by_symbol"))
 
 OUTPUT_FILES = ("journal.sqlite", "trades.csv", "equity.csv", "summary.json", "report.html")
 
@@ -132,6 +135,8 @@ def _warn_unfed(config: AtriumConfig, section: MarketDataConfig) -> None:
     strategies = {
         name: list(spec.symbols) for name, spec in config.strategies.items() if spec.enabled
     }
+    if config.replay.benchmark and strategies:
+        strategies["the benchmark"] = list(config.replay.benchmark)
     for warning in unfed_feeds(section, strategies):
         _log.warning("%s", warning)
 
@@ -153,6 +158,8 @@ async def _replay_into(
     pipeline.dispatcher.add_gate(journal)
     collector = RunCollector(staging, Decimal(config.portfolio.initial_capital))
     pipeline.dispatcher.add_tap(collector.add, kinds=RunCollector.KINDS)
+    benchmark = BuyAndHold(float(config.portfolio.initial_capital), benchmark_symbols(config))
+    pipeline.dispatcher.add_tap(benchmark.add, kinds=BuyAndHold.KINDS)
     started = time.perf_counter()
     progress = options.progress and "market_data" in pipeline.slots  # a role may send none
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
@@ -175,14 +182,23 @@ async def _replay_into(
         finally:
             await journal.close()
             collector.close()
+            benchmark.finish()
     if failed is not None:
         raise failed
     wall_seconds = time.perf_counter() - started
-    return _write_outputs(config, staging, collector.record, pipeline, wall_seconds)
+    return _write_outputs(
+        config, staging, collector.record, pipeline, wall_seconds, benchmark=benchmark
+    )
 
 
 def _write_outputs(
-    config: AtriumConfig, out_dir: Path, record: RunRecord, pipeline: Pipeline, wall_seconds: float
+    config: AtriumConfig,
+    out_dir: Path,
+    record: RunRecord,
+    pipeline: Pipeline,
+    wall_seconds: float,
+    *,
+    benchmark: BuyAndHold,
 ) -> dict[str, Any]:
     rejected: Counter[str] = Counter()
     for feed in pipeline.capabilities.every(FEED_REPORT):
@@ -192,8 +208,9 @@ def _write_outputs(
         "dead_letters": sum(slot.stats.dead_letters for slot in pipeline.slots.values()),
         "wall_seconds": wall_seconds,
     }
-    summary = summarize(record, config.replay.risk_free_rate, run)
-    write_summary_and_report(out_dir, record, summary, config)
+    rf = config.replay.risk_free_rate
+    summary = summarize(record, rf, run, trades_csv=out_dir / "trades.csv", benchmark=benchmark)
+    write_summary_and_report(out_dir, record, summary, config, benchmark)
     return summary
 
 
@@ -224,6 +241,8 @@ def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
     """The summary as a short aligned table for the terminal, figures as a person reads them."""
     lines = []
     for key, value in summary.items():
+        if key in _PAGE_ONLY:
+            continue
         if isinstance(value, dict):
             shown = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
         else:

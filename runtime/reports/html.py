@@ -9,7 +9,9 @@ from typing import Any
 
 from atrium.runtime.reports.collect import RunRecord
 from atrium.runtime.reports.numbers import show, show_money
+from atrium.runtime.reports.series import Point
 from atrium.runtime.reports.svg import Line, line_chart
+from atrium.runtime.reports.tables import breakdown_table, monthly_table
 
 __all__ = ("write_report",)
 
@@ -23,34 +25,23 @@ text-align:right}th{background:#f3f3f3}h1{font-size:1.5rem}.grid td:first-child{
 
 
 def write_report(
-    path: Any, record: RunRecord, summary: dict[str, Any], exposure_limit_ratio: float
+    path: Any,
+    record: RunRecord,
+    summary: dict[str, Any],
+    exposure_limit_ratio: float,
+    benchmark: list[Point] | None = None,
 ) -> None:
-    """Render the equity curve, drawdown, exposure against its limit, and the trades."""
-    equity = record.equity.points()
-    # The limit is a multiple of equity: the equity series' points carry its extremes too.
-    limit = [(ts, value * exposure_limit_ratio) for ts, value in equity]
-    charts = (
-        [
-            line_chart([Line("equity", equity, "#1f77b4")], "Equity", "equity"),
-            line_chart(
-                [Line("drawdown", record.drawdown.points(), "#d62728")], "Drawdown from peak", "%"
-            ),
-            line_chart(
-                [
-                    Line("gross exposure", record.exposure.points(), "#2ca02c"),
-                    Line("limit", limit, "#7f7f7f"),
-                ],
-                "Gross exposure against its limit",
-                "exposure",
-            ),
-        ]
-        if equity
-        else []
-    )
+    """Render the equity curve (with buy-and-hold), drawdown, exposure against its limit,
+    the monthly returns, the breakdowns and the trades."""
+    charts = _charts(record, summary, exposure_limit_ratio, benchmark or [])
     rows = "".join(
         f"<tr><td>{html.escape(key)}</td><td>{html.escape(show(key, value))}</td></tr>"
         for key, value in summary.items()
         if not isinstance(value, dict)
+    )
+    tables = monthly_table(summary.get("monthly_returns") or {}) + "".join(
+        breakdown_table(title, summary.get(key) or {})
+        for key, title in (("by_strategy", "By strategy"), ("by_symbol", "By symbol"))
     )
     denials = summary.get("denials_by_reason") or {}
     denial_rows = "".join(
@@ -64,11 +55,41 @@ def write_report(
 <table class="grid">{rows}</table>
 {"<h2>Denials by reason</h2><table class='grid'>" + denial_rows + "</table>" if denial_rows else ""}
 {"".join(f"<div>{chart}</div>" for chart in charts)}
+{tables}
 <h2>Trades</h2>{trade_table}
 </body></html>
 """
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(body)
+
+
+def _charts(
+    record: RunRecord, summary: dict[str, Any], exposure_limit_ratio: float, held: list[Point]
+) -> list[str]:
+    """Equity beside buy-and-hold, drawdown, and exposure against its limit."""
+    equity = record.equity.points()
+    if not equity:
+        return []
+    # The limit is a multiple of equity: the equity series' points carry its extremes too.
+    limit = [(ts, value * exposure_limit_ratio) for ts, value in equity]
+    label = f"buy and hold {summary.get('benchmark', '')}".strip()
+    lines = [Line("strategy", equity, "#1f77b4")]
+    if held:
+        lines.append(Line(label, held, "#ff7f0e"))
+    return [
+        line_chart(lines, "Equity", "equity"),
+        line_chart(
+            [Line("drawdown", record.drawdown.points(), "#d62728")], "Drawdown from peak", "%"
+        ),
+        line_chart(
+            [
+                Line("gross exposure", record.exposure.points(), "#2ca02c"),
+                Line("limit", limit, "#7f7f7f"),
+            ],
+            "Gross exposure against its limit",
+            "exposure",
+        ),
+    ]
 
 
 #: How each trades.csv column is shown on the page (money to cents, prices to 4 places).

@@ -9,10 +9,12 @@ and ``2.18 %`` do not.
 from __future__ import annotations
 
 import math
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final
 
 __all__ = ("KINDS", "show", "show_money", "show_percent", "show_ratio")
+
+_CENT: Final = Decimal("0.01")
 
 #: The kind of each summary figure that is not a plain count or text.
 KINDS: Final[dict[str, str]] = {
@@ -23,6 +25,11 @@ KINDS: Final[dict[str, str]] = {
     "volatility": "percent",
     "max_drawdown": "percent",
     "win_rate": "percent",
+    "trade_win_rate": "percent",
+    "benchmark_return": "percent",
+    "benchmark_cagr": "percent",
+    "benchmark_max_drawdown": "percent",
+    "benchmark_sharpe": "ratio",
     "time_in_market": "percent",
     "sharpe": "ratio",
     "sortino": "ratio",
@@ -51,7 +58,7 @@ def show_money(value: Decimal | float | str) -> str:
         return str(value)
     if not amount.is_finite():
         return str(value)
-    return f"{amount.quantize(Decimal('0.01')):,}"
+    return f"{amount.quantize(_CENT, ROUND_HALF_EVEN):,}"
 
 
 def show_percent(value: float) -> str:
