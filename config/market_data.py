@@ -54,6 +54,7 @@ import msgspec
 from atrium.config.base import ConfigBase
 
 __all__ = (
+    "COLUMNAR_FORMATS",
     "COLUMN_ROLES",
     "EPOCH_FORMATS",
     "LIVE_FORMATS",
@@ -75,12 +76,17 @@ FeedFormat: TypeAlias = Literal[
     "ticks",
     "synthetic",
     "journal",
+    "parquet",
+    "arrow",
     "synthetic_live",
     "websocket",
 ]
 
 #: How a bar feed's prices are adjusted from its ``Adj Close`` column.
 Adjust: TypeAlias = Literal["none", "splits", "splits_dividends"]
+
+#: Columnar file formats read with pyarrow.
+COLUMNAR_FORMATS: Final = ("parquet", "arrow")
 
 #: Formats that produce data as it happens (``atrium run``); they cannot be replayed.
 LIVE_FORMATS: Final = ("synthetic_live", "websocket")
@@ -346,14 +352,16 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         The file, relative to ``[market_data].base_dir``; required except for synthetic
         and live feeds.
     format : str, default "auto"
-        One of auto, yahoo, date_time, iso, ticks, synthetic, journal, synthetic_live,
-        websocket.
+        One of auto, yahoo, date_time, iso, ticks, synthetic, journal, parquet, arrow,
+        synthetic_live, websocket.
         ``yahoo``: ``Date,Open,High,Low,Close,Adj Close,Volume`` daily bars (``Adj Close``
         optional and ignored). ``date_time``: ``Date,Time,Open,High,Low,Close,Volume[,...]``.
         ``iso``: ``Datetime,Open,High,Low,Close,Volume[,...]``. ``ticks``: ``timestamp,price,size``
         or an ISO bar layout whose ``Close`` is the price and ``Volume`` the size.
-        ``journal``: the ``Bar``/``Tick`` events of an Atrium journal. ``auto`` detects a
-        journal by its SQLite signature and a CSV layout from its header (``price`` column:
+        ``journal``: the ``Bar``/``Tick`` events of an Atrium journal. ``parquet`` and
+        ``arrow`` (Arrow IPC file): bars or ticks in columns named as CSV headers are, read
+        with pyarrow (see ``docs/data.md``). ``auto`` detects a journal by its SQLite
+        signature, Parquet and Arrow files by theirs and a CSV layout from its header (``price`` column:
         ticks; ``Date`` and ``Time``: date_time; ``Datetime``/``Timestamp``: iso; ``Date``:
         yahoo). A tick file laid out like ISO bars must say ``format = "ticks"``.
         ``synthetic_live`` and ``websocket`` are live feeds (``atrium run`` only; a replay
@@ -445,7 +453,8 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
                 f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
             )
         if self.adjust != "none" and (
-            self.format in (*_OWN_SYMBOLS, "ticks") or self.bar_seconds is not None
+            self.format in (*_OWN_SYMBOLS, *COLUMNAR_FORMATS, "ticks")
+            or self.bar_seconds is not None
         ):
             raise ValueError(
                 f"adjust: only CSV bar feeds are adjusted, format is {self.format!r}"

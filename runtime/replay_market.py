@@ -155,7 +155,8 @@ def unfed_feeds(section: MarketDataConfig, strategies: dict[str, list[str]]) -> 
     )
     warnings = []
     for feed in section.feeds:
-        if not feed.path or is_journal_feed(feed, Path(section.base_dir) / feed.path):
+        path = Path(section.base_dir) / feed.path
+        if not feed.path or is_journal_feed(feed, path) or _columnar(feed, path):
             continue
         if feed.feed_symbol not in traded:
             warnings.append(
@@ -164,6 +165,19 @@ def unfed_feeds(section: MarketDataConfig, strategies: dict[str, list[str]]) -> 
                 f"--feed PATH=SYMBOL or symbol = ... in the config"
             )
     return warnings
+
+
+def _columnar(feed: FeedConfig, path: Path) -> bool:
+    """A Parquet or Arrow file with no symbol set: it may name its own (metadata, column)."""
+    if feed.symbol is not None:
+        return False
+    if feed.format in ("parquet", "arrow"):
+        return True
+    try:
+        with path.open("rb") as file:
+            return file.read(6).startswith((b"PAR1", b"ARROW1"))
+    except OSError:
+        return False
 
 
 def _replayed(section: MarketDataConfig) -> tuple[str, Referenced | None]:
