@@ -156,3 +156,16 @@ def test_parquet_when_column_missing_then_stops_naming_it(tmp_path: Path) -> Non
 
 def test_convert_when_out_not_parquet_or_arrow_then_usage_error(tmp_path: Path) -> None:
     assert main(["data", "convert", str(NVDA_CSV), "--out", str(tmp_path / "x.csv")]) == 2
+
+
+def test_replay_when_journal_of_a_parquet_run_then_file_reread_and_same_fills(
+    tmp_path: Path,
+) -> None:
+    """The journal references the Parquet file (size, SHA-256, rows) and reads it again."""
+    parquet = tmp_path / "nvda.parquet"
+    assert main(["data", "convert", str(NVDA_CSV), "--out", str(parquet)]) == 0
+    first, second = tmp_path / "first", tmp_path / "second"
+    base = ["replay", "--config", str(EXAMPLE), "--no-progress"]
+    assert main([*base, "--feed", str(parquet), "--out", str(first)]) == 0
+    assert main([*base, "--feed", str(first / "journal.sqlite"), "--out", str(second)]) == 0
+    assert (second / "trades.csv").read_bytes() == (first / "trades.csv").read_bytes()
