@@ -5,6 +5,9 @@
 - CSV ticks: ``ticksample.csv`` copied ``--tick-copies`` times into one temporary file
   (each copy a day later, so timestamps keep increasing), read as ticks and aggregated
   into one-minute bars.
+- Parquet bars: the 1-minute file converted (``atrium data convert``), and tiled
+  ``--parquet-copies`` times into one file of about 1.2 million rows, decoded into
+  ``Bar`` messages by the feed alone.
 - Synthetic GBM feeds of growing size, each consumed streaming in a fresh process: peak
   resident memory (``ru_maxrss``) must not grow with the number of rows. The Python heap
   peak (``tracemalloc``) is measured on smaller runs, where tracing is affordable.
@@ -93,6 +96,44 @@ def bench_ticks(data: Path, copies: int) -> None:
         _rate("CSV ticks -> 1-minute bars", tick_rows, seconds)
 
 
+def _minute_parquet(data: Path, directory: Path, copies: int) -> tuple[Path, Path]:
+    """The 1-minute CSV converted once, then tiled ``copies`` times (each a year later)."""
+    import pyarrow as pa  # noqa: PLC0415 -- optional: only this bench needs it
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from atrium.actors.market_data.convert import convert  # noqa: PLC0415
+
+    one = directory / "es.parquet"
+    started = time.perf_counter()
+    rows, _ = convert([str(data / MINUTE_FILE)], one, symbols=["ES"])
+    _rate("convert: CSV -> Parquet, 1-minute file", rows, time.perf_counter() - started)
+    table = pq.read_table(one)
+    stamps = table.column("timestamp").cast(pa.int64())
+    year = 366 * 86_400 * 10**9
+    tiles = [
+        table.set_column(
+            0, "timestamp", pa.compute.add(stamps, copy * year).cast(pa.timestamp("ns", tz="UTC"))
+        )
+        for copy in range(copies)
+    ]
+    big = directory / "es-big.parquet"
+    tiled = pa.concat_tables(tiles).unify_dictionaries().combine_chunks()
+    pq.write_table(tiled.replace_schema_metadata(table.schema.metadata), big)
+    return one, big
+
+
+def bench_parquet(data: Path, copies: int) -> None:
+    """Bars decoded into messages from Parquet, the feed alone (aim: >= 1,000,000 rows/s)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        one, big = _minute_parquet(data, directory, copies)
+        _rate("Parquet bars, 1-minute file", *_count(_feed(FeedConfig(path=one.name), directory)))
+        _rate(
+            f"Parquet bars, 1-minute file tiled x{copies}",
+            *_count(_feed(FeedConfig(path=big.name, symbol="ES"), directory)),
+        )
+
+
 def _synthetic(rows: int) -> SyntheticFeed:
     return SyntheticFeed(SyntheticConfig(seed=1, symbols=["SYN"], count=rows))
 
@@ -136,6 +177,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA, help="the shared data directory")
     parser.add_argument("--bar-passes", type=int, default=5)
     parser.add_argument("--tick-copies", type=int, default=1000)
+    parser.add_argument("--parquet-copies", type=int, default=40)
     parser.add_argument("--full", action="store_true", help="add the 10,000,000-row run")
     parser.add_argument("--child-rows", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -146,6 +188,7 @@ def main() -> None:
     print(f"Python {sys.version.split()[0]}")
     bench_csv_bars(args.data, args.bar_passes)
     bench_ticks(args.data, args.tick_copies)
+    bench_parquet(args.data, args.parquet_copies)
     sizes = [100_000, 1_000_000] + ([10_000_000] if args.full else [])
     bench_synthetic_memory(sizes)
 

@@ -54,9 +54,11 @@ import msgspec
 from atrium.config.base import ConfigBase
 
 __all__ = (
+    "COLUMNAR_FORMATS",
     "COLUMN_ROLES",
     "EPOCH_FORMATS",
     "LIVE_FORMATS",
+    "Adjust",
     "FeedConfig",
     "FeedFormat",
     "MarketDataConfig",
@@ -74,9 +76,17 @@ FeedFormat: TypeAlias = Literal[
     "ticks",
     "synthetic",
     "journal",
+    "parquet",
+    "arrow",
     "synthetic_live",
     "websocket",
 ]
+
+#: How a bar feed's prices are adjusted from its ``Adj Close`` column.
+Adjust: TypeAlias = Literal["none", "splits", "splits_dividends"]
+
+#: Columnar file formats read with pyarrow.
+COLUMNAR_FORMATS: Final = ("parquet", "arrow")
 
 #: Formats that produce data as it happens (``atrium run``); they cannot be replayed.
 LIVE_FORMATS: Final = ("synthetic_live", "websocket")
@@ -97,6 +107,7 @@ COLUMN_ROLES: Final = (
     "volume",
     "price",
     "size",
+    "adj_close",
 )
 
 #: Special values of :attr:`FeedConfig.timestamp_format`: numeric Unix epoch timestamps.
@@ -341,14 +352,16 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         The file, relative to ``[market_data].base_dir``; required except for synthetic
         and live feeds.
     format : str, default "auto"
-        One of auto, yahoo, date_time, iso, ticks, synthetic, journal, synthetic_live,
-        websocket.
+        One of auto, yahoo, date_time, iso, ticks, synthetic, journal, parquet, arrow,
+        synthetic_live, websocket.
         ``yahoo``: ``Date,Open,High,Low,Close,Adj Close,Volume`` daily bars (``Adj Close``
         optional and ignored). ``date_time``: ``Date,Time,Open,High,Low,Close,Volume[,...]``.
         ``iso``: ``Datetime,Open,High,Low,Close,Volume[,...]``. ``ticks``: ``timestamp,price,size``
         or an ISO bar layout whose ``Close`` is the price and ``Volume`` the size.
-        ``journal``: the ``Bar``/``Tick`` events of an Atrium journal. ``auto`` detects a
-        journal by its SQLite signature and a CSV layout from its header (``price`` column:
+        ``journal``: the ``Bar``/``Tick`` events of an Atrium journal. ``parquet`` and
+        ``arrow`` (Arrow IPC file): bars or ticks in columns named as CSV headers are, read
+        with pyarrow (see ``docs/data.md``). ``auto`` detects a journal by its SQLite
+        signature, Parquet and Arrow files by theirs and a CSV layout from its header (``price`` column:
         ticks; ``Date`` and ``Time``: date_time; ``Datetime``/``Timestamp``: iso; ``Date``:
         yahoo). A tick file laid out like ISO bars must say ``format = "ticks"``.
         ``synthetic_live`` and ``websocket`` are live feeds (``atrium run`` only; a replay
@@ -377,6 +390,12 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         Longest line a CSV feed may have, in characters (1 Mi). A longer one is read past,
         never held in memory, and rejected as ``LINE_TOO_LONG`` under ``on_error``
         (``skip`` goes on with the next line).
+    adjust : {"none", "splits", "splits_dividends"}, default "none"
+        Adjust a Yahoo-style bar file by its ``Adj Close`` column (``columns.adj_close``
+        names another): ``splits_dividends`` scales each row's prices by
+        ``Adj Close / Close`` and its volume inversely; ``splits`` divides the rows before a
+        split by its ratio (read from jumps of that factor; dividends left out). See
+        ``docs/data.md``. Only for CSV bar feeds.
     bar_seconds : int or None, default None
         Aggregate a tick feed into time bars of this many seconds (stamped at the end of
         their interval); ``None`` emits the ticks themselves. A live feed sends both: each
@@ -399,6 +418,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     timezone: str = "UTC"
     timestamp_format: str | None = None
     max_line_length: Annotated[int, msgspec.Meta(ge=64)] = 1 << 20
+    adjust: Adjust = "none"
     bar_seconds: PositiveInt | None = None
     synthetic: SyntheticConfig | None = None
     synthetic_live: SyntheticLiveConfig | None = None
@@ -431,6 +451,14 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         ):
             raise ValueError(
                 f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
+            )
+        if self.adjust != "none" and (
+            self.format in (*_OWN_SYMBOLS, *COLUMNAR_FORMATS, "ticks")
+            or self.bar_seconds is not None
+        ):
+            raise ValueError(
+                f"adjust: only CSV bar feeds are adjusted, format is {self.format!r}"
+                + (" with bar_seconds" if self.bar_seconds is not None else "")
             )
         unknown = sorted(set(self.columns) - set(COLUMN_ROLES))
         if unknown:

@@ -22,6 +22,7 @@ from atrium.runtime.eventloop import run as run_loop
 from atrium.runtime.eventloop import uvloop_available
 from atrium.runtime.journal_cli import add_parser as add_journal_parser
 from atrium.runtime.journal_cli import run as run_journal
+from atrium.runtime.loading import load_object
 from atrium.runtime.service import run_service
 from atrium.runtime.topology import build_pipeline
 from atrium.runtime.version import atrium_version
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_replay(commands)
     _add_run(commands)
     _add_cluster(commands)
+    _add_data(commands)
     add_journal_parser(commands)
     return parser
 
@@ -98,8 +100,16 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--feed",
         action="append",
         default=[],
-        metavar="PATH",
-        help="feed file (CSV or journal.sqlite); repeat for several; default: the config's feeds",
+        metavar="PATH[=SYMBOL]",
+        help="feed file (CSV or journal.sqlite), with its symbol after '=' when the file "
+        "name does not say it; repeat for several; default: the config's feeds",
+    )
+    replay.add_argument(
+        "--symbol",
+        action="append",
+        default=[],
+        metavar="SYMBOL",
+        help="the symbol of the --feed in the same position (first --symbol: first --feed)",
     )
     replay.add_argument(
         "--out",
@@ -162,6 +172,42 @@ def _add_cluster(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
 
 
+def _add_data(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    data = commands.add_parser("data", help="prepare market data files")
+    actions = data.add_subparsers(dest="data_command", required=True)
+    convert = actions.add_parser(
+        "convert",
+        help="CSV feeds into one Parquet (.parquet) or Arrow IPC (.arrow) file, parsed once",
+    )
+    convert.add_argument("inputs", nargs="+", metavar="CSV")
+    convert.add_argument("--out", type=Path, required=True, metavar="FILE")
+    convert.add_argument(
+        "--symbol", action="append", default=[], metavar="SYMBOL", help="the i-th file's symbol"
+    )
+    convert.add_argument("--format", default="auto", help="CSV format, as a feed's format")
+    convert.add_argument("--adjust", default="none", choices=("none", "splits", "splits_dividends"))
+    convert.add_argument("--timezone", default="UTC", help="zone of naive timestamps")
+    convert.add_argument("--on-error", default="fail", choices=("skip", "fail"))
+
+
+def _convert(args: argparse.Namespace) -> int:
+    # The converter reads CSV with the market data actor's own parsers, loaded by name:
+    # the runtime does not import actors.
+    convert = load_object("atrium.actors.market_data.convert:convert", key="data convert")
+    rows, rejected = convert(
+        args.inputs,
+        args.out,
+        symbols=args.symbol,
+        fmt=args.format,
+        adjust=args.adjust,
+        timezone=args.timezone,
+        on_error=args.on_error,
+    )
+    skipped = f"; {sum(rejected.values())} rows skipped {rejected}" if rejected else ""
+    print(f"wrote {rows:,} rows to {args.out}{skipped}")
+    return EXIT_OK
+
+
 def _timestamp(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
@@ -191,6 +237,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "journal":
         return run_journal(args)
+    if args.command == "data":
+        return _convert(args)
     config = load_config(args.config)
     _configure_logging(args.log_level or config.runtime.log_level)
     if args.command == "check-config":
@@ -271,6 +319,7 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
     options = ReplayOptions(
         out_dir=out_dir,
         feeds=tuple(args.feed),
+        symbols=tuple(args.symbol),
         speed=args.speed,
         progress=not args.no_progress and sys.stderr.isatty(),
         sections=sections,

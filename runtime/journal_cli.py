@@ -46,6 +46,7 @@ from atrium.runtime.journal_market import (
 from atrium.runtime.journal_read import open_readonly, read_meta, reading
 from atrium.runtime.journal_salvage import salvage
 from atrium.runtime.market_refs import FeedReference, reference_rows
+from atrium.runtime.reports.benchmark import BuyAndHold, benchmark_symbols
 from atrium.runtime.reports.collect import collect
 from atrium.runtime.reports.summary import summarize, write_summary_and_report
 
@@ -459,9 +460,13 @@ def _export_reports(path: Path, out_dir: Path, config_path: Path | None) -> int:
     config = load_config(config_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     _refuse_journal(out_dir / "trades.csv", path)
-    record = collect(path, out_dir, Decimal(config.portfolio.initial_capital))
-    summary = summarize(record, config.replay.risk_free_rate, {})
-    write_summary_and_report(out_dir, record, summary, config)
+    initial = Decimal(config.portfolio.initial_capital)
+    benchmark = BuyAndHold(float(initial), benchmark_symbols(config))
+    record = collect(path, out_dir, initial, also=benchmark.add)
+    benchmark.finish()
+    rf = config.replay.risk_free_rate
+    summary = summarize(record, rf, {}, trades_csv=out_dir / "trades.csv", benchmark=benchmark)
+    write_summary_and_report(out_dir, record, summary, config, benchmark)
     print(f"wrote trades.csv, equity.csv, summary.json, report.html to {out_dir}")
     return 0
 

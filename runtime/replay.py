@@ -9,6 +9,7 @@ asks for a copy (:mod:`atrium.runtime.replay_market`).
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import tempfile
@@ -22,18 +23,30 @@ from typing import Any
 import anyio
 from rich.console import Console
 
+from atrium.config.market_data import MarketDataConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import FEED_REPORT, FeedReport
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
 from atrium.runtime.progress import ReplayProgress
-from atrium.runtime.replay_market import MarketDataPlan, finish_market_data, plan_market_data
+from atrium.runtime.replay_market import (
+    MarketDataPlan,
+    finish_market_data,
+    plan_market_data,
+    unfed_feeds,
+)
+from atrium.runtime.reports.benchmark import BuyAndHold, benchmark_symbols
 from atrium.runtime.reports.collect import RunCollector, RunRecord
+from atrium.runtime.reports.numbers import show
 from atrium.runtime.reports.summary import summarize, write_summary_and_report
 from atrium.runtime.topology import Pipeline, build_pipeline
 
 __all__ = ("OUTPUT_FILES", "ReplayOptions", "format_summary", "run_replay")
+
+_log = logging.getLogger(__name__)
+#: Summary tables shown on the page and kept in summary.json, too wide for the terminal.
+_PAGE_ONLY = frozenset(("monthly_returns", "by_strategy", "by_symbol"))
 
 OUTPUT_FILES = ("journal.sqlite", "trades.csv", "equity.csv", "summary.json", "report.html")
 
@@ -44,6 +57,8 @@ class ReplayOptions:
 
     out_dir: Path
     feeds: tuple[str, ...] = ()
+    #: ``--symbol``: the symbols of ``feeds``, in order.
+    symbols: tuple[str, ...] = ()
     speed: float | None = None
     progress: bool = False
     #: Cluster role this process runs (``--role``), with its bridge's wiring.
@@ -92,6 +107,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     plan = plan_market_data(
         config.market_data if reads else None,
         feeds=options.feeds,
+        symbols=options.symbols,
         speed=options.speed,
         copy=options.record_market_data,
         cluster="cluster" in sections,
@@ -103,6 +119,7 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         if plan.replayed is not None:
             feed_paths.append(Path(plan.replayed_from))
         sections["market_data"] = market_data
+        _warn_unfed(config, market_data)
     staging = _prepare_out_dir(options.out_dir, feed_paths)
     try:
         summary = await _replay_into(staging, config, options, sections, plan)
@@ -111,6 +128,17 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         raise
     _publish(staging, options.out_dir)
     return summary
+
+
+def _warn_unfed(config: AtriumConfig, section: MarketDataConfig) -> None:
+    """Say so when a feed's symbol is traded by no strategy: such a run makes no trade."""
+    strategies = {
+        name: list(spec.symbols) for name, spec in config.strategies.items() if spec.enabled
+    }
+    if config.replay.benchmark and strategies:
+        strategies["the benchmark"] = list(config.replay.benchmark)
+    for warning in unfed_feeds(section, strategies):
+        _log.warning("%s", warning)
 
 
 async def _replay_into(
@@ -130,6 +158,8 @@ async def _replay_into(
     pipeline.dispatcher.add_gate(journal)
     collector = RunCollector(staging, Decimal(config.portfolio.initial_capital))
     pipeline.dispatcher.add_tap(collector.add, kinds=RunCollector.KINDS)
+    benchmark = BuyAndHold(float(config.portfolio.initial_capital), benchmark_symbols(config))
+    pipeline.dispatcher.add_tap(benchmark.add, kinds=BuyAndHold.KINDS)
     started = time.perf_counter()
     progress = options.progress and "market_data" in pipeline.slots  # a role may send none
     # Signals are held until the journal is closed (see Supervisor.watch_signals).
@@ -152,14 +182,23 @@ async def _replay_into(
         finally:
             await journal.close()
             collector.close()
+            benchmark.finish()
     if failed is not None:
         raise failed
     wall_seconds = time.perf_counter() - started
-    return _write_outputs(config, staging, collector.record, pipeline, wall_seconds)
+    return _write_outputs(
+        config, staging, collector.record, pipeline, wall_seconds, benchmark=benchmark
+    )
 
 
 def _write_outputs(
-    config: AtriumConfig, out_dir: Path, record: RunRecord, pipeline: Pipeline, wall_seconds: float
+    config: AtriumConfig,
+    out_dir: Path,
+    record: RunRecord,
+    pipeline: Pipeline,
+    wall_seconds: float,
+    *,
+    benchmark: BuyAndHold,
 ) -> dict[str, Any]:
     rejected: Counter[str] = Counter()
     for feed in pipeline.capabilities.every(FEED_REPORT):
@@ -169,8 +208,9 @@ def _write_outputs(
         "dead_letters": sum(slot.stats.dead_letters for slot in pipeline.slots.values()),
         "wall_seconds": wall_seconds,
     }
-    summary = summarize(record, config.replay.risk_free_rate, run)
-    write_summary_and_report(out_dir, record, summary, config)
+    rf = config.replay.risk_free_rate
+    summary = summarize(record, rf, run, trades_csv=out_dir / "trades.csv", benchmark=benchmark)
+    write_summary_and_report(out_dir, record, summary, config, benchmark)
     return summary
 
 
@@ -198,15 +238,15 @@ def _progress(feeds: list[FeedReport]) -> tuple[int, int | None]:
 
 
 def format_summary(summary: dict[str, Any], out_dir: Path) -> str:
-    """The summary as a short aligned table for the terminal."""
+    """The summary as a short aligned table for the terminal, figures as a person reads them."""
     lines = []
     for key, value in summary.items():
+        if key in _PAGE_ONLY:
+            continue
         if isinstance(value, dict):
             shown = ", ".join(f"{k}={v}" for k, v in value.items()) or "none"
-        elif isinstance(value, float):
-            shown = f"{value:,.4f}"
         else:
-            shown = str(value)
-        lines.append(f"  {key:<18} {shown}")
+            shown = show(key, value) if value is not None else "None"
+        lines.append(f"  {key:<22} {shown}")
     files = ", ".join(OUTPUT_FILES)
     return "replay summary\n" + "\n".join(lines) + f"\nwrote {files} to {out_dir}"

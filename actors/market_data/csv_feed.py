@@ -14,14 +14,15 @@ import csv
 import io
 import itertools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Final, TextIO
 
+from atrium.actors.market_data.adjust import RowTap, adjust_bars, split_events
 from atrium.actors.market_data.aggregate import aggregate_ticks
 from atrium.actors.market_data.csv_bars import parse_bars
 from atrium.actors.market_data.csv_ticks import parse_ticks
-from atrium.actors.market_data.layout import resolve_layout
+from atrium.actors.market_data.layout import Layout, resolve_layout
 from atrium.actors.market_data.timestamps import Timestamper
 from atrium.actors.market_data.validation import LINE_TOO_LONG
 from atrium.config.market_data import FeedConfig
@@ -121,6 +122,32 @@ class CsvFeed:
                 self._position = None
             self._done = self._size
 
+    def _bars(
+        self,
+        rows: Iterable[list[str]],
+        layout: Layout,
+        stamper: Timestamper,
+        reject_row: Callable[[str, str], None],
+    ) -> Iterator[Bar]:
+        """The file's bars, adjusted as the config says (see :mod:`.adjust`)."""
+        config = self._config
+        if config.adjust == "none":
+            return parse_bars(rows, layout, stamper, config.feed_symbol, reject_row)
+        splits = None
+        if config.adjust == "splits":
+            splits = split_events(
+                self._path,
+                delimiter=config.delimiter,
+                max_line_length=config.max_line_length,
+                stamp=layout.stamp,
+                close_index=layout.fields[3],
+                adj_index=layout.adj_close,
+                stamper=stamper,
+            )
+        tap = RowTap(rows)
+        bars = parse_bars(tap, layout, stamper, config.feed_symbol, reject_row)
+        return adjust_bars(bars, tap, layout.adj_close, splits, reject_row)
+
     def _records(self, handle: Iterator[str], source: str) -> Iterator[Bar | Tick]:
         config = self._config
         if csv.field_size_limit() < config.max_line_length:
@@ -145,6 +172,12 @@ class CsvFeed:
                 layout.width,
                 ",".join(layout.header),
             )
+        if config.adjust != "none" and (layout.is_ticks or layout.adj_close < 0):
+            raise FatalInputError(
+                f"{source}: adjust = {config.adjust!r} needs an Adj Close column, and the "
+                f"header {','.join(layout.header)} has none; name it with columns.adj_close "
+                "or set adjust = 'none'"
+            )
         if config.bar_seconds is not None and not layout.is_ticks:
             raise FatalInputError(
                 f"{source}: bar_seconds aggregates ticks, but the file holds {layout.format} "
@@ -159,7 +192,7 @@ class CsvFeed:
 
         symbol = config.feed_symbol
         if not layout.is_ticks:
-            yield from parse_bars(rows, layout, stamper, symbol, reject_row)
+            yield from self._bars(rows, layout, stamper, reject_row)
             return
         ticks = parse_ticks(rows, layout, stamper, symbol, reject_row)
         if config.bar_seconds is None:

@@ -3,8 +3,8 @@
 A file feed is an iterable of ``Bar``/``Tick`` in timestamp order (per symbol) that
 streams: iterating it opens its file, and nothing is held beyond the current row. In a
 replay a journal also yields its ``Control`` messages, each in its place.
-``progress()`` reports how far it got in its own unit: bytes for CSV files, ``seq`` for
-journals, bars for synthetic feeds. :func:`open_feed` builds one.
+``progress()`` reports how far it got in its own unit: bytes for CSV files, rows for
+Parquet and Arrow files, ``seq`` for journals, bars for synthetic feeds. :func:`open_feed` builds one.
 
 A live feed (:class:`~actors.market_data.live.LiveFeed`) is a coroutine that emits ticks
 as they happen; :func:`open_live_feed` builds one.
@@ -17,13 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Final, Protocol
 
+from atrium.actors.market_data.columnar import ColumnarFeed, columnar_format
 from atrium.actors.market_data.csv_feed import CsvFeed
 from atrium.actors.market_data.journal import JournalFeed
 from atrium.actors.market_data.live import FeedStatus, LiveFeed
 from atrium.actors.market_data.live_synthetic import SyntheticLiveFeed
 from atrium.actors.market_data.rejections import Rejections
 from atrium.actors.market_data.synthetic import SyntheticFeed
-from atrium.config.market_data import FeedConfig, SyntheticConfig, SyntheticLiveConfig
+from atrium.config.market_data import (
+    COLUMNAR_FORMATS,
+    FeedConfig,
+    SyntheticConfig,
+    SyntheticLiveConfig,
+)
 from atrium.runtime.clocks import Clock
 from atrium.runtime.errors import FatalInputError
 from atrium.runtime.messages import Bar, Control, Tick
@@ -51,12 +57,16 @@ class Feed(Protocol):
         ...
 
 
-def _is_journal(path: Path, source: str) -> bool:
+def _sniffed(path: Path, source: str) -> str:
+    """``journal``, ``parquet`` or ``arrow`` by the file's signature; else ``auto`` (CSV)."""
     try:
         with path.open("rb") as handle:
-            return handle.read(len(_SQLITE_SIGNATURE)) == _SQLITE_SIGNATURE
+            head = handle.read(len(_SQLITE_SIGNATURE))
     except OSError as exc:
         raise FatalInputError(f"{source}: cannot open feed: {exc.strerror}") from None
+    if head == _SQLITE_SIGNATURE:
+        return "journal"
+    return columnar_format(head) or "auto"
 
 
 def open_feed(
@@ -83,9 +93,9 @@ def open_feed(
         return SyntheticFeed(config.synthetic or SyntheticConfig(), name)
     path = Path(base_dir) / config.path
     source = config.path
-    fmt = config.format
-    if fmt == "auto" and _is_journal(path, source):
-        fmt = "journal"
+    fmt: str = config.format
+    if fmt == "auto":
+        fmt = _sniffed(path, source)
     if fmt == "journal":
         if config.bar_seconds is not None or config.symbol is not None or config.columns:
             raise FatalInputError(
@@ -96,6 +106,13 @@ def open_feed(
             rejections.reject(name, f"{source}:seq {seq}", reason, problem)
 
         return JournalFeed(path, source, name, reject_event, controls=controls)
+
+    if fmt in COLUMNAR_FORMATS:
+
+        def reject_record(row: int, reason: str, problem: str) -> None:
+            rejections.reject(name, f"{source}:row {row}", reason, problem)
+
+        return ColumnarFeed(path, config, fmt, reject_record)
 
     def reject_row(line: int, reason: str, problem: str) -> None:
         rejections.reject(name, f"{source}:{line}", reason, problem)

@@ -34,6 +34,7 @@ _ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "volume": ("volume", "vol"),
     "price": ("price", "last", "close"),
     "size": ("size", "volume", "qty", "quantity"),
+    "adj_close": ("adj close", "adj_close", "adjclose", "adjusted close", "adjusted_close"),
 }
 
 
@@ -44,7 +45,8 @@ class Layout:
     ``stamp`` holds one index (a date, or a full timestamp) or two (date, time).
     ``fields`` holds the indices of open, high, low, close, volume (volume ``-1`` when the
     file has none: volume 0) for bars, or of price, size for ticks. ``width`` is the
-    number of fields every row must have.
+    number of fields every row must have. ``adj_close`` is the index of a Yahoo
+    ``Adj Close`` column (-1: none), read only when the feed adjusts its prices.
     """
 
     format: Literal["yahoo", "date_time", "iso", "ticks"]
@@ -53,6 +55,7 @@ class Layout:
     stamp: tuple[int, ...]
     fields: tuple[int, ...]
     repaired: bool = False
+    adj_close: int = -1
 
     @property
     def is_ticks(self) -> bool:
@@ -185,7 +188,9 @@ def _bar_layout(
         names.require("close", fmt),
         -1 if volume is None else volume,
     )
-    return Layout(fmt, names.header, len(names.header), stamp, fields, repaired)
+    adj = names.find("adj_close")
+    width = len(names.header)
+    return Layout(fmt, names.header, width, stamp, fields, repaired, -1 if adj is None else adj)
 
 
 def _single_stamp(names: _Header, fmt: str) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -144,8 +145,16 @@ class RunRecord:
     final_cash: Decimal = Decimal(0)
 
 
-def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
+def collect(
+    journal: Path,
+    out_dir: Path,
+    initial_equity: Decimal,
+    *,
+    also: Callable[[Message], None] | None = None,
+) -> RunRecord:
     """Rebuild ``trades.csv`` and ``equity.csv`` from a journal; return the record.
+
+    ``also`` sees every message too (the buy-and-hold benchmark follows the bars).
 
     Raises
     ------
@@ -165,7 +174,10 @@ def collect(journal: Path, out_dir: Path, initial_equity: Decimal) -> RunRecord:
             )
         with RunCollector(out_dir, initial_equity) as collector:
             for _, _, _, payload in iter_records(db, source):
-                collector.add(decode(payload))
+                message = decode(payload)
+                collector.add(message)
+                if also is not None:
+                    also(message)
     return collector.record
 
 

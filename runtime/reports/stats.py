@@ -38,6 +38,7 @@ class EquityCurve:
         "_day_start",
         "_peak",
         "closes",
+        "days",
         "final",
         "first_ts",
         "initial",
@@ -52,6 +53,8 @@ class EquityCurve:
         self.final = initial_equity
         #: The last equity of each UTC day, in time order.
         self.closes: list[float] = []
+        #: The start (UTC midnight, ns) of the day of each close.
+        self.days: list[int] = []
         # The UTC day of the last close, as [start, end) in ns (empty before the first).
         self._day_start = self._day_end = 0
         self._peak = initial_equity
@@ -72,6 +75,7 @@ class EquityCurve:
                 self.first_ts = ts
             self.closes.append(equity)
             self._day_start = ts - ts % NS_PER_DAY
+            self.days.append(self._day_start)
             self._day_end = self._day_start + NS_PER_DAY
         peak = self._peak
         if equity > peak:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from atrium.config import AtriumConfig
+from atrium.runtime.reports.analysis import analyse
+from atrium.runtime.reports.benchmark import BuyAndHold
 from atrium.runtime.reports.collect import RunRecord, iso_time
 from atrium.runtime.reports.html import write_report
 
@@ -21,8 +23,19 @@ __all__ = ("RunFigures", "summarize", "write_summary_and_report")
 RunFigures = dict[str, Any]
 
 
-def summarize(record: RunRecord, risk_free_rate: float, run: RunFigures) -> dict[str, Any]:
-    """The summary's figures, floats rounded to 6 places (non-finite ones ``None``)."""
+def summarize(
+    record: RunRecord,
+    risk_free_rate: float,
+    run: RunFigures,
+    *,
+    trades_csv: Path | None = None,
+    benchmark: BuyAndHold | None = None,
+) -> dict[str, Any]:
+    """The summary's figures, floats rounded to 6 places (non-finite ones ``None``).
+
+    With ``trades_csv`` (the run's trades.csv, written) it adds the benchmark and trade
+    figures of :func:`~runtime.reports.analysis.analyse`.
+    """
     stats = record.curve.performance(risk_free_rate)
     closed = record.wins + record.losses
     first, last = record.curve.first_ts, record.curve.last_ts
@@ -52,19 +65,30 @@ def summarize(record: RunRecord, risk_free_rate: float, run: RunFigures) -> dict
         "wall_seconds": wall_seconds,
         "bars_per_second": (record.bars + record.ticks) / wall_seconds if wall_seconds else None,
     }
+    if trades_csv is not None:
+        summary |= analyse(trades_csv, record.curve, benchmark, risk_free_rate)
     return {key: _round(value) for key, value in summary.items()}
 
 
 def write_summary_and_report(
-    out_dir: Path, record: RunRecord, summary: dict[str, Any], config: AtriumConfig
+    out_dir: Path,
+    record: RunRecord,
+    summary: dict[str, Any],
+    config: AtriumConfig,
+    benchmark: BuyAndHold | None = None,
 ) -> None:
     """Write summary.json and report.html (exposure drawn against the configured limit)."""
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     limit = float(config.portfolio.max_exposure_pct) * float(config.portfolio.max_leverage)
-    write_report(out_dir / "report.html", record, summary, limit)
+    held = benchmark.chart.points() if benchmark is not None else []
+    write_report(out_dir / "report.html", record, summary, limit, held)
 
 
 def _round(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, 6) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _round(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_round(item) for item in value]
     return value

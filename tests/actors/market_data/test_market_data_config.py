@@ -114,7 +114,7 @@ def test_start_ns_when_offset_or_naive_then_utc_nanoseconds() -> None:
         (
             {"feeds": [{"path": "a.csv", "columns": {"px": "Price"}}]},
             "market_data.feeds[0].columns: unknown role 'px'; roles are timestamp, date, time, "
-            "open, high, low, close, volume, price, size",
+            "open, high, low, close, volume, price, size, adj_close",
         ),
         (
             {"feeds": [{"path": "a.csv", "delimiter": "||"}]},
