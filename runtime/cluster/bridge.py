@@ -2,10 +2,11 @@
 
 Outbound, it subscribes to every kind another role wants; the bus never hands it what it
 published itself, so only what this process's actors made leaves, each on its subject
-(:mod:`atrium.runtime.cluster.subjects`) under a message id that is the role and a count of what
-it sent (``strategy-a:17``). The same input gives the same outputs, so a process that
-restarts and does its work again sends them under the same ids, and JetStream drops the
-copies.
+(:mod:`atrium.runtime.cluster.subjects`) under a message id that stays the same when a
+restarted role makes it again: order flow by its own ids (:func:`domain_key`), anything
+else by a count of what the role sent (``strategy-a:17``), since the same input gives the
+same outputs; JetStream drops the copies. Market data read here is keyed by a run id and
+its sequence in the run, so a restarted source never reuses an id of its previous run.
 
 Inbound, it is a source: it takes batches from the role's durable consumer in stream
 order, publishes each message on the local bus, waits until the pipeline is idle and what
@@ -23,6 +24,7 @@ end it marks the stream so the other roles finish too.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import deque
 from typing import Any
 
@@ -36,11 +38,12 @@ from nats.js.client import JetStreamContext
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import LINK_HEALTH
 from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.errors import AtriumError
-from atrium.runtime.messages import Bar, Control, Message, OrderIntent, Tick
+from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
 from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("ROLE_HEADER", "NatsBridge")
@@ -49,17 +52,37 @@ log = logging.getLogger("atrium.cluster")
 
 #: Header naming the role that published a message (a role skips its own).
 ROLE_HEADER = "Atrium-Role"
-_MSG_ID = "Nats-Msg-Id"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
 _MARKET = (Bar, Tick)
 
 
+def domain_key(message: Message) -> str | None:
+    """The id of an order-flow message that stays the same in every run that makes it.
+
+    Strategies and the portfolio number intents and orders deterministically, so a role
+    that rebuilds and re-sends one re-sends it under the same id and JetStream drops it.
+    """
+    if isinstance(message, OrderIntent):
+        return f"intent:{message.intent_id}"
+    if isinstance(message, Order):
+        return f"order:{message.order_id}"
+    if isinstance(message, Fill):
+        return f"fill:{message.fill_id}"
+    return None
+
+
 class _Metrics:
     def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
         registry, role = context.registry, bridge.wiring.role
         labels = ("role",)
+        self.duplicates = counter(
+            registry,
+            "atrium_cluster_duplicate_acks",
+            "New messages JetStream dropped as duplicates of earlier ones (content lost)",
+            labels,
+        ).labels(role)
         self.sent = counter(
             registry, "atrium_cluster_sent_messages", "Messages stored in JetStream", labels
         ).labels(role)
@@ -109,6 +132,14 @@ class NatsBridge(Actor):
         self.link = Link(wiring, self._connection_changed)
         self.outbound: list[Outgoing] = []
         self._exported = 0
+        # Market data made here: numbered per run, under an id no earlier run used.
+        self._run = secrets.token_hex(6)
+        self._fed = 0
+        # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
+        # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
+        self._resent_upto = 0
+        self._cause = 0
+        self._may_repeat: set[str] = set()
         # Exports held so far and stored so far; a taken batch is acknowledged once what
         # it caused is stored (its mark: the held count after it was handled).
         self._held = 0
@@ -160,7 +191,7 @@ class NatsBridge(Actor):
                     f"--role {self.wiring.role}: another process of this role is running "
                     f"(it takes from the consumer {self.wiring.durable}); a role runs once"
                 )
-            self._floor = await self.link.ack_floor()
+            self._floor, self._resent_upto = await self.link.ack_floor()
             if self._floor and self.wiring.no_rebuild is not None:
                 raise AtriumError(
                     f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
@@ -168,7 +199,7 @@ class NatsBridge(Actor):
                     f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
                     "with the venue, then start the session over in a new namespace"
                 )
-            self._sub = await self.link.open_consumer(self._floor)
+            self._sub = await self.link.open_consumer(self._floor, self._resent_upto)
             if self._floor:
                 log.info("rebuilding from the first %d messages of the stream", self._floor)
         if self._drives:
@@ -204,15 +235,22 @@ class NatsBridge(Actor):
     # -- outbound -------------------------------------------------------------------------
 
     def _export(self, message: Message, subject: str | None = None) -> None:
-        self._exported += 1
+        role = self.wiring.role
+        if subject is None and isinstance(message, _MARKET):
+            self._fed += 1
+            msg_id = f"{role}:{self._run}:{self._fed}"
+        else:
+            self._exported += 1
+            msg_id = f"{role}:{domain_key(message) or self._exported}"
         if self._muted:
             return
-        role = self.wiring.role
+        if self._cause and self._cause <= self._resent_upto:
+            self._may_repeat.add(msg_id)
         self.outbound.append(
             (
                 subject or self.wiring.subjects.subject(message),
                 encode(message),
-                {_MSG_ID: f"{role}:{self._exported}", ROLE_HEADER: role},
+                {_MSG_ID: msg_id, ROLE_HEADER: role},
             )
         )
         self._held += 1
@@ -225,7 +263,8 @@ class NatsBridge(Actor):
         async with self._flushing:
             while self.outbound:
                 batch, self.outbound = self.outbound, []
-                await self.link.publish(batch)
+                dropped = await self.link.publish(batch, self._may_repeat)
+                self._metrics.duplicates.inc(dropped)
                 self._stored += len(batch)
                 self._metrics.sent.inc(len(batch))
             await self._ack_stored()
@@ -300,6 +339,8 @@ class NatsBridge(Actor):
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 continue
             ended = False
+            if batch:
+                self._cause = batch[0].metadata.sequence.stream
             for msg in batch:
                 seq = msg.metadata.sequence.stream
                 if seq <= handled:

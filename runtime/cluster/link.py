@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 import anyio
@@ -33,14 +33,17 @@ from atrium.runtime.cluster.watch import StreamWatch
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError
 
-__all__ = ("Link", "Outgoing")
+__all__ = ("MSG_ID", "Link", "Outgoing")
 
 log = logging.getLogger("atrium.cluster")
 
 #: subject, payload, headers
 Outgoing = tuple[str, bytes, dict[str, str]]
+#: Header JetStream deduplicates on.
+MSG_ID = "Nats-Msg-Id"
 _ACK_TIMEOUT = 5.0
 _FLOOR_KEY = "atrium_rebuild_floor"
+_TAKEN_KEY = "atrium_taken"
 _SERVER_AT_LEAST = (2, 10)
 #: Longer than a fetch waits (the bridge's fetch timeout), so a dead process's request
 #: has expired.
@@ -158,22 +161,26 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
-    async def ack_floor(self) -> int:
-        """How far a previous run of this role acknowledged the stream (0: never ran).
+    async def ack_floor(self) -> tuple[int, int]:
+        """How far a previous run of this role acknowledged the stream, and how far it
+        had taken it (0, 0: never ran).
 
-        The messages up to it were handled, and what they caused was published, before
-        that run stopped: the process handles them again to rebuild its state, without
-        publishing.
+        The messages up to the floor were handled, and what they caused was published,
+        before that run stopped: the process handles them again to rebuild its state,
+        without publishing. What the messages after it up to the second figure caused
+        may have been published too, so JetStream may drop it as a duplicate.
         """
         try:
             info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
         except nats.js.errors.NotFoundError:
-            return 0
+            return 0, 0
         acked = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+        taken = int(info.delivered.stream_seq) if info.delivered else 0
         # A run that stopped while rebuilding acknowledged less than its predecessor had:
         # the consumer carries the highest floor so far.
-        carried = int((info.config.metadata or {}).get(_FLOOR_KEY, "0"))
-        return max(acked, carried)
+        metadata = info.config.metadata or {}
+        floor = max(acked, int(metadata.get(_FLOOR_KEY, "0")))
+        return floor, max(floor, taken, int(metadata.get(_TAKEN_KEY, "0")))
 
     async def in_use(self) -> bool:
         """Whether another process of this role is taking from its consumer right now.
@@ -193,7 +200,7 @@ class Link:
                 return True
             await anyio.sleep(0.1)
 
-    async def open_consumer(self, floor: int) -> JetStreamContext.PullSubscription:
+    async def open_consumer(self, floor: int, taken: int) -> JetStreamContext.PullSubscription:
         """This role's consumer, made anew to read the stream from its start."""
         wiring = self.wiring
         with contextlib.suppress(nats.js.errors.NotFoundError):
@@ -205,7 +212,7 @@ class Link:
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,
             filter_subjects=[*wiring.imports, wiring.subjects.end, wiring.subjects.release],
-            metadata={_FLOOR_KEY: str(floor)},
+            metadata={_FLOOR_KEY: str(floor), _TAKEN_KEY: str(taken)},
         )
         await self.js.add_consumer(wiring.stream, config)
         return await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
@@ -262,10 +269,16 @@ class Link:
 
     # -- publishing ----------------------------------------------------------------------
 
-    async def publish(self, messages: list[Outgoing]) -> None:
-        """Publish ``messages`` and wait until JetStream stored each (retrying, same ids)."""
+    async def publish(self, messages: list[Outgoing], may_repeat: Container[str] = ()) -> int:
+        """Publish ``messages`` and wait until JetStream stored each (retrying, same ids).
+
+        Returns how many JetStream called duplicates although they were neither a retry
+        nor in ``may_repeat`` (what a rebuild re-sends): a message id reused for new
+        content, whose message JetStream dropped. Each is logged as an error.
+        """
         index_of = {id(item): index for index, item in enumerate(messages)}
-        remaining = messages
+        remaining, retried = messages, 0
+        unexpected: list[str] = []
         delay = self.wiring.cluster.reconnect_wait_seconds
         while remaining:
             futures = []
@@ -280,17 +293,29 @@ class Link:
                     failed.append(item)
             for item, future in futures:
                 try:
-                    await asyncio.wait_for(future, _ACK_TIMEOUT)
+                    ack = await asyncio.wait_for(future, _ACK_TIMEOUT)
                 except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
                     failed.append(item)
+                    continue
+                msg_id = item[2].get(MSG_ID, "")
+                if ack.duplicate and index_of[id(item)] >= retried and msg_id not in may_repeat:
+                    unexpected.append(msg_id)
             if not failed:
-                return
+                break
             # From the first message not stored on, in order: what was stored after it
             # is dropped as a duplicate, so a retry never stores a message twice.
             first = min(index_of[id(item)] for item in failed)
-            remaining = messages[first:]
+            remaining, retried = messages[first:], len(messages)
             log.warning(
                 "%d messages not stored by JetStream; retrying in %.2fs", len(failed), delay
             )
             await anyio.sleep(delay)
             delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)
+        if unexpected:
+            log.error(
+                "JetStream dropped %d new messages as duplicates of earlier ones with the same "
+                "message id (first: %s); their content is lost",
+                len(unexpected),
+                unexpected[0],
+            )
+        return len(unexpected)
