@@ -81,6 +81,10 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         (``POST /api/control/resume``) after checking what happened.
     barrier_poll_seconds : float, default 0.0005
         Replay: how long the driver waits between checks that every process is idle.
+    lock_ttl_seconds : float, default 6
+        How long a role's single-instance lock outlives a process that died (a running
+        process renews it every third of this): a restart waits at most this long, and
+        a second copy of a running role is refused.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -97,6 +101,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     on_disconnect: Literal["reduce_only", "halt", "none"] = "reduce_only"
     resume_on_reconnect: bool = False
     barrier_poll_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0005
+    lock_ttl_seconds: Seconds = 6.0
 
     @property
     def servers(self) -> list[str]:

@@ -40,11 +40,12 @@ from atrium.runtime.capabilities import LINK_HEALTH
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
+from atrium.runtime.cluster.lock import RoleLock
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.errors import AtriumError
 from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
-from atrium.runtime.metrics import counter, gauge
+from atrium.runtime.metrics import counter, counting, gauge
 
 __all__ = ("ROLE_HEADER", "NatsBridge")
 
@@ -82,30 +83,42 @@ class _Metrics:
             "atrium_cluster_duplicate_acks",
             "New messages JetStream dropped as duplicates of earlier ones (content lost)",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.sent = counter(
-            registry, "atrium_cluster_sent_messages", "Messages stored in JetStream", labels
+            registry,
+            "atrium_cluster_sent_messages",
+            "Messages stored in JetStream",
+            labels,
+            while_rebuilding=True,
         ).labels(role)
         self.received = counter(
             registry,
             "atrium_cluster_received_messages",
             "Messages taken from this role's consumer and published locally",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.rebuilt = counter(
             registry,
             "atrium_cluster_rebuilt_messages",
             "Messages handled again on start, output held back, to rebuild state",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.bad = counter(
             registry,
             "atrium_cluster_bad_messages",
             "Messages from NATS that did not decode (logged and skipped)",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.disconnects = counter(
-            registry, "atrium_cluster_disconnects", "Times the NATS connection was lost", labels
+            registry,
+            "atrium_cluster_disconnects",
+            "Times the NATS connection was lost",
+            labels,
+            while_rebuilding=True,
         ).labels(role)
         connected = gauge(
             registry, "atrium_cluster_connected", "1 while connected to NATS", labels
@@ -130,6 +143,10 @@ class NatsBridge(Actor):
             raise AtriumError("the NATS bridge runs only in a role (atrium ... --role NAME)")
         self.wiring = wiring
         self.link = Link(wiring, self._connection_changed)
+        cluster = wiring.cluster
+        self.lock = RoleLock(
+            wiring.stream, wiring.role, cluster.lock_ttl_seconds, memory=cluster.storage == "memory"
+        )
         self.outbound: list[Outgoing] = []
         self._exported = 0
         # Market data made here: numbered per run, under an id no earlier run used.
@@ -164,6 +181,8 @@ class NatsBridge(Actor):
         self._link_changed = anyio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
         self._floor = 0
+        # The last stream sequence handled (a redelivered one is skipped).
+        self._handled = 0
         self._started = False
         self._releases = 0
         self._metrics = _Metrics(context, self)
@@ -174,43 +193,57 @@ class NatsBridge(Actor):
 
     async def on_start(self) -> None:
         await self.link.open()
-        if self._drives and self.wiring.imports:
-            raise AtriumError(
-                f"cluster.roles.{self.wiring.role}: in a replay the role running market data "
-                "drives the others and cannot also consume; put its other actors in a role "
-                "of their own"
-            )
-        if self._drives and await self.link.stored():
-            raise AtriumError(
-                f"cluster.namespace: the stream {self.wiring.stream} already holds messages "
-                "of an earlier run; a replay needs an empty one (use another namespace)"
-            )
+        await self._refuse_wrong_stream()
+        await self.lock.acquire(self.link.js)
         if self.wiring.imports:
-            if await self.link.in_use():
-                raise AtriumError(
-                    f"--role {self.wiring.role}: another process of this role is running "
-                    f"(it takes from the consumer {self.wiring.durable}); a role runs once"
-                )
-            self._floor, self._resent_upto = await self.link.ack_floor()
-            if self._floor and self.wiring.no_rebuild is not None:
-                raise AtriumError(
-                    f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
-                    f"{self._floor} messages of the stream, and rebuilding its state by "
-                    f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
-                    "with the venue, then start the session over in a new namespace"
-                )
-            self._sub = await self.link.open_consumer(self._floor, self._resent_upto)
-            if self._floor:
-                log.info("rebuilding from the first %d messages of the stream", self._floor)
+            await self._open_input()
         if self._drives:
             await self.link.follow()
             await self.link.wait_consumers(self.wiring.consumers)
         self._started = True
 
+    async def _refuse_wrong_stream(self) -> None:
+        """A replay needs an empty stream, and a live run one no replay used."""
+        wiring = self.wiring
+        if self._drives and wiring.imports:
+            raise AtriumError(
+                f"cluster.roles.{wiring.role}: in a replay the role running market data "
+                "drives the others and cannot also consume; put its other actors in a role "
+                "of their own"
+            )
+        if self._drives and await self.link.stored():
+            raise AtriumError(
+                f"cluster.namespace: the stream {wiring.stream} already holds messages "
+                "of an earlier run; a replay needs an empty one (use another namespace)"
+            )
+        if self.context.mode == "live" and await self.link.replayed():
+            raise AtriumError(
+                f"cluster.namespace: a replay ran in the namespace {wiring.cluster.namespace!r}"
+                f" (the stream {wiring.stream} holds its markers); a live run needs a "
+                "namespace of its own"
+            )
+
+    async def _open_input(self) -> None:
+        """This role's consumer, read from the start; what an earlier run took is rebuilt."""
+        self._floor, self._resent_upto = await self.link.ack_floor()
+        if self._floor and self.wiring.no_rebuild is not None:
+            raise AtriumError(
+                f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
+                f"{self._floor} messages of the stream, and rebuilding its state by "
+                f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
+                "with the venue, then start the session over in a new namespace"
+            )
+        self._sub = await self.link.open_consumer(
+            self._floor, self._resent_upto, replay=self.context.mode == "replay"
+        )
+        if self._floor:
+            log.info("rebuilding from the first %d messages of the stream", self._floor)
+
     async def run(self) -> None:
         live = self.context.mode == "live"
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self._flush_when_woken)
+            tasks.start_soon(self.lock.keep)
             if live:
                 tasks.start_soon(self._tell_risk)
             if self._sub is not None:
@@ -230,6 +263,8 @@ class NatsBridge(Actor):
                 )
                 await self.link.publish([end])
         finally:
+            if self.link.connected:
+                await self.lock.release()
             await self.link.close()
 
     # -- outbound -------------------------------------------------------------------------
@@ -328,33 +363,21 @@ class NatsBridge(Actor):
         caused and acknowledging it happen in :meth:`flush`, beside the taking of the
         next batch.
         """
-        sub, end, release = self._sub, self.wiring.subjects.end, self.wiring.subjects.release
+        sub = self._sub
         assert sub is not None
-        batch_size, handled = self.wiring.cluster.fetch_batch, 0
         while True:
             try:
-                batch = await self._fetch(sub, batch_size)
+                batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
                 log.debug("fetch failed (%r); trying again", exc)
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 continue
-            ended = False
-            if batch:
-                self._cause = batch[0].metadata.sequence.stream
-            for msg in batch:
-                seq = msg.metadata.sequence.stream
-                if seq <= handled:
-                    continue  # redelivered after a lost acknowledgement
-                handled = seq
-                if msg.subject == end:
-                    ended = True
-                elif msg.subject == release:
-                    await self._release()
-                else:
-                    await self._take(msg, seq)
             if not batch:
                 continue
+            ended = await self._handle(batch)
             await self.settled()
+            if self._muted and self._handled >= self._floor:
+                self._end_rebuild()
             # Acknowledged once what it caused is stored; meanwhile the next batch is taken.
             self._acks.append((self._held, batch[-1]))
             self._wake.set()
@@ -364,6 +387,34 @@ class NatsBridge(Actor):
                     if self._acks:
                         await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 return
+
+    async def _handle(self, batch: list[Msg]) -> bool:
+        """Hand one batch to the bus; True when it held the replay's end marker."""
+        end, release = self.wiring.subjects.end, self.wiring.subjects.release
+        self._cause, ended = batch[0].metadata.sequence.stream, False
+        for msg in batch:
+            seq = msg.metadata.sequence.stream
+            if seq <= self._handled:
+                continue  # redelivered after a lost acknowledgement
+            self._handled = seq
+            if msg.subject == end:
+                ended = True
+            elif msg.subject == release:
+                await self._release()
+            else:
+                await self._take(msg, seq)
+        return ended
+
+    def _end_rebuild(self) -> None:
+        """The stream is handled up to the floor: output and counts are live again."""
+        self._muted = False
+        counting(self.context.registry, True)
+        log.info("rebuilt from %d messages of the stream", self._floor)
+
+    @property
+    def rebuilding(self) -> bool:
+        """Still handling again what an earlier run of the role had handled."""
+        return self._handled < self._floor
 
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
@@ -393,6 +444,7 @@ class NatsBridge(Actor):
         if muted != self._muted:
             await self.settled()  # what was handled so far is exported (or not)
             self._muted = muted
+            counting(self.context.registry, not muted)  # rebuilt orders are not new ones
         try:
             message = decode(msg.data)
         except msgspec.DecodeError as exc:
@@ -490,9 +542,12 @@ class NatsBridge(Actor):
             await self._dispatcher.publish(control, self.name)
 
     def link_status(self) -> dict[str, Any]:
-        """For ``/readyz``: ready while connected."""
+        """For ``/readyz``: ready while connected, rebuilt, and storing what it sends."""
+        rebuilding, stalled = self.rebuilding, self.link.stalled
         return {
-            "ready": self.link.connected,
+            "ready": self.link.connected and not rebuilding and not stalled,
+            "rebuilding": rebuilding,
+            "stalled": stalled,
             "role": self.wiring.role,
             "reconnects": self.link.reconnects,
             "outbound": len(self.outbound),

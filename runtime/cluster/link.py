@@ -45,9 +45,6 @@ _ACK_TIMEOUT = 5.0
 _FLOOR_KEY = "atrium_rebuild_floor"
 _TAKEN_KEY = "atrium_taken"
 _SERVER_AT_LEAST = (2, 10)
-#: Longer than a fetch waits (the bridge's fetch timeout), so a dead process's request
-#: has expired.
-_PULL_EXPIRY = 2.5
 
 
 class Link:
@@ -61,6 +58,8 @@ class Link:
         self.connected = False
         self._closing = False
         self.reconnects = 0
+        #: JetStream has not stored what was last published (being retried).
+        self.stalled = False
         #: Set by :meth:`follow` (the replay driver).
         self.watch: StreamWatch | None = None
 
@@ -161,6 +160,17 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
+    async def replayed(self) -> bool:
+        """Whether a replay used this namespace (the stream holds one of its markers)."""
+        subjects = self.wiring.subjects
+        for subject in (subjects.end, subjects.held, subjects.release):
+            try:
+                await self.js.get_last_msg(self.wiring.stream, subject)
+            except nats.js.errors.NotFoundError:
+                continue
+            return True
+        return False
+
     async def ack_floor(self) -> tuple[int, int]:
         """How far a previous run of this role acknowledged the stream, and how far it
         had taken it (0, 0: never ran).
@@ -182,27 +192,18 @@ class Link:
         floor = max(acked, int(metadata.get(_FLOOR_KEY, "0")))
         return floor, max(floor, taken, int(metadata.get(_TAKEN_KEY, "0")))
 
-    async def in_use(self) -> bool:
-        """Whether another process of this role is taking from its consumer right now.
+    async def open_consumer(
+        self, floor: int, taken: int, *, replay: bool
+    ) -> JetStreamContext.PullSubscription:
+        """This role's consumer, made anew to read the stream from its start.
 
-        A process that died leaves a pull request that expires within the fetch timeout,
-        so a waiting request is looked at for a little longer than that before it counts.
+        Deleting the one of a previous run is safe: the role's lock is held, so no other
+        process of the role takes from it.
+
+        Only a replay's consumer takes the replay's markers (its end, its releases).
         """
-        deadline = anyio.current_time() + _PULL_EXPIRY
-        while True:
-            try:
-                info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
-            except nats.js.errors.NotFoundError:
-                return False
-            if not info.num_waiting:
-                return False
-            if anyio.current_time() >= deadline:
-                return True
-            await anyio.sleep(0.1)
-
-    async def open_consumer(self, floor: int, taken: int) -> JetStreamContext.PullSubscription:
-        """This role's consumer, made anew to read the stream from its start."""
         wiring = self.wiring
+        markers = [wiring.subjects.end, wiring.subjects.release] if replay else []
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await self.js.delete_consumer(wiring.stream, wiring.durable)
         config = ConsumerConfig(
@@ -211,7 +212,7 @@ class Link:
             ack_policy=AckPolicy.ALL,
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,
-            filter_subjects=[*wiring.imports, wiring.subjects.end, wiring.subjects.release],
+            filter_subjects=[*wiring.imports, *markers],
             metadata={_FLOOR_KEY: str(floor), _TAKEN_KEY: str(taken)},
         )
         await self.js.add_consumer(wiring.stream, config)
@@ -300,6 +301,7 @@ class Link:
                 msg_id = item[2].get(MSG_ID, "")
                 if ack.duplicate and index_of[id(item)] >= retried and msg_id not in may_repeat:
                     unexpected.append(msg_id)
+            self.stalled = bool(failed)
             if not failed:
                 break
             # From the first message not stored on, in order: what was stored after it

@@ -119,6 +119,7 @@ url = "{url}"
 namespace = "{namespace}"
 storage = "memory"
 barrier_poll_seconds = 0.0002
+lock_ttl_seconds = 2
 
 [cluster.roles.md]
 actors = ["market_data"]
@@ -210,6 +211,7 @@ path = "{tmp / "journal.sqlite"}"
 url = "{url}"
 namespace = "{namespace}"
 resume_on_reconnect = true
+lock_ttl_seconds = 2
 
 [cluster.roles.md]
 actors = ["market_data"]

@@ -6,14 +6,16 @@ import asyncio
 import logging
 import signal
 import subprocess
+import time
 import tomllib
 from pathlib import Path
 
 import nats
 import pytest
-from cluster_kit import atrium, free_port, live_config, metric, nats_server, until
+from cluster_kit import atrium, free_port, get, live_config, metric, nats_server, until
 
 from atrium.config import parse_config
+from atrium.config.loader import load_config
 from atrium.runtime.cluster.link import MSG_ID, Link
 from atrium.runtime.cluster.wiring import role_config
 
@@ -99,3 +101,131 @@ async def test_a_new_message_dropped_as_a_duplicate_is_an_alarm(
             "JetStream dropped 1 new messages as duplicates of earlier ones with the same "
             "message id (first: md:1); their content is lost"
         ]
+
+
+async def _mark_end(config: Path) -> None:
+    """What `atrium replay` leaves on the stream: its end marker."""
+    _, wiring = role_config(load_config(config), "md")
+    link = Link(wiring, _noop)
+    await link.open()
+    try:
+        await link.publish([(wiring.subjects.end, b"", {MSG_ID: "md:end"})])
+    finally:
+        await link.close()
+
+
+def test_a_live_run_refuses_a_namespace_a_replay_used(tmp_path: Path) -> None:
+    ports = {role: free_port() for role in ("md", "core", "strat-a", "strat-b")}
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        asyncio.run(_mark_end(config))  # what `atrium replay` leaves
+        log = tmp_path / "core.log"
+        core = atrium("run", "--config", str(config), "--role", "core", log=log)
+        try:
+            assert core.wait(30) != 0
+        finally:
+            if core.poll() is None:
+                core.kill()
+        assert (
+            "cluster.namespace: a replay ran in the namespace 'live' (the stream LIVE holds "
+            "its markers); a live run needs a namespace of its own"
+        ) in log.read_text()
+
+
+async def test_a_live_consumer_does_not_take_replay_markers(tmp_path: Path) -> None:
+    with nats_server(tmp_path) as server:
+        config = parse_config(tomllib.loads(_CONFIG.format(url=server.url)))
+        _, wiring = role_config(config, "rest")
+        link = Link(wiring, _noop)
+        await link.open()
+        try:
+            await link.open_consumer(0, 0, replay=False)
+            info = await link.js.consumer_info(wiring.stream, wiring.durable)
+            assert info.config.filter_subjects == list(wiring.imports)
+            assert "dup.end" not in wiring.imports
+            await link.open_consumer(0, 0, replay=True)
+            info = await link.js.consumer_info(wiring.stream, wiring.durable)
+            assert info.config.filter_subjects == [*wiring.imports, "dup.end", "dup.release"]
+        finally:
+            await link.close()
+
+
+def test_a_second_copy_of_a_running_role_is_refused_under_traffic(tmp_path: Path) -> None:
+    ports = {role: free_port() for role in ("md", "core", "strat-a", "strat-b")}
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        running = {
+            role: atrium(
+                "run", "--config", str(config), "--role", role, log=tmp_path / f"{role}.log"
+            )
+            for role in ("core", "md")
+        }
+        try:
+            core = ports["core"]
+            until(lambda: metric(core, "atrium_cluster_received_messages_total") >= 200, "traffic")
+            # The copies as another host would start them: same cluster, their own ports.
+            (tmp_path / "again").mkdir()
+            other_ports = {role: free_port() for role in ports}
+            copy = live_config(tmp_path / "again", server.url, other_ports)
+            for role in ("core", "md"):
+                log = tmp_path / f"{role}-again.log"
+                again = atrium("run", "--config", str(copy), "--role", role, log=log)
+                try:
+                    assert again.wait(30) == 1
+                finally:
+                    if again.poll() is None:
+                        again.kill()
+                assert f"--role {role}: another process of this role is running" in log.read_text()
+            # The running core kept its consumer: it still takes everything.
+            received = metric(core, "atrium_cluster_received_messages_total")
+            until(
+                lambda: metric(core, "atrium_cluster_received_messages_total") > received + 100,
+                "the first core goes on consuming",
+            )
+        finally:
+            for role, process in running.items():
+                _stop(process, tmp_path / f"{role}.log")
+
+
+def test_a_restarted_core_is_not_ready_while_rebuilding_and_counts_no_order_again(
+    tmp_path: Path,
+) -> None:
+    ports = {role: free_port() for role in ("md", "core", "strat-a", "strat-b")}
+    core = ports["core"]
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        running = {
+            role: atrium(
+                "run", "--config", str(config), "--role", role, log=tmp_path / f"{role}.log"
+            )
+            for role in ("core", "strat-a", "strat-b", "md")
+        }
+        try:
+            until(lambda: metric(core, "atrium_orders_total") >= 20, "orders at the core")
+            _stop(running.pop("md"), tmp_path / "md.log")  # no new input from here on
+            received = -1.0
+            while received != metric(core, "atrium_cluster_received_messages_total"):
+                received = metric(core, "atrium_cluster_received_messages_total")
+                time.sleep(1.0)
+            _stop(running.pop("core"), tmp_path / "core.log")
+            log = tmp_path / "core-2.log"
+            running["core"] = atrium("run", "--config", str(config), "--role", "core", log=log)
+            seen: list[tuple[int, bool]] = []
+
+            def ready() -> bool:
+                status, body = get(core, "/readyz")
+                if body is not None:
+                    seen.append((status, body["checks"]["cluster"].get("rebuilding", False)))
+                return status == 200
+
+            until(ready, "the restarted core ready")
+            assert metric(core, "atrium_cluster_rebuilt_messages_total") >= received
+            # Nothing new came in: every order the core handled again was counted before.
+            assert metric(core, "atrium_orders_total") == 0
+            assert metric(core, "atrium_fills_total") == 0
+            assert (503, True) in seen
+            assert all(status == 503 for status, rebuilding in seen if rebuilding)
+            assert seen[-1] == (200, False), seen
+        finally:
+            for role, process in running.items():
+                _stop(process, tmp_path / f"{role}.log")
