@@ -36,7 +36,7 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from atrium.runtime.actor import Actor, ActorContext
-from atrium.runtime.capabilities import LINK_HEALTH
+from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
@@ -47,12 +47,15 @@ from atrium.runtime.errors import AtriumError
 from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
 from atrium.runtime.metrics import counter, counting, gauge
 
-__all__ = ("ROLE_HEADER", "NatsBridge")
+__all__ = ("INPUT_HEADER", "ROLE_HEADER", "NatsBridge")
 
 log = logging.getLogger("atrium.cluster")
 
 #: Header naming the role that published a message (a role skips its own).
 ROLE_HEADER = "Atrium-Role"
+#: Header of an input a role applied and keeps on the stream (a ``Control``): the run
+#: that applied it. A later run of the role applies it again when it rebuilds.
+INPUT_HEADER = "Atrium-Input-Run"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
@@ -188,6 +191,9 @@ class NatsBridge(Actor):
         self._metrics = _Metrics(context, self)
         context.dispatcher.add_gate(self)
         context.provide(LINK_HEALTH, self)
+        if any(name != context.name for name in context.dispatcher.subscribers(Control)):
+            context.provide(CONTROL_INPUT, self)
+        self._controls = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -438,8 +444,12 @@ class NatsBridge(Actor):
 
     async def _take(self, msg: Msg, seq: int) -> None:
         """Publish one message from the stream on the local bus."""
-        if (msg.headers or {}).get(ROLE_HEADER) == self.wiring.role:
-            return  # its own output, which the local actors already had
+        headers = msg.headers or {}
+        if headers.get(ROLE_HEADER) == self.wiring.role and headers.get(INPUT_HEADER) in (
+            None,
+            self._run,
+        ):
+            return  # its own output, or an input this run applied: the actors had it
         muted = seq <= self._floor
         if muted != self._muted:
             await self.settled()  # what was handled so far is exported (or not)
@@ -539,7 +549,22 @@ class NatsBridge(Actor):
             control = Control(
                 ts=self.clock.now_ns(), command=command, reason=reason, source="cluster"
             )
-            await self._dispatcher.publish(control, self.name)
+            await self.control(control)
+
+    async def control(self, message: Control) -> None:
+        """Apply a ``Control`` here and keep it on the stream, where a restarted run of this
+        role finds it and applies it again while rebuilding (a halt or reduce-only stays)."""
+        role = self.wiring.role
+        self._controls += 1
+        headers = {
+            _MSG_ID: f"{role}:control:{self._run}:{self._controls}",
+            ROLE_HEADER: role,
+            INPUT_HEADER: self._run,
+        }
+        self.outbound.append((self.wiring.subjects.subject(message), encode(message), headers))
+        self._held += 1
+        self._wake.set()
+        await self._dispatcher.publish(message, self.name)
 
     def link_status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while connected, rebuilt, and storing what it sends."""

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 
 import nats
@@ -229,3 +230,38 @@ def test_a_restarted_core_is_not_ready_while_rebuilding_and_counts_no_order_agai
         finally:
             for role, process in running.items():
                 _stop(process, tmp_path / f"{role}.log")
+
+
+def _post(port: int, path: str, token: str) -> int:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=b'{"reason": "test"}',
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
+def test_a_restarted_core_keeps_the_operators_reduce_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATRIUM_API_TOKEN", "secret-token")
+    ports = {role: free_port() for role in ("md", "core", "strat-a", "strat-b")}
+    core = ports["core"]
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        run = ("run", "--config", str(config), "--role", "core")
+        first = atrium(*run, log=tmp_path / "core.log")
+        try:
+            until(lambda: get(core, "/readyz")[0] == 200, "core ready")
+            assert _post(core, "/api/control/reduce-only", "secret-token") == 200
+            assert get(core, "/api/risk")[1]["trading_state"] == "REDUCING"
+        finally:
+            _stop(first, tmp_path / "core.log")
+        again = atrium(*run, log=tmp_path / "core-2.log")
+        try:
+            until(lambda: get(core, "/readyz")[0] == 200, "restarted core ready")
+            assert get(core, "/api/risk")[1]["trading_state"] == "REDUCING"
+        finally:
+            _stop(again, tmp_path / "core-2.log")
