@@ -573,6 +573,7 @@ class NatsBridge(Actor):
             "ready": self.link.connected and not rebuilding and not stalled,
             "rebuilding": rebuilding,
             "stalled": stalled,
+            "publish_error": self.link.error,
             "role": self.wiring.role,
             "reconnects": self.link.reconnects,
             "outbound": len(self.outbound),

@@ -24,6 +24,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     StorageType,
     StreamConfig,
 )
@@ -42,6 +43,9 @@ Outgoing = tuple[str, bytes, dict[str, str]]
 #: Header JetStream deduplicates on.
 MSG_ID = "Nats-Msg-Id"
 _ACK_TIMEOUT = 5.0
+#: Messages published before their acknowledgements are awaited: well under the client's
+#: limit of acknowledgements pending (4,000), which would block the next publish for good.
+_CHUNK = 512
 _FLOOR_KEY = "atrium_rebuild_floor"
 _TAKEN_KEY = "atrium_taken"
 _SERVER_AT_LEAST = (2, 10)
@@ -58,8 +62,9 @@ class Link:
         self.connected = False
         self._closing = False
         self.reconnects = 0
-        #: JetStream has not stored what was last published (being retried).
+        #: JetStream has not stored what was last published (being retried), and why.
         self.stalled = False
+        self.error: str | None = None
         #: Set by :meth:`follow` (the replay driver).
         self.watch: StreamWatch | None = None
 
@@ -146,6 +151,8 @@ class Link:
             storage=StorageType.FILE if cluster.storage == "file" else StorageType.MEMORY,
             max_age=cluster.max_age_seconds,
             duplicate_window=cluster.duplicate_window_seconds,
+            max_bytes=cluster.max_bytes,
+            discard=DiscardPolicy.NEW,
         )
         try:
             await self.js.add_stream(config)
@@ -277,39 +284,29 @@ class Link:
         nor in ``may_repeat`` (what a rebuild re-sends): a message id reused for new
         content, whose message JetStream dropped. Each is logged as an error.
         """
-        index_of = {id(item): index for index, item in enumerate(messages)}
-        remaining, retried = messages, 0
         unexpected: list[str] = []
+        first, retried = 0, 0
         delay = self.wiring.cluster.reconnect_wait_seconds
-        while remaining:
-            futures = []
-            failed: list[Outgoing] = []
-            for item in remaining:
-                subject, payload, headers = item
-                try:
-                    futures.append(
-                        (item, await self.js.publish_async(subject, payload, headers=headers))
-                    )
-                except (nats.errors.Error, OSError):
-                    failed.append(item)
-            for item, future in futures:
-                try:
-                    ack = await asyncio.wait_for(future, _ACK_TIMEOUT)
-                except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
-                    failed.append(item)
-                    continue
-                msg_id = item[2].get(MSG_ID, "")
-                if ack.duplicate and index_of[id(item)] >= retried and msg_id not in may_repeat:
-                    unexpected.append(msg_id)
-            self.stalled = bool(failed)
-            if not failed:
-                break
+        while first < len(messages):
+            chunk = messages[first : first + _CHUNK]
+            stored, duplicates, error = await self._publish_chunk(chunk)
+            unexpected += [
+                msg_id
+                for index, msg_id in duplicates
+                if first + index >= retried and msg_id not in may_repeat
+            ]
+            first += stored
+            self.stalled, self.error = error is not None, error
+            if error is None:
+                continue
             # From the first message not stored on, in order: what was stored after it
             # is dropped as a duplicate, so a retry never stores a message twice.
-            first = min(index_of[id(item)] for item in failed)
-            remaining, retried = messages[first:], len(messages)
-            log.warning(
-                "%d messages not stored by JetStream; retrying in %.2fs", len(failed), delay
+            retried = len(messages)
+            log.error(
+                "JetStream did not store %d messages (%s); retrying in %.2fs",
+                len(messages) - first,
+                error,
+                delay,
             )
             await anyio.sleep(delay)
             delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)
@@ -321,3 +318,59 @@ class Link:
                 unexpected[0],
             )
         return len(unexpected)
+
+    async def _publish_chunk(
+        self, chunk: list[Outgoing]
+    ) -> tuple[int, list[tuple[int, str]], str | None]:
+        """Publish ``chunk`` and await its acknowledgements, all within one deadline.
+
+        Returns how many from its start were stored, the (index, id) of those JetStream
+        called duplicates, and why the first one not stored was not (None: all were).
+        The client never completes an asynchronous publish JetStream refused, so the
+        first one without an acknowledgement is published again, waiting for the
+        answer, which says why.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        for subject, payload, headers in chunk:
+            try:
+                futures.append(
+                    await self.js.publish_async(
+                        subject, payload, wait_stall=_ACK_TIMEOUT, headers=headers
+                    )
+                )
+            except (nats.errors.Error, OSError):
+                break
+        if futures:
+            await asyncio.wait(futures, timeout=_ACK_TIMEOUT)
+        duplicates: list[tuple[int, str]] = []
+        for index, future in enumerate(futures):
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                break
+            if future.result().duplicate:
+                duplicates.append((index, chunk[index][2].get(MSG_ID, "")))
+        else:
+            index = len(futures)
+            if index == len(chunk):
+                return index, duplicates, None
+        for future in futures[index:]:
+            future.cancel()
+        reason = await self._why_not_stored(chunk[index])
+        return (index + 1 if reason is None else index), duplicates, reason
+
+    async def _why_not_stored(self, item: Outgoing) -> str | None:
+        """Publish ``item`` waiting for JetStream's answer: None if it is stored now."""
+        subject, payload, headers = item
+        try:
+            await self.js.publish(subject, payload, timeout=_ACK_TIMEOUT, headers=headers)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            return _reason(exc)
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """What JetStream or the client said, for the log and ``/readyz``."""
+    if isinstance(exc, nats.js.errors.APIError) and exc.description:
+        return f"{exc.description} (JetStream error {exc.err_code})"
+    if isinstance(exc, TimeoutError):
+        return f"no acknowledgement within {_ACK_TIMEOUT:g}s"
+    return type(exc).__name__

@@ -265,3 +265,32 @@ def test_a_restarted_core_keeps_the_operators_reduce_only(
             assert get(core, "/api/risk")[1]["trading_state"] == "REDUCING"
         finally:
             _stop(again, tmp_path / "core-2.log")
+
+
+async def test_a_full_stream_stalls_publishing_with_the_reason_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = _CONFIG.format(url="{url}").replace('namespace = "dup"', 'namespace = "full"')
+    text = text.replace(
+        "[cluster.roles.md]", 'max_bytes = 20000\nstorage = "memory"\n[cluster.roles.md]'
+    )
+    with nats_server(tmp_path) as server:
+        _, wiring = role_config(parse_config(tomllib.loads(text.format(url=server.url))), "md")
+        link = Link(wiring, _noop)
+        await link.open()
+        try:
+            # More than the client's 4,000 pending acknowledgements, of 100 bytes each.
+            messages = [("full.md.NVDA", b"x" * 100, {MSG_ID: f"md:{n}"}) for n in range(5000)]
+            publishing = asyncio.ensure_future(link.publish(messages))
+            until_async = asyncio.get_running_loop().time() + 20
+            while not link.stalled and asyncio.get_running_loop().time() < until_async:
+                await asyncio.sleep(0.05)
+            assert link.stalled, (await link.stored(), link.error)
+            assert link.error == "maximum bytes exceeded (JetStream error 10077)"
+            assert 100 <= await link.stored() < 200  # what fits, nothing more
+            publishing.cancel()
+        finally:
+            await link.close()
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors[0].startswith("JetStream did not store ")
+    assert "(maximum bytes exceeded (JetStream error 10077)); retrying in 0.50s" in errors[0]
