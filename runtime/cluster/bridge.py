@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -41,6 +42,7 @@ from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.errors import AtriumError
@@ -151,6 +153,8 @@ class NatsBridge(Actor):
             wiring.stream, wiring.role, cluster.lock_ttl_seconds, memory=cluster.storage == "memory"
         )
         self.outbound: list[Outgoing] = []
+        # What a flush is publishing now (kept at a stop that could not finish it).
+        self._in_flight: list[Outgoing] = []
         self._exported = 0
         # Market data made here: numbered per run, under an id no earlier run used.
         self._run = secrets.token_hex(6)
@@ -201,6 +205,7 @@ class NatsBridge(Actor):
         await self.link.open()
         await self._refuse_wrong_stream()
         await self.lock.acquire(self.link.js)
+        await self._send_kept()
         if self.wiring.imports:
             await self._open_input()
         if self._drives:
@@ -259,19 +264,36 @@ class NatsBridge(Actor):
             tasks.cancel_scope.cancel()
 
     async def on_stop(self) -> None:
+        """Store what is held, but only until the stop deadline: the rest is kept."""
         try:
-            await self.flush()
-            if self._drives and self._started:
-                end: Outgoing = (
-                    self.wiring.subjects.end,
-                    b"",
-                    {_MSG_ID: f"{self.wiring.role}:end", ROLE_HEADER: self.wiring.role},
-                )
-                await self.link.publish([end])
+            with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
+                await self.flush()
+                if self._drives and self._started:
+                    role = self.wiring.role
+                    end = (
+                        self.wiring.subjects.end,
+                        b"",
+                        {_MSG_ID: f"{role}:end", ROLE_HEADER: role},
+                    )
+                    await self.link.publish([end])
+            unsent = [*self._in_flight, *self.outbound]
+            if unsent:
+                save_unsent(Path(self.wiring.unsent), unsent)
         finally:
             if self.link.connected:
-                await self.lock.release()
+                with anyio.move_on_after(1.0):
+                    await self.lock.release()
             await self.link.close()
+
+    async def _send_kept(self) -> None:
+        """Publish what the previous run kept at its stop, before anything new."""
+        path = Path(self.wiring.unsent)
+        kept = load_unsent(path)
+        if kept:
+            await self.link.publish(kept, {item[2].get(_MSG_ID, "") for item in kept})
+            self._metrics.sent.inc(len(kept))
+            log.warning("sent %d messages the previous run kept in %s", len(kept), path)
+        forget_unsent(path)
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -302,9 +324,13 @@ class NatsBridge(Actor):
         """Publish everything held, wait until JetStream stored it, then acknowledge the
         batches whose consequences that was."""
         async with self._flushing:
+            # A flush cancelled while publishing left its batch in flight: it goes first.
+            self.outbound, self._in_flight = [*self._in_flight, *self.outbound], []
             while self.outbound:
-                batch, self.outbound = self.outbound, []
+                batch = self._in_flight = self.outbound
+                self.outbound = []
                 dropped = await self.link.publish(batch, self._may_repeat)
+                self._in_flight = []
                 self._metrics.duplicates.inc(dropped)
                 self._stored += len(batch)
                 self._metrics.sent.inc(len(batch))

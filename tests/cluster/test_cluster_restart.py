@@ -294,3 +294,40 @@ async def test_a_full_stream_stalls_publishing_with_the_reason_logged(
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors[0].startswith("JetStream did not store ")
     assert "(maximum bytes exceeded (JetStream error 10077)); retrying in 0.50s" in errors[0]
+
+
+def test_a_stop_without_nats_ends_in_time_and_the_next_start_sends_what_was_kept(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    ports = {"md": port, "core": free_port(), "strat-a": free_port(), "strat-b": free_port()}
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        config.write_text(
+            config.read_text().replace(
+                "lock_ttl_seconds = 2", "lock_ttl_seconds = 2\nstop_timeout_seconds = 2"
+            )
+        )
+        run = ("run", "--config", str(config), "--role", "md")
+        first = atrium(*run, log=tmp_path / "md-1.log")
+        until(lambda: metric(port, "atrium_cluster_sent_messages_total") >= 100, "md sends")
+        server.stop()
+        until(lambda: metric(port, "atrium_cluster_outbound_messages") >= 50, "md holds ticks")
+        started = time.monotonic()
+        _stop(first, tmp_path / "md-1.log")
+        assert time.monotonic() - started < 15
+        kept = tmp_path / "md-journal.sqlite.unsent"
+        assert kept.exists()
+        assert "messages not stored by JetStream; kept in" in (tmp_path / "md-1.log").read_text()
+
+        server.start()  # same store: the stream is still there
+        before = asyncio.run(_stored(server.url, "LIVE"))
+        again = atrium(*run, log=tmp_path / "md-2.log")
+        try:
+            until(lambda: not kept.exists(), "the kept messages sent")
+            log = (tmp_path / "md-2.log").read_text()
+            count = int(log.split("sent ", 1)[1].split(" messages the previous run kept")[0])
+            assert count >= 50
+            assert asyncio.run(_stored(server.url, "LIVE")) >= before + count
+        finally:
+            _stop(again, tmp_path / "md-2.log")
