@@ -81,6 +81,20 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         (``POST /api/control/resume``) after checking what happened.
     barrier_poll_seconds : float, default 0.0005
         Replay: how long the driver waits between checks that every process is idle.
+    max_bytes : int, default -1
+        The most bytes the stream keeps (-1: no limit of its own). Set it below the NATS
+        server's store (``max_file_store`` or ``max_memory_store``): a full stream then
+        refuses new messages (discard policy ``new``: old ones are never dropped, a
+        restart rebuilds from them), which each role logs as an error, shows on
+        ``/readyz`` and retries, instead of the server's store filling up.
+    stop_timeout_seconds : float, default 10
+        How long a graceful stop waits for JetStream to store what the role still holds
+        (below systemd's ``TimeoutStopSec`` and compose's ``stop_grace_period``, 30 s);
+        what is not stored by then is kept beside the journal and sent on the next start.
+    lock_ttl_seconds : float, default 6
+        How long a role's single-instance lock outlives a process that died (a running
+        process renews it every third of this): a restart waits at most this long, and
+        a second copy of a running role is refused.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -97,6 +111,9 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     on_disconnect: Literal["reduce_only", "halt", "none"] = "reduce_only"
     resume_on_reconnect: bool = False
     barrier_poll_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0005
+    max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
+    stop_timeout_seconds: Seconds = 10.0
+    lock_ttl_seconds: Seconds = 6.0
 
     @property
     def servers(self) -> list[str]:

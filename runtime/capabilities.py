@@ -10,9 +10,13 @@ provider implements, so mypy checks both sides.
 
 from __future__ import annotations
 
-from typing import Any, Final, Generic, Protocol, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast, final
+
+if TYPE_CHECKING:
+    from atrium.runtime.messages import Control
 
 __all__ = (
+    "CONTROL_INPUT",
     "FEED_HEALTH",
     "FEED_REPORT",
     "LINK_HEALTH",
@@ -23,6 +27,7 @@ __all__ = (
     "TRADING_STATUS",
     "Capabilities",
     "Capability",
+    "ControlInput",
     "FeedHealth",
     "FeedReport",
     "LinkHealth",
@@ -135,6 +140,13 @@ class LinkHealth(Protocol):
     def link_status(self) -> dict[str, Any]: ...
 
 
+class ControlInput(Protocol):
+    """Takes a ``Control`` that changes state kept elsewhere too (a cluster's stream), so
+    a restart rebuilds it; applies it here before returning."""
+
+    async def control(self, message: Control) -> None: ...
+
+
 class FeedReport(Protocol):
     """For a replay: records sent of all (``None``: not known yet), and rows rejected."""
 
@@ -151,3 +163,4 @@ RECONCILER: Final = Capability[Reconciler]("reconciliation")
 FEED_HEALTH: Final = Capability[FeedHealth]("feed health")
 LINK_HEALTH: Final = Capability[LinkHealth]("cluster link health")
 FEED_REPORT: Final = Capability[FeedReport]("feed report")
+CONTROL_INPUT: Final = Capability[ControlInput]("control input")

@@ -23,6 +23,7 @@ from prometheus_client import CollectorRegistry
 
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import (
+    CONTROL_INPUT,
     FEED_HEALTH,
     LINK_HEALTH,
     OPEN_ORDERS,
@@ -101,7 +102,11 @@ class ServiceView:
         message = Control(
             ts=self.pipeline.clock.now_ns(), command=command, reason=reason, source=OPERATOR
         )
-        await self.pipeline.dispatcher.publish(message, OPERATOR)
+        recorded = self.pipeline.capabilities.get(CONTROL_INPUT)
+        if recorded is not None:
+            await recorded.control(message)  # a cluster's core: kept on the stream too
+        else:
+            await self.pipeline.dispatcher.publish(message, OPERATOR)
         await self.pipeline.dispatcher.wait_settled()
         if command == "shutdown":
             self.pipeline.supervisor.request_stop(f"shutdown requested: {reason}")

@@ -2,10 +2,11 @@
 
 Outbound, it subscribes to every kind another role wants; the bus never hands it what it
 published itself, so only what this process's actors made leaves, each on its subject
-(:mod:`atrium.runtime.cluster.subjects`) under a message id that is the role and a count of what
-it sent (``strategy-a:17``). The same input gives the same outputs, so a process that
-restarts and does its work again sends them under the same ids, and JetStream drops the
-copies.
+(:mod:`atrium.runtime.cluster.subjects`) under a message id that stays the same when a
+restarted role makes it again: order flow by its own ids (:func:`domain_key`), anything
+else by a count of what the role sent (``strategy-a:17``), since the same input gives the
+same outputs; JetStream drops the copies. Market data read here is keyed by a run id and
+its sequence in the run, so a restarted source never reuses an id of its previous run.
 
 Inbound, it is a source: it takes batches from the role's durable consumer in stream
 order, publishes each message on the local bus, waits until the pipeline is idle and what
@@ -23,7 +24,9 @@ end it marks the stream so the other roles finish too.
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,55 +37,93 @@ from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
 
 from atrium.runtime.actor import Actor, ActorContext
-from atrium.runtime.capabilities import LINK_HEALTH
+from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH
 from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
+from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.errors import AtriumError
-from atrium.runtime.messages import Bar, Control, Message, OrderIntent, Tick
-from atrium.runtime.metrics import counter, gauge
+from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
+from atrium.runtime.metrics import counter, counting, gauge
 
-__all__ = ("ROLE_HEADER", "NatsBridge")
+__all__ = ("INPUT_HEADER", "ROLE_HEADER", "NatsBridge")
 
 log = logging.getLogger("atrium.cluster")
 
 #: Header naming the role that published a message (a role skips its own).
 ROLE_HEADER = "Atrium-Role"
-_MSG_ID = "Nats-Msg-Id"
+#: Header of an input a role applied and keeps on the stream (a ``Control``): the run
+#: that applied it. A later run of the role applies it again when it rebuilds.
+INPUT_HEADER = "Atrium-Input-Run"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
 _MARKET = (Bar, Tick)
 
 
+def domain_key(message: Message) -> str | None:
+    """The id of an order-flow message that stays the same in every run that makes it.
+
+    Strategies and the portfolio number intents and orders deterministically, so a role
+    that rebuilds and re-sends one re-sends it under the same id and JetStream drops it.
+    """
+    if isinstance(message, OrderIntent):
+        return f"intent:{message.intent_id}"
+    if isinstance(message, Order):
+        return f"order:{message.order_id}"
+    if isinstance(message, Fill):
+        return f"fill:{message.fill_id}"
+    return None
+
+
 class _Metrics:
     def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
         registry, role = context.registry, bridge.wiring.role
         labels = ("role",)
+        self.duplicates = counter(
+            registry,
+            "atrium_cluster_duplicate_acks",
+            "New messages JetStream dropped as duplicates of earlier ones (content lost)",
+            labels,
+            while_rebuilding=True,
+        ).labels(role)
         self.sent = counter(
-            registry, "atrium_cluster_sent_messages", "Messages stored in JetStream", labels
+            registry,
+            "atrium_cluster_sent_messages",
+            "Messages stored in JetStream",
+            labels,
+            while_rebuilding=True,
         ).labels(role)
         self.received = counter(
             registry,
             "atrium_cluster_received_messages",
             "Messages taken from this role's consumer and published locally",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.rebuilt = counter(
             registry,
             "atrium_cluster_rebuilt_messages",
             "Messages handled again on start, output held back, to rebuild state",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.bad = counter(
             registry,
             "atrium_cluster_bad_messages",
             "Messages from NATS that did not decode (logged and skipped)",
             labels,
+            while_rebuilding=True,
         ).labels(role)
         self.disconnects = counter(
-            registry, "atrium_cluster_disconnects", "Times the NATS connection was lost", labels
+            registry,
+            "atrium_cluster_disconnects",
+            "Times the NATS connection was lost",
+            labels,
+            while_rebuilding=True,
         ).labels(role)
         connected = gauge(
             registry, "atrium_cluster_connected", "1 while connected to NATS", labels
@@ -107,8 +148,22 @@ class NatsBridge(Actor):
             raise AtriumError("the NATS bridge runs only in a role (atrium ... --role NAME)")
         self.wiring = wiring
         self.link = Link(wiring, self._connection_changed)
+        cluster = wiring.cluster
+        self.lock = RoleLock(
+            wiring.stream, wiring.role, cluster.lock_ttl_seconds, memory=cluster.storage == "memory"
+        )
         self.outbound: list[Outgoing] = []
+        # What a flush is publishing now (kept at a stop that could not finish it).
+        self._in_flight: list[Outgoing] = []
         self._exported = 0
+        # Market data made here: numbered per run, under an id no earlier run used.
+        self._run = secrets.token_hex(6)
+        self._fed = 0
+        # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
+        # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
+        self._resent_upto = 0
+        self._cause = 0
+        self._may_repeat: set[str] = set()
         # Exports held so far and stored so far; a taken batch is acknowledged once what
         # it caused is stored (its mark: the held count after it was handled).
         self._held = 0
@@ -133,53 +188,73 @@ class NatsBridge(Actor):
         self._link_changed = anyio.Event()
         self._sub: JetStreamContext.PullSubscription | None = None
         self._floor = 0
+        # The last stream sequence handled (a redelivered one is skipped).
+        self._handled = 0
         self._started = False
         self._releases = 0
         self._metrics = _Metrics(context, self)
         context.dispatcher.add_gate(self)
         context.provide(LINK_HEALTH, self)
+        if any(name != context.name for name in context.dispatcher.subscribers(Control)):
+            context.provide(CONTROL_INPUT, self)
+        self._controls = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
     async def on_start(self) -> None:
         await self.link.open()
-        if self._drives and self.wiring.imports:
-            raise AtriumError(
-                f"cluster.roles.{self.wiring.role}: in a replay the role running market data "
-                "drives the others and cannot also consume; put its other actors in a role "
-                "of their own"
-            )
-        if self._drives and await self.link.stored():
-            raise AtriumError(
-                f"cluster.namespace: the stream {self.wiring.stream} already holds messages "
-                "of an earlier run; a replay needs an empty one (use another namespace)"
-            )
+        await self._refuse_wrong_stream()
+        await self.lock.acquire(self.link.js)
+        await self._send_kept()
         if self.wiring.imports:
-            if await self.link.in_use():
-                raise AtriumError(
-                    f"--role {self.wiring.role}: another process of this role is running "
-                    f"(it takes from the consumer {self.wiring.durable}); a role runs once"
-                )
-            self._floor = await self.link.ack_floor()
-            if self._floor and self.wiring.no_rebuild is not None:
-                raise AtriumError(
-                    f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
-                    f"{self._floor} messages of the stream, and rebuilding its state by "
-                    f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
-                    "with the venue, then start the session over in a new namespace"
-                )
-            self._sub = await self.link.open_consumer(self._floor)
-            if self._floor:
-                log.info("rebuilding from the first %d messages of the stream", self._floor)
+            await self._open_input()
         if self._drives:
             await self.link.follow()
             await self.link.wait_consumers(self.wiring.consumers)
         self._started = True
 
+    async def _refuse_wrong_stream(self) -> None:
+        """A replay needs an empty stream, and a live run one no replay used."""
+        wiring = self.wiring
+        if self._drives and wiring.imports:
+            raise AtriumError(
+                f"cluster.roles.{wiring.role}: in a replay the role running market data "
+                "drives the others and cannot also consume; put its other actors in a role "
+                "of their own"
+            )
+        if self._drives and await self.link.stored():
+            raise AtriumError(
+                f"cluster.namespace: the stream {wiring.stream} already holds messages "
+                "of an earlier run; a replay needs an empty one (use another namespace)"
+            )
+        if self.context.mode == "live" and await self.link.replayed():
+            raise AtriumError(
+                f"cluster.namespace: a replay ran in the namespace {wiring.cluster.namespace!r}"
+                f" (the stream {wiring.stream} holds its markers); a live run needs a "
+                "namespace of its own"
+            )
+
+    async def _open_input(self) -> None:
+        """This role's consumer, read from the start; what an earlier run took is rebuilt."""
+        self._floor, self._resent_upto = await self.link.ack_floor()
+        if self._floor and self.wiring.no_rebuild is not None:
+            raise AtriumError(
+                f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
+                f"{self._floor} messages of the stream, and rebuilding its state by "
+                f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
+                "with the venue, then start the session over in a new namespace"
+            )
+        self._sub = await self.link.open_consumer(
+            self._floor, self._resent_upto, replay=self.context.mode == "replay"
+        )
+        if self._floor:
+            log.info("rebuilding from the first %d messages of the stream", self._floor)
+
     async def run(self) -> None:
         live = self.context.mode == "live"
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(self._flush_when_woken)
+            tasks.start_soon(self.lock.keep)
             if live:
                 tasks.start_soon(self._tell_risk)
             if self._sub is not None:
@@ -189,30 +264,56 @@ class NatsBridge(Actor):
             tasks.cancel_scope.cancel()
 
     async def on_stop(self) -> None:
+        """Store what is held, but only until the stop deadline: the rest is kept."""
         try:
-            await self.flush()
-            if self._drives and self._started:
-                end: Outgoing = (
-                    self.wiring.subjects.end,
-                    b"",
-                    {_MSG_ID: f"{self.wiring.role}:end", ROLE_HEADER: self.wiring.role},
-                )
-                await self.link.publish([end])
+            with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
+                await self.flush()
+                if self._drives and self._started:
+                    role = self.wiring.role
+                    end = (
+                        self.wiring.subjects.end,
+                        b"",
+                        {_MSG_ID: f"{role}:end", ROLE_HEADER: role},
+                    )
+                    await self.link.publish([end])
+            unsent = [*self._in_flight, *self.outbound]
+            if unsent:
+                save_unsent(Path(self.wiring.unsent), unsent)
         finally:
+            if self.link.connected:
+                with anyio.move_on_after(1.0):
+                    await self.lock.release()
             await self.link.close()
+
+    async def _send_kept(self) -> None:
+        """Publish what the previous run kept at its stop, before anything new."""
+        path = Path(self.wiring.unsent)
+        kept = load_unsent(path)
+        if kept:
+            await self.link.publish(kept, {item[2].get(_MSG_ID, "") for item in kept})
+            self._metrics.sent.inc(len(kept))
+            log.warning("sent %d messages the previous run kept in %s", len(kept), path)
+        forget_unsent(path)
 
     # -- outbound -------------------------------------------------------------------------
 
     def _export(self, message: Message, subject: str | None = None) -> None:
-        self._exported += 1
+        role = self.wiring.role
+        if subject is None and isinstance(message, _MARKET):
+            self._fed += 1
+            msg_id = f"{role}:{self._run}:{self._fed}"
+        else:
+            self._exported += 1
+            msg_id = f"{role}:{domain_key(message) or self._exported}"
         if self._muted:
             return
-        role = self.wiring.role
+        if self._cause and self._cause <= self._resent_upto:
+            self._may_repeat.add(msg_id)
         self.outbound.append(
             (
                 subject or self.wiring.subjects.subject(message),
                 encode(message),
-                {_MSG_ID: f"{role}:{self._exported}", ROLE_HEADER: role},
+                {_MSG_ID: msg_id, ROLE_HEADER: role},
             )
         )
         self._held += 1
@@ -223,9 +324,14 @@ class NatsBridge(Actor):
         """Publish everything held, wait until JetStream stored it, then acknowledge the
         batches whose consequences that was."""
         async with self._flushing:
+            # A flush cancelled while publishing left its batch in flight: it goes first.
+            self.outbound, self._in_flight = [*self._in_flight, *self.outbound], []
             while self.outbound:
-                batch, self.outbound = self.outbound, []
-                await self.link.publish(batch)
+                batch = self._in_flight = self.outbound
+                self.outbound = []
+                dropped = await self.link.publish(batch, self._may_repeat)
+                self._in_flight = []
+                self._metrics.duplicates.inc(dropped)
                 self._stored += len(batch)
                 self._metrics.sent.inc(len(batch))
             await self._ack_stored()
@@ -289,31 +395,21 @@ class NatsBridge(Actor):
         caused and acknowledging it happen in :meth:`flush`, beside the taking of the
         next batch.
         """
-        sub, end, release = self._sub, self.wiring.subjects.end, self.wiring.subjects.release
+        sub = self._sub
         assert sub is not None
-        batch_size, handled = self.wiring.cluster.fetch_batch, 0
         while True:
             try:
-                batch = await self._fetch(sub, batch_size)
+                batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
                 log.debug("fetch failed (%r); trying again", exc)
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 continue
-            ended = False
-            for msg in batch:
-                seq = msg.metadata.sequence.stream
-                if seq <= handled:
-                    continue  # redelivered after a lost acknowledgement
-                handled = seq
-                if msg.subject == end:
-                    ended = True
-                elif msg.subject == release:
-                    await self._release()
-                else:
-                    await self._take(msg, seq)
             if not batch:
                 continue
+            ended = await self._handle(batch)
             await self.settled()
+            if self._muted and self._handled >= self._floor:
+                self._end_rebuild()
             # Acknowledged once what it caused is stored; meanwhile the next batch is taken.
             self._acks.append((self._held, batch[-1]))
             self._wake.set()
@@ -323,6 +419,34 @@ class NatsBridge(Actor):
                     if self._acks:
                         await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 return
+
+    async def _handle(self, batch: list[Msg]) -> bool:
+        """Hand one batch to the bus; True when it held the replay's end marker."""
+        end, release = self.wiring.subjects.end, self.wiring.subjects.release
+        self._cause, ended = batch[0].metadata.sequence.stream, False
+        for msg in batch:
+            seq = msg.metadata.sequence.stream
+            if seq <= self._handled:
+                continue  # redelivered after a lost acknowledgement
+            self._handled = seq
+            if msg.subject == end:
+                ended = True
+            elif msg.subject == release:
+                await self._release()
+            else:
+                await self._take(msg, seq)
+        return ended
+
+    def _end_rebuild(self) -> None:
+        """The stream is handled up to the floor: output and counts are live again."""
+        self._muted = False
+        counting(self.context.registry, True)
+        log.info("rebuilt from %d messages of the stream", self._floor)
+
+    @property
+    def rebuilding(self) -> bool:
+        """Still handling again what an earlier run of the role had handled."""
+        return self._handled < self._floor
 
     @staticmethod
     async def _fetch(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
@@ -346,12 +470,17 @@ class NatsBridge(Actor):
 
     async def _take(self, msg: Msg, seq: int) -> None:
         """Publish one message from the stream on the local bus."""
-        if (msg.headers or {}).get(ROLE_HEADER) == self.wiring.role:
-            return  # its own output, which the local actors already had
+        headers = msg.headers or {}
+        if headers.get(ROLE_HEADER) == self.wiring.role and headers.get(INPUT_HEADER) in (
+            None,
+            self._run,
+        ):
+            return  # its own output, or an input this run applied: the actors had it
         muted = seq <= self._floor
         if muted != self._muted:
             await self.settled()  # what was handled so far is exported (or not)
             self._muted = muted
+            counting(self.context.registry, not muted)  # rebuilt orders are not new ones
         try:
             message = decode(msg.data)
         except msgspec.DecodeError as exc:
@@ -446,12 +575,31 @@ class NatsBridge(Actor):
             control = Control(
                 ts=self.clock.now_ns(), command=command, reason=reason, source="cluster"
             )
-            await self._dispatcher.publish(control, self.name)
+            await self.control(control)
+
+    async def control(self, message: Control) -> None:
+        """Apply a ``Control`` here and keep it on the stream, where a restarted run of this
+        role finds it and applies it again while rebuilding (a halt or reduce-only stays)."""
+        role = self.wiring.role
+        self._controls += 1
+        headers = {
+            _MSG_ID: f"{role}:control:{self._run}:{self._controls}",
+            ROLE_HEADER: role,
+            INPUT_HEADER: self._run,
+        }
+        self.outbound.append((self.wiring.subjects.subject(message), encode(message), headers))
+        self._held += 1
+        self._wake.set()
+        await self._dispatcher.publish(message, self.name)
 
     def link_status(self) -> dict[str, Any]:
-        """For ``/readyz``: ready while connected."""
+        """For ``/readyz``: ready while connected, rebuilt, and storing what it sends."""
+        rebuilding, stalled = self.rebuilding, self.link.stalled
         return {
-            "ready": self.link.connected,
+            "ready": self.link.connected and not rebuilding and not stalled,
+            "rebuilding": rebuilding,
+            "stalled": stalled,
+            "publish_error": self.link.error,
             "role": self.wiring.role,
             "reconnects": self.link.reconnects,
             "outbound": len(self.outbound),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
 import anyio
@@ -24,6 +24,7 @@ from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
     DeliverPolicy,
+    DiscardPolicy,
     StorageType,
     StreamConfig,
 )
@@ -33,18 +34,21 @@ from atrium.runtime.cluster.watch import StreamWatch
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError
 
-__all__ = ("Link", "Outgoing")
+__all__ = ("MSG_ID", "Link", "Outgoing")
 
 log = logging.getLogger("atrium.cluster")
 
 #: subject, payload, headers
 Outgoing = tuple[str, bytes, dict[str, str]]
+#: Header JetStream deduplicates on.
+MSG_ID = "Nats-Msg-Id"
 _ACK_TIMEOUT = 5.0
+#: Messages published before their acknowledgements are awaited: well under the client's
+#: limit of acknowledgements pending (4,000), which would block the next publish for good.
+_CHUNK = 512
 _FLOOR_KEY = "atrium_rebuild_floor"
+_TAKEN_KEY = "atrium_taken"
 _SERVER_AT_LEAST = (2, 10)
-#: Longer than a fetch waits (the bridge's fetch timeout), so a dead process's request
-#: has expired.
-_PULL_EXPIRY = 2.5
 
 
 class Link:
@@ -58,6 +62,9 @@ class Link:
         self.connected = False
         self._closing = False
         self.reconnects = 0
+        #: JetStream has not stored what was last published (being retried), and why.
+        self.stalled = False
+        self.error: str | None = None
         #: Set by :meth:`follow` (the replay driver).
         self.watch: StreamWatch | None = None
 
@@ -144,6 +151,8 @@ class Link:
             storage=StorageType.FILE if cluster.storage == "file" else StorageType.MEMORY,
             max_age=cluster.max_age_seconds,
             duplicate_window=cluster.duplicate_window_seconds,
+            max_bytes=cluster.max_bytes,
+            discard=DiscardPolicy.NEW,
         )
         try:
             await self.js.add_stream(config)
@@ -158,44 +167,50 @@ class Link:
         info = await self.js.stream_info(self.wiring.stream)
         return int(info.state.last_seq)
 
-    async def ack_floor(self) -> int:
-        """How far a previous run of this role acknowledged the stream (0: never ran).
+    async def replayed(self) -> bool:
+        """Whether a replay used this namespace (the stream holds one of its markers)."""
+        subjects = self.wiring.subjects
+        for subject in (subjects.end, subjects.held, subjects.release):
+            try:
+                await self.js.get_last_msg(self.wiring.stream, subject)
+            except nats.js.errors.NotFoundError:
+                continue
+            return True
+        return False
 
-        The messages up to it were handled, and what they caused was published, before
-        that run stopped: the process handles them again to rebuild its state, without
-        publishing.
+    async def ack_floor(self) -> tuple[int, int]:
+        """How far a previous run of this role acknowledged the stream, and how far it
+        had taken it (0, 0: never ran).
+
+        The messages up to the floor were handled, and what they caused was published,
+        before that run stopped: the process handles them again to rebuild its state,
+        without publishing. What the messages after it up to the second figure caused
+        may have been published too, so JetStream may drop it as a duplicate.
         """
         try:
             info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
         except nats.js.errors.NotFoundError:
-            return 0
+            return 0, 0
         acked = int(info.ack_floor.stream_seq) if info.ack_floor else 0
+        taken = int(info.delivered.stream_seq) if info.delivered else 0
         # A run that stopped while rebuilding acknowledged less than its predecessor had:
         # the consumer carries the highest floor so far.
-        carried = int((info.config.metadata or {}).get(_FLOOR_KEY, "0"))
-        return max(acked, carried)
+        metadata = info.config.metadata or {}
+        floor = max(acked, int(metadata.get(_FLOOR_KEY, "0")))
+        return floor, max(floor, taken, int(metadata.get(_TAKEN_KEY, "0")))
 
-    async def in_use(self) -> bool:
-        """Whether another process of this role is taking from its consumer right now.
+    async def open_consumer(
+        self, floor: int, taken: int, *, replay: bool
+    ) -> JetStreamContext.PullSubscription:
+        """This role's consumer, made anew to read the stream from its start.
 
-        A process that died leaves a pull request that expires within the fetch timeout,
-        so a waiting request is looked at for a little longer than that before it counts.
+        Deleting the one of a previous run is safe: the role's lock is held, so no other
+        process of the role takes from it.
+
+        Only a replay's consumer takes the replay's markers (its end, its releases).
         """
-        deadline = anyio.current_time() + _PULL_EXPIRY
-        while True:
-            try:
-                info = await self.js.consumer_info(self.wiring.stream, self.wiring.durable)
-            except nats.js.errors.NotFoundError:
-                return False
-            if not info.num_waiting:
-                return False
-            if anyio.current_time() >= deadline:
-                return True
-            await anyio.sleep(0.1)
-
-    async def open_consumer(self, floor: int) -> JetStreamContext.PullSubscription:
-        """This role's consumer, made anew to read the stream from its start."""
         wiring = self.wiring
+        markers = [wiring.subjects.end, wiring.subjects.release] if replay else []
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await self.js.delete_consumer(wiring.stream, wiring.durable)
         config = ConsumerConfig(
@@ -204,8 +219,8 @@ class Link:
             ack_policy=AckPolicy.ALL,
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,
-            filter_subjects=[*wiring.imports, wiring.subjects.end, wiring.subjects.release],
-            metadata={_FLOOR_KEY: str(floor)},
+            filter_subjects=[*wiring.imports, *markers],
+            metadata={_FLOOR_KEY: str(floor), _TAKEN_KEY: str(taken)},
         )
         await self.js.add_consumer(wiring.stream, config)
         return await self.js.pull_subscribe_bind(wiring.durable, wiring.stream)
@@ -262,35 +277,100 @@ class Link:
 
     # -- publishing ----------------------------------------------------------------------
 
-    async def publish(self, messages: list[Outgoing]) -> None:
-        """Publish ``messages`` and wait until JetStream stored each (retrying, same ids)."""
-        index_of = {id(item): index for index, item in enumerate(messages)}
-        remaining = messages
+    async def publish(self, messages: list[Outgoing], may_repeat: Container[str] = ()) -> int:
+        """Publish ``messages`` and wait until JetStream stored each (retrying, same ids).
+
+        Returns how many JetStream called duplicates although they were neither a retry
+        nor in ``may_repeat`` (what a rebuild re-sends): a message id reused for new
+        content, whose message JetStream dropped. Each is logged as an error.
+        """
+        unexpected: list[str] = []
+        first, retried = 0, 0
         delay = self.wiring.cluster.reconnect_wait_seconds
-        while remaining:
-            futures = []
-            failed: list[Outgoing] = []
-            for item in remaining:
-                subject, payload, headers = item
-                try:
-                    futures.append(
-                        (item, await self.js.publish_async(subject, payload, headers=headers))
-                    )
-                except (nats.errors.Error, OSError):
-                    failed.append(item)
-            for item, future in futures:
-                try:
-                    await asyncio.wait_for(future, _ACK_TIMEOUT)
-                except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
-                    failed.append(item)
-            if not failed:
-                return
+        while first < len(messages):
+            chunk = messages[first : first + _CHUNK]
+            stored, duplicates, error = await self._publish_chunk(chunk)
+            unexpected += [
+                msg_id
+                for index, msg_id in duplicates
+                if first + index >= retried and msg_id not in may_repeat
+            ]
+            first += stored
+            self.stalled, self.error = error is not None, error
+            if error is None:
+                continue
             # From the first message not stored on, in order: what was stored after it
             # is dropped as a duplicate, so a retry never stores a message twice.
-            first = min(index_of[id(item)] for item in failed)
-            remaining = messages[first:]
-            log.warning(
-                "%d messages not stored by JetStream; retrying in %.2fs", len(failed), delay
+            retried = len(messages)
+            log.error(
+                "JetStream did not store %d messages (%s); retrying in %.2fs",
+                len(messages) - first,
+                error,
+                delay,
             )
             await anyio.sleep(delay)
             delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)
+        if unexpected:
+            log.error(
+                "JetStream dropped %d new messages as duplicates of earlier ones with the same "
+                "message id (first: %s); their content is lost",
+                len(unexpected),
+                unexpected[0],
+            )
+        return len(unexpected)
+
+    async def _publish_chunk(
+        self, chunk: list[Outgoing]
+    ) -> tuple[int, list[tuple[int, str]], str | None]:
+        """Publish ``chunk`` and await its acknowledgements, all within one deadline.
+
+        Returns how many from its start were stored, the (index, id) of those JetStream
+        called duplicates, and why the first one not stored was not (None: all were).
+        The client never completes an asynchronous publish JetStream refused, so the
+        first one without an acknowledgement is published again, waiting for the
+        answer, which says why.
+        """
+        futures: list[asyncio.Future[Any]] = []
+        for subject, payload, headers in chunk:
+            try:
+                futures.append(
+                    await self.js.publish_async(
+                        subject, payload, wait_stall=_ACK_TIMEOUT, headers=headers
+                    )
+                )
+            except (nats.errors.Error, OSError):
+                break
+        if futures:
+            await asyncio.wait(futures, timeout=_ACK_TIMEOUT)
+        duplicates: list[tuple[int, str]] = []
+        for index, future in enumerate(futures):
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                break
+            if future.result().duplicate:
+                duplicates.append((index, chunk[index][2].get(MSG_ID, "")))
+        else:
+            index = len(futures)
+            if index == len(chunk):
+                return index, duplicates, None
+        for future in futures[index:]:
+            future.cancel()
+        reason = await self._why_not_stored(chunk[index])
+        return (index + 1 if reason is None else index), duplicates, reason
+
+    async def _why_not_stored(self, item: Outgoing) -> str | None:
+        """Publish ``item`` waiting for JetStream's answer: None if it is stored now."""
+        subject, payload, headers = item
+        try:
+            await self.js.publish(subject, payload, timeout=_ACK_TIMEOUT, headers=headers)
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            return _reason(exc)
+        return None
+
+
+def _reason(exc: BaseException) -> str:
+    """What JetStream or the client said, for the log and ``/readyz``."""
+    if isinstance(exc, nats.js.errors.APIError) and exc.description:
+        return f"{exc.description} (JetStream error {exc.err_code})"
+    if isinstance(exc, TimeoutError):
+        return f"no acknowledgement within {_ACK_TIMEOUT:g}s"
+    return type(exc).__name__

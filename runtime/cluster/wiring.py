@@ -9,7 +9,7 @@ of their symbols and the order flow of those strategies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import msgspec
 
@@ -52,6 +52,8 @@ class RoleWiring:
     #: This role hosts the venue and other roles want market data: it passes each bar
     #: or tick on once the fills it caused are settled.
     passes_market_data_on: bool = False
+    #: Where a stop that could not store everything keeps the rest (beside the journal).
+    unsent: str = "atrium-unsent"
 
     @property
     def stream(self) -> str:
@@ -100,7 +102,8 @@ def role_config(
         passes_market_data_on=role == venue_role
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )
-    return _process_config(config, role, wanted_elsewhere), wiring
+    process = _process_config(config, role, wanted_elsewhere)
+    return process, replace(wiring, unsent=f"{process.journal.path}.unsent")
 
 
 def _check_role_name(config: AtriumConfig, role: str) -> None:

@@ -7,15 +7,19 @@ puts it beside the interpreter; Debian's package puts it on PATH). CI sets
 
 from __future__ import annotations
 
+import json
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nats_kit import free_port, nats_binary
 
@@ -115,6 +119,7 @@ url = "{url}"
 namespace = "{namespace}"
 storage = "memory"
 barrier_poll_seconds = 0.0002
+lock_ttl_seconds = 2
 
 [cluster.roles.md]
 actors = ["market_data"]
@@ -173,3 +178,86 @@ def journal_messages(path: Path, *kinds: str) -> list[Message]:
         query = "SELECT payload FROM events WHERE kind IN ({}) ORDER BY seq"
         rows = connection.execute(query.format(",".join("?" * len(kinds))), kinds).fetchall()
     return [decode(bytes(row[0])) for row in rows]
+
+
+ROLES_LIVE = ("core", "strat-a", "strat-b", "md")
+
+
+def live_config(tmp: Path, url: str, ports: dict[str, int], namespace: str = "live") -> Path:
+    """Two strategy roles trading synthetic ticks live, each role on its own port."""
+    text = f"""
+[[market_data.feeds]]
+format = "synthetic_live"
+bar_seconds = 1
+synthetic_live = {{ seed = 3, symbols = ["AAA", "BBB"], rate_per_second = 200.0, volatility = 5.0 }}
+
+[strategies.fast_a]
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["AAA"]
+params = {{ fast = 2, slow = 3, quantity = 10, allow_short = true }}
+
+[strategies.fast_b]
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["BBB"]
+params = {{ fast = 2, slow = 3, quantity = 10, allow_short = true }}
+
+[risk]
+price_band_pct = 0.5
+
+[journal]
+path = "{tmp / "journal.sqlite"}"
+
+[cluster]
+url = "{url}"
+namespace = "{namespace}"
+resume_on_reconnect = true
+lock_ttl_seconds = 2
+
+[cluster.roles.md]
+actors = ["market_data"]
+port = {ports["md"]}
+[cluster.roles.strat-a]
+actors = ["strategy"]
+strategies = ["fast_a"]
+port = {ports["strat-a"]}
+[cluster.roles.strat-b]
+actors = ["strategy"]
+strategies = ["fast_b"]
+port = {ports["strat-b"]}
+[cluster.roles.core]
+actors = ["portfolio", "risk", "execution"]
+port = {ports["core"]}
+"""
+    path = tmp / f"{namespace}.toml"
+    path.write_text(text)
+    return path
+
+
+def get(port: int, path: str) -> tuple[int, Any]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            body = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        body, status = exc.read(), exc.code
+    except OSError:
+        return 0, None
+    return status, (json.loads(body) if path != "/metrics" else body.decode())
+
+
+def until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not within {seconds}s: {what}")
+
+
+def metric(port: int, name: str) -> float:
+    _, text = get(port, "/metrics")
+    total = 0.0
+    for line in (text or "").splitlines():
+        if line.startswith(name) and not line.startswith("#"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
