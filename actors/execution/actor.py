@@ -222,6 +222,13 @@ class ExecutionActor(Actor):
             ["kind"],
         )
         self._adjusted = {kind: adjusted.labels(kind=kind) for kind in ADJUSTMENT_KINDS.values()}
+        self._unvalued_fees = counter(
+            registry,
+            "atrium_unvalued_fees",
+            "Fees charged in a third currency the venue gave no price for, in that currency "
+            "(not in the commission booked).",
+            ["currency"],
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -457,9 +464,28 @@ class ExecutionActor(Actor):
         self._fills.inc()
         self._fill_notional.inc(float(event.quantity * event.price))
         self._fill_commission.inc(float(event.commission))
+        if event.unvalued_fee is not None:
+            self._unvalued_fee(event)
         self._count(state)
         if status == "FILLED":
             self._retire(state)
+
+    def _unvalued_fee(self, event: VenueFilled) -> None:
+        """A fee nobody priced: counted and logged apart, never guessed into commission;
+        halts execution when ``[execution.ccxt].unvalued_fee = "halt"``."""
+        currency, amount = event.fee_currency, event.unvalued_fee
+        self._unvalued_fees.labels(currency=currency).inc(float(amount or 0))
+        self.log.warning(
+            "fill %s paid a fee of %s %s with no price in the account currency; booked "
+            "commission 0 and counted it in atrium_unvalued_fees_total",
+            event.venue_fill_id,
+            amount,
+            currency,
+        )
+        settings = self.context.config.ccxt
+        if settings is not None and settings.unvalued_fee == "halt" and not self._halted:
+            self._halted = True
+            self._cancel_all(f"HALTED: unvalued_fee={amount} currency={currency}")
 
     # -- helpers -------------------------------------------------------------------------
 

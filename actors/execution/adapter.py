@@ -79,7 +79,9 @@ class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True)
     """An execution of ``quantity`` at ``price``, with the ``commission`` it cost.
 
     ``venue_fill_id`` is the venue's own execution id (deduplication on reconnect); the
-    actor numbers its ``Fill`` messages itself.
+    actor numbers its ``Fill`` messages itself. A fee charged in a third currency the venue
+    quotes no price for is never guessed into ``commission``: it is kept apart as
+    ``unvalued_fee``. ``fee_currency`` names a third currency the fee was charged in.
     """
 
     order_id: str
@@ -87,6 +89,8 @@ class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True)
     price: Decimal
     commission: Decimal
     venue_fill_id: str
+    fee_currency: str = ""
+    unvalued_fee: Decimal | None = None
 
 
 class VenueCancelled(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):

@@ -79,7 +79,7 @@ def client_order_id(order_id: str) -> str:
 class _Tracked:
     """What the adapter knows of one of our orders at the venue."""
 
-    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "venue_id")
+    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "trade_ids", "venue_id")
 
     def __init__(self, order: Order, sent_at: float) -> None:
         self.order = order
@@ -88,6 +88,9 @@ class _Tracked:
         self.acked = False
         self.booked = _ZERO
         self.cancel_reason = ""
+        #: Venue trade ids booked for this order: they go when it closes, so what is kept
+        #: is bounded by the open orders (a trade of a closed order is never booked).
+        self.trade_ids: set[str] = set()
 
 
 class CcxtVenue:
@@ -101,7 +104,6 @@ class CcxtVenue:
         self._run_input: RunInput | None = None
         self._exchange: Any = None
         self._tracked: dict[str, _Tracked] = {}
-        self._seen_trades: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._markets: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -164,7 +166,7 @@ class CcxtVenue:
         if isinstance(event, VenueAccepted):
             tracked.acked = True
         elif isinstance(event, VenueFilled):
-            self._seen_trades.add(event.venue_fill_id)
+            tracked.trade_ids.add(event.venue_fill_id)
             tracked.acked = True
             tracked.booked += event.quantity
             if tracked.booked == tracked.order.quantity:
@@ -205,6 +207,11 @@ class CcxtVenue:
         if self._exchange is not None:
             await self._exchange.close()
             self._exchange = None
+
+    @property
+    def kept_trade_ids(self) -> int:
+        """Venue trade ids held to book each trade once: those of open orders only."""
+        return sum(len(t.trade_ids) for t in self._tracked.values())
 
     @property
     def markets(self) -> dict[str, Any]:
@@ -356,24 +363,48 @@ class CcxtVenue:
         for trade in trades:
             tracked = by_venue_id.get(str(trade["order"]))
             trade_id = f"{symbol}:{trade['id']}"
-            if tracked is None or trade_id in self._seen_trades:
-                continue
-            self._seen_trades.add(trade_id)
-            quantity, price = dec(trade["amount"]), dec(trade["price"])
-            tracked.booked += quantity
-            events.append(
-                VenueFilled(
-                    order_id=tracked.order.order_id,
-                    quantity=quantity,
-                    price=price,
-                    commission=commission(trade, price, self._exchange.market(symbol)),
-                    venue_fill_id=trade_id,
-                )
-            )
+            if tracked is None or trade_id in tracked.trade_ids:
+                continue  # not ours, of an order closed since, or booked already
+            fill = await self._fill(tracked, trade, trade_id)  # may raise: nothing booked yet
+            tracked.trade_ids.add(trade_id)
+            tracked.booked += fill.quantity
+            events.append(fill)
             if tracked.booked == tracked.order.quantity:
                 del self._tracked[tracked.order.order_id]
         if events:
             await self._emit(events, source=source)
+
+    async def _fill(self, tracked: _Tracked, trade: dict[str, Any], trade_id: str) -> VenueFilled:
+        """One venue trade as a fill; a fee in a third currency is valued at the venue's
+        last price of that currency, or kept apart as unvalued when it quotes none."""
+        quantity, price = dec(trade["amount"]), dec(trade["price"])
+        market = self._exchange.market(tracked.order.symbol)
+        fee = trade.get("fee") or {}
+        value, unvalued = commission(trade, price, market), None
+        third = "" if value is not None else str(fee["currency"])
+        if value is None:
+            rate = await self._fee_rate(str(fee["currency"]), market["quote"])
+            if rate is None:
+                value, unvalued = _ZERO, dec(fee.get("cost"))
+            else:
+                value = dec(fee.get("cost")) * rate
+        return VenueFilled(
+            order_id=tracked.order.order_id,
+            quantity=quantity,
+            price=price,
+            commission=value,
+            venue_fill_id=trade_id,
+            fee_currency=third,
+            unvalued_fee=unvalued,
+        )
+
+    async def _fee_rate(self, currency: str, quote: str) -> Decimal | None:
+        """The venue's last price of ``currency`` in ``quote`` (None: it has no such market)."""
+        symbol = f"{currency}/{quote}"
+        if symbol not in self._markets:
+            return None
+        ticker = await self._exchange.fetch_ticker(symbol)
+        return optional(ticker.get("last"))
 
     async def _sync_order(self, order_id: str, source: str = "poll") -> None:
         tracked = self._tracked.get(order_id)

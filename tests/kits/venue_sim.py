@@ -283,7 +283,6 @@ class VenueSim:
             trades = trades + trades[::-1]
         return web.json_response(trades)
 
-
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
         price = self.market_price.get(symbol)
