@@ -111,6 +111,8 @@ class CcxtVenue:
         self.errors: dict[str, int] = {}
         self._error_counter: Counter | None = None
         self._report: ReportSink | None = None
+        #: What connect found, held until :meth:`go_live` so the journal records it.
+        self._held: list[VenueEvent] = []
         #: False while recovery re-runs the journal: orders are tracked, never sent.
         self._live = True
 
@@ -147,12 +149,18 @@ class CcxtVenue:
         except BaseException:
             await self.close()
             raise
-        if self._live:
-            self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        if not self._live:  # journaled at go_live: the journal is not attached yet
+            self._held = events
+            return
+        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
         await self._emit(events)
 
     async def go_live(self) -> None:
-        """After recovery: reconcile what the journal holds with the venue, then trade."""
+        """After recovery: journal the session and instrument rules connect found,
+        reconcile what the journal holds with the venue, then trade."""
+        held, self._held = self._held, []
+        if held:
+            await self._emit(held)
         await self.reconcile_with_venue()
         self._live = True
         self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
