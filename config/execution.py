@@ -61,6 +61,11 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
         value: it is counted in ``atrium_unvalued_fees_total{currency}`` and logged, and
         the fill's commission is 0; ``halt`` also halts execution (every open order
         cancelled, new ones rejected) until an operator resumes.
+    on_disconnect : {"continue", "halt"}, default "continue"
+        ``halt``: when the session goes down (``atrium_venue_connected`` 0) execution
+        halts: new orders are rejected ``TRADING_HALTED`` until an operator resumes, so
+        none queues up to be sent at stale prices when the venue comes back; open orders
+        stay at the venue (a cancel could not reach it).
     """
 
     exchange: str
@@ -73,6 +78,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     request_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
     unvalued_fee: Literal["book_separately", "halt"] = "book_separately"
+    on_disconnect: Literal["continue", "halt"] = "continue"
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9_]+$", self.exchange):

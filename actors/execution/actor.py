@@ -428,14 +428,21 @@ class ExecutionActor(Actor):
         elif isinstance(event, VenueExpired):
             self._close(event.order_id, "EXPIRED", event.reason)
         elif isinstance(event, VenueConnectionChanged):
-            self._connected_gauge.set(1 if event.connected else 0)
-            state_word = "connected" if event.connected else "disconnected"
-            self.log.info("venue %s: %s", state_word, event.detail)
+            self._on_connection(event)
         elif isinstance(event, VenueInstrument):
             fields = msgspec.structs.asdict(event)
             self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
+
+    def _on_connection(self, event: VenueConnectionChanged) -> None:
+        self._connected_gauge.set(1 if event.connected else 0)
+        state_word = "connected" if event.connected else "disconnected"
+        self.log.info("venue %s: %s", state_word, event.detail)
+        settings = self.context.config.ccxt
+        if not event.connected and settings is not None and settings.on_disconnect == "halt":
+            self._halted = True  # open orders stay: a cancel could not reach the venue
+            self.log.warning("venue down (%s): execution halted until resumed", event.detail)
 
     def _close(self, order_id: str, status: OrderStatus, reason: str) -> None:
         state = self._open_state(order_id, status)

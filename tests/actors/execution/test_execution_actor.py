@@ -771,3 +771,15 @@ def test_venue_report_when_reconciliation_then_adjustments_counted_and_listed() 
         {"kind": "fill_booked", "order_id": "o1", "detail": "NVDA:7"},
     ]
     assert h.actor.open_orders() == []
+
+
+@pytest.mark.parametrize(("on_disconnect", "rejected"), [("halt", True), ("continue", False)])
+def test_venue_report_when_session_down_then_halted_only_if_configured(
+    on_disconnect: str, rejected: bool
+) -> None:
+    h = _ccxt_harness(on_disconnect=on_disconnect)
+    h.send(_report(VenueConnectionChanged(connected=False, detail="rate_limit")))
+    assert h.metric("atrium_venue_connected") == 0.0
+    out = h.send(_order("o1"))
+    statuses = [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)]
+    assert statuses == ([("REJECTED", "TRADING_HALTED: state=HALTED")] if rejected else [])
