@@ -72,6 +72,7 @@ from atrium.config.execution import ExecutionConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER, VENUE_SESSION
 from atrium.runtime.clocks import LiveClock
+from atrium.runtime.errors import SnapshotError
 from atrium.runtime.loading import load_object
 from atrium.runtime.messages import (
     Bar,
@@ -260,8 +261,13 @@ class ExecutionActor(Actor):
         )
 
     def snapshot_state(self) -> dict[str, Any]:
+        """The book and the paper venue's state; another venue's is not snapshotted (the
+        snapshotter turns snapshots off, and recovery re-runs the journal from its start)."""
         if not isinstance(self._venue, PaperVenue):
-            raise TypeError(f"cannot snapshot the state of venue {type(self._venue).__name__}")
+            raise SnapshotError(
+                f"execution: the state of venue {type(self._venue).__name__} is not "
+                "snapshotted; recovery re-runs the journal from its first event"
+            )
         return {"book": self._book, "halted": self._halted, "venue": self._venue.snapshot_state()}
 
     def restore_state(self, state: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_acto
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import SnapshotError
 from atrium.runtime.messages import (
     Bar,
     CancelOrder,
@@ -783,3 +784,8 @@ def test_venue_report_when_session_down_then_halted_only_if_configured(
     out = h.send(_order("o1"))
     statuses = [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)]
     assert statuses == ([("REJECTED", "TRADING_HALTED: state=HALTED")] if rejected else [])
+
+
+def test_snapshot_when_ccxt_venue_then_snapshot_error_turns_snapshots_off() -> None:
+    with pytest.raises(SnapshotError, match="venue CcxtVenue is not snapshotted"):
+        _ccxt_harness().actor.snapshot_state()
