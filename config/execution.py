@@ -55,6 +55,17 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     ack_timeout_s : float, default 10.0
         An order the venue still does not know after this many seconds is rejected with
         ``ACK_TIMEOUT`` (it was never placed).
+    unvalued_fee : {"book_separately", "halt"}, default "book_separately"
+        A fee charged in a third currency the venue quotes no price for (BNB without a
+        BNB market in the quote currency) is never booked as commission at a guessed
+        value: it is counted in ``atrium_unvalued_fees_total{currency}`` and logged, and
+        the fill's commission is 0; ``halt`` also halts execution (every open order
+        cancelled, new ones rejected) until an operator resumes.
+    on_disconnect : {"continue", "halt"}, default "continue"
+        ``halt``: when the session goes down (``atrium_venue_connected`` 0) execution
+        halts: new orders are rejected ``TRADING_HALTED`` until an operator resumes, so
+        none queues up to be sent at stale prices when the venue comes back; open orders
+        stay at the venue (a cancel could not reach it).
     """
 
     exchange: str
@@ -66,6 +77,8 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     poll_interval_s: float = 1.0
     request_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
+    unvalued_fee: Literal["book_separately", "halt"] = "book_separately"
+    on_disconnect: Literal["continue", "halt"] = "continue"
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9_]+$", self.exchange):

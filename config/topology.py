@@ -83,7 +83,15 @@ def default_actors() -> dict[str, ActorSpecConfig]:
         "execution": ActorSpecConfig(
             cls="atrium.actors.execution:ExecutionActor",
             section="execution",
-            subscribes=["Bar", "Tick", "Order", "CancelOrder", "Control", "TradingStateChanged"],
+            subscribes=[
+                "Bar",
+                "Tick",
+                "Order",
+                "CancelOrder",
+                "Control",
+                "TradingStateChanged",
+                "VenueReport",
+            ],
             restart="escalate",
         ),
     }

@@ -25,6 +25,7 @@ __all__ = (
     "RECONCILER",
     "SCRAPE_REFRESH",
     "TRADING_STATUS",
+    "VENUE_SESSION",
     "Capabilities",
     "Capability",
     "ControlInput",
@@ -36,6 +37,7 @@ __all__ = (
     "Reconciler",
     "ScrapeRefresh",
     "TradingStatus",
+    "VenueSession",
 )
 
 _T = TypeVar("_T")
@@ -115,6 +117,10 @@ class OpenOrders(Protocol):
 
     def open_orders(self) -> list[dict[str, Any]]: ...
 
+    def reconciliation_adjustments(self) -> list[dict[str, Any]]:
+        """``?status=reconciled``: the changes reconciling with a live venue made."""
+        ...
+
 
 class TradingStatus(Protocol):
     """``GET /api/risk`` and the answer to a control: the trading state and its limits."""
@@ -126,6 +132,12 @@ class Reconciler(Protocol):
     """After recovery: one line per disagreement with the outside world (none: agreed)."""
 
     def reconcile(self) -> list[str]: ...
+
+
+class VenueSession(Protocol):
+    """After recovery, before any source: reconcile with a live venue, then trade."""
+
+    async def go_live(self) -> None: ...
 
 
 class FeedHealth(Protocol):
@@ -160,6 +172,7 @@ SCRAPE_REFRESH: Final = Capability[ScrapeRefresh]("refresh before a scrape")
 OPEN_ORDERS: Final = Capability[OpenOrders]("open orders")
 TRADING_STATUS: Final = Capability[TradingStatus]("trading status")
 RECONCILER: Final = Capability[Reconciler]("reconciliation")
+VENUE_SESSION: Final = Capability[VenueSession]("live venue session")
 FEED_HEALTH: Final = Capability[FeedHealth]("feed health")
 LINK_HEALTH: Final = Capability[LinkHealth]("cluster link health")
 FEED_REPORT: Final = Capability[FeedReport]("feed report")

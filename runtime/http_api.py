@@ -21,6 +21,8 @@ Endpoints
     ``"ok": true`` (``"ok": false`` beside the ``"error"`` when it cannot answer).
 ``GET /api/orders?status=open``
     Execution's open orders (``open`` is the only status kept, and the default).
+``GET /api/orders?status=reconciled``
+    The last changes reconciliation with a live venue made (kind, order id, detail).
 ``GET /api/risk``
     Risk's ``status()``: trading state, limits, loss measures, tripped limits.
 ``POST /api/control/{halt,resume,reduce-only,flatten}``
@@ -80,7 +82,7 @@ _CONTROLS: Final[dict[str, ControlCommand]] = {
     "reduce-only": "reduce_only",
     "flatten": "flatten",
 }
-_ORDER_STATUSES: Final = ("open",)
+_ORDER_STATUSES: Final = ("open", "reconciled")
 # A control body is one short reason; anything larger is not a control request.
 _MAX_BODY_BYTES: Final = 16 * 1024
 # In-flight requests get this long to finish when the server closes during shutdown.
@@ -239,6 +241,8 @@ async def _orders(request: web.Request) -> web.Response:
     if status not in _ORDER_STATUSES:
         allowed = ", ".join(_ORDER_STATUSES)
         return _error(400, f"status: expected one of {allowed}, got {status!r}")
+    if status == "reconciled":
+        return _query(request, ServiceView.reconciliation_adjustments)
     return _query(request, ServiceView.open_orders)
 
 

@@ -43,6 +43,7 @@ __all__ = (
     "TimeInForce",
     "TradingState",
     "TradingStateChanged",
+    "VenueReport",
 )
 
 #: Bumped whenever a message changes incompatibly; the journal records it and refuses
@@ -473,6 +474,19 @@ class InstrumentRules(Message, frozen=True, kw_only=True, gc=False):
         _check_optional_positive("InstrumentRules", "price_tick", self.price_tick)
 
 
+class VenueReport(Message, frozen=True, kw_only=True, gc=False):
+    """What a live venue reported, journaled as an input so recovery re-runs it in order.
+
+    ``events`` holds the adapter's venue events (msgpack, see
+    :mod:`atrium.actors.execution.adapter`); ``source`` is ``poll`` for what the session
+    saw and ``reconciliation`` for an adjustment made when the journal and the venue
+    disagreed on start or on reconnect.
+    """
+
+    events: bytes
+    source: Literal["poll", "reconciliation"] = "poll"
+
+
 class DeadLetter(Message, frozen=True, kw_only=True, gc=False):
     """A message whose handler raised: kept (encoded) with the error, never retried."""
 
@@ -498,4 +512,5 @@ AnyMessage: TypeAlias = (
     | TradingStateChanged
     | DeadLetter
     | InstrumentRules
+    | VenueReport
 )

@@ -56,6 +56,7 @@ from atrium.runtime.journal_market import iter_records
 from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION, Control, Message
 from atrium.runtime.snapshots import SNAPSHOT_FORMAT_VERSION, decode_states, encode_states
 from atrium.runtime.topology import Pipeline
+from atrium.runtime.venue_session import go_live
 from atrium.runtime.version import atrium_version
 
 __all__ = (
@@ -71,7 +72,7 @@ __all__ = (
 log = logging.getLogger("atrium.recovery")
 
 #: Kinds the pipeline takes from outside; every other kind is published by an actor.
-INPUT_KINDS: Final = frozenset({"Bar", "Tick", "Control"})
+INPUT_KINDS: Final = frozenset({"Bar", "Tick", "Control", "VenueReport"})
 #: The ``source`` of the halt recovery publishes when the venue disagrees with the journal.
 RECOVERY_SOURCE: Final = "recovery"
 
@@ -279,6 +280,7 @@ async def resume_session(
         )
         await pipeline.dispatcher.publish(halt, OPERATOR)  # journaled: the next recovery sees it
         await pipeline.dispatcher.wait_settled()
+    await go_live(pipeline)  # a live venue reconciles, journaled, before any source runs
     return report
 
 
@@ -433,7 +435,7 @@ class _Rerun:
                         f"{self._journal.path}: seq {seq} does not decode ({exc}); run `atrium "
                         "journal salvage` on the journal and start on the salvaged journal"
                     ) from None
-                if kind == "Control":
+                if kind in ("Control", "VenueReport"):  # a live venue's report: execution's
                     await bus.publish(message, OPERATOR)
                 else:
                     for _, source in self._sources:

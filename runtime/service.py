@@ -42,6 +42,7 @@ from atrium.runtime.messages import Control, ControlCommand
 from atrium.runtime.observability import RuntimeMetrics
 from atrium.runtime.recovery import record_session, resume_session
 from atrium.runtime.topology import Pipeline, build_pipeline
+from atrium.runtime.venue_session import go_live
 
 __all__ = ("ServiceView", "live_journal", "run_service")
 
@@ -81,6 +82,11 @@ class ServiceView:
     def open_orders(self) -> list[dict[str, Any]]:
         """``GET /api/orders``."""
         return self._offered(OPEN_ORDERS, "execution.open_orders").open_orders()
+
+    def reconciliation_adjustments(self) -> list[dict[str, Any]]:
+        """``GET /api/orders?status=reconciled``: what reconciling with the venue changed."""
+        offered = self._offered(OPEN_ORDERS, "execution.open_orders")
+        return offered.reconciliation_adjustments()
 
     def trading_status(self) -> dict[str, Any]:
         """``GET /api/risk``, and the trading state a control answers with."""
@@ -297,10 +303,12 @@ async def _recover(
 ) -> None:
     """Rebuild the actors from the journal (or the cluster stream) before any input."""
     if journal is None:
+        await go_live(pipeline)
         view.recovery = {"state": "off"}
         return
     if BRIDGE in pipeline.slots:  # a cluster role rebuilds from the stream instead
         await record_session(pipeline, journal, config)
+        await go_live(pipeline)
         view.recovery = {"state": "stream"}
         return
     clock = pipeline.clock

@@ -52,6 +52,7 @@ import msgspec
 
 from atrium.actors.execution.adapter import (
     VENUE_ERROR_KINDS,
+    ReconcilingVenue,
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
@@ -62,13 +63,16 @@ from atrium.actors.execution.adapter import (
     VenueFilled,
     VenueInstrument,
     VenueRejected,
+    decode_events,
+    encode_events,
 )
 from atrium.actors.execution.orders import OrderBook, OrderState
 from atrium.actors.execution.paper import PaperVenue
 from atrium.config.execution import ExecutionConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
-from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER
+from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER, VENUE_SESSION
 from atrium.runtime.clocks import LiveClock
+from atrium.runtime.errors import SnapshotError
 from atrium.runtime.loading import load_object
 from atrium.runtime.messages import (
     Bar,
@@ -81,10 +85,20 @@ from atrium.runtime.messages import (
     OrderUpdate,
     Tick,
     TradingStateChanged,
+    VenueReport,
 )
 from atrium.runtime.metrics import counter, gauge
 
-__all__ = ("IGNORED_REASONS", "ExecutionActor")
+__all__ = ("ADJUSTMENT_KINDS", "IGNORED_REASONS", "ExecutionActor")
+
+#: What a reconciliation changed, the labels of ``atrium_reconciliation_adjustments_total``.
+ADJUSTMENT_KINDS: Final = {
+    "VenueAccepted": "order_acknowledged",
+    "VenueFilled": "fill_booked",
+    "VenueCancelled": "order_closed",
+    "VenueExpired": "order_closed",
+    "VenueRejected": "order_closed",
+}
 
 #: Why a request was ignored; the label values of the ignored-requests counter.
 IGNORED_REASONS: Final = (
@@ -132,6 +146,9 @@ class ExecutionActor(Actor):
         self._venue_on_tick = on_tick
         context.provide(OPEN_ORDERS, self)
         context.provide(RECONCILER, self)
+        context.provide(VENUE_SESSION, self)
+        #: The last reconciliation adjustments (kind, order id, detail), for /api/orders.
+        self.adjustments: list[dict[str, str]] = []
 
     def _make_venue(self, config: ExecutionConfig) -> VenueAdapter:
         if config.venue == "paper":
@@ -148,7 +165,7 @@ class ExecutionActor(Actor):
                 ) from exc
 
             ccxt_venue = CcxtVenue(config, self._on_venue_event)
-            ccxt_venue.bind_input(self.run_input, self.context.registry)
+            ccxt_venue.bind_input(self.run_input, self.context.registry, self._report_venue)
             return ccxt_venue
         factory = load_object(config.venue, key="execution.venue")
         if not callable(factory):
@@ -199,6 +216,20 @@ class ExecutionActor(Actor):
             ["reason"],
         )
         self._ignored = {reason: ignored.labels(reason=reason) for reason in IGNORED_REASONS}
+        adjusted = counter(
+            registry,
+            "atrium_reconciliation_adjustments",
+            "Changes reconciliation with a live venue made to the journal's book, by kind.",
+            ["kind"],
+        )
+        self._adjusted = {kind: adjusted.labels(kind=kind) for kind in ADJUSTMENT_KINDS.values()}
+        self._unvalued_fees = counter(
+            registry,
+            "atrium_unvalued_fees",
+            "Fees charged in a third currency the venue gave no price for, in that currency "
+            "(not in the commission booked).",
+            ["currency"],
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -208,6 +239,11 @@ class ExecutionActor(Actor):
     async def on_stop(self) -> None:
         await self._venue.close()
 
+    async def go_live(self) -> None:
+        """After recovery: a live venue reconciles with the journal's book, then trades."""
+        if isinstance(self._venue, ReconcilingVenue):
+            await self._venue.go_live()
+
     # -- recovery ------------------------------------------------------------------------
 
     def recovery_problem(self) -> str | None:
@@ -216,8 +252,8 @@ class ExecutionActor(Actor):
         Re-running re-submits every recorded order: right for the paper venue, which is
         rebuilt with it, wrong for a venue that would trade them again.
         """
-        if isinstance(self._venue, PaperVenue):
-            return None
+        if isinstance(self._venue, PaperVenue | ReconcilingVenue):
+            return None  # a live venue re-runs its journaled reports, then reconciles
         venue = self.context.config.venue
         return (
             f"execution.venue {venue!r} is not the paper venue; recovering its orders from "
@@ -225,8 +261,13 @@ class ExecutionActor(Actor):
         )
 
     def snapshot_state(self) -> dict[str, Any]:
+        """The book and the paper venue's state; another venue's is not snapshotted (the
+        snapshotter turns snapshots off, and recovery re-runs the journal from its start)."""
         if not isinstance(self._venue, PaperVenue):
-            raise TypeError(f"cannot snapshot the state of venue {type(self._venue).__name__}")
+            raise SnapshotError(
+                f"execution: the state of venue {type(self._venue).__name__} is not "
+                "snapshotted; recovery re-runs the journal from its first event"
+            )
         return {"book": self._book, "halted": self._halted, "venue": self._venue.snapshot_state()}
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -240,8 +281,11 @@ class ExecutionActor(Actor):
         """Compare the open orders of the book with the venue's order-status report.
 
         Returns one line per disagreement (empty when they agree): an order open on one
-        side only, or with another filled quantity. Recovery halts trading on any.
+        side only, or with another filled quantity. Recovery halts trading on any. A live
+        venue reconciles by journaled adjustments instead (:meth:`go_live`).
         """
+        if isinstance(self._venue, ReconcilingVenue):
+            return []
         book = {state.order_id: state for state in self._book.open_states()}
         venue = {report.order_id: report for report in self._venue.order_status()}
         problems = []
@@ -266,6 +310,10 @@ class ExecutionActor(Actor):
     def open_orders(self) -> list[dict[str, Any]]:
         """Open orders in submission order, as plain dicts (Decimal values kept exact)."""
         return [state.as_dict() for state in self._book.open_states()]
+
+    def reconciliation_adjustments(self) -> list[dict[str, Any]]:
+        """The last 100 reconciliation adjustments (kind, order id, detail), oldest first."""
+        return list(self.adjustments)
 
     def order_status_report(self) -> list[dict[str, Any]]:
         """The venue's own view of its open orders (for reconciliation), as plain dicts."""
@@ -333,7 +381,40 @@ class ExecutionActor(Actor):
                 f"HALTED: state=HALTED previous={change.previous}{_note(change.reason)}"
             )
 
+    @receives(VenueReport)
+    def _handle_venue_report(self, report: VenueReport) -> None:
+        """A journaled report re-run by recovery: the venue follows it, sending nothing."""
+        events = decode_events(report.events)
+        if isinstance(self._venue, ReconcilingVenue):
+            for event in events:
+                self._venue.replay(event)
+        self._apply_report(events, report.source)
+
     # -- venue events --------------------------------------------------------------------
+
+    def _report_venue(self, events: list[VenueEvent], source: str) -> None:
+        """Journal what the live venue reported (an input recovery re-runs), then apply it."""
+        payload = encode_events(events)
+        if source == "reconciliation":
+            report = VenueReport(ts=self.clock.now_ns(), events=payload, source="reconciliation")
+        else:
+            report = VenueReport(ts=self.clock.now_ns(), events=payload)
+        self.publish(report)
+        self._apply_report(events, source)
+
+    def _apply_report(self, events: list[VenueEvent], source: str) -> None:
+        for event in events:
+            kind = ADJUSTMENT_KINDS.get(type(event).__name__)
+            if source == "reconciliation" and kind is not None:
+                self._adjusted[kind].inc()
+                detail = getattr(event, "reason", "") or getattr(event, "venue_fill_id", "")
+                order_id = getattr(event, "order_id", "")
+                self.adjustments = [
+                    *self.adjustments[-99:],
+                    {"kind": kind, "order_id": order_id, "detail": detail},
+                ]
+                self.log.warning("reconciliation: %s order=%s %s", kind, order_id, detail)
+            self._on_venue_event(event)
 
     def _on_venue_event(self, event: VenueEvent) -> None:
         """Apply one venue event to the book and publish what it means."""
@@ -353,14 +434,21 @@ class ExecutionActor(Actor):
         elif isinstance(event, VenueExpired):
             self._close(event.order_id, "EXPIRED", event.reason)
         elif isinstance(event, VenueConnectionChanged):
-            self._connected_gauge.set(1 if event.connected else 0)
-            state_word = "connected" if event.connected else "disconnected"
-            self.log.info("venue %s: %s", state_word, event.detail)
+            self._on_connection(event)
         elif isinstance(event, VenueInstrument):
             fields = msgspec.structs.asdict(event)
             self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
+
+    def _on_connection(self, event: VenueConnectionChanged) -> None:
+        self._connected_gauge.set(1 if event.connected else 0)
+        state_word = "connected" if event.connected else "disconnected"
+        self.log.info("venue %s: %s", state_word, event.detail)
+        settings = self.context.config.ccxt
+        if not event.connected and settings is not None and settings.on_disconnect == "halt":
+            self._halted = True  # open orders stay: a cancel could not reach the venue
+            self.log.warning("venue down (%s): execution halted until resumed", event.detail)
 
     def _close(self, order_id: str, status: OrderStatus, reason: str) -> None:
         state = self._open_state(order_id, status)
@@ -389,9 +477,28 @@ class ExecutionActor(Actor):
         self._fills.inc()
         self._fill_notional.inc(float(event.quantity * event.price))
         self._fill_commission.inc(float(event.commission))
+        if event.unvalued_fee is not None:
+            self._unvalued_fee(event)
         self._count(state)
         if status == "FILLED":
             self._retire(state)
+
+    def _unvalued_fee(self, event: VenueFilled) -> None:
+        """A fee nobody priced: counted and logged apart, never guessed into commission;
+        halts execution when ``[execution.ccxt].unvalued_fee = "halt"``."""
+        currency, amount = event.fee_currency, event.unvalued_fee
+        self._unvalued_fees.labels(currency=currency).inc(float(amount or 0))
+        self.log.warning(
+            "fill %s paid a fee of %s %s with no price in the account currency; booked "
+            "commission 0 and counted it in atrium_unvalued_fees_total",
+            event.venue_fill_id,
+            amount,
+            currency,
+        )
+        settings = self.context.config.ccxt
+        if settings is not None and settings.unvalued_fee == "halt" and not self._halted:
+            self._halted = True
+            self._cancel_all(f"HALTED: unvalued_fee={amount} currency={currency}")
 
     # -- helpers -------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ __all__ = (
     "VENUE_ERROR_KINDS",
     "EventSink",
     "OrderStatusReport",
+    "ReconcilingVenue",
     "SimulatedVenue",
     "VenueAccepted",
     "VenueAdapter",
@@ -51,6 +52,8 @@ __all__ = (
     "VenueFilled",
     "VenueInstrument",
     "VenueRejected",
+    "decode_events",
+    "encode_events",
 )
 
 
@@ -59,24 +62,26 @@ __all__ = (
 VENUE_ERROR_KINDS: Final = ("rate_limit", "timeout", "network", "maintenance", "exchange", "auth")
 
 
-class VenueAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The venue took the order and is working it."""
 
     order_id: str
 
 
-class VenueRejected(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueRejected(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The venue refused the order. ``reason`` is ``CODE`` or ``CODE: key=value ...``."""
 
     order_id: str
     reason: str
 
 
-class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """An execution of ``quantity`` at ``price``, with the ``commission`` it cost.
 
     ``venue_fill_id`` is the venue's own execution id (deduplication on reconnect); the
-    actor numbers its ``Fill`` messages itself.
+    actor numbers its ``Fill`` messages itself. A fee charged in a third currency the venue
+    quotes no price for is never guessed into ``commission``: it is kept apart as
+    ``unvalued_fee``. ``fee_currency`` names a third currency the fee was charged in.
     """
 
     order_id: str
@@ -84,30 +89,32 @@ class VenueFilled(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     price: Decimal
     commission: Decimal
     venue_fill_id: str
+    fee_currency: str = ""
+    unvalued_fee: Decimal | None = None
 
 
-class VenueCancelled(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueCancelled(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The rest of the order will not fill. ``reason`` says who asked and why."""
 
     order_id: str
     reason: str
 
 
-class VenueExpired(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueExpired(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The order's time in force ran out before it filled completely."""
 
     order_id: str
     reason: str
 
 
-class VenueConnectionChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueConnectionChanged(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The session to the venue came up or went down (``detail`` for the log)."""
 
     connected: bool
     detail: str = ""
 
 
-class VenueInstrument(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+class VenueInstrument(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
     """The venue's trading rules for one symbol (reported on connect; None: no rule)."""
 
     symbol: str
@@ -127,6 +134,18 @@ VenueEvent: TypeAlias = (
     | VenueInstrument
 )
 EventSink: TypeAlias = Callable[[VenueEvent], None]
+
+_events_decoder: Final = msgspec.msgpack.Decoder(list[VenueEvent])
+
+
+def encode_events(events: list[VenueEvent]) -> bytes:
+    """Venue events as the payload of a journaled ``VenueReport``."""
+    return msgspec.msgpack.encode(events)
+
+
+def decode_events(payload: bytes) -> list[VenueEvent]:
+    """The venue events of a journaled ``VenueReport``."""
+    return _events_decoder.decode(payload)
 
 
 class OrderStatusReport(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -188,6 +207,20 @@ class SimulatedVenue(VenueAdapter, Protocol):
 
     def on_tick(self, tick: Tick) -> None:
         """Match working orders of ``tick.symbol`` against ``tick``."""
+        ...
+
+
+@runtime_checkable
+class ReconcilingVenue(VenueAdapter, Protocol):
+    """A venue that owns the truth: its events are journaled as ``VenueReport`` inputs, a
+    restart re-runs them without sending anything, then reconciles with the venue."""
+
+    def replay(self, event: VenueEvent) -> None:
+        """Note a journaled event during recovery (nothing is sent to the venue)."""
+        ...
+
+    async def go_live(self) -> None:
+        """Reconcile with the venue (adjustments as events), then start trading."""
         ...
 
 

@@ -65,6 +65,10 @@ _MAX_BACKOFF_S: Final = 30.0
 
 #: Runs a sync callback as one dispatcher input (see ``ExecutionActor.run_input``).
 RunInput: TypeAlias = Callable[[Callable[[], None]], Awaitable[None]]
+#: Takes a batch of venue events and where they come from (``poll``, ``reconciliation``).
+ReportSink: TypeAlias = Callable[[list[VenueEvent], str], None]
+#: Why reconciliation closed an order the journal had open and the venue does not know.
+NOT_AT_VENUE: Final = "RECONCILED_NOT_AT_VENUE"
 
 
 def client_order_id(order_id: str) -> str:
@@ -75,7 +79,7 @@ def client_order_id(order_id: str) -> str:
 class _Tracked:
     """What the adapter knows of one of our orders at the venue."""
 
-    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "venue_id")
+    __slots__ = ("acked", "booked", "cancel_reason", "order", "sent_at", "trade_ids", "venue_id")
 
     def __init__(self, order: Order, sent_at: float) -> None:
         self.order = order
@@ -84,6 +88,9 @@ class _Tracked:
         self.acked = False
         self.booked = _ZERO
         self.cancel_reason = ""
+        #: Venue trade ids booked for this order: they go when it closes, so what is kept
+        #: is bounded by the open orders (a trade of a closed order is never booked).
+        self.trade_ids: set[str] = set()
 
 
 class CcxtVenue:
@@ -97,18 +104,31 @@ class CcxtVenue:
         self._run_input: RunInput | None = None
         self._exchange: Any = None
         self._tracked: dict[str, _Tracked] = {}
-        self._seen_trades: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._markets: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
         #: Errors seen, by kind (see :func:`error_kind`); also ``atrium_venue_errors_total``.
         self.errors: dict[str, int] = {}
         self._error_counter: Counter | None = None
+        self._report: ReportSink | None = None
+        #: What connect found, held until :meth:`go_live` so the journal records it.
+        self._held: list[VenueEvent] = []
+        #: False while recovery re-runs the journal: orders are tracked, never sent.
+        self._live = True
 
-    def bind_input(self, run_input: RunInput, registry: CollectorRegistry | None = None) -> None:
+    def bind_input(
+        self,
+        run_input: RunInput,
+        registry: CollectorRegistry | None = None,
+        report: ReportSink | None = None,
+    ) -> None:
         """Events found by the adapter's own tasks enter the dispatcher through this;
-        errors are counted on ``registry``."""
+        errors are counted on ``registry``. With ``report`` (the journaling actor) the
+        session stays quiet until :meth:`go_live`, so recovery can re-run first."""
         self._run_input = run_input
+        if report is not None:
+            self._report = report
+            self._live = False
         if registry is not None:
             self._error_counter = counter(
                 registry, "atrium_venue_errors", "Errors from the venue, by kind.", ["kind"]
@@ -129,8 +149,38 @@ class CcxtVenue:
         except BaseException:
             await self.close()
             raise
+        if not self._live:  # journaled at go_live: the journal is not attached yet
+            self._held = events
+            return
         self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
         await self._emit(events)
+
+    async def go_live(self) -> None:
+        """After recovery: journal the session and instrument rules connect found,
+        reconcile what the journal holds with the venue, then trade."""
+        held, self._held = self._held, []
+        if held:
+            await self._emit(held)
+        await self.reconcile_with_venue()
+        self._live = True
+        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+
+    def replay(self, event: VenueEvent) -> None:
+        """Follow a journaled event while recovery re-runs it (nothing goes to the venue)."""
+        order_id: str = getattr(event, "order_id", "")
+        tracked = self._tracked.get(order_id)
+        if tracked is None:
+            return
+        if isinstance(event, VenueAccepted):
+            tracked.acked = True
+        elif isinstance(event, VenueFilled):
+            tracked.trade_ids.add(event.venue_fill_id)
+            tracked.acked = True
+            tracked.booked += event.quantity
+            if tracked.booked == tracked.order.quantity:
+                del self._tracked[order_id]
+        else:
+            del self._tracked[order_id]
 
     def _instrument(self, symbol: str) -> VenueInstrument:
         """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
@@ -167,6 +217,11 @@ class CcxtVenue:
             self._exchange = None
 
     @property
+    def kept_trade_ids(self) -> int:
+        """Venue trade ids held to book each trade once: those of open orders only."""
+        return sum(len(t.trade_ids) for t in self._tracked.values())
+
+    @property
     def markets(self) -> dict[str, Any]:
         """ccxt's unified markets as loaded at connect (precision and limits)."""
         return self._markets
@@ -175,10 +230,14 @@ class CcxtVenue:
 
     def submit(self, order: Order) -> None:
         self._tracked[order.order_id] = _Tracked(order, time.monotonic())
-        self._spawn(self._place(order))
+        if self._live:  # re-run: sent before the restart, or settled by reconciliation
+            self._spawn(self._place(order))
 
     def cancel(self, order_id: str, reason: str) -> None:
-        self._spawn(self._cancel(order_id, reason))
+        if self._live:
+            self._spawn(self._cancel(order_id, reason))
+        elif (tracked := self._tracked.get(order_id)) is not None:
+            tracked.cancel_reason = reason
 
     def order_status(self) -> list[OrderStatusReport]:
         """Tracked orders the venue acknowledged, with the fills booked so far."""
@@ -235,13 +294,15 @@ class CcxtVenue:
         reason = f"VENUE_REJECTED: error={type(exc).__name__} detail={str(exc)[-120:]!r}"
         await self._emit([VenueRejected(order_id=order.order_id, reason=reason)], order)
 
-    async def _acknowledge(self, order_id: str, venue_id: str) -> None:
+    async def _acknowledge(self, order_id: str, venue_id: str, source: str = "poll") -> None:
         tracked = self._tracked.get(order_id)
-        if tracked is None or tracked.acked:
+        if tracked is None:
             return
         tracked.venue_id = venue_id
+        if tracked.acked:
+            return
         tracked.acked = True
-        await self._emit([VenueAccepted(order_id=order_id)])
+        await self._emit([VenueAccepted(order_id=order_id)], source=source)
 
     async def _cancel(self, order_id: str, reason: str) -> None:
         tracked = self._tracked.get(order_id)
@@ -269,8 +330,11 @@ class CcxtVenue:
         while True:
             interval = self._settings.poll_interval_s
             await asyncio.sleep(min(interval * 2**failures, _MAX_BACKOFF_S))
-            try:
-                await self.poll_once()
+            try:  # back from down: what changed meanwhile is booked as reconciliation
+                if failures >= _DOWN_AFTER:
+                    await self.reconcile_with_venue()
+                else:
+                    await self.poll_once()
             except ccxt.BaseError as exc:
                 failures += 1
                 kind = self._count_error(exc)
@@ -296,7 +360,7 @@ class CcxtVenue:
         for order_id in list(self._tracked):
             await self._sync_order(order_id)
 
-    async def _sync_fills(self, symbol: str) -> None:
+    async def _sync_fills(self, symbol: str, source: str = "poll") -> None:
         by_venue_id = {
             t.venue_id: t for t in self._tracked.values() if t.order.symbol == symbol and t.venue_id
         }
@@ -307,26 +371,50 @@ class CcxtVenue:
         for trade in trades:
             tracked = by_venue_id.get(str(trade["order"]))
             trade_id = f"{symbol}:{trade['id']}"
-            if tracked is None or trade_id in self._seen_trades:
-                continue
-            self._seen_trades.add(trade_id)
-            quantity, price = dec(trade["amount"]), dec(trade["price"])
-            tracked.booked += quantity
-            events.append(
-                VenueFilled(
-                    order_id=tracked.order.order_id,
-                    quantity=quantity,
-                    price=price,
-                    commission=commission(trade, price, self._exchange.market(symbol)),
-                    venue_fill_id=trade_id,
-                )
-            )
+            if tracked is None or trade_id in tracked.trade_ids:
+                continue  # not ours, of an order closed since, or booked already
+            fill = await self._fill(tracked, trade, trade_id)  # may raise: nothing booked yet
+            tracked.trade_ids.add(trade_id)
+            tracked.booked += fill.quantity
+            events.append(fill)
             if tracked.booked == tracked.order.quantity:
                 del self._tracked[tracked.order.order_id]
         if events:
-            await self._emit(events)
+            await self._emit(events, source=source)
 
-    async def _sync_order(self, order_id: str) -> None:
+    async def _fill(self, tracked: _Tracked, trade: dict[str, Any], trade_id: str) -> VenueFilled:
+        """One venue trade as a fill; a fee in a third currency is valued at the venue's
+        last price of that currency, or kept apart as unvalued when it quotes none."""
+        quantity, price = dec(trade["amount"]), dec(trade["price"])
+        market = self._exchange.market(tracked.order.symbol)
+        fee = trade.get("fee") or {}
+        value, unvalued = commission(trade, price, market), None
+        third = "" if value is not None else str(fee["currency"])
+        if value is None:
+            rate = await self._fee_rate(str(fee["currency"]), market["quote"])
+            if rate is None:
+                value, unvalued = _ZERO, dec(fee.get("cost"))
+            else:
+                value = dec(fee.get("cost")) * rate
+        return VenueFilled(
+            order_id=tracked.order.order_id,
+            quantity=quantity,
+            price=price,
+            commission=value,
+            venue_fill_id=trade_id,
+            fee_currency=third,
+            unvalued_fee=unvalued,
+        )
+
+    async def _fee_rate(self, currency: str, quote: str) -> Decimal | None:
+        """The venue's last price of ``currency`` in ``quote`` (None: it has no such market)."""
+        symbol = f"{currency}/{quote}"
+        if symbol not in self._markets:
+            return None
+        ticker = await self._exchange.fetch_ticker(symbol)
+        return optional(ticker.get("last"))
+
+    async def _sync_order(self, order_id: str, source: str = "poll") -> None:
         tracked = self._tracked.get(order_id)
         if tracked is None:
             return
@@ -335,44 +423,81 @@ class CcxtVenue:
                 None, tracked.order.symbol, {"origClientOrderId": client_order_id(order_id)}
             )
         except ccxt.OrderNotFound:
-            await self._not_at_venue(tracked)
+            await self._not_at_venue(tracked, source)
             return
-        await self._acknowledge(order_id, str(raw["id"]))
+        await self._acknowledge(order_id, str(raw["id"]), source)
         if dec(raw.get("filled")) != tracked.booked:
             return  # trades not all seen yet: the next poll books them first
         status = raw.get("status")
+        event: VenueEvent
         if status == "canceled":
             reason = tracked.cancel_reason or "VENUE_CANCELLED"
-            await self._close(order_id, VenueCancelled(order_id=order_id, reason=reason))
+            event = VenueCancelled(order_id=order_id, reason=reason)
         elif status == "expired":
-            await self._close(order_id, VenueExpired(order_id=order_id, reason="VENUE_EXPIRED"))
+            event = VenueExpired(order_id=order_id, reason="VENUE_EXPIRED")
         elif status == "rejected":
-            await self._close(order_id, VenueRejected(order_id=order_id, reason="VENUE_REJECTED"))
-
-    async def _not_at_venue(self, tracked: _Tracked) -> None:
-        """An order the venue does not know: resend it (the client id makes that safe)
-        until ``ack_timeout_s``, then reject it as never placed."""
-        if tracked.acked:
+            event = VenueRejected(order_id=order_id, reason="VENUE_REJECTED")
+        else:
             return
+        await self._close(order_id, event, source)
+
+    async def _not_at_venue(self, tracked: _Tracked, source: str = "poll") -> None:
+        """An order the venue does not know: resend it (the client id makes that safe)
+        until ``ack_timeout_s``, then reject it as never placed. At reconciliation an
+        order the venue had acknowledged and no longer knows is closed as cancelled."""
         order_id = tracked.order.order_id
+        if tracked.acked:
+            if source == "reconciliation":
+                event = VenueCancelled(order_id=order_id, reason=NOT_AT_VENUE)
+                await self._close(order_id, event, source)
+            return
         if time.monotonic() - tracked.sent_at >= self._settings.ack_timeout_s:
             reason = f"ACK_TIMEOUT: seconds={self._settings.ack_timeout_s:g}"
-            await self._close(order_id, VenueRejected(order_id=order_id, reason=reason))
+            await self._close(order_id, VenueRejected(order_id=order_id, reason=reason), source)
         else:
             await self._place(tracked.order)
 
-    async def _close(self, order_id: str, event: VenueEvent) -> None:
+    async def _close(self, order_id: str, event: VenueEvent, source: str = "poll") -> None:
         if self._tracked.pop(order_id, None) is not None:
-            await self._emit([event])
+            await self._emit([event], source=source)
+
+    async def reconcile_with_venue(self) -> None:
+        """Bring the journal's open orders to the venue's truth, as ``reconciliation``
+        events: unknown acknowledgements, fills the journal lacks (once each, by trade
+        id), and orders closed meanwhile or unknown to the venue."""
+        for tracked in list(self._tracked.values()):
+            if not tracked.acked:  # age it by the journal's time: an old order times out
+                age_s = max(time.time() - tracked.order.ts / 1e9, 0.0)
+                tracked.sent_at = time.monotonic() - age_s
+            await self._fetch_venue_id(tracked)
+        for symbol in sorted({t.order.symbol for t in self._tracked.values()}):
+            await self._sync_fills(symbol, "reconciliation")
+        for order_id in list(self._tracked):
+            await self._sync_order(order_id, "reconciliation")
+
+    async def _fetch_venue_id(self, tracked: _Tracked) -> None:
+        try:
+            raw = await self._exchange.fetch_order(
+                None, tracked.order.symbol, {"origClientOrderId": tracked.order.order_id}
+            )
+        except ccxt.OrderNotFound:
+            return  # settled by _sync_order
+        await self._acknowledge(tracked.order.order_id, str(raw["id"]), "reconciliation")
+        tracked.venue_id = str(raw["id"])
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _emit(self, events: list[VenueEvent], forget: Order | None = None) -> None:
+    async def _emit(
+        self, events: list[VenueEvent], forget: Order | None = None, source: str = "poll"
+    ) -> None:
         """Hand events to the actor as one input (or at once before it is bound)."""
         if forget is not None:
             self._tracked.pop(forget.order_id, None)
 
         def apply() -> None:
+            if self._report is not None:
+                self._report(events, source)
+                return
             for event in events:
                 self._sink(event)
 

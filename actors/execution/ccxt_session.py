@@ -50,13 +50,17 @@ def step(precision: Any, mode: int) -> Decimal | None:
     return Decimal(1).scaleb(-int(precision))
 
 
-def commission(trade: dict[str, Any], price: Decimal, market: Any) -> Decimal:
-    """The fee in the quote currency (a fee in the base asset is valued at the fill price)."""
+def commission(trade: dict[str, Any], price: Decimal, market: Any) -> Decimal | None:
+    """The fee in the quote currency (a fee in the base asset is valued at the fill price);
+    None for a fee in a third currency, which this trade alone cannot value."""
     fee = trade.get("fee") or {}
     cost = dec(fee.get("cost"))
-    if market is not None and fee.get("currency") == market["base"]:
+    currency = fee.get("currency")
+    if currency is None or cost == _ZERO or currency == market["quote"]:
+        return cost
+    if currency == market["base"]:
         return cost * price
-    return cost
+    return None
 
 
 def make_exchange(settings: CcxtVenueConfig) -> Any:

@@ -68,7 +68,7 @@ def _fraction(value: float | None) -> Decimal | None:
 class RiskActor(Actor):
     """Pre-trade checks, the trading state and the loss limits. Config: ``[risk]``."""
 
-    snapshot_attributes = ("_account", "_approved_ns", "_last_trade", "_machine")
+    snapshot_attributes = ("_account", "_approved_ns", "_instruments", "_last_trade", "_machine")
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)

@@ -7,7 +7,10 @@ part or all of a resting order, :meth:`VenueSim.fail_next` answers the next requ
 with an HTTP status (429, 418, 503...), ``create_fault`` loses every new order with
 one, ``delay`` slows every answer past a client's timeout, ``duplicate_trades`` repeats
 every trade update out of order, ``hidden_trades`` keeps the newest trades out of the
-trade list for a while (a venue whose order status runs ahead of its trades). Real ccxt talks to
+trade list for a while (a venue whose order status runs ahead of its trades),
+``fee_asset`` charges each trade ``fee_in_asset`` of another asset (a BNB
+discount), ``/api/v3/ticker/24hr`` quotes ``market_price``, ``hold_creates`` books a new order but never answers its request (an order in flight
+when the client dies). Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
 """
 
@@ -84,6 +87,9 @@ class VenueSim:
     create_fault: int | None = None
     duplicate_trades: bool = False
     hidden_trades: int = 0
+    hold_creates: bool = False
+    fee_asset: str | None = None
+    fee_in_asset: Decimal = Decimal("0.0005")
     markets: dict[str, _Market] = field(default_factory=dict)
     orders: dict[str, SimOrder] = field(default_factory=dict)
     trades: list[dict[str, Any]] = field(default_factory=list)
@@ -132,11 +138,13 @@ class VenueSim:
     def _book_trade(self, order: SimOrder, market: _Market, qty: Decimal, px: Decimal) -> None:
         self._clock_ms += 1
         fee = (qty * px * self.commission_rate).quantize(Decimal("0.00000001"))
+        fee_asset = market.quote
+        if self.fee_asset is not None:
+            fee, fee_asset = self.fee_in_asset, self.fee_asset
         sign = 1 if order.side == "BUY" else -1
         self.balances[market.base] = self.balances.get(market.base, Decimal(0)) + sign * qty
-        self.balances[market.quote] = (
-            self.balances.get(market.quote, Decimal(0)) - sign * qty * px - fee
-        )
+        self.balances[market.quote] = self.balances.get(market.quote, Decimal(0)) - sign * qty * px
+        self.balances[fee_asset] = self.balances.get(fee_asset, Decimal(0)) - fee
         self.trades.append(
             {
                 "symbol": order.symbol,
@@ -147,7 +155,7 @@ class VenueSim:
                 "qty": str(qty),
                 "quoteQty": str(qty * px),
                 "commission": str(fee),
-                "commissionAsset": market.quote,
+                "commissionAsset": fee_asset,
                 "time": self._clock_ms,
                 "isBuyer": order.side == "BUY",
                 "isMaker": order.order_type == "LIMIT",
@@ -167,6 +175,7 @@ class VenueSim:
         app.router.add_get("/api/v3/order", self._fetch)
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/api/v3/myTrades", self._my_trades)
+        app.router.add_get("/api/v3/ticker/24hr", self._ticker)
         return app
 
     @web.middleware
@@ -232,6 +241,8 @@ class VenueSim:
         price = self.market_price.get(order.symbol)
         if order.order_type == "MARKET" and price is not None:
             self.fill(client_id, str(order.quantity), str(price))
+        while self.hold_creates:  # booked, never answered
+            await asyncio.sleep(0.05)
         return web.json_response(order.as_json())
 
     def _find(self, p: dict[str, str]) -> SimOrder | None:
@@ -271,6 +282,16 @@ class VenueSim:
         if self.duplicate_trades:  # every update twice, the copies out of order
             trades = trades + trades[::-1]
         return web.json_response(trades)
+
+    async def _ticker(self, request: web.Request) -> web.Response:
+        symbol = request.query.get("symbol", "")
+        price = self.market_price.get(symbol)
+        if price is None:
+            return _error(-1121, "Invalid symbol.")
+        return web.json_response(
+            {"symbol": symbol, "lastPrice": str(price), "bidPrice": str(price),
+             "askPrice": str(price), "closeTime": self._clock_ms}
+        )  # fmt: skip
 
 
 def _error(code: int, message: str) -> web.Response:

@@ -197,7 +197,7 @@ async def test_get_orders_when_status_unknown_then_400_naming_allowed_values() -
     async with running() as service:
         answer = await service.get("/api/orders?status=closed")
 
-    assert answer == (400, {"error": "status: expected one of open, got 'closed'"})
+    assert answer == (400, {"error": "status: expected one of open, reconciled, got 'closed'"})
 
 
 async def test_get_healthz_when_running_then_ok_and_not_stopping() -> None:

@@ -26,6 +26,7 @@ from atrium.runtime.messages import (
     SymbolPosition,
     Tick,
     TradingStateChanged,
+    VenueReport,
 )
 
 D = Decimal
@@ -152,6 +153,7 @@ ONE_OF_EACH = [
     TradingStateChanged(ts=13, state="HALTED", previous="ACTIVE", reason="kill switch"),
     DeadLetter(ts=14, actor="risk", message_kind="Bar", payload=b"\x80", error="KeyError: 'X'"),
     InstrumentRules(ts=15, symbol="BTC/USDT", quantity_step=D("0.001"), min_notional=D("10")),
+    VenueReport(ts=16, events=b"\x91\x81\xa4type\xadVenueAccepted", source="reconciliation"),
 ]
 
 

@@ -18,7 +18,7 @@ from atrium.config import parse_config
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.codec import decode
 from atrium.runtime.journal import Journal
-from atrium.runtime.messages import Fill, Order
+from atrium.runtime.messages import Fill, InstrumentRules, Order
 from atrium.runtime.recovery import resume_session
 from atrium.runtime.topology import build_pipeline
 
@@ -105,6 +105,11 @@ async def test_pipeline_when_strategy_trades_then_venue_fills_booked_once_by_por
     risk: Any = pipeline.slots["risk"].actor
     rules = risk._instruments["BTC/USDT"]
     assert (rules.quantity_step, rules.min_notional) == (Decimal("0.001"), Decimal("10"))
+    journaled = [m for m in messages if isinstance(m, InstrumentRules)]  # so recovery sees them
+    assert [(r.symbol, r.quantity_step, r.min_notional) for r in journaled] == [
+        ("BTC/USDT", Decimal("0.001"), Decimal("10"))
+    ]
+    assert messages.index(journaled[0]) < messages.index(orders[0])
     assert state.created == [o.order_id for o in orders][: len(state.created)]
     assert len({f.fill_id for f in fills}) == len(fills)
     journal_qty = sum(f.quantity * (1 if f.side == "BUY" else -1) for f in fills)

@@ -366,3 +366,76 @@ async def test_connect_when_symbol_not_listed_then_error_names_field(
     ):
         await venue.connect()
     await venue.close()
+
+
+async def test_fee_in_third_currency_when_venue_quotes_it_then_valued_at_its_last_price(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    state.add_market("BNB", "USDT")
+    state.market_price["BNBUSDT"] = Decimal("312.5")
+    state.fee_asset = "BNB"  # 0.0005 BNB a trade
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000020", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000020", "0.5", "99")
+    await venue.poll_once()
+    await venue.close()
+    (fill,) = [e for e in events if isinstance(e, VenueFilled)]
+    assert (fill.commission, fill.fee_currency, fill.unvalued_fee) == (
+        Decimal("0.15625"),
+        "BNB",
+        None,
+    )  # 0.0005 BNB x 312.5 USDT, not 0.0005 "USDT"
+
+
+async def test_fee_in_third_currency_when_venue_has_no_price_then_kept_apart_not_guessed(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    state.fee_asset = "BNB"  # no BNB/USDT market: nothing to value it with
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000021", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    state.fill("P00000021", "0.5", "99")
+    await venue.poll_once()
+    await venue.close()
+    (fill,) = [e for e in events if isinstance(e, VenueFilled)]
+    assert (fill.commission, fill.fee_currency, fill.unvalued_fee) == (
+        Decimal("0"),
+        "BNB",
+        Decimal("0.0005"),
+    )
+
+
+async def test_trade_ids_when_order_closes_then_dropped_and_its_trades_never_booked_again(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    state.duplicate_trades = True
+    events: list[VenueEvent] = []
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order("P00000022", order_type="LIMIT", limit_price=Decimal(99)))
+    venue.submit(_order("P00000023", order_type="LIMIT", limit_price=Decimal(98)))
+    await _settle(venue)
+    state.fill("P00000022", "0.2", "99")
+    state.fill("P00000023", "0.1", "98")
+    await venue.poll_once()
+    assert venue.kept_trade_ids == 2
+    state.fill("P00000022", "0.3", "99")  # P00000022 complete: its ids go
+    await venue.poll_once()
+    assert venue.kept_trade_ids == 1
+    for _ in range(3):  # the venue keeps repeating every trade: none is booked again
+        await venue.poll_once()
+    await venue.close()
+    fills = [(e.order_id, e.quantity) for e in events if isinstance(e, VenueFilled)]
+    assert fills == [
+        ("P00000022", Decimal("0.2")), ("P00000023", Decimal("0.1")),
+        ("P00000022", Decimal("0.3")),
+    ]  # fmt: skip
+    assert venue.kept_trade_ids == 1

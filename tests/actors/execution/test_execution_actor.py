@@ -17,15 +17,17 @@ from atrium.actors.execution.adapter import (
     VenueCancelled,
     VenueConnectionChanged,
     VenueFilled,
+    encode_events,
 )
 from atrium.actors.execution.orders import IllegalTransitionError, OrderBook
 from atrium.actors.execution.paper import PaperVenue
-from atrium.config.execution import ExecutionConfig
+from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig, TopologyConfig, default_actors
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.dispatch import Dispatcher
+from atrium.runtime.errors import SnapshotError
 from atrium.runtime.messages import (
     Bar,
     CancelOrder,
@@ -36,6 +38,7 @@ from atrium.runtime.messages import (
     OrderUpdate,
     Tick,
     TradingStateChanged,
+    VenueReport,
 )
 from atrium.runtime.topology import build_pipeline
 
@@ -721,3 +724,68 @@ def test_reconcile_when_venue_has_an_order_the_journal_lacks_then_named() -> Non
     state = h.actor.snapshot_state()
     h.actor.restore_state({**state, "book": OrderBook()})
     assert h.actor.reconcile() == ["order o1 is open at the venue, unknown to the journal"]
+
+
+def _ccxt_harness(**ccxt: Any) -> Harness:
+    return Harness(venue="ccxt", ccxt=CcxtVenueConfig(exchange="binance", **ccxt))
+
+
+def _report(*events: Any, source: str = "poll") -> Message:
+    return VenueReport(ts=T0, events=encode_events(list(events)), source=source)  # type: ignore[arg-type]
+
+
+def _bnb_fill(order_id: str) -> VenueFilled:
+    return VenueFilled(
+        order_id=order_id, quantity=D(40), price=D(50), commission=D(0),
+        venue_fill_id="NVDA:7", fee_currency="BNB", unvalued_fee=D("0.0005"),
+    )  # fmt: skip
+
+
+def test_venue_report_when_fee_unvalued_then_commission_zero_and_fee_counted_apart() -> None:
+    h = _ccxt_harness()
+    h.send(_order("o1"))
+    out = h.send(_report(VenueAccepted(order_id="o1"), _bnb_fill("o1")))
+    fills = [m for m in out if isinstance(m, Fill)]
+    assert [(f.quantity, f.price, f.commission) for f in fills] == [(D(40), D(50), D(0))]
+    assert h.metric("atrium_unvalued_fees_total", currency="BNB") == 0.0005
+    assert _statuses(h.send(_order("o2"))) == []  # not halted: book_separately
+
+
+def test_venue_report_when_fee_unvalued_and_halt_configured_then_new_orders_rejected() -> None:
+    h = _ccxt_harness(unvalued_fee="halt")
+    h.send(_order("o1"))
+    h.send(_report(VenueAccepted(order_id="o1"), _bnb_fill("o1")))
+    out = h.send(_order("o2"))
+    assert [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)] == [
+        ("REJECTED", "TRADING_HALTED: state=HALTED")
+    ]
+
+
+def test_venue_report_when_reconciliation_then_adjustments_counted_and_listed() -> None:
+    h = _ccxt_harness()
+    h.send(_order("o1", quantity="40"))
+    fill = _bnb_fill("o1")
+    h.send(_report(VenueAccepted(order_id="o1"), fill, source="reconciliation"))
+    assert h.metric("atrium_reconciliation_adjustments_total", kind="fill_booked") == 1.0
+    assert h.actor.reconciliation_adjustments() == [
+        {"kind": "order_acknowledged", "order_id": "o1", "detail": ""},
+        {"kind": "fill_booked", "order_id": "o1", "detail": "NVDA:7"},
+    ]
+    assert h.actor.open_orders() == []
+
+
+@pytest.mark.parametrize(("on_disconnect", "rejected"), [("halt", True), ("continue", False)])
+def test_venue_report_when_session_down_then_halted_only_if_configured(
+    on_disconnect: str, rejected: bool
+) -> None:
+    h = _ccxt_harness(on_disconnect=on_disconnect)
+    h.send(_report(VenueConnectionChanged(connected=False, detail="rate_limit")))
+    assert h.metric("atrium_venue_connected") == 0.0
+    out = h.send(_order("o1"))
+    statuses = [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)]
+    assert statuses == ([("REJECTED", "TRADING_HALTED: state=HALTED")] if rejected else [])
+
+
+def test_snapshot_when_ccxt_venue_then_snapshot_error_turns_snapshots_off() -> None:
+    with pytest.raises(SnapshotError, match="venue CcxtVenue is not snapshotted"):
+        _ccxt_harness().actor.snapshot_state()

@@ -59,3 +59,17 @@ def test_sized_order_when_rules_of_other_symbol_then_approved() -> None:
     h.actor.handle(RULES)
     h.actor.handle(_order(quantity="0.0015", symbol="AAPL"))
     assert _kinds(h.take()) == ["Order"]
+
+
+def test_snapshot_when_rules_received_then_restored_actor_denies_by_them() -> None:
+    h = Harness(RiskConfig(price_band_pct=None))
+    h.actor.handle(RULES)
+    state = h.actor.snapshot_state()
+    assert state["_instruments"] == {"NVDA": RULES}
+    restored = Harness(RiskConfig(price_band_pct=None))
+    restored.actor.restore_state(state)
+    order = _order(quantity="0.0015")
+    restored.actor.handle(order)
+    assert restored.take() == [
+        _denied(order, DAY1, "QUANTITY_NOT_STEP_MULTIPLE", "quantity=0.0015 quantity_step=0.001")
+    ]

@@ -1,0 +1,220 @@
+"""``atrium run`` on a ccxt venue killed with SIGKILL while an order is in flight.
+
+Real ``atrium run`` processes trade through real ccxt against the Binance simulator
+(served from a thread of the test). The simulator books the first order but never
+answers its request; the process is killed then, the simulator fills the order while
+nothing runs, and the restart must reconcile: book that fill exactly once (a journaled
+``VenueReport`` of source ``reconciliation``), never send the order again, and answer
+``/readyz`` only once reconciled. A second restart finds nothing more to adjust.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from loopback_feed import atrium_run, free_port
+from venue_sim import VenueSim
+
+from atrium.actors.execution.adapter import VenueFilled, decode_events
+from atrium.runtime.codec import decode
+from atrium.runtime.messages import Fill, Message, Order, VenueReport
+
+ENV = {"ATRIUM_CCXT_API_KEY": "sim-key", "ATRIUM_CCXT_SECRET": "sim-secret"}
+
+
+class SimThread:
+    """The simulator's aiohttp app on its own event loop in a thread."""
+
+    def __init__(self, venue: VenueSim) -> None:
+        self.venue = venue
+        self.loop = asyncio.new_event_loop()
+        self.url = ""
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> SimThread:
+        self._thread.start()
+        assert self._ready.wait(10), "the simulator did not start"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, function: Any, *args: Any) -> None:
+        """Run ``function`` on the simulator's loop (its state is not shared across threads)."""
+        done = threading.Event()
+
+        def run() -> None:
+            function(*args)
+            done.set()
+
+        self.loop.call_soon_threadsafe(run)
+        assert done.wait(5)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(self.venue.app())
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        self.loop.run_forever()
+
+
+@pytest.fixture
+def sim() -> Iterator[SimThread]:
+    venue = VenueSim(balances={"USDT": Decimal(100_000), "BTC": Decimal(0)})
+    venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
+    venue.hold_creates = True  # market orders rest (no market price) and go unanswered
+    with SimThread(venue) as thread:
+        yield thread
+
+
+def _config(path: Path, url: str, journal: Path, port: int) -> Path:
+    path.write_text(
+        f"""
+[runtime]
+log_level = "INFO"
+shutdown_grace_seconds = 5.0
+
+[service]
+host = "127.0.0.1"
+port = {port}
+
+[journal]
+path = "{journal}"
+snapshot_every = 0
+
+[[market_data.feeds]]
+format = "synthetic_live"
+bar_seconds = 1
+synthetic_live = {{ seed = 3, symbols = ["BTC/USDT"], rate_per_second = 400.0, volatility = 3.0 }}
+
+[strategies.cross]
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["BTC/USDT"]
+params = {{ fast = 2, slow = 3, allow_short = false }}
+
+[portfolio.strategy_budgets.cross]
+capital_pct = 0.5
+fixed_qty = 1
+
+[risk]
+price_band_pct = 0.5
+
+[execution]
+venue = "ccxt"
+
+[execution.ccxt]
+exchange = "binance"
+base_url = "{url}"
+symbols = ["BTC/USDT"]
+poll_interval_s = 30.0
+request_timeout_s = 60.0
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _events(journal: Path) -> list[Message]:
+    # read-only: a closing read-write connection would checkpoint away the killed run's -wal
+    with closing(sqlite3.connect(f"{journal.as_uri()}?mode=ro", uri=True)) as db:
+        rows = db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
+    return [decode(bytes(payload)) for (payload,) in rows]
+
+
+def _get(port: int, path: str) -> tuple[int, dict[str, Any]] | None:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except OSError:
+        return None
+
+
+def _wait(condition: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _ready(port: int) -> bool:
+    answer = _get(port, "/readyz")
+    return answer is not None and answer[0] == 200
+
+
+def _reconciled_fills(journal: Path) -> list[VenueFilled]:
+    return [
+        event
+        for message in _events(journal)
+        if isinstance(message, VenueReport) and message.source == "reconciliation"
+        for event in decode_events(message.events)
+        if isinstance(event, VenueFilled)
+    ]
+
+
+def test_restart_when_killed_with_order_in_flight_then_venue_fill_booked_once_never_resent(
+    sim: SimThread, tmp_path: Path
+) -> None:
+    journal, port = tmp_path / "j.sqlite", free_port()
+    config = _config(tmp_path / "live.toml", sim.url, journal, port)
+    log = tmp_path / "atrium.log"
+    with atrium_run(config, log, env=ENV) as process:
+        _wait(lambda: sim.venue.created, 60, "the first order at the venue")
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+    (order_id,) = sim.venue.created
+    orders = [m for m in _events(journal) if isinstance(m, Order)]
+    assert [o.order_id for o in orders] == [order_id]  # committed before it was sent
+    assert not [m for m in _events(journal) if isinstance(m, Fill)]
+    sim.call(setattr, sim.venue, "hold_creates", False)
+    sim.call(sim.venue.fill, order_id, "1", "101.5")  # filled while nothing runs
+
+    with atrium_run(config, log, env=ENV) as process:
+        _wait(lambda: _ready(port), 30, "/readyz 200 on the restart")
+        fills = [m for m in _events(journal) if isinstance(m, Fill) and m.order_id == order_id]
+        assert [(f.quantity, f.price, f.commission, f.leaves_quantity) for f in fills] == [
+            (Decimal("1"), Decimal("101.5"), Decimal("0.1015"), Decimal("0"))
+        ]
+        assert [(e.order_id, e.venue_fill_id) for e in _reconciled_fills(journal)] == [
+            (order_id, "BTC/USDT:1")
+        ]
+        adjusted = _get(port, "/api/orders?status=reconciled")
+        assert adjusted == (200, [
+            {"kind": "order_acknowledged", "order_id": order_id, "detail": ""},
+            {"kind": "fill_booked", "order_id": order_id, "detail": "BTC/USDT:1"},
+        ])  # fmt: skip
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
+        assert 'atrium_reconciliation_adjustments_total{kind="fill_booked"} 1.0' in metrics
+        process.send_signal(signal.SIGKILL)
+        process.wait(10)
+
+    with atrium_run(config, log, env=ENV) as process:  # again: nothing more to adjust
+        _wait(lambda: _ready(port), 30, "/readyz 200 on the second restart")
+        fills = [m for m in _events(journal) if isinstance(m, Fill) and m.order_id == order_id]
+        assert len(fills) == 1
+        assert len(_reconciled_fills(journal)) == 1
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    assert sim.venue.created.count(order_id) == 1  # never sent twice
+    assert len(sim.venue.created) == len(set(sim.venue.created))
+    creates = [r for r in sim.venue.requests if r == ("POST", "/api/v3/order")]
+    assert len(creates) == len(sim.venue.created)  # no resend, refused or not
