@@ -37,7 +37,7 @@ def write_report(
     rows = "".join(
         f"<tr><td>{html.escape(key)}</td><td>{html.escape(show(key, value))}</td></tr>"
         for key, value in summary.items()
-        if not isinstance(value, dict)
+        if not isinstance(value, dict) and not (key == "annualised_note" and value is None)
     )
     tables = monthly_table(summary.get("monthly_returns") or {}) + "".join(
         breakdown_table(title, summary.get(key) or {})

@@ -50,7 +50,7 @@ def monthly_table(table: dict[str, list[Any]]) -> str:
     """Years down, months across, and the year's compounded return; '' with no data."""
     if not table:
         return ""
-    head = "<tr><th>year</th>" + "".join(f"<th>{m}</th>" for m in _MONTHS) + "<th>year</th></tr>"
+    head = "<tr><th>year</th>" + "".join(f"<th>{m}</th>" for m in _MONTHS) + "<th>total</th></tr>"
     rows = []
     for year, months in table.items():
         cells = "".join(

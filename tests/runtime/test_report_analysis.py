@@ -171,3 +171,12 @@ def test_nvda_report_when_written_then_benchmark_heatmap_and_boxed_trades(nvda_r
     assert '<div class="scroll"><table><tr><th>time</th>' in page
     assert "<td>1,122.10 %</td>" in page  # benchmark_return, readable
     assert "349.7679640135" not in page and "<td>349.77</td>" in page  # expectancy to cents
+
+
+def test_nvda_report_when_years_of_data_then_no_empty_note_row_and_total_column(
+    nvda_run: Path,
+) -> None:
+    page = (nvda_run / "report.html").read_text()
+    assert "annualised_note" not in page  # None over 16 years: nothing to say, no empty row
+    assert "<th>Dec</th><th>total</th></tr>" in page  # the year's compounded return
+    assert "<th>year</th>" in page  # the row labels' column keeps its name
