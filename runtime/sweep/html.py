@@ -23,6 +23,8 @@ from atrium.runtime.sweep.search import objective_of, ranked
 __all__ = ("heatmap", "write_sweep_html", "write_walk_forward_html")
 
 _COLOURS: Final = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
+_LOW: Final = (230, 124, 115)
+_HIGH: Final = (87, 187, 138)
 _STYLE: Final = """body{font-family:system-ui,sans-serif;margin:2em}
 table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:2px 6px}
 th{cursor:pointer;background:#f4f4f4}td.num{text-align:right}"""
@@ -40,12 +42,11 @@ def write_sweep_html(
     """Write sweep.html for ``outcomes`` (their equity read from ``points_dir/<id>``)."""
     best = ranked(outcomes, grid)[: grid.search.best]
     lines = [
-        Line(
-            f"{o.point.id[:8]} {_params(o)}", read_equity(points_dir / o.point.id / "equity.csv"), c
-        )
+        Line(_params(o), read_equity(points_dir / o.point.id / "equity.csv"), c)
         for o, c in zip(best, _COLOURS, strict=False)
     ]
-    curves = line_chart(lines, f"Equity of the best {len(lines)}", "equity") if lines else ""
+    # The legend runs along the top: the chart's title goes above it, as a heading.
+    curves = f"<h2>Equity of the best {len(lines)}</h2>" + line_chart(lines, "", "equity")
     title = f"Atrium sweep: {grid.search.method}, objective {grid.search.objective}"
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>
@@ -53,7 +54,7 @@ def write_sweep_html(
 <p>{len(outcomes)} points, {sum(o.error is not None for o in outcomes)} failed.
 Click a column's name to sort by it.</p>
 {heatmap(grid, outcomes)}
-<div>{curves}</div>
+<div>{curves if lines else ""}</div>
 <h2>Points</h2>{_table(outcomes)}
 <script>{_SCRIPT}</script></body></html>
 """
@@ -76,17 +77,20 @@ def heatmap(grid: GridConfig, outcomes: Sequence[Outcome]) -> str:
     if not cells:
         return ""
     low, high = min(cells.values()), max(cells.values())
-    size, left, top = 56, 120, 40
+    size, left, top = 56, 80, 56
+    width = max(left + size * len(xs) + 20, 640)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + size * len(xs) + 20}" '
-        f'height="{top + size * len(ys) + 40}" font-family="system-ui,sans-serif" font-size="11">',
-        f'<text x="{left}" y="16">{html.escape(grid.search.objective)}: '
-        f"{html.escape(keys[0])} (across) by {html.escape(keys[1])} (down)</text>",
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" '
+        f'height="{top + size * len(ys) + 20}" font-family="system-ui,sans-serif" font-size="11">',
+        f'<text x="4" y="16">{html.escape(grid.search.objective)} by {html.escape(keys[0])} '
+        f"(across) and {html.escape(keys[1])} (down)</text>",
+        f'<text x="{left}" y="{top - 22}" font-weight="bold">{html.escape(_short(keys[0]))}</text>',
+        f'<text x="4" y="{top - 6}" font-weight="bold">{html.escape(_short(keys[1]))}</text>',
     ]
     for i, x in enumerate(xs):
         parts.append(f'<text x="{left + i * size + 4}" y="{top - 6}">{html.escape(x)}</text>')
     for j, y in enumerate(ys):
-        parts.append(f'<text x="4" y="{top + j * size + size // 2}">{html.escape(y)}</text>')
+        parts.append(f'<text x="4" y="{top + j * size + size // 2 + 4}">{html.escape(y)}</text>')
         for i, x in enumerate(xs):
             parts.append(
                 _cell(
@@ -106,7 +110,9 @@ def _cell(x: int, y: int, size: int, *, value: float | None, low: float, high: f
     if value is None:
         return f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="#eee" stroke="#fff"/>'
     share = 0.5 if high == low else (value - low) / (high - low)
-    fill = f"rgb({int(255 * (1 - share))},{int(120 + 100 * share)},{int(255 * (1 - share))})"
+    # From a muted red (worst) to a green (best) of the objective's values in the grid.
+    red, green, blue = (round(a + (b - a) * share) for a, b in zip(_LOW, _HIGH, strict=True))
+    fill = f"rgb({red},{green},{blue})"
     return (
         f'<rect x="{x}" y="{y}" width="{size}" height="{size}" fill="{fill}" stroke="#fff">'
         f"<title>{value:.4f}</title></rect>"
@@ -114,12 +120,17 @@ def _cell(x: int, y: int, size: int, *, value: float | None, low: float, high: f
     )
 
 
+def _short(key: str) -> str:
+    """The last part of a dotted key: ``fast`` for ``strategies.ema.params.fast``."""
+    return key.rsplit(".", 1)[-1]
+
+
 def _distinct(outcomes: Sequence[Outcome], key: str) -> list[str]:
     return list(dict.fromkeys(str(o.point.params[key]) for o in outcomes))
 
 
 def _params(outcome: Outcome) -> str:
-    return ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in outcome.point.params.items())
+    return ", ".join(f"{_short(k)}={v}" for k, v in outcome.point.params.items())
 
 
 def _table(outcomes: Sequence[Outcome]) -> str:

@@ -21,7 +21,10 @@ __all__ = ("SweepProgress",)
 
 
 class SweepProgress:
-    """``with SweepProgress(total, terminal) as shown:`` then ``started``/``finished``."""
+    """``with SweepProgress(total, terminal) as shown:`` then ``add``/``started``/``finished``.
+
+    ``add`` grows the total: a walk-forward or an Optuna search learns its points as it goes.
+    """
 
     def __init__(self, total: int, terminal: bool, stream: IO[str] | None = None) -> None:
         self.total = total
@@ -52,6 +55,12 @@ class SweepProgress:
     ) -> None:
         if self._bar is not None:
             self._bar.stop()
+
+    def add(self, count: int) -> None:
+        """``count`` more points to run."""
+        self.total += count
+        if self._bar is not None:
+            self._bar.update(self._task, total=self.total)
 
     def started(self, point: Point) -> None:
         """A point began running."""

@@ -49,30 +49,38 @@ class Runner:
         self.base = base
         self.points_dir = points_dir
         self.engine = engine
-        self.bar = bar
         self.outcomes: dict[str, Outcome] = {}
+        self.shown = SweepProgress(0, bar)
+
+    def __enter__(self) -> Runner:
+        self.shown.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shown.__exit__(None, None, None)
 
     def evaluate(self, params_list: list[Params]) -> list[Outcome]:
         """The outcome of each point of ``params_list``, in order (run once per id)."""
         points = [make_point(self.base, params) for params in params_list]
         unique = list({point.id: point for point in points}.values())
         self.points_dir.mkdir(parents=True, exist_ok=True)
-        with SweepProgress(len(unique), self.bar) as shown:
-            to_run = []
-            for point in unique:
-                known = self._known(point)
-                if known is None:
-                    to_run.append(point)
-                else:
-                    self.outcomes[point.id] = known
-                    shown.finished(known)
+        shown = self.shown
+        shown.add(len(unique))
+        to_run = []
+        for point in unique:
+            known = self._known(point)
+            if known is None:
+                to_run.append(point)
+            else:
+                self.outcomes[point.id] = known
+                shown.finished(known)
 
-            def done(outcome: Outcome) -> None:
-                self.outcomes[outcome.point.id] = outcome
-                shown.finished(outcome)
+        def done(outcome: Outcome) -> None:
+            self.outcomes[outcome.point.id] = outcome
+            shown.finished(outcome)
 
-            if to_run:
-                self.engine(to_run, self.points_dir, shown.started, done)
+        if to_run:
+            self.engine(to_run, self.points_dir, shown.started, done)
         for stale in self.points_dir.glob(".*.partial-*"):  # left by a killed worker
             shutil.rmtree(stale, ignore_errors=True)
         return [replace(self.outcomes[p.id], point=p, extra={}) for p in points]
@@ -95,12 +103,12 @@ def run_sweep(options: SweepOptions) -> dict[str, Any]:
     check_keys(base, grid)
     out = options.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    runner = Runner(base, out / "points", _engine(options), options.progress)
-    if grid.walk_forward is not None:
-        from atrium.runtime.sweep.walk import run_walk_forward  # noqa: PLC0415
+    with Runner(base, out / "points", _engine(options), options.progress) as runner:
+        if grid.walk_forward is not None:
+            from atrium.runtime.sweep.walk import run_walk_forward  # noqa: PLC0415
 
-        return run_walk_forward(runner, grid, out)
-    outcomes = search(grid, runner.evaluate)
+            return run_walk_forward(runner, grid, out)
+        outcomes = search(grid, runner.evaluate)
     write_results(out, outcomes)
     write_timings(out, [runner.outcomes[o.point.id] for o in _unique(outcomes)])
     report = sweep_report(grid, outcomes)
