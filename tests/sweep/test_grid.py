@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import GRID_2X2, write_config, write_grid
+from sweep_kit import GRID_2X2, write_config, write_grid
 
 from atrium.config.loader import ConfigError, load_config_data
 from atrium.runtime.sweep.grid import check_keys, grid_points, load_grid

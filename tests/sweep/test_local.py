@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from conftest import GRID_2X2, write_config, write_grid
+from sweep_kit import GRID_2X2, write_config, write_grid
 
 from atrium.runtime.sweep.run import SweepOptions, run_sweep
 

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from conftest import GRID_2X2, write_config, write_grid
+from sweep_kit import GRID_2X2, write_config, write_grid
 
 from atrium.runtime.sweep.run import SweepOptions, run_sweep
 

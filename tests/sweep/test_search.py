@@ -6,7 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import write_config, write_grid
+from sweep_kit import write_config, write_grid
 
 from atrium.runtime.sweep.run import SweepOptions, run_sweep
 

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from conftest import write_config, write_grid
+from sweep_kit import write_config, write_grid
 
 from atrium.config.sweep import WalkForwardConfig
 from atrium.runtime.sweep.run import SweepOptions, run_sweep

@@ -1,12 +1,10 @@
-"""A small ema_cross config over two years of NVDA daily bars, and grid files for it."""
+"""For the sweep tests: a small ema_cross config over two years of NVDA daily bars, grids."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # tests/kits/ -> /work
 NVDA = DATA / "nvda-1999-2014.txt"
 
 _BASE = """\
@@ -65,9 +63,3 @@ GRID_2X2 = """\
 "strategies.ema.params.fast" = [5, 10]
 "strategies.ema.params.slow" = { start = 20, stop = 30, step = 10 }
 """
-
-
-@pytest.fixture
-def sweep_files(tmp_path: Path) -> tuple[Path, Path]:
-    """(base.toml, grid.toml) of the 2x2 grid."""
-    return write_config(tmp_path), write_grid(tmp_path, GRID_2X2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import GRID_2X2, write_config, write_grid
+from sweep_kit import GRID_2X2, write_config, write_grid
 
 from atrium.runtime.cli import main
 
