@@ -21,7 +21,13 @@ from atrium.config.schema import AtriumConfig
 from atrium.config.topology import default_actors
 from atrium.errors import AtriumError
 
-__all__ = ("ConfigError", "describe_validation_error", "load_config", "parse_config")
+__all__ = (
+    "ConfigError",
+    "describe_validation_error",
+    "load_config",
+    "load_config_data",
+    "parse_config",
+)
 
 _TYPE_WORDS: Final = {
     "float": "a number",
@@ -64,6 +70,15 @@ def load_config(path: str | Path) -> AtriumConfig:
     ``[market_data].base_dir`` and ``[strategies.<name>].base_dir``), so a config works
     from any working directory.
     """
+    return parse_config(load_config_data(path), source=str(path))
+
+
+def load_config_data(path: str | Path) -> dict[str, Any]:
+    """The TOML of a config file as a dict, its relative paths anchored (not yet validated).
+
+    A sweep changes keys of this dict for each point and validates each with
+    :func:`parse_config`.
+    """
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -74,7 +89,7 @@ def load_config(path: str | Path) -> AtriumConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{file}: not valid TOML: {exc}", str(file)) from None
     _anchor_paths(data, file.resolve().parent)
-    return parse_config(data, source=str(file))
+    return data
 
 
 def _anchor_paths(data: dict[str, Any], config_dir: Path) -> None:

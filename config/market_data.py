@@ -144,6 +144,20 @@ def _check_timezone(value: str) -> None:
         ) from None
 
 
+def _window_ns(key: str, text: str) -> int:
+    """An ISO date or time (naive: UTC) as integer nanoseconds, or ``ValueError`` naming ``key``."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{key}: expected an ISO date or time like '2004-01-01', got {text!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
 def _check_symbols(symbols: list[str]) -> None:
     if not symbols:
         raise ValueError("symbols: list at least one symbol")
@@ -547,6 +561,13 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
         Stop after sending this many records of the file feeds, merged (``None``: read
         them to the end). A replay of a journal that references its files sets it to what
         the recorded run sent, so an interrupted run replays exactly as far as it went.
+    start : str or None, default None
+        Send only the file feeds' records stamped at or after this ISO date or time (naive:
+        UTC). With ``end`` it restricts a replay to a window, as a walk-forward sweep
+        does, without cutting the files.
+    end : str or None, default None
+        Send only records stamped before this ISO date or time (exclusive, naive: UTC);
+        must be after ``start``.
     """
 
     feeds: list[FeedConfig] = msgspec.field(default_factory=list)
@@ -554,8 +575,13 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
     speed: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     base_dir: str = "."
     max_records: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    start: str | None = None
+    end: str | None = None
 
     def __post_init__(self) -> None:
+        start, end = self.start_ns, self.end_ns
+        if start is not None and end is not None and end <= start:
+            raise ValueError(f"end: must be after start ({self.start}), got {self.end!r}")
         seen: dict[str, int] = {}
         for index, feed in enumerate(self.feeds):
             name = feed.feed_name
@@ -575,6 +601,16 @@ class MarketDataConfig(ConfigBase, frozen=True, kw_only=True):
                         f"feeds[{index}].{feed.format}.symbols: {symbol!r} also comes from "
                         f"feeds[{other}]; each symbol may come from one live feed only"
                     )
+
+    @property
+    def start_ns(self) -> int | None:
+        """:attr:`start` in nanoseconds since the Unix epoch (``None``: from the first record)."""
+        return None if self.start is None else _window_ns("start", self.start)
+
+    @property
+    def end_ns(self) -> int | None:
+        """:attr:`end` in nanoseconds since the Unix epoch (``None``: to the last record)."""
+        return None if self.end is None else _window_ns("end", self.end)
 
     def check_replayable(self) -> None:
         """Refuse live feeds, which produce data as it happens and so cannot be replayed.

@@ -1,4 +1,4 @@
-"""The ``atrium`` command line: version, check-config, replay, run, journal."""
+"""The ``atrium`` command line: version, check-config, replay, sweep, run, journal."""
 
 from __future__ import annotations
 
@@ -86,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("config", type=Path, metavar="FILE")
     _add_replay(commands)
+    _add_sweep(commands)
     _add_run(commands)
     _add_cluster(commands)
     _add_data(commands)
@@ -137,6 +138,47 @@ def _add_replay(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="no progress bar (shown only when stderr is a terminal)",
     )
     replay.add_argument("--role", default=None, metavar="NAME", help=_ROLE_HELP)
+
+
+def _add_sweep(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="replay a config over a grid of values (or walk-forward windows)"
+    )
+    sweep.add_argument("--config", type=Path, required=True, metavar="FILE")
+    sweep.add_argument("--grid", type=Path, required=True, metavar="GRID", help="GRID.toml")
+    sweep.add_argument(
+        "--out", type=Path, default=Path("sweep-out"), metavar="DIR", help="default: sweep-out"
+    )
+    sweep.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="local processes at once (default: the number of cores)",
+    )
+    sweep.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="run on Ray instead: ray://host:10001, or auto for the local cluster",
+    )
+    sweep.add_argument(
+        "--ship-feeds",
+        action="store_true",
+        help="with --address: send each feed file to every node once, for nodes that do not "
+        "share its path",
+    )
+    sweep.add_argument("--no-progress", action="store_true", help="one log line per point")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _add_run(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -239,6 +281,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return run_journal(args)
     if args.command == "data":
         return _convert(args)
+    if args.command == "sweep":
+        return _sweep(args)
     config = load_config(args.config)
     _configure_logging(args.log_level or config.runtime.log_level)
     if args.command == "check-config":
@@ -329,6 +373,27 @@ def _replay(config: AtriumConfig, args: argparse.Namespace, sections: dict[str, 
     print(format_summary(summary, out_dir))
     if options.progress:
         print(f"report: {(out_dir / 'report.html').resolve()}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from atrium.runtime.sweep.run import SweepOptions, run_sweep  # noqa: PLC0415 -- only this command
+
+    _configure_logging(args.log_level or "WARNING")
+    options = SweepOptions(
+        config=args.config,
+        grid=args.grid,
+        out_dir=args.out,
+        workers=args.workers,
+        address=args.address,
+        ship_feeds=args.ship_feeds,
+        progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    report = run_sweep(options)
+    print(f"sweep: {report['points']} points, {report['failed']} failed; wrote {args.out}")
+    best = report.get("best")
+    if best:
+        print(f"best: {best['point']} {best['params']}")
     return EXIT_OK
 
 

@@ -35,7 +35,8 @@ files cannot hand the strategy a bar twice.
 In replay, sent counts and the timestamp gauge are published every 256 records and at
 the end (a metric update costs as much as parsing a field); live, after every record.
 :meth:`MarketDataActor.feed_ranges` tells what each file feed sent, for the replay journal's
-references to its files; ``max_records`` stops the file feeds after that many records.
+references to its files; ``max_records`` stops the file feeds after that many records, and
+``start``/``end`` send only the records of a time window (a walk-forward sweep's windows).
 
 After a restart of ``atrium run``, recovery hands the actor the market data it sent
 before (:meth:`MarketDataActor.restore_input`): live bars go on from the partial bar the
@@ -251,6 +252,7 @@ class MarketDataActor(Actor):
         sent, first_ts, last_ts = self._sent, self._first_ts, self._last_ts
         pending = 0
         left = -1 if config.max_records is None else config.max_records
+        start, end = config.start_ns, config.end_ns
         records = merge_feeds(self._feeds if left else [])
         resume = self._delivered.resume_filter() if not replay else None
         delivered = self._delivered
@@ -261,6 +263,10 @@ class MarketDataActor(Actor):
                     # before it: a live control carries wall time, not market time.
                     await self.send(record)
                     continue
+                if start is not None and record.ts < start:
+                    continue
+                if end is not None and record.ts >= end:
+                    break
                 index = indices[local]
                 if last_seen is not None and not self._in_order(local, record, last_seen):
                     continue
