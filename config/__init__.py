@@ -2,6 +2,7 @@
 
 from atrium.config.base import ConfigBase as ConfigBase
 from atrium.config.execution import ExecutionConfig as ExecutionConfig
+from atrium.config.instruments import InstrumentConfig as InstrumentConfig
 from atrium.config.journal import JournalConfig as JournalConfig
 from atrium.config.loader import ConfigError as ConfigError
 from atrium.config.loader import load_config as load_config
@@ -23,6 +24,7 @@ __all__ = (
     "ConfigBase",
     "ConfigError",
     "ExecutionConfig",
+    "InstrumentConfig",
     "JournalConfig",
     "MarketDataConfig",
     "PortfolioConfig",

@@ -14,6 +14,7 @@ from typing import Final, Literal
 import msgspec
 
 from atrium.config.base import ConfigBase
+from atrium.config.instruments import InstrumentConfig
 
 __all__ = ("CcxtVenueConfig", "ExecutionConfig", "MarketFill")
 
@@ -143,6 +144,10 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
         Tick size. When set, LIMIT and STOP prices must be multiples of it (else
         ``PRICE_NOT_ON_INCREMENT``) and fill prices are rounded against the trader: BUY up,
         SELL down (never below one increment), so rounding never flatters a backtest.
+    instruments : table of InstrumentConfig, default {}
+        The root ``[instruments]`` table, copied here by the loader: a symbol's
+        ``tick_size`` replaces ``price_increment`` for it, and ``commission_bps`` is
+        charged on ``quantity * price * multiplier``.
     """
 
     venue: str = "paper"
@@ -156,6 +161,7 @@ class ExecutionConfig(ConfigBase, frozen=True, kw_only=True):
     max_volume_participation: Decimal | None = None
     lot_size: Decimal = _ONE
     price_increment: Decimal | None = None
+    instruments: dict[str, InstrumentConfig] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.venue not in ("paper", "ccxt") and not _ADAPTER_PATH.match(self.venue):

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 
+from atrium.config.instruments import check_currencies
 from atrium.config.portfolio import CommissionConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import default_actors
@@ -120,7 +121,41 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumCon
     except msgspec.ValidationError as exc:
         raise ConfigError(_explain(exc, merged, AtriumConfig), source) from None
     portfolio = merged.get("portfolio")
-    return _with_venue_costs(config, portfolio if isinstance(portfolio, Mapping) else {}, source)
+    config = _with_venue_costs(config, portfolio if isinstance(portfolio, Mapping) else {}, source)
+    return _with_instruments(config, merged, source)
+
+
+#: The sections that receive a copy of the root ``[instruments]`` table.
+_INSTRUMENT_READERS: Final = ("portfolio", "risk", "execution")
+
+
+def _with_instruments(config: AtriumConfig, data: Mapping[str, Any], source: str) -> AtriumConfig:
+    """``config`` with ``[instruments]`` copied into each actor section that reads it.
+
+    Actors get only their own section, so each receives the table at construction; it is
+    written once, at the root, so the three copies can never disagree.
+    """
+    for section in _INSTRUMENT_READERS:
+        table = data.get(section)
+        if isinstance(table, Mapping) and "instruments" in table:
+            raise ConfigError(
+                f"{section}.instruments: set the root [instruments.<symbol>] tables instead "
+                "(one table read by portfolio, risk and execution)",
+                source,
+            )
+    instruments = config.instruments
+    try:
+        check_currencies(instruments, config.portfolio.account_currency)
+    except ValueError as exc:
+        raise ConfigError(str(exc), source) from None
+    if not instruments:
+        return config
+    return msgspec.structs.replace(
+        config,
+        portfolio=msgspec.structs.replace(config.portfolio, instruments=instruments),
+        risk=msgspec.structs.replace(config.risk, instruments=instruments),
+        execution=msgspec.structs.replace(config.execution, instruments=instruments),
+    )
 
 
 def _with_venue_costs(

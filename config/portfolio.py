@@ -17,6 +17,7 @@ from typing import Annotated, Final, Literal, TypeAlias
 import msgspec
 
 from atrium.config.base import ConfigBase
+from atrium.config.instruments import InstrumentConfig, multiplier_of
 
 __all__ = (
     "CommissionConfig",
@@ -64,7 +65,8 @@ class SymbolConfig(ConfigBase, frozen=True, kw_only=True):
     ----------
     lot_size : Decimal, default 1
         Orders are whole multiples of this (25 for a 25-lot futures contract, 0.001 for a
-        crypto pair); every quantity is rounded *down* to it after each cap. > 0.
+        crypto pair); every quantity is rounded *down* to it after each cap. > 0. Its one
+        home: the other contract terms (multiplier, tick size) are ``[instruments]``.
     max_symbol_exposure_pct : Decimal or None, default None
         Cap on the symbol's net exposure, including orders in flight, as a fraction of
         equity, > 0. ``None``: no per-symbol cap (the gross cap still applies).
@@ -151,6 +153,11 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
     strategy_budgets : table of StrategyBudgetConfig, default {}
         Per-strategy ``capital_pct`` and sizing overrides; unlisted strategies get
         ``max_risk_per_strategy_pct`` and the portfolio's defaults.
+    account_currency : str, default "USD"
+        The currency of cash and equity; every ``[instruments]`` entry must be quoted in it.
+    instruments : table of InstrumentConfig, default {}
+        The root ``[instruments]`` table, copied here by the loader (not set in
+        ``[portfolio]``): multipliers scale every notional, PnL and cap.
     """
 
     position_sizing_mode: SizingModeName = "fixed_qty"
@@ -168,6 +175,8 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
     commission: CommissionConfig = msgspec.field(default_factory=CommissionConfig)
     symbols: dict[str, SymbolConfig] = msgspec.field(default_factory=dict)
     strategy_budgets: dict[str, StrategyBudgetConfig] = msgspec.field(default_factory=dict)
+    account_currency: Annotated[str, msgspec.Meta(min_length=1)] = "USD"
+    instruments: dict[str, InstrumentConfig] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _positive("initial_capital", self.initial_capital)
@@ -206,6 +215,10 @@ class PortfolioConfig(ConfigBase, frozen=True, kw_only=True):
     def symbol(self, symbol: str) -> SymbolConfig:
         """The settings of ``symbol`` (the defaults when it has no entry)."""
         return self.symbols.get(symbol, _DEFAULT_SYMBOL)
+
+    def multiplier(self, symbol: str) -> Decimal:
+        """The contract multiplier of ``symbol`` (1 unless ``[instruments]`` sets one)."""
+        return multiplier_of(self.instruments, symbol)
 
 
 _DEFAULT_SYMBOL: Final = SymbolConfig()

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from atrium.config.base import ConfigBase
+from atrium.config.instruments import InstrumentConfig
 
 __all__ = ("LimitAction", "RiskConfig", "SymbolRiskConfig")
 
@@ -89,6 +90,10 @@ class RiskConfig(ConfigBase, frozen=True, kw_only=True):
         Re-arm a tripped daily-loss limit at the next UTC day, releasing the state it
         forced. ``False``: it holds until an operator ``resume``. A tripped drawdown limit
         always holds until ``resume``.
+    instruments : table of InstrumentConfig, default {}
+        The root ``[instruments]`` table, copied here by the loader: the notional cap is
+        taken at ``quantity * price * multiplier``, and LIMIT/STOP prices off a symbol's
+        ``tick_size`` are denied (``PRICE_NOT_ON_TICK``).
     """
 
     initial_state: Literal["ACTIVE", "REDUCING", "HALTED"] = "ACTIVE"
@@ -102,6 +107,7 @@ class RiskConfig(ConfigBase, frozen=True, kw_only=True):
     max_daily_loss_pct: _Fraction | None = None
     daily_loss_action: LimitAction = "halt"
     daily_loss_resets_next_day: bool = True
+    instruments: dict[str, InstrumentConfig] = msgspec.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_money_cap("max_order_notional", self.max_order_notional)

@@ -7,6 +7,7 @@ import msgspec
 from atrium.config.base import ConfigBase
 from atrium.config.cluster import ClusterConfig
 from atrium.config.execution import ExecutionConfig
+from atrium.config.instruments import InstrumentConfig
 from atrium.config.journal import JournalConfig
 from atrium.config.market_data import MarketDataConfig
 from atrium.config.portfolio import PortfolioConfig
@@ -34,3 +35,5 @@ class AtriumConfig(ConfigBase, frozen=True, kw_only=True):
     replay: ReplayConfig = msgspec.field(default_factory=ReplayConfig)
     service: ServiceConfig = msgspec.field(default_factory=ServiceConfig)
     cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
+    #: Contract terms per symbol; the loader copies them into portfolio, risk, execution.
+    instruments: dict[str, InstrumentConfig] = msgspec.field(default_factory=dict)

@@ -407,12 +407,18 @@ class PositionUpdate(Message, frozen=True, kw_only=True, gc=False):
     realized_pnl: Decimal
 
 
-class SymbolPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False):
-    """Net position in one symbol, as carried inside a :class:`PortfolioSnapshot`."""
+class SymbolPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_defaults=True):
+    """Net position in one symbol, as carried inside a :class:`PortfolioSnapshot`.
+
+    ``multiplier`` is the contract multiplier, so whoever revalues the position between
+    snapshots moves equity by ``quantity * multiplier * price move``. A multiplier of 1
+    is left out of the encoding, so journals of plain instruments are unchanged.
+    """
 
     symbol: str
     quantity: Decimal
     mark_price: Decimal
+    multiplier: Decimal = Decimal(1)
 
 
 class PortfolioSnapshot(Message, frozen=True, kw_only=True, gc=False):

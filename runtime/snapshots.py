@@ -26,7 +26,8 @@ from atrium.runtime.messages import Message
 __all__ = ("SNAPSHOT_FORMAT_VERSION", "decode_states", "encode_states", "state_type")
 
 #: Part of the snapshot fingerprint: snapshots of another format are not used.
-SNAPSHOT_FORMAT_VERSION: Final = 2
+#: 3: the ledger's books and positions carry their contract multiplier (``scale``).
+SNAPSHOT_FORMAT_VERSION: Final = 3
 
 _T = TypeVar("_T", bound=type)
 _TYPES: Final[dict[str, type]] = {}

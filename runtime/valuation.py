@@ -3,7 +3,8 @@
 The portfolio publishes a :class:`~runtime.messages.PortfolioSnapshot` when the account
 changes (a fill), not on every bar. Whoever follows equity between snapshots (risk's
 drawdown and daily-loss limits, the replay's equity curve) moves it with the marks the
-same way the portfolio's ledger does: by quantity times the price move.
+same way the portfolio's ledger does: by quantity times the contract multiplier times
+the price move.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ class MarkedAccount:
         self.cash = cash
         self.equity = cash
         self.gross = Decimal(0)
-        # Per symbol held: [quantity, the price the values above are marked at].
+        # Per symbol held: [quantity * multiplier, the price the values above are marked at].
         self._held: dict[str, list[Decimal]] = {}
 
     def apply(self, snapshot: PortfolioSnapshot) -> None:
@@ -34,8 +35,9 @@ class MarkedAccount:
         self.cash = snapshot.cash
         self.equity = snapshot.equity
         self.gross = snapshot.gross_exposure
+        # The quantity is held times the multiplier, so a price move costs one multiply.
         self._held = {
-            position.symbol: [position.quantity, position.mark_price]
+            position.symbol: [position.quantity * position.multiplier, position.mark_price]
             for position in snapshot.positions
             if position.quantity
         }

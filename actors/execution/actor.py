@@ -36,7 +36,7 @@ Requests ignored without a state change (nothing published; logged and counted i
 
 Metrics (on ``context.registry``)
     ``atrium_orders_total{status}`` transitions published, by new status;
-    ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price,
+    ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price x multiplier,
     account currency); ``atrium_fill_commission_total`` (account currency);
     ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0);
     ``atrium_venue_errors_total{kind}`` (a live venue's errors, see ``VENUE_ERROR_KINDS``);
@@ -136,6 +136,10 @@ class ExecutionActor(Actor):
             )
         self._book = OrderBook()
         self._halted = False
+        # Contract multipliers other than 1 ([instruments]): fill notional is money.
+        self._multipliers = {
+            s: spec.multiplier for s, spec in config.instruments.items() if spec.multiplier != 1
+        }
         self._init_metrics()
         self._venue = self._make_venue(config)
         on_bar: Callable[[Bar], None] = _ignore_market_data
@@ -475,7 +479,8 @@ class ExecutionActor(Actor):
             )
         )
         self._fills.inc()
-        self._fill_notional.inc(float(event.quantity * event.price))
+        notional = event.quantity * event.price * self._multipliers.get(order.symbol, 1)
+        self._fill_notional.inc(float(notional))
         self._fill_commission.inc(float(event.commission))
         if event.unvalued_fee is not None:
             self._unvalued_fee(event)

@@ -25,7 +25,8 @@ Fill price (a tick is treated as a bar with open = high = low = close = price)
       STOP SELL when ``low <= trigger`` at ``min(trigger, open)``. Once triggered it stays a
       market order for any remainder.
     * Then slippage against the trader (BUY ``x (1 + bps/10000)``, SELL ``x (1 - bps/10000)``),
-      rounding to ``price_increment`` against the trader when set, and finally a LIMIT
+      rounding to the tick against the trader when set (the symbol's
+      ``[instruments].tick_size``, else ``price_increment``), and finally a LIMIT
       fill is capped at its limit price (a venue never fills a limit worse than its limit).
 
 Quantity
@@ -34,7 +35,8 @@ Quantity
     submission order; the rest waits for later bars. A bar with volume 0 fills nothing.
 
 Commission
-    ``per_share x qty + bps/10000 x notional`` per fill, with ``commission_min`` per order:
+    ``per_share x qty + bps/10000 x notional`` per fill (``per_share`` is per contract;
+    notional is ``qty x price x multiplier``), with ``commission_min`` per order:
     after each fill the order has paid ``max(min, cumulative raw commission)`` in total,
     so the first fill pays at least the minimum and later fills only the excess.
 
@@ -47,8 +49,8 @@ Time in force
 
 Rejection reason codes (``VenueRejected.reason``, ``CODE: key=value ...``)
     ``QUANTITY_NOT_LOT_MULTIPLE``: the quantity is not a whole multiple of ``lot_size``.
-    ``PRICE_NOT_ON_INCREMENT``: a limit/trigger price is not a multiple of
-    ``price_increment``.
+    ``PRICE_NOT_ON_INCREMENT``: a limit/trigger price is not a multiple of the tick
+    (``price_increment``, or the symbol's ``tick_size``).
     ``INVALID_PRICE_FIELDS``: a price the order type does not use is set (a MARKET order
     with a limit or trigger price, a LIMIT with a trigger price, a STOP with a limit price:
     stop-limit orders are not supported, and silently ignoring the price would fill where
@@ -150,6 +152,13 @@ class PaperVenue:
         self._cap = config.max_volume_participation
         self._lot = config.lot_size
         self._increment = config.price_increment
+        # Per symbol from [instruments]: its own tick, and the bps rate on price (so the
+        # rate times quantity times price is bps of price * multiplier * quantity).
+        specs = config.instruments.items()
+        self._ticks = {s: spec.tick_size for s, spec in specs if spec.tick_size is not None}
+        self._rates = {
+            s: self._commission_rate * spec.multiplier for s, spec in specs if spec.multiplier != 1
+        }
         self._last: dict[str, Print] = {}
         # Stamp of the newest print seen, any symbol: the market time live orders arrive at.
         self._market_ts: int | None = None
@@ -352,7 +361,10 @@ class PaperVenue:
                 return
             self._used[symbol] = (current, used + quantity)
         price = _tidy(self._fill_price(w.order, base))
-        w.raw_commission += self._per_share * quantity + self._commission_rate * quantity * price
+        rate = self._commission_rate
+        if self._rates:
+            rate = self._rates.get(w.order.symbol, rate)
+        w.raw_commission += self._per_share * quantity + rate * quantity * price
         due = max(self._commission_min, w.raw_commission)
         commission = _tidy(due - w.charged_commission)
         w.charged_commission = due
@@ -374,7 +386,7 @@ class PaperVenue:
 
     def _fill_price(self, order: Order, base: Decimal) -> Decimal:
         """Slippage, then tick rounding, both against the trader; LIMIT capped at its limit."""
-        increment = self._increment
+        increment = self._tick(order.symbol)
         limit = order.limit_price if order.order_type == "LIMIT" else None
         if order.side == "BUY":
             price = base * self._buy_factor if self._buy_factor is not None else base
@@ -401,7 +413,7 @@ class PaperVenue:
             return f"INVALID_PRICE_FIELDS: order_type={order_type} {' '.join(stray)}"
         if not _is_multiple(order.quantity, self._lot):
             return f"QUANTITY_NOT_LOT_MULTIPLE: quantity={order.quantity} lot_size={self._lot}"
-        increment = self._increment
+        increment = self._tick(order.symbol)
         if increment is not None:
             for name, price in (
                 ("limit_price", order.limit_price),
@@ -410,6 +422,10 @@ class PaperVenue:
                 if price is not None and not _is_multiple(price, increment):
                     return f"PRICE_NOT_ON_INCREMENT: {name}={price} price_increment={increment}"
         return ""
+
+    def _tick(self, symbol: str) -> Decimal | None:
+        """The symbol's ``[instruments]`` tick size, else ``price_increment``."""
+        return self._ticks.get(symbol, self._increment) if self._ticks else self._increment
 
     def _retire(self, w: _Working) -> None:
         order = w.order

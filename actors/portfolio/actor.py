@@ -82,7 +82,11 @@ class PortfolioActor(Actor):
             )
         self.config = config
         self._short_factor = config.short_margin_pct * config.max_leverage
-        self.ledger = Ledger(config.initial_capital, short_margin_factor=self._short_factor)
+        self.ledger = Ledger(
+            config.initial_capital,
+            short_margin_factor=self._short_factor,
+            multipliers={symbol: spec.multiplier for symbol, spec in config.instruments.items()},
+        )
         self.metrics = PortfolioMetrics(context.registry)
         self._atr: dict[str, WilderATR] = {}
         self._order_counter = 0
@@ -389,13 +393,19 @@ class PortfolioActor(Actor):
             margin_used=ledger.margin_projected(),
             margin_book=book.margin_value,
             short_margin_factor=self._short_factor,
+            multiplier=book.multiplier,
         )
 
     def _publish_snapshot(self) -> None:
         self._snapshot_due = False
         ledger = self.ledger
         positions = tuple(
-            SymbolPosition(symbol=book.symbol, quantity=book.quantity, mark_price=book.mark)
+            SymbolPosition(
+                symbol=book.symbol,
+                quantity=book.quantity,
+                mark_price=book.mark,
+                multiplier=book.multiplier,
+            )
             for book in ledger.open_books.values()
             if book.mark is not None
         )

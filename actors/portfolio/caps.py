@@ -80,6 +80,9 @@ class Exposure:
 class CapInputs:
     """Everything the exposure caps need, in money at the symbol's mark.
 
+    ``price`` is in the instrument's units; one unit of quantity is worth ``price *
+    multiplier`` of money, which is what every exposure cap measures.
+
     ``*_used`` values are projected over orders in flight; ``*_book`` values are this
     symbol's share of them. Margin values are scaled by ``max_leverage`` so that long
     margin (``notional / max_leverage``) stays exact: scaled long margin is the
@@ -98,6 +101,8 @@ class CapInputs:
     margin_used: Decimal
     margin_book: Decimal
     short_margin_factor: Decimal
+    #: The contract multiplier: one unit is worth ``price * multiplier``.
+    multiplier: Decimal = Decimal(1)
 
 
 def floor_lots(amount: Decimal, per_unit: Decimal, lot: Decimal) -> Decimal:
@@ -127,7 +132,7 @@ def _increase_limit(
 
 def exposure_caps(side: Side, caps: CapInputs, lot: Decimal) -> list[tuple[CapName, Decimal]]:
     """The exposure caps as largest quantities, in binding-priority order."""
-    price = caps.price
+    price = caps.price * caps.multiplier  # money per unit, as the ledger measures
     own, net = caps.own, caps.net
     net_book = net.projected() * price
     net_extent = net.extent(side)

@@ -8,7 +8,12 @@ rounds stays inside the position and the account always reconciles exactly. The 
 taken off is rounded to 1e-12 (a full close takes the whole cost, unrounded): a
 28-digit quotient would otherwise make the account totals themselves round::
 
-    equity = cash + sum(qty * mark) = initial_capital + realized_pnl + unrealized_pnl
+    equity = cash + sum(qty * mark * multiplier) = initial_capital + realized_pnl + unrealized_pnl
+
+Money is ``price * multiplier * quantity`` (``[instruments.<symbol>].multiplier``, 50
+for an E-mini future): cash, cost, PnL, market value, exposure and margin all carry it,
+while prices and quantities stay in the instrument's units. A symbol's ``scale`` is
+``None`` for a multiplier of 1, so plain instruments pay no multiply.
 
 Short sales credit their proceeds to cash and carry a negative market value, so opening
 and closing a short at one price with no costs leaves equity where it was. Realized PnL
@@ -21,6 +26,7 @@ cancel or expiry; the pending quantities feed the projected exposure the caps us
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -55,11 +61,14 @@ class SymbolBook:
         "projected",
         "projected_value",
         "quantity",
+        "scale",
         "symbol",
     )
 
-    def __init__(self, symbol: str) -> None:
+    def __init__(self, symbol: str, scale: Decimal | None = None) -> None:
         self.symbol = symbol
+        #: The contract multiplier, ``None`` when it is 1 (no multiply needed).
+        self.scale = scale
         self.mark: Decimal | None = None
         self.quantity = ZERO
         self.pending_buy = ZERO
@@ -71,10 +80,18 @@ class SymbolBook:
     def exposure(self) -> Exposure:
         return Exposure(self.quantity, self.pending_buy, self.pending_sell)
 
+    @property
+    def multiplier(self) -> Decimal:
+        return ONE if self.scale is None else self.scale
+
+    def value(self, price: Decimal) -> Decimal:
+        """Money per unit of quantity at ``price``: ``price * multiplier``."""
+        return price if self.scale is None else price * self.scale
+
 
 @state_type
 class Position:
-    """One strategy's position in one symbol."""
+    """One strategy's position in one symbol; ``cost`` is money (multiplier included)."""
 
     __slots__ = (
         "commission",
@@ -83,13 +100,15 @@ class Position:
         "pending_sell",
         "quantity",
         "realized_pnl",
+        "scale",
         "strategy",
         "symbol",
     )
 
-    def __init__(self, strategy: str, symbol: str) -> None:
+    def __init__(self, strategy: str, symbol: str, scale: Decimal | None = None) -> None:
         self.strategy = strategy
         self.symbol = symbol
+        self.scale = scale
         self.quantity = ZERO
         self.cost = ZERO
         self.realized_pnl = ZERO
@@ -99,8 +118,12 @@ class Position:
 
     @property
     def avg_price(self) -> Decimal:
-        """Average entry price of the open quantity (0 when flat)."""
-        return self.cost / self.quantity if self.quantity else ZERO
+        """Average entry price of the open quantity (0 when flat), in price units."""
+        if not self.quantity:
+            return ZERO
+        if self.scale is None:
+            return self.cost / self.quantity
+        return self.cost / (self.quantity * self.scale)
 
     def exposure(self) -> Exposure:
         return Exposure(self.quantity, self.pending_buy, self.pending_sell)
@@ -136,11 +159,21 @@ class Ledger:
         ``short_margin_pct * max_leverage``: margin is kept scaled by ``max_leverage``, so
         a long needs its notional and a short its notional times this (see
         :meth:`margin_projected`).
+    multipliers : mapping of str to Decimal, default {}
+        Contract multiplier per symbol (unlisted: 1).
     """
 
-    def __init__(self, initial_capital: Decimal, *, short_margin_factor: Decimal = ONE) -> None:
+    def __init__(
+        self,
+        initial_capital: Decimal,
+        *,
+        short_margin_factor: Decimal = ONE,
+        multipliers: Mapping[str, Decimal] | None = None,
+    ) -> None:
         self.initial_capital = initial_capital
         self.short_margin_factor = short_margin_factor
+        #: Only the multipliers that are not 1: the rest need no multiply.
+        self.scales = {s: m for s, m in (multipliers or {}).items() if m != ONE}
         self.projected_value = ZERO
         self.margin_value = ZERO
         self.cash = initial_capital
@@ -180,14 +213,14 @@ class Ledger:
     def book(self, symbol: str) -> SymbolBook:
         book = self.books.get(symbol)
         if book is None:
-            book = self.books[symbol] = SymbolBook(symbol)
+            book = self.books[symbol] = SymbolBook(symbol, self.scales.get(symbol))
         return book
 
     def position(self, strategy: str, symbol: str) -> Position:
         key = (strategy, symbol)
         position = self.positions.get(key)
         if position is None:
-            position = self.positions[key] = Position(strategy, symbol)
+            position = self.positions[key] = Position(strategy, symbol, self.scales.get(symbol))
             self.by_strategy.setdefault(strategy, {})[symbol] = position
         return position
 
@@ -201,7 +234,7 @@ class Ledger:
         """Record the latest price of ``symbol``; True when equity changed."""
         book = self.books.get(symbol)
         if book is None:
-            book = self.books[symbol] = SymbolBook(symbol)
+            book = self.books[symbol] = SymbolBook(symbol, self.scales.get(symbol))
         old = book.mark
         if old == price:
             return False
@@ -211,7 +244,7 @@ class Ledger:
         quantity = book.quantity
         if not quantity or old is None:
             return False
-        move = price - old
+        move = price - old if book.scale is None else (price - old) * book.scale
         self.market_value += quantity * move
         self.gross_value += abs(quantity) * move
         self._update_peak()
@@ -238,7 +271,8 @@ class Ledger:
             # A fill before any market data (a venue may fill first): its price is the
             # best mark there is until the next bar or tick.
             book.mark = price
-        mark = book.mark
+        mark = book.value(book.mark)
+        price = book.value(price)  # money per unit from here on
         position = self.position(strategy, symbol)
         delta = quantity if side == "BUY" else -quantity
 
@@ -353,6 +387,7 @@ class Ledger:
         if mark is None:
             # Only an order in flight can exist without a mark, and sizing needs one.
             raise RuntimeError(f"symbol {book.symbol!r} holds a position but has no mark")
+        mark = book.value(mark)
         projected_value = book.projected * mark
         margin_value = max(
             max(long_end, ZERO) * mark, max(short_end, ZERO) * mark * self.short_margin_factor
@@ -417,7 +452,9 @@ class Ledger:
         return sum(1 for position in self.positions.values() if position.quantity)
 
     def _mark(self, symbol: str) -> Decimal:
-        return self._book_mark(self.books[symbol])
+        """Money per unit of ``symbol`` at its mark (multiplier included)."""
+        book = self.books[symbol]
+        return book.value(self._book_mark(book))
 
     @staticmethod
     def _book_mark(book: SymbolBook) -> Decimal:

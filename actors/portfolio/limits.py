@@ -129,6 +129,7 @@ def positions_view(ledger: Ledger) -> list[dict[str, str]]:
         if not position.quantity and not position.realized_pnl and not position.commission:
             continue  # only ever had orders in flight: nothing to show
         mark = ledger.mark_of(position.symbol) or ZERO
+        value = mark if position.scale is None else mark * position.scale
         rows.append(
             {
                 "strategy": position.strategy,
@@ -136,8 +137,8 @@ def positions_view(ledger: Ledger) -> list[dict[str, str]]:
                 "quantity": _text(position.quantity),
                 "avg_price": _text(position.avg_price),
                 "mark": _text(mark),
-                "market_value": _text(position.quantity * mark),
-                "unrealized_pnl": _text(position.quantity * mark - position.cost),
+                "market_value": _text(position.quantity * value),
+                "unrealized_pnl": _text(position.quantity * value - position.cost),
                 "realized_pnl": _text(position.realized_pnl),
                 "commission": _text(position.commission),
             }

@@ -244,5 +244,6 @@ class PortfolioMetrics:
                     self.symbol_gross.labels(symbol=symbol),
                     self.symbol_net.labels(symbol=symbol),
                 )
-            children[0].set(float(abs(book.quantity) * book.mark))
-            children[1].set(float(book.quantity * book.mark))
+            value = book.value(book.mark)
+            children[0].set(float(abs(book.quantity) * value))
+            children[1].set(float(book.quantity * value))

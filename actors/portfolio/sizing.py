@@ -222,17 +222,20 @@ def risk_quantity(
     side: Side,
     commission: CommissionConfig,
     lot: Decimal,
+    multiplier: Decimal = _ONE,
 ) -> Decimal:
     """Most units whose loss at the stop plus round-trip commission fits ``budget``.
 
     The entry leg is charged at ``price`` and the exit leg at the stop price, which is
-    below the price for a long and above it for a short (never below zero).
+    below the price for a long and above it for a short (never below zero). A unit
+    loses ``distance * multiplier`` at the stop (ES: 20 points * 50 = 1,000 a contract)
+    and pays the percentage commission on ``price * multiplier``.
     """
     stop_price = price - distance if side == "BUY" else price + distance
     stop_price = max(stop_price, ZERO)
-    pct = commission.pct_of_notional
+    pct = commission.pct_of_notional * multiplier
     rates = (commission.per_share + pct * price, commission.per_share + pct * stop_price)
-    return max_quantity(budget, distance, rates, commission.minimum, lot)
+    return max_quantity(budget, distance * multiplier, rates, commission.minimum, lot)
 
 
 def percent_equity_target(
@@ -243,9 +246,13 @@ def percent_equity_target(
     slippage_pct: Decimal,
     commission: CommissionConfig,
     lot: Decimal,
+    multiplier: Decimal = _ONE,
 ) -> Decimal:
-    """Units (unsigned) whose slipped cost plus commission fits ``equity * weight``."""
-    slipped = price * (_ONE + slippage_pct)
+    """Units (unsigned) whose slipped cost plus commission fits ``equity * weight``.
+
+    A unit costs ``price * multiplier`` (one ES contract at 4,000: 200,000).
+    """
+    slipped = price * (_ONE + slippage_pct) * multiplier
     rate = commission.per_share + commission.pct_of_notional * slipped
     return max_quantity(equity * weight, slipped, (rate,), commission.minimum, lot)
 
@@ -387,6 +394,7 @@ def _uncapped_order(
             side=intent.side,
             commission=config.commission,
             lot=lot,
+            multiplier=caps.multiplier,
         )
         return intent.side, raw
     return _percent_equity_order(intent, config, equity=equity, caps=caps, lot=lot)
@@ -410,6 +418,7 @@ def _percent_equity_order(
         slippage_pct=config.slippage_pct,
         commission=config.commission,
         lot=lot,
+        multiplier=caps.multiplier,
     )
     signed_target = target if intent.side == "BUY" else -target
     difference = signed_target - caps.own.expected()
@@ -486,6 +495,7 @@ def _order_limits(
             side=side,
             commission=config.commission,
             lot=lot,
+            multiplier=caps.multiplier,
         )
         limits.append(("risk_per_trade", risk_cap))
     limits.extend(exposure_caps(side, caps, lot))

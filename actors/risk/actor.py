@@ -5,7 +5,8 @@ Every ``SizedOrder`` becomes either an ``Order`` (approved) or an ``OrderDenied`
 to the strategy. The checks (and their reason codes) live in :mod:`atrium.actors.risk.checks`,
 the trading state and loss limits in :mod:`atrium.actors.risk.state`.
 
-Check order, first refusal wins: trading state, the venue's instrument rules (once
+Check order, first refusal wins: trading state, the ``[instruments]`` tick size, the
+venue's instrument rules (once
 execution published ``InstrumentRules`` for the symbol, see :mod:`~.instruments`), price
 band, order notional (skipped for orders that reduce a position), order rate (last, so
 refused orders use no budget).
@@ -34,7 +35,11 @@ from atrium.actors.risk.checks import (
     check_price_band,
     check_trading_state,
 )
-from atrium.actors.risk.instruments import INSTRUMENT_REASON_CODES, check_instrument_rules
+from atrium.actors.risk.instruments import (
+    INSTRUMENT_REASON_CODES,
+    check_instrument_rules,
+    check_price_tick,
+)
 from atrium.actors.risk.state import LossLimit, StateChange, TradingStateMachine
 from atrium.config.risk import LimitAction, RiskConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
@@ -82,6 +87,17 @@ class RiskActor(Actor):
         self._default_cap = config.max_order_notional
         self._symbol_caps = {
             symbol: override.max_order_notional for symbol, override in config.symbols.items()
+        }
+        # [instruments]: notional is quantity * price * multiplier; prices on the tick grid.
+        self._multipliers = {
+            symbol: spec.multiplier
+            for symbol, spec in config.instruments.items()
+            if spec.multiplier != 1
+        }
+        self._ticks = {
+            symbol: spec.tick_size
+            for symbol, spec in config.instruments.items()
+            if spec.tick_size is not None
         }
         self._rate_window_ns = int(Decimal(repr(config.order_rate_window_seconds)) * _NS_PER_SECOND)
         rate = config.max_order_rate
@@ -244,6 +260,9 @@ class RiskActor(Actor):
         if changes:
             self._publish_changes(changes)
         refusal = check_trading_state(self._machine.state, order.reduces_position)
+        tick = self._ticks.get(order.symbol)
+        if refusal is None and tick is not None:
+            refusal = check_price_tick(order, tick, "tick_size")
         rules = self._instruments.get(order.symbol)
         if refusal is None and rules is not None:
             refusal = check_instrument_rules(order, rules)
@@ -251,10 +270,11 @@ class RiskActor(Actor):
             refusal = check_price_band(order, self._last_trade.get(order.symbol), self._band)
         if refusal is None and not order.reduces_position:
             cap = self._symbol_caps.get(order.symbol)
+            multiplier = self._multipliers.get(order.symbol)
             if cap is not None:
-                refusal = check_order_notional(order, cap, "symbol")
+                refusal = check_order_notional(order, cap, "symbol", multiplier)
             elif self._default_cap is not None:
-                refusal = check_order_notional(order, self._default_cap, "global")
+                refusal = check_order_notional(order, self._default_cap, "global", multiplier)
         approved_ns = self._approved_ns
         if refusal is None and approved_ns is not None:
             refusal = check_order_rate(approved_ns, now, self._rate_window_ns)

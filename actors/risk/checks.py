@@ -21,7 +21,7 @@ PRICE_BAND_EXCEEDED
     The reference price is outside ``last × (1 ± price_band_pct)``, or a LIMIT price is
     more aggressive than that band (a buy above the upper bound, a sell below the lower).
 ORDER_NOTIONAL_EXCEEDED
-    ``quantity × price`` is above ``max_order_notional`` (the symbol's override first).
+    ``quantity × price × multiplier`` (``[instruments]``; 1 by default) is above ``max_order_notional`` (the symbol's override first).
     Orders that reduce a position are not subject to this cap.
 ORDER_RATE_EXCEEDED
     ``max_order_rate`` orders were already approved within the sliding window.
@@ -145,18 +145,24 @@ def notional_price(order: SizedOrder) -> Decimal:
     return limit if limit is not None and limit > reference else reference
 
 
-def check_order_notional(order: SizedOrder, cap: Decimal, scope: str) -> Refusal | None:
-    """Refuse an order whose ``quantity × notional_price`` is above ``cap`` (equal passes).
+def check_order_notional(
+    order: SizedOrder, cap: Decimal, scope: str, multiplier: Decimal | None = None
+) -> Refusal | None:
+    """Refuse an order whose ``quantity × notional_price × multiplier`` is above ``cap``.
 
-    ``scope`` says where the cap came from (``global`` or ``symbol``) for the detail.
+    Equal passes. ``scope`` says where the cap came from (``global`` or ``symbol``) for
+    the detail; ``multiplier`` is the contract's (``None``: 1, and not in the detail).
     """
     price = notional_price(order)
     notional = order.quantity * price
+    if multiplier is not None:
+        notional *= multiplier
     if notional <= cap:
         return None
+    shown = f" multiplier={multiplier:f}" if multiplier is not None else ""
     return ORDER_NOTIONAL_EXCEEDED, (
         f"symbol={order.symbol} notional={notional:f} max_order_notional={cap:f} "
-        f"scope={scope} quantity={order.quantity:f} price={price:f}"
+        f"scope={scope} quantity={order.quantity:f} price={price:f}{shown}"
     )
 
 

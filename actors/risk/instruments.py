@@ -11,7 +11,9 @@ QUANTITY_BELOW_MINIMUM
 QUANTITY_NOT_STEP_MULTIPLE
     The quantity is not a whole multiple of the venue's quantity step (lot size).
 PRICE_NOT_ON_TICK
-    A LIMIT or STOP price is not a whole multiple of the venue's price tick.
+    A LIMIT or STOP price is not a whole multiple of the venue's price tick, or of the
+    ``[instruments.<symbol>].tick_size`` in the config (``tick_size=`` in the detail;
+    checked even before the venue has published its rules).
 NOTIONAL_BELOW_MINIMUM
     ``quantity × price`` (the limit price, else the reference price) is below the venue's
     minimum notional.
@@ -19,12 +21,13 @@ NOTIONAL_BELOW_MINIMUM
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Final
 
 from atrium.actors.risk.checks import Refusal
 from atrium.runtime.messages import InstrumentRules, SizedOrder
 
-__all__ = ("INSTRUMENT_REASON_CODES", "check_instrument_rules")
+__all__ = ("INSTRUMENT_REASON_CODES", "check_instrument_rules", "check_price_tick")
 
 INSTRUMENT_REASON_CODES: Final = (
     "QUANTITY_BELOW_MINIMUM",
@@ -42,12 +45,25 @@ def check_instrument_rules(order: SizedOrder, rules: InstrumentRules) -> Refusal
     step = rules.quantity_step
     if step is not None and quantity % step != 0:
         return "QUANTITY_NOT_STEP_MULTIPLE", f"quantity={quantity} quantity_step={step}"
-    tick = rules.price_tick
-    for name, price in (("limit_price", order.limit_price), ("trigger_price", order.trigger_price)):
-        if tick is not None and price is not None and price % tick != 0:
-            return "PRICE_NOT_ON_TICK", f"{name}={price} price_tick={tick}"
+    if rules.price_tick is not None:
+        refusal = check_price_tick(order, rules.price_tick, "price_tick")
+        if refusal is not None:
+            return refusal
     price = order.limit_price if order.limit_price is not None else order.reference_price
     notional = quantity * price
     if rules.min_notional is not None and notional < rules.min_notional:
         return "NOTIONAL_BELOW_MINIMUM", f"notional={notional} min_notional={rules.min_notional}"
+    return None
+
+
+def check_price_tick(order: SizedOrder, tick: Decimal, key: str) -> Refusal | None:
+    """``PRICE_NOT_ON_TICK`` when a LIMIT or STOP price is off the ``tick`` grid.
+
+    ``key`` names where the tick came from in the detail (``price_tick`` from the venue,
+    ``tick_size`` from ``[instruments]``). The reference price is a mark, not an order
+    price, so it is not checked.
+    """
+    for name, price in (("limit_price", order.limit_price), ("trigger_price", order.trigger_price)):
+        if price is not None and price % tick != 0:
+            return "PRICE_NOT_ON_TICK", f"{name}={price} {key}={tick}"
     return None

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from portfolio_kit import D, Harness
 
 from atrium.actors.portfolio.ledger import Ledger
+from atrium.config.instruments import InstrumentConfig
 from atrium.config.portfolio import (
     CommissionConfig,
     PortfolioConfig,
@@ -70,11 +71,15 @@ class Oracle:
     positions: dict[tuple[str, str], Decimal] = field(default_factory=dict)
     pending: dict[str, Pending] = field(default_factory=dict)
 
+    def value(self, symbol: str) -> Decimal:
+        """Money per unit at the mark: price times the contract multiplier."""
+        return self.marks[symbol] * self.config.multiplier(symbol)
+
     def equity(self) -> Decimal:
         net: dict[str, Decimal] = {}
         for (_, symbol), quantity in self.positions.items():
             net[symbol] = net.get(symbol, ZERO) + quantity
-        return self.cash + sum((q * self.marks[s] for s, q in net.items()), ZERO)
+        return self.cash + sum((q * self.value(s) for s, q in net.items()), ZERO)
 
     def worst(self, strategy: str | None, symbol: str) -> tuple[Decimal, Decimal]:
         """(long end, short end) of a book over every subset of its orders filling."""
@@ -99,7 +104,8 @@ class Oracle:
         """(gross exposure, margin scaled by max_leverage), worst case over orders in flight."""
         factor = self.config.short_margin_pct * self.config.max_leverage
         gross = margin = ZERO
-        for symbol, mark in self.marks.items():
+        for symbol in self.marks:
+            mark = self.value(symbol)
             top, bottom = self.worst(None, symbol)
             gross += max(abs(top), abs(bottom)) * mark
             margin += max(max(top, ZERO) * mark, max(-bottom, ZERO) * mark * factor)
@@ -109,15 +115,15 @@ class Oracle:
         """Every capped measure, in the worst case over the orders in flight."""
         gross, margin = self.account()
         budget = ZERO
-        for sym, mark in self.marks.items():
+        for sym in self.marks:
             own_top, own_bottom = self.worst(strategy, sym)
-            budget += max(abs(own_top), abs(own_bottom)) * mark
+            budget += max(abs(own_top), abs(own_bottom)) * self.value(sym)
         top, bottom = self.worst(None, symbol)
         return {
             "gross": gross,
             "margin": margin,
             "budget": budget,
-            "symbol": max(abs(top), abs(bottom)) * self.marks[symbol],
+            "symbol": max(abs(top), abs(bottom)) * self.value(symbol),
         }
 
     def limits(self, strategy: str, symbol: str) -> dict[str, Decimal | None]:
@@ -164,10 +170,11 @@ def check_accepted(oracle: Oracle, intent: OrderIntent, order: SizedOrder) -> No
             assert distance == intent.risk_per_share
         entry = order.reference_price
         stop = entry - distance if order.side == "BUY" else entry + distance
+        multiplier = config.multiplier(order.symbol)
         loss = (
-            order.quantity * distance
-            + _leg(order.quantity, entry, config.commission)
-            + _leg(order.quantity, max(stop, ZERO), config.commission)
+            order.quantity * distance * multiplier
+            + _leg(order.quantity, entry * multiplier, config.commission)
+            + _leg(order.quantity, max(stop, ZERO) * multiplier, config.commission)
         )
         assert loss <= equity * config.max_risk_per_trade_pct, ("risk", loss, order)
     oracle.pending["candidate"] = Pending(order.strategy, order.symbol, order.side, order.quantity)
@@ -225,8 +232,18 @@ openings = st.tuples(prices, prices, prices).map(
     lambda p: [("bar", symbol, price) for symbol, price in zip(SYMBOLS, p, strict=True)]
 )
 
-configs = st.builds(
-    lambda leverage, exposure, risk, short_margin, capital, per_share, minimum: PortfolioConfig(
+
+def _portfolio_config(
+    leverage: Decimal,
+    exposure: Decimal,
+    risk: Decimal,
+    short_margin: Decimal,
+    capital: Decimal,
+    per_share: Decimal,
+    minimum: Decimal,
+    instruments: dict[str, InstrumentConfig] | None = None,
+) -> PortfolioConfig:
+    return PortfolioConfig(
         max_leverage=leverage,
         max_exposure_pct=exposure,
         max_risk_per_trade_pct=risk,
@@ -243,7 +260,11 @@ configs = st.builds(
             "weight": StrategyBudgetConfig(capital_pct=D(3), sizing_mode="percent_equity"),
             "big": StrategyBudgetConfig(capital_pct=D(10)),
         },
-    ),
+        instruments=instruments or {},
+    )
+
+
+_config_fields = (
     st.sampled_from([D(1), D(2), D(4), D(4)]),
     st.sampled_from([D("0.5"), D("0.8"), D(1), D(1)]),
     st.sampled_from([D("0.01"), D("0.03")]),
@@ -251,6 +272,18 @@ configs = st.builds(
     st.sampled_from([D("0.1"), D("0.3"), D(1), D(3)]),
     st.sampled_from([D(0), D("0.01")]),
     st.sampled_from([D(0), D(1)]),
+)
+configs = st.builds(_portfolio_config, *_config_fields)
+#: B trades in 10-lots of a 50x contract, C is a tenth of a unit (a micro contract).
+multiplier_configs = st.builds(
+    _portfolio_config,
+    *_config_fields,
+    st.fixed_dictionaries(
+        {
+            "B": st.sampled_from([D(50), D(5)]).map(lambda m: InstrumentConfig(multiplier=m)),
+            "C": st.sampled_from([D("0.1"), D(20)]).map(lambda m: InstrumentConfig(multiplier=m)),
+        }
+    ),
 )
 
 
@@ -332,7 +365,7 @@ def _run(config: PortfolioConfig, steps: list[tuple[Any, ...]]) -> None:
             signed = quantity if order.side == "BUY" else -quantity
             key = (order.strategy, order.symbol)
             oracle.positions[key] = oracle.positions.get(key, ZERO) + signed
-            oracle.cash -= signed * price + commission
+            oracle.cash -= signed * price * config.multiplier(order.symbol) + commission
             order.remaining -= quantity
             if order.remaining == ZERO:
                 del oracle.pending[order_id]
@@ -409,6 +442,15 @@ def _check_reconciles(ledger: Ledger, oracle: Oracle) -> None:
 def test_random_flow_when_orders_accepted_then_no_cap_breached_and_account_reconciles(
     config: PortfolioConfig, opening: list[tuple[Any, ...]], steps: list[tuple[Any, ...]]
 ) -> None:
+    _run(config, opening + steps)
+
+
+@PROPERTY_SETTINGS
+@given(config=multiplier_configs, opening=openings, steps=st.lists(ops, min_size=20, max_size=80))
+def test_random_flow_when_multipliers_then_no_cap_breached_and_account_reconciles(
+    config: PortfolioConfig, opening: list[tuple[Any, ...]], steps: list[tuple[Any, ...]]
+) -> None:
+    # Every cap, the risk per trade and the cash are measured in money: price * multiplier.
     _run(config, opening + steps)
 
 
