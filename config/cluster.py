@@ -95,6 +95,12 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         How long a role's single-instance lock outlives a process that died (a running
         process renews it every third of this): a restart waits at most this long, and
         a second copy of a running role is refused.
+    market_data : {"stream", "subjects"}, default "stream"
+        How live market data travels. ``stream``: stored in JetStream with the order
+        flow, so a restarted role rebuilds its indicators from it. ``subjects``: plain
+        NATS subjects, fire and forget, one message per tick to each subscriber; a role
+        behind takes the latest per symbol, gaps are counted; a restarted role rebuilds
+        from the order flow only. A replay always uses the stream.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -114,6 +120,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
     stop_timeout_seconds: Seconds = 10.0
     lock_ttl_seconds: Seconds = 6.0
+    market_data: Literal["stream", "subjects"] = "stream"
 
     @property
     def servers(self) -> list[str]:

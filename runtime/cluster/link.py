@@ -147,7 +147,7 @@ class Link:
         cluster = self.wiring.cluster
         config = StreamConfig(
             name=self.wiring.stream,
-            subjects=self.wiring.subjects.stream_subjects,
+            subjects=self.wiring.stream_subjects,
             storage=StorageType.FILE if cluster.storage == "file" else StorageType.MEMORY,
             max_age=cluster.max_age_seconds,
             duplicate_window=cluster.duplicate_window_seconds,
@@ -274,6 +274,18 @@ class Link:
                 waited = 0.0
             await anyio.sleep(0.05)
             waited += 0.05
+
+    # -- plain subjects (live market data) -----------------------------------------------
+
+    async def send_plain(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Fire and forget: no acknowledgement, nothing stored (live market data)."""
+        assert self._nc is not None
+        await self._nc.publish(subject, payload, headers=headers)
+
+    async def listen(self, subject: str, callback: Callable[[Any], Awaitable[None]]) -> None:
+        """Subscribe to the plain ``subject`` (a filter); ``callback`` gets each message."""
+        assert self._nc is not None
+        await self._nc.subscribe(subject, cb=callback, pending_msgs_limit=-1)
 
     # -- publishing ----------------------------------------------------------------------
 
