@@ -35,6 +35,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
+from prometheus_client import Counter
 
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH
@@ -89,63 +90,41 @@ class _Metrics:
     def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
         registry, role = context.registry, bridge.wiring.role
         labels = ("role",)
-        self.duplicates = counter(
-            registry,
+
+        def count(name: str, what: str) -> Counter:
+            # The cluster's counters go on counting while a role rebuilds.
+            return counter(registry, name, what, labels, while_rebuilding=True).labels(role)
+
+        self.duplicates = count(
             "atrium_cluster_duplicate_acks",
             "New messages JetStream dropped as duplicates of earlier ones (content lost)",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.sent = counter(
-            registry,
+        )
+        self.sent = count(
             "atrium_cluster_sent_messages",
             "Messages stored in JetStream or published on a plain subject",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.received = counter(
-            registry,
+        )
+        self.received = count(
             "atrium_cluster_received_messages",
             "Messages taken from this role's consumer and published locally",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.rebuilt = counter(
-            registry,
+        )
+        self.rebuilt = count(
             "atrium_cluster_rebuilt_messages",
             "Messages handled again on start, output held back, to rebuild state",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.bad = counter(
-            registry,
+        )
+        self.bad = count(
             "atrium_cluster_bad_messages",
             "Messages from NATS that did not decode (logged and skipped)",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.gaps = counter(
-            registry,
+        )
+        self.gaps = count(
             "atrium_cluster_market_data_gaps",
             "Market data a plain subject skipped, by its sequence (lost on the way)",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.skipped = counter(
-            registry,
+        )
+        self.skipped = count(
             "atrium_cluster_market_data_skipped",
             "Market data received but not handled: a newer one of its symbol came first, "
             "or the role was rebuilding",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.disconnects = counter(
-            registry,
-            "atrium_cluster_disconnects",
-            "Times the NATS connection was lost",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
+        )
+        self.disconnects = count("atrium_cluster_disconnects", "Times the NATS connection was lost")
         connected = gauge(
             registry, "atrium_cluster_connected", "1 while connected to NATS", labels
         ).labels(role)

@@ -154,17 +154,31 @@ class Link:
             max_bytes=cluster.max_bytes,
             discard=DiscardPolicy.NEW,
         )
+        await self._add_stream(config)
+        if self.wiring.plain_market and cluster.record_market_data_bytes:
+            # Market data on plain subjects, recorded apart: the oldest goes when full.
+            recorded = StreamConfig(
+                name=self.wiring.market_stream,
+                subjects=[f"{cluster.namespace}.md.*"],
+                storage=config.storage,
+                max_age=cluster.max_age_seconds,
+                max_bytes=cluster.record_market_data_bytes,
+                discard=DiscardPolicy.OLD,
+            )
+            await self._add_stream(recorded)
+
+    async def _add_stream(self, config: StreamConfig) -> None:
         try:
             await self.js.add_stream(config)
         except nats.js.errors.BadRequestError as exc:
             raise AtriumError(
-                f"cluster.namespace: the JetStream stream {self.wiring.stream} exists with "
+                f"cluster.namespace: the JetStream stream {config.name} exists with "
                 f"other settings ({exc.description}); use another namespace or delete it"
             ) from None
 
-    async def stored(self) -> int:
+    async def stored(self, stream: str | None = None) -> int:
         """The sequence number of the stream's last message (0: empty)."""
-        info = await self.js.stream_info(self.wiring.stream)
+        info = await self.js.stream_info(stream or self.wiring.stream)
         return int(info.state.last_seq)
 
     async def replayed(self) -> bool:

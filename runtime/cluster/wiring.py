@@ -77,6 +77,11 @@ class RoleWiring:
         return stream_name(self.cluster)
 
     @property
+    def market_stream(self) -> str:
+        """The stream that records plain-subject market data (``record_market_data_bytes``)."""
+        return f"{self.stream}_MD"
+
+    @property
     def durable(self) -> str:
         return consumer_name(self.cluster, self.role)
 

@@ -215,6 +215,7 @@ namespace = "{namespace}"
 resume_on_reconnect = true
 lock_ttl_seconds = 2
 market_data = "{market_data}"
+record_market_data_bytes = {10_000_000 if market_data == "subjects" else 0}
 
 [cluster.roles.md]
 actors = ["market_data"]

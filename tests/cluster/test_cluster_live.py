@@ -12,7 +12,17 @@ from pathlib import Path
 
 import nats
 import pytest
-from cluster_kit import ROLES_LIVE, atrium, free_port, get, live_config, metric, nats_server, until
+from cluster_kit import (
+    ROLES_LIVE,
+    atrium,
+    free_port,
+    get,
+    journal_messages,
+    live_config,
+    metric,
+    nats_server,
+    until,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -104,3 +114,16 @@ def test_live_market_data_on_plain_subjects_trades_and_keeps_the_stream_to_order
         assert not [subject for subject in stored if subject.startswith(("sub.md", "sub.mdv"))]
         assert any(subject.startswith("sub.intent.") for subject in stored), stored
         assert sum(stored.values()) < sent
+        # The market data stream of its own recorded every tick and bar, for `record`.
+        recorded = asyncio.run(_stored_subjects(server.url, "SUB_MD"))
+        assert set(recorded) == {"sub.md.AAA", "sub.md.BBB"}
+        out = tmp_path / "recorded.sqlite"
+        log = tmp_path / "record.log"
+        record = atrium(
+            "cluster", "record", "--config", str(config), "--out", str(out), "--symbol", "AAA",
+            log=log,
+        )  # fmt: skip
+        assert record.wait(60) == 0, log.read_text()[-3000:]
+    written = journal_messages(out, "Bar", "Tick")
+    assert len(written) == recorded["sub.md.AAA"] > 100
+    assert {message.symbol for message in written} == {"AAA"}  # type: ignore[attr-defined]
