@@ -312,7 +312,11 @@ def start_nats(processes: Processes, folder: Path) -> NatsServer:
 
 
 def cluster_toml(
-    url: str, namespace: str, strategies: tuple[str, str], ports: dict[str, int]
+    url: str,
+    namespace: str,
+    strategies: tuple[str, str],
+    ports: dict[str, int],
+    market_data: str = "stream",
 ) -> str:
     """``[cluster]`` with the four roles; ``ports`` (for ``atrium run``) may be empty."""
 
@@ -324,6 +328,7 @@ def cluster_toml(
 url = "{url}"
 namespace = "{namespace}"
 storage = "memory"
+market_data = "{market_data}"
 
 [cluster.roles.md]
 actors = ["market_data"]
@@ -403,7 +408,9 @@ log_level = "WARNING"
     return path
 
 
-def live_config(folder: Path, url: str, namespace: str, rate: float, ports: dict[str, int]) -> Path:
+def live_config(
+    folder: Path, url: str, namespace: str, rate: float, ports: dict[str, int], market_data: str
+) -> Path:
     """Paced synthetic ticks, one stamped tick cross per symbol, the stamping venue.
 
     ``ports["single"]`` is the HTTP port of the one-process run, the others the roles'.
@@ -436,7 +443,7 @@ port = {ports["single"]}
 
 [runtime]
 log_level = "WARNING"
-{cluster_toml(url, namespace, ("cross_aaa", "cross_bbb"), ports)}"""
+{cluster_toml(url, namespace, ("cross_aaa", "cross_bbb"), ports, market_data)}"""
     path = folder / "live.toml"
     path.write_text(text)
     return path
@@ -539,8 +546,10 @@ COUNTERS = (
     "atrium_feed_records_total",
     "atrium_cluster_sent_messages_total",
     "atrium_cluster_received_messages_total",
+    "atrium_cluster_market_data_gaps_total",
+    "atrium_cluster_market_data_skipped_total",
 )
-SENT, RECEIVED = COUNTERS[1:]
+SENT, RECEIVED, GAPS, SKIPPED = COUNTERS[1:]
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -694,8 +703,19 @@ def live_cluster(run: LiveRun) -> dict[str, Any]:
         }
         for role in ROLES
     }
-    row = live_row("cluster", run.rate, window, latencies(run.samples, window), "md")
+    row = live_row(
+        f"cluster/{run.market_data}", run.rate, window, latencies(run.samples, window), "md"
+    )
+    ticks = window.counts["md"][COUNTERS[0]]
     return row | {
+        "market_data": run.market_data,
+        "nats_messages_per_tick": (
+            sum(window.counts[role][SENT] + window.counts[role][RECEIVED] for role in ROLES) / ticks
+            if ticks
+            else None
+        ),
+        "gaps": sum(window.counts[role][GAPS] for role in ROLES),
+        "skipped": sum(window.counts[role][SKIPPED] for role in ROLES),
         "nats_sent_per_second": window.total_rate(SENT),
         "nats_received_per_second": window.total_rate(RECEIVED),
         "jetstream_stored_per_second": stored / window.seconds,
@@ -713,6 +733,7 @@ class LiveRun:
     folder: Path
     rate: float
     seconds: float
+    market_data: str = "stream"
     ports: dict[str, int] = field(init=False)
     namespace: str = field(init=False)
     config: Path = field(init=False)
@@ -720,9 +741,9 @@ class LiveRun:
     def __post_init__(self) -> None:
         self.folder.mkdir()
         self.ports = {name: free_port() for name in (*ROLES, "single")}
-        self.namespace = f"live-{round(self.rate)}"
+        self.namespace = f"live-{round(self.rate)}-{self.market_data}"
         self.config = live_config(
-            self.folder, self.server.url, self.namespace, self.rate, self.ports
+            self.folder, self.server.url, self.namespace, self.rate, self.ports, self.market_data
         )
 
     @property
@@ -736,13 +757,22 @@ class LiveRun:
 
 
 def bench_live(
-    processes: Processes, server: NatsServer, folder: Path, rate: float, seconds: float
+    processes: Processes,
+    server: NatsServer,
+    folder: Path,
+    rate: float,
+    seconds: float,
+    market_data: list[str],
 ) -> list[dict[str, Any]]:
-    """The cluster and the single process at ``rate``, each from a config of its own
-    (the same but for the paths), so neither reads what the other wrote."""
+    """The cluster (once per way of carrying market data) and the single process at
+    ``rate``, each from a config of its own (the same but for the paths), so none reads
+    what another wrote."""
+    runs: list[tuple[str, Callable[[LiveRun], dict[str, Any]], str]] = [
+        (f"cluster-{way}", live_cluster, way) for way in market_data
+    ]
     rows = []
-    for mode, measure_run in (("cluster", live_cluster), ("single", live_single)):
-        run = LiveRun(processes, server, folder / f"live-{round(rate)}-{mode}", rate, seconds)
+    for mode, measure_run, way in [*runs, ("single", live_single, "stream")]:
+        run = LiveRun(processes, server, folder / f"live-{round(rate)}-{mode}", rate, seconds, way)
         rows.append(measure_run(run) | {"log_problems": log_problems(run.folder)})
     return rows
 
@@ -775,35 +805,37 @@ def print_live(rows: list[dict[str, Any]], seconds: float) -> None:
         f"live tick-to-order latency, 2 tick EMA cross strategies, journal on, {seconds:g} s per run"
     )
     print(
-        f"{'mode':8} {'rate/s':>8} {'ticks/s':>8} {'orders':>7} {'p50 µs':>10} {'p90 µs':>10} "
-        f"{'p99 µs':>10} {'max µs':>10} {'NATS sent/s':>11} {'recv/s':>7} {'behind s':>8}"
+        f"{'mode':17} {'rate/s':>8} {'ticks/s':>8} {'orders':>7} {'p50 µs':>10} {'p99 µs':>10} "
+        f"{'p99.9 µs':>10} {'max µs':>10} {'NATS sent/s':>11} {'recv/s':>7} {'msg/tick':>8} "
+        f"{'behind s':>8}"
     )
     for row in rows:
         cells = " ".join(
             f"{row[key]:>10,.0f}" if row[key] is not None else f"{'-':>10}"
-            for key in ("p50_us", "p90_us", "p99_us", "max_us")
+            for key in ("p50_us", "p99_us", "p999_us", "max_us")
         )
-        nats = f"{'-':>11} {'-':>7} {'-':>8}"
-        if row["mode"] == "cluster":
+        nats = f"{'-':>11} {'-':>7} {'-':>8} {'-':>8}"
+        if row["mode"] != "single":
             nats = (
                 f"{row['nats_sent_per_second']:>11,.0f} {row['nats_received_per_second']:>7,.0f} "
-                f"{row['behind_seconds']:>8.2f}"
+                f"{row['nats_messages_per_tick'] or 0:>8.2f} {row['behind_seconds']:>8.2f}"
             )
         print(
-            f"{row['mode']:8} {row['rate']:>8,.0f} {row['ticks_per_second']:>8,.0f} "
+            f"{row['mode']:17} {row['rate']:>8,.0f} {row['ticks_per_second']:>8,.0f} "
             f"{row['orders']:>7,} {cells} {nats}"
         )
     for row in rows:
         cpu = ", ".join(f"{name} {share:.0f}" for name, share in row["cpu_percent"].items())
         print(f"  {row['mode']} at {row['rate']:,.0f}/s, CPU % of one core: {cpu}")
-        if row["mode"] == "cluster":
+        if row["mode"] != "single":
             roles = ", ".join(
                 f"{role} {counts['sent_per_second']:,.0f}/{counts['received_per_second']:,.0f}"
                 for role, counts in row["per_role"].items()
             )
             print(
                 f"  {row['mode']} at {row['rate']:,.0f}/s, NATS sent/received per s: {roles}; "
-                f"JetStream stored {row['jetstream_stored_per_second']:,.0f}/s"
+                f"JetStream stored {row['jetstream_stored_per_second']:,.0f}/s; "
+                f"market data gaps {row['gaps']:,.0f}, skipped (superseded) {row['skipped']:,.0f}"
             )
     print(f"  (this host has {os.cpu_count()} cores)")
 
@@ -831,7 +863,9 @@ def run_all(args: argparse.Namespace, bars: int, seconds: float) -> dict[str, An
             live = [
                 row
                 for rate in rates
-                for row in bench_live(processes, server, folder, rate, seconds)
+                for row in bench_live(
+                    processes, server, folder, rate, seconds, args.market_data.split(",")
+                )
             ]
             nats_problems = log_problems(folder)
         finally:
@@ -859,6 +893,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--seconds", type=float, default=None, help="per live run (default 10; quick 3)"
+    )
+    parser.add_argument(
+        "--market-data",
+        default="stream,subjects",
+        help="how the live cluster carries market data: stream, subjects, or both (default)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")

@@ -35,6 +35,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
+from prometheus_client import Counter
 
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH
@@ -49,18 +50,24 @@ from atrium.runtime.errors import AtriumError
 from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
 from atrium.runtime.metrics import counter, counting, gauge
 
-__all__ = ("INPUT_HEADER", "ROLE_HEADER", "NatsBridge")
+__all__ = ("INPUT_HEADER", "ROLE_HEADER", "SEQ_HEADER", "NatsBridge")
 
 log = logging.getLogger("atrium.cluster")
 
 #: Header naming the role that published a message (a role skips its own).
 ROLE_HEADER = "Atrium-Role"
+#: Header of live market data on a plain subject: the sending run and its sequence on
+#: that subject (``3f2a9c1d0b7e:5120``), by which a receiver counts the gaps.
+SEQ_HEADER = "Atrium-Seq"
 #: Header of an input a role applied and keeps on the stream (a ``Control``): the run
 #: that applied it. A later run of the role applies it again when it rebuilds.
 INPUT_HEADER = "Atrium-Input-Run"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
+#: Live market data from plain subjects waiting for the bus before older ticks are
+#: dropped for newer ones of their symbol.
+_MARKET_BACKLOG = 1024
 _MARKET = (Bar, Tick)
 
 
@@ -83,48 +90,41 @@ class _Metrics:
     def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
         registry, role = context.registry, bridge.wiring.role
         labels = ("role",)
-        self.duplicates = counter(
-            registry,
+
+        def count(name: str, what: str) -> Counter:
+            # The cluster's counters go on counting while a role rebuilds.
+            return counter(registry, name, what, labels, while_rebuilding=True).labels(role)
+
+        self.duplicates = count(
             "atrium_cluster_duplicate_acks",
             "New messages JetStream dropped as duplicates of earlier ones (content lost)",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.sent = counter(
-            registry,
+        )
+        self.sent = count(
             "atrium_cluster_sent_messages",
-            "Messages stored in JetStream",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.received = counter(
-            registry,
+            "Messages stored in JetStream or published on a plain subject",
+        )
+        self.received = count(
             "atrium_cluster_received_messages",
             "Messages taken from this role's consumer and published locally",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.rebuilt = counter(
-            registry,
+        )
+        self.rebuilt = count(
             "atrium_cluster_rebuilt_messages",
             "Messages handled again on start, output held back, to rebuild state",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.bad = counter(
-            registry,
+        )
+        self.bad = count(
             "atrium_cluster_bad_messages",
             "Messages from NATS that did not decode (logged and skipped)",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
-        self.disconnects = counter(
-            registry,
-            "atrium_cluster_disconnects",
-            "Times the NATS connection was lost",
-            labels,
-            while_rebuilding=True,
-        ).labels(role)
+        )
+        self.gaps = count(
+            "atrium_cluster_market_data_gaps",
+            "Market data a plain subject skipped, by its sequence (lost on the way)",
+        )
+        self.skipped = count(
+            "atrium_cluster_market_data_skipped",
+            "Market data received but not handled: a newer one of its symbol came first, "
+            "or the role was rebuilding",
+        )
+        self.disconnects = count("atrium_cluster_disconnects", "Times the NATS connection was lost")
         connected = gauge(
             registry, "atrium_cluster_connected", "1 while connected to NATS", labels
         ).labels(role)
@@ -138,6 +138,58 @@ class _Metrics:
         outbound.set_function(lambda: float(len(bridge.outbound)))
 
 
+class _PlainMarket:
+    """Live market data on plain subjects: what waits to go out, and what came in."""
+
+    def __init__(self) -> None:
+        self.outgoing: list[tuple[str, bytes]] = []
+        self.out_ready = anyio.Event()
+        self.sent: dict[str, int] = {}
+        # Received, not handled yet, in order of arrival.
+        self.inbox: deque[tuple[str, Message]] = deque()
+        self.in_ready = anyio.Event()
+        self._seen: dict[str, tuple[str, int]] = {}
+
+    def put_out(self, subject: str, payload: bytes) -> None:
+        self.outgoing.append((subject, payload))
+        self.out_ready.set()
+
+    def take_in(self, subject: str, message: Message) -> int:
+        """Keep ``message`` for the bus; returns how many ticks that superseded.
+
+        Up to :data:`_MARKET_BACKLOG` waiting, every message is kept; beyond, only the
+        newest tick per subject and every bar, so a role behind bears any rate.
+        """
+        self.inbox.append((subject, message))
+        self.in_ready.set()
+        if len(self.inbox) <= _MARKET_BACKLOG:
+            return 0
+        newest = {subject: i for i, (subject, held) in enumerate(self.inbox) if type(held) is Tick}
+        kept = deque(
+            (subject, held)
+            for i, (subject, held) in enumerate(self.inbox)
+            if type(held) is not Tick or newest[subject] == i
+        )
+        skipped = len(self.inbox) - len(kept)
+        self.inbox = kept
+        return skipped
+
+    def gap(self, subject: str, header: str) -> int:
+        """How many messages of ``subject`` were missed before this one (``run:seq``).
+
+        A new run of the source starts its numbering again: no gap across runs.
+        """
+        run, _, number = header.rpartition(":")
+        if not number.isdigit():
+            return 0
+        seq = int(number)
+        last = self._seen.get(subject)
+        self._seen[subject] = (run, seq)
+        if last is None or last[0] != run or seq <= last[1]:
+            return 0
+        return seq - last[1] - 1
+
+
 class NatsBridge(Actor):
     """Exports what other roles subscribe to, imports what this role's actors want."""
 
@@ -146,6 +198,8 @@ class NatsBridge(Actor):
         wiring = context.config
         if not isinstance(wiring, RoleWiring):
             raise AtriumError("the NATS bridge runs only in a role (atrium ... --role NAME)")
+        if context.mode == "live" and wiring.cluster.market_data == "subjects":
+            wiring = wiring.live_subjects()
         self.wiring = wiring
         self.link = Link(wiring, self._connection_changed)
         cluster = wiring.cluster
@@ -159,6 +213,7 @@ class NatsBridge(Actor):
         # Market data made here: numbered per run, under an id no earlier run used.
         self._run = secrets.token_hex(6)
         self._fed = 0
+        self._market = _PlainMarket()
         # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
         # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
         self._resent_upto = 0
@@ -208,6 +263,9 @@ class NatsBridge(Actor):
         await self._send_kept()
         if self.wiring.imports:
             await self._open_input()
+        if self.wiring.plain_market:
+            for subject in self.wiring.market:
+                await self.link.listen(subject, self._on_market)
         if self._drives:
             await self.link.follow()
             await self.link.wait_consumers(self.wiring.consumers)
@@ -257,6 +315,9 @@ class NatsBridge(Actor):
             tasks.start_soon(self.lock.keep)
             if live:
                 tasks.start_soon(self._tell_risk)
+            if self.wiring.plain_market:
+                tasks.start_soon(self._send_market)
+                tasks.start_soon(self._take_market)
             if self._sub is not None:
                 await self._import()
             elif live:
@@ -299,6 +360,9 @@ class NatsBridge(Actor):
 
     def _export(self, message: Message, subject: str | None = None) -> None:
         role = self.wiring.role
+        if subject is None and isinstance(message, _MARKET) and self.wiring.plain_market:
+            self._market.put_out(self.wiring.subjects.subject(message), encode(message))
+            return
         if subject is None and isinstance(message, _MARKET):
             self._fed += 1
             msg_id = f"{role}:{self._run}:{self._fed}"
@@ -383,6 +447,58 @@ class NatsBridge(Actor):
             self._releases += 1
             ids = {_MSG_ID: f"{role}:release:{self._releases}", ROLE_HEADER: role}
             await link.publish([(subjects.release, b"", ids)])
+
+    # -- live market data on plain subjects ----------------------------------------------
+
+    async def _send_market(self) -> None:
+        """Publish market data made here, fire and forget, numbered per subject."""
+        market, run = self._market, self._run
+        while True:
+            await market.out_ready.wait()
+            market.out_ready = anyio.Event()
+            batch, market.outgoing = market.outgoing, []
+            for subject, payload in batch:
+                seq = market.sent[subject] = market.sent.get(subject, 0) + 1
+                try:
+                    await self.link.send_plain(subject, payload, {SEQ_HEADER: f"{run}:{seq}"})
+                except (nats.errors.Error, OSError) as exc:
+                    log.debug("market data on %s not sent (%r)", subject, exc)
+                    continue
+                self._metrics.sent.inc()
+
+    async def _on_market(self, msg: Msg) -> None:
+        """The client's callback: note gaps, keep the message for :meth:`_take_market`."""
+        market = self._market
+        gap = market.gap(msg.subject, (msg.headers or {}).get(SEQ_HEADER, ""))
+        if gap:
+            self._metrics.gaps.inc(gap)
+        try:
+            message = decode(msg.data)
+        except msgspec.DecodeError as exc:
+            self._metrics.bad.inc()
+            log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
+            return
+        skipped = market.take_in(msg.subject, message)
+        if skipped:
+            self._metrics.skipped.inc(skipped)
+
+    async def _take_market(self) -> None:
+        """Hand the market data received to the bus, in order, as fast as it goes.
+
+        While rebuilding it takes none: a tick handled then would interleave with the
+        order flow being handled again.
+        """
+        market = self._market
+        while True:
+            await market.in_ready.wait()
+            market.in_ready = anyio.Event()
+            while market.inbox:
+                _, message = market.inbox.popleft()
+                if self.rebuilding:
+                    self._metrics.skipped.inc()
+                    continue
+                self._metrics.received.inc()
+                await self.send(message)
 
     # -- inbound --------------------------------------------------------------------------
 

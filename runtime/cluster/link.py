@@ -147,24 +147,38 @@ class Link:
         cluster = self.wiring.cluster
         config = StreamConfig(
             name=self.wiring.stream,
-            subjects=self.wiring.subjects.stream_subjects,
+            subjects=self.wiring.stream_subjects,
             storage=StorageType.FILE if cluster.storage == "file" else StorageType.MEMORY,
             max_age=cluster.max_age_seconds,
             duplicate_window=cluster.duplicate_window_seconds,
             max_bytes=cluster.max_bytes,
             discard=DiscardPolicy.NEW,
         )
+        await self._add_stream(config)
+        if self.wiring.plain_market and cluster.record_market_data_bytes:
+            # Market data on plain subjects, recorded apart: the oldest goes when full.
+            recorded = StreamConfig(
+                name=self.wiring.market_stream,
+                subjects=[f"{cluster.namespace}.md.*"],
+                storage=config.storage,
+                max_age=cluster.max_age_seconds,
+                max_bytes=cluster.record_market_data_bytes,
+                discard=DiscardPolicy.OLD,
+            )
+            await self._add_stream(recorded)
+
+    async def _add_stream(self, config: StreamConfig) -> None:
         try:
             await self.js.add_stream(config)
         except nats.js.errors.BadRequestError as exc:
             raise AtriumError(
-                f"cluster.namespace: the JetStream stream {self.wiring.stream} exists with "
+                f"cluster.namespace: the JetStream stream {config.name} exists with "
                 f"other settings ({exc.description}); use another namespace or delete it"
             ) from None
 
-    async def stored(self) -> int:
+    async def stored(self, stream: str | None = None) -> int:
         """The sequence number of the stream's last message (0: empty)."""
-        info = await self.js.stream_info(self.wiring.stream)
+        info = await self.js.stream_info(stream or self.wiring.stream)
         return int(info.state.last_seq)
 
     async def replayed(self) -> bool:
@@ -274,6 +288,18 @@ class Link:
                 waited = 0.0
             await anyio.sleep(0.05)
             waited += 0.05
+
+    # -- plain subjects (live market data) -----------------------------------------------
+
+    async def send_plain(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
+        """Fire and forget: no acknowledgement, nothing stored (live market data)."""
+        assert self._nc is not None
+        await self._nc.publish(subject, payload, headers=headers)
+
+    async def listen(self, subject: str, callback: Callable[[Any], Awaitable[None]]) -> None:
+        """Subscribe to the plain ``subject`` (a filter); ``callback`` gets each message."""
+        assert self._nc is not None
+        await self._nc.subscribe(subject, cb=callback, pending_msgs_limit=-1)
 
     # -- publishing ----------------------------------------------------------------------
 

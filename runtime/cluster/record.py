@@ -4,7 +4,9 @@ a journal file that ``atrium replay --feed`` replays like any recorded session.
 The stream is read through an ephemeral consumer from the given time (by each message's
 own timestamp, so a replayed session's stream works too), up to
 the last message stored when the command started, so the file is one consistent piece of
-the stream even while the cluster keeps trading.
+the stream even while the cluster keeps trading. With market data on plain subjects
+(``cluster.market_data = "subjects"``) it reads the stream that records them apart,
+``<NAMESPACE>_MD``, kept only with ``record_market_data_bytes`` above 0.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from atrium.runtime.cluster.link import Link
 from atrium.runtime.cluster.subjects import SubjectMap
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import decode
+from atrium.runtime.errors import AtriumError
 from atrium.runtime.journal import Journal
 from atrium.runtime.messages import Bar, Tick
 
@@ -42,22 +45,31 @@ async def record_stream(
 
     Returns how many events were written.
     """
-    subjects = SubjectMap(config.cluster.namespace)
+    cluster = config.cluster
+    plain = cluster.market_data == "subjects"
+    if plain and not cluster.record_market_data_bytes:
+        raise AtriumError(
+            "cluster.record_market_data_bytes: market data travels on plain subjects "
+            '(cluster.market_data = "subjects") and is recorded only when this is above 0'
+        )
+    subjects = SubjectMap(cluster.namespace)
     wiring = RoleWiring(
         role="recorder",
-        cluster=config.cluster,
+        cluster=cluster,
         subjects=subjects,
         imports=(),
         consumers=(),
         driver=False,
+        plain_market=plain,
     )
+    stream = wiring.market_stream if plain else wiring.stream
     link = Link(wiring, _ignore)
     await link.open()
     journal = Journal(out)
     await journal.open()
     written = 0
     try:
-        last = await link.stored()
+        last = await link.stored(stream)
         consumer = ConsumerConfig(
             deliver_policy=DeliverPolicy.BY_START_TIME if start else DeliverPolicy.ALL,
             # JetStream knows when it stored a message, not the message's own time: start
@@ -67,7 +79,7 @@ async def record_stream(
             filter_subjects=subjects.filters([Bar, Tick], symbols=symbols),
             inactive_threshold=60.0,
         )
-        sub = await link.js.pull_subscribe("", stream=wiring.stream, config=consumer)
+        sub = await link.js.pull_subscribe("", stream=stream, config=consumer)
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(journal.run_writer)
             since = 0 if start is None else (start - _EPOCH) // timedelta(microseconds=1) * 1_000

@@ -58,6 +58,21 @@ class SubjectMap:
             name = "md" if cls in _MARKET else ("intent" if kind == "OrderIntent" else _snake(kind))
             self._base[cls] = f"{namespace}.{name}"
 
+    @property
+    def flow_subjects(self) -> list[str]:
+        """The stream's subjects when live market data travels on plain subjects: every
+        kind but market data, and the replay's markers (so a live run can refuse them)."""
+        subjects = {self.end, self.held, self.release}
+        for cls, base in self._base.items():
+            if cls not in _MARKET:
+                subjects.add(f"{base}.*" if _by_strategy(cls) else base)
+        return sorted(subjects)
+
+    def is_market(self, subject: str) -> bool:
+        """Whether ``subject`` (or a filter) carries market data."""
+        head = subject.split(".", 2)[1] if subject.count(".") >= 1 else ""
+        return subject.startswith(f"{self.namespace}.") and head in ("md", "mdv")
+
     def subject(self, message: Message) -> str:
         """Where ``message`` is published."""
         cls = type(message)

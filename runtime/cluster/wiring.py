@@ -54,10 +54,32 @@ class RoleWiring:
     passes_market_data_on: bool = False
     #: Where a stop that could not store everything keeps the rest (beside the journal).
     unsent: str = "atrium-unsent"
+    #: Plain subjects of the market data this role's actors want, straight from the
+    #: source (``cluster.market_data = "subjects"``, live).
+    market: tuple[str, ...] = ()
+    #: Live market data travels on plain subjects: the stream keeps only the order flow.
+    plain_market: bool = False
+
+    def live_subjects(self) -> RoleWiring:
+        """This wiring for a live run with market data on plain subjects: the consumer
+        takes only the order flow, and nothing is passed on after the venue."""
+        subjects = self.subjects
+        imports = tuple(subject for subject in self.imports if not subjects.is_market(subject))
+        return replace(self, imports=imports, plain_market=True, passes_market_data_on=False)
+
+    @property
+    def stream_subjects(self) -> list[str]:
+        subjects = self.subjects
+        return subjects.flow_subjects if self.plain_market else subjects.stream_subjects
 
     @property
     def stream(self) -> str:
         return stream_name(self.cluster)
+
+    @property
+    def market_stream(self) -> str:
+        """The stream that records plain-subject market data (``record_market_data_bytes``)."""
+        return f"{self.stream}_MD"
 
     @property
     def durable(self) -> str:
@@ -90,11 +112,13 @@ def role_config(
     imports = _imports(
         config, role, subjects, after_venue=venue_role is not None and venue_role != role
     )
+    market = _imports(config, role, subjects, after_venue=False, market_only=True)
     wiring = RoleWiring(
         role=role,
         cluster=config.cluster,
         subjects=subjects,
         imports=imports,
+        market=market,
         consumers=_consumers(config),
         driver=any(name in sources for name in mine.actors),
         no_rebuild=_no_rebuild(config, mine.actors),
@@ -143,7 +167,12 @@ def _venue_role(config: AtriumConfig) -> str | None:
 
 
 def _imports(
-    config: AtriumConfig, role: str, subjects: SubjectMap, *, after_venue: bool
+    config: AtriumConfig,
+    role: str,
+    subjects: SubjectMap,
+    *,
+    after_venue: bool,
+    market_only: bool = False,
 ) -> tuple[str, ...]:
     """Filter subjects of what ``role``'s actors subscribe to.
 
@@ -154,6 +183,8 @@ def _imports(
     mine = config.cluster.roles[role]
     hosted = None if mine.strategies is None else list(mine.strategies)
     subscribed_here = {kind for name in mine.actors for kind in actors[name].subscribes}
+    if market_only:
+        subscribed_here &= _MARKET_KINDS
     narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
     imports = subjects.filters(
         [MESSAGE_TYPES[kind] for kind in sorted(subscribed_here)],

@@ -183,7 +183,9 @@ def journal_messages(path: Path, *kinds: str) -> list[Message]:
 ROLES_LIVE = ("core", "strat-a", "strat-b", "md")
 
 
-def live_config(tmp: Path, url: str, ports: dict[str, int], namespace: str = "live") -> Path:
+def live_config(
+    tmp: Path, url: str, ports: dict[str, int], namespace: str = "live", market_data: str = "stream"
+) -> Path:
     """Two strategy roles trading synthetic ticks live, each role on its own port."""
     text = f"""
 [[market_data.feeds]]
@@ -212,6 +214,8 @@ url = "{url}"
 namespace = "{namespace}"
 resume_on_reconnect = true
 lock_ttl_seconds = 2
+market_data = "{market_data}"
+record_market_data_bytes = {10_000_000 if market_data == "subjects" else 0}
 
 [cluster.roles.md]
 actors = ["market_data"]

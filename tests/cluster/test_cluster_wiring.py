@@ -12,9 +12,10 @@ import pytest
 from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
+from atrium.runtime.cluster.bridge import _PlainMarket
 from atrium.runtime.cluster.subjects import SubjectMap, token
 from atrium.runtime.cluster.wiring import BRIDGE, role_config
-from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot
+from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot, Tick
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
 
@@ -154,3 +155,56 @@ def test_subjects_key_market_data_by_symbol_and_order_flow_by_strategy() -> None
         "atrium.portfolio_snapshot",
     ]
     assert token("ES>*") == "ES%3E%2A"
+
+
+def test_live_market_data_on_plain_subjects_leaves_the_stream_to_the_order_flow() -> None:
+    _, wiring = role_config(_config(_FOUR), "sa")
+    live = wiring.live_subjects()
+    # Straight from the source, per symbol; the consumer keeps only the order flow.
+    assert live.market == ("t.md.BRK%2EB", "t.md.NVDA")
+    assert live.imports == (
+        "t.fill.a",
+        "t.order_denied.a",
+        "t.order_update.a",
+        "t.position_update.a",
+    )
+    _, core = role_config(_config(_FOUR), "core")
+    core = core.live_subjects()
+    assert core.market == ("t.md.*",) and not core.passes_market_data_on
+    assert "t.intent.*" in core.imports and "t.md.*" not in core.imports
+    # The stream holds no market data subject, but the replay's markers.
+    assert wiring.stream_subjects == ["t.>"]
+    assert "t.md.*" not in live.stream_subjects and "t.mdv.*" not in live.stream_subjects
+    assert {"t.intent.*", "t.fill.*", "t.control", "t.end", "t.held"} <= set(live.stream_subjects)
+
+
+def test_a_gap_in_a_plain_subject_is_counted_by_its_sequence() -> None:
+    market = _PlainMarket()
+    assert market.gap("t.md.A", "run1:1") == 0
+    assert market.gap("t.md.A", "run1:2") == 0
+    assert market.gap("t.md.A", "run1:6") == 3  # 3, 4 and 5 lost
+    assert market.gap("t.md.B", "run1:9") == 0  # per subject: B's first
+    assert market.gap("t.md.A", "run2:1") == 0  # a restarted source numbers anew
+    assert market.gap("t.md.A", "run2:3") == 1
+    assert market.gap("t.md.A", "") == 0  # no header: nothing to count
+
+
+def test_a_role_behind_the_source_keeps_every_bar_and_the_newest_tick_per_symbol(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("atrium.runtime.cluster.bridge._MARKET_BACKLOG", 4)
+    market = _PlainMarket()
+    tick = lambda symbol, ts: Tick(ts=ts, symbol=symbol, price=Decimal(1), size=Decimal(1))  # noqa: E731
+    bar = Bar(
+        ts=2,
+        symbol="A",
+        open=Decimal(1),
+        high=Decimal(1),
+        low=Decimal(1),
+        close=Decimal(1),
+        volume=Decimal(1),
+    )
+    assert [market.take_in(s, m) for s, m in [("A", tick("A", 1)), ("A", bar)]] == [0, 0]
+    assert [market.take_in(s, m) for s, m in [("B", tick("B", 3)), ("A", tick("A", 4))]] == [0, 0]
+    assert market.take_in("A", tick("A", 5)) == 2  # A's ticks at 1 and 4 superseded
+    assert [(s, m.ts) for s, m in market.inbox] == [("A", 2), ("B", 3), ("A", 5)]
