@@ -12,7 +12,8 @@ filled (the portfolio releases what it had reserved). SUBMITTED, PARTIALLY_FILLE
 FILLED are states of the book (``/api/orders``, the ``atrium_orders_total`` counter), not
 messages. Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills
 from 1. A live venue's rules per symbol, reported on connect, go out as ``InstrumentRules``
-(risk denies what would break them).
+(risk denies what would break them), and its balances, read at each reconciliation, as
+``AccountBalances`` (the portfolio takes its cash and unattributed holdings from them).
 
 Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
     REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
@@ -56,6 +57,7 @@ from atrium.actors.execution.adapter import (
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
+    VenueBalances,
     VenueCancelled,
     VenueConnectionChanged,
     VenueEvent,
@@ -75,6 +77,7 @@ from atrium.runtime.clocks import LiveClock
 from atrium.runtime.errors import SnapshotError
 from atrium.runtime.loading import load_object
 from atrium.runtime.messages import (
+    AccountBalances,
     Bar,
     CancelOrder,
     Control,
@@ -438,6 +441,9 @@ class ExecutionActor(Actor):
         elif isinstance(event, VenueInstrument):
             fields = msgspec.structs.asdict(event)
             self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
+        elif isinstance(event, VenueBalances):
+            fields = msgspec.structs.asdict(event)
+            self.publish(AccountBalances(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
 

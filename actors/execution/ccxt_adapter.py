@@ -34,6 +34,7 @@ from atrium.actors.execution.adapter import (
     EventSink,
     OrderStatusReport,
     VenueAccepted,
+    VenueBalances,
     VenueCancelled,
     VenueConnectionChanged,
     VenueEvent,
@@ -51,7 +52,7 @@ from atrium.actors.execution.ccxt_session import (
     step,
 )
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
-from atrium.runtime.messages import Order
+from atrium.runtime.messages import Order, VenueHolding
 from atrium.runtime.metrics import counter
 
 __all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
@@ -474,6 +475,40 @@ class CcxtVenue:
             await self._sync_fills(symbol, "reconciliation")
         for order_id in list(self._tracked):
             await self._sync_order(order_id, "reconciliation")
+        if self._settings.symbols:  # they name the account currency and the assets
+            await self._emit([await self.balances()], source="reconciliation")
+
+    async def balances(self) -> VenueBalances:
+        """The account's total balances (free and locked) of the quote currency and of
+        each traded symbol's base asset, the base valued at the venue's last price."""
+        markets = [self._exchange.market(symbol) for symbol in self._settings.symbols]
+        quotes = sorted({market["quote"] for market in markets})
+        if len(quotes) != 1:
+            raise ValueError(
+                f"execution.ccxt.symbols: the portfolio keeps cash in one currency, but these "
+                f"symbols are quoted in {', '.join(quotes) or 'none'}; trade one quote currency"
+            )
+        raw = await self._exchange.fetch_balance()
+        totals: dict[str, Any] = raw.get("total") or {}
+        holdings = []
+        for symbol, market in zip(self._settings.symbols, markets, strict=True):
+            quantity = dec(totals.get(market["base"]))
+            price = await self._last_price(market["symbol"]) if quantity else None
+            holdings.append(
+                VenueHolding(symbol=symbol, asset=market["base"], quantity=quantity, price=price)
+            )
+        cash = dec(totals.get(quotes[0]))
+        return VenueBalances(currency=quotes[0], cash=cash, holdings=tuple(holdings))
+
+    async def _last_price(self, symbol: str) -> Decimal:
+        ticker = await self._exchange.fetch_ticker(symbol)
+        price = optional(ticker.get("last"))
+        if price is None or price <= _ZERO:
+            raise ValueError(
+                f"venue {self._settings.exchange} quotes no last price for {symbol} "
+                f"(got {ticker.get('last')!r}); its balance cannot be valued"
+            )
+        return price
 
     async def _fetch_venue_id(self, tracked: _Tracked) -> None:
         try:

@@ -38,6 +38,7 @@ def test_package_when_imported_then_exports_only_the_actor() -> None:
         "OrderUpdate",
         "Fill",
         "Control",
+        "AccountBalances",
     }
 
 
