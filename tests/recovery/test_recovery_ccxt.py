@@ -254,3 +254,32 @@ def test_live_ccxt_config_when_run_on_the_simulator_then_limits_show_the_venue_b
     assert [(p["strategy"], p["quantity"], p["mark"]) for p in positions] == [
         ("venue", "0.5", "40000")
     ]
+
+
+def test_start_when_venue_fails_first_requests_then_readyz_503_until_retried_and_reconciled(
+    sim: SimThread, tmp_path: Path
+) -> None:
+    journal, port = tmp_path / "j.sqlite", free_port()
+    config = _config(tmp_path / "live.toml", sim.url, journal, port)
+    config.write_text(
+        config.read_text("utf-8").replace("poll_interval_s = 30.0", "poll_interval_s = 0.2"),
+        encoding="utf-8",
+    )
+    sim.call(sim.venue.fail_next, 4, 503)  # retried after 0.2, 0.4, 0.8 and 1.6 s
+    log = tmp_path / "atrium.log"
+    answers: list[tuple[int, str]] = []
+
+    def ready() -> bool:
+        answer = _get(port, "/readyz")
+        if answer is not None:
+            answers.append((answer[0], answer[1]["checks"]["recovery"]["state"]))
+        return answer is not None and answer[0] == 200
+
+    with atrium_run(config, log, env=ENV) as process:
+        _wait(ready, 30, "/readyz 200 once the venue answers")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    assert (503, "running") in answers  # not ready while the venue was unreachable
+    assert answers[-1] == (200, "new")
+    text = log.read_text("utf-8")
+    assert text.count("venue unreachable at start (loading markets: network)") == 4
