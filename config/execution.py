@@ -66,11 +66,14 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
         loading markets or reconciling) is asked again, backing off from
         ``poll_interval_s`` and doubling up to 30 s, for at most this many seconds (each
         attempt logged, ``/readyz`` 503 meanwhile); then the start stops naming the venue.
-    on_disconnect : {"continue", "halt"}, default "continue"
+    on_disconnect : {"continue", "halt", "reduce_only"}, default "continue"
         ``halt``: when the session goes down (``atrium_venue_connected`` 0) execution
         halts: new orders are rejected ``TRADING_HALTED`` until an operator resumes, so
         none queues up to be sent at stale prices when the venue comes back; open orders
-        stay at the venue (a cancel could not reach it).
+        stay at the venue (a cancel could not reach it). ``reduce_only``: while the
+        session is down execution rejects every order that does not reduce a position
+        (``VENUE_DOWN_REDUCE_ONLY``); orders that reduce one are sent, retried until the
+        venue answers; the session coming back lifts it, no operator needed.
     """
 
     exchange: str
@@ -84,7 +87,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     ack_timeout_s: float = 10.0
     start_retry_s: float = 300.0
     unvalued_fee: Literal["book_separately", "halt"] = "book_separately"
-    on_disconnect: Literal["continue", "halt"] = "continue"
+    on_disconnect: Literal["continue", "halt", "reduce_only"] = "continue"
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9_]+$", self.exchange):
