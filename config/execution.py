@@ -62,11 +62,19 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
         value: it is counted in ``atrium_unvalued_fees_total{currency}`` and logged, and
         the fill's commission is 0; ``halt`` also halts execution (every open order
         cancelled, new ones rejected) until an operator resumes.
-    on_disconnect : {"continue", "halt"}, default "continue"
+    start_retry_s : float, default 300.0
+        A venue unreachable at start (network errors, timeouts, HTTP 429/418/5xx while
+        loading markets or reconciling) is asked again, backing off from
+        ``poll_interval_s`` and doubling up to 30 s, for at most this many seconds (each
+        attempt logged, ``/readyz`` 503 meanwhile); then the start stops naming the venue.
+    on_disconnect : {"continue", "halt", "reduce_only"}, default "continue"
         ``halt``: when the session goes down (``atrium_venue_connected`` 0) execution
         halts: new orders are rejected ``TRADING_HALTED`` until an operator resumes, so
         none queues up to be sent at stale prices when the venue comes back; open orders
-        stay at the venue (a cancel could not reach it).
+        stay at the venue (a cancel could not reach it). ``reduce_only``: while the
+        session is down execution rejects every order that does not reduce a position
+        (``VENUE_DOWN_REDUCE_ONLY``); orders that reduce one are sent, retried until the
+        venue answers; the session coming back lifts it, no operator needed.
     """
 
     exchange: str
@@ -78,8 +86,9 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     poll_interval_s: float = 1.0
     request_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
+    start_retry_s: float = 300.0
     unvalued_fee: Literal["book_separately", "halt"] = "book_separately"
-    on_disconnect: Literal["continue", "halt"] = "continue"
+    on_disconnect: Literal["continue", "halt", "reduce_only"] = "continue"
 
     def __post_init__(self) -> None:
         if not re.match(r"^[a-z0-9_]+$", self.exchange):
@@ -90,7 +99,7 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
             name: str = getattr(self, key)
             if not _ENV_NAME.match(name):
                 raise ValueError(f"{key}: expected an environment variable name, got {name!r}")
-        for key in ("poll_interval_s", "request_timeout_s", "ack_timeout_s"):
+        for key in ("poll_interval_s", "request_timeout_s", "ack_timeout_s", "start_retry_s"):
             seconds: float = getattr(self, key)
             if not seconds > 0:
                 raise ValueError(f"{key}: expected a number of seconds > 0, got {seconds}")

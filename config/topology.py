@@ -64,6 +64,7 @@ def default_actors() -> dict[str, ActorSpecConfig]:
                 "OrderUpdate",
                 "Fill",
                 "Control",
+                "AccountBalances",
             ],
             restart="escalate",
         ),

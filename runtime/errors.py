@@ -17,6 +17,7 @@ __all__ = (
     "SnapshotError",
     "TopologyError",
     "UsageError",
+    "VenueUnreachable",
 )
 
 
@@ -86,6 +87,10 @@ class SalvageError(AtriumError):
 
 class RecoveryError(AtriumError):
     """The journal cannot rebuild the actors exactly; the service must not trade."""
+
+
+class VenueUnreachable(AtriumError):
+    """A live venue stayed unreachable at start for longer than its retry bound."""
 
 
 class ExportError(AtriumError):

@@ -17,6 +17,7 @@ import msgspec
 
 __all__ = (
     "MESSAGE_SCHEMA_VERSION",
+    "AccountBalances",
     "AnyMessage",
     "Bar",
     "CancelOrder",
@@ -43,6 +44,7 @@ __all__ = (
     "TimeInForce",
     "TradingState",
     "TradingStateChanged",
+    "VenueHolding",
     "VenueReport",
 )
 
@@ -493,6 +495,41 @@ class VenueReport(Message, frozen=True, kw_only=True, gc=False):
     source: Literal["poll", "reconciliation"] = "poll"
 
 
+class VenueHolding(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """A venue's balance of one traded symbol's base asset (``asset``), inside
+    :class:`AccountBalances`. ``price`` is the venue's last price in the account currency,
+    fetched when the balance is not zero (``None`` otherwise: nothing to value)."""
+
+    symbol: str
+    asset: str
+    quantity: Decimal
+    price: Decimal | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("VenueHolding", "symbol", self.symbol)
+        _check_optional_positive("VenueHolding", "price", self.price)
+
+
+class AccountBalances(Message, frozen=True, kw_only=True, gc=False):
+    """A live venue's balances, read at each reconciliation (start and reconnect).
+
+    The venue owns the account: the portfolio takes its cash from ``cash`` (the total
+    balance of ``currency``, the traded symbols' quote currency) and books any base
+    balance its strategies do not hold to the unattributed ``venue`` book, so no position
+    at the venue goes unknown. Published by execution from a journaled ``VenueReport``, so
+    recovery re-runs it identically.
+    """
+
+    currency: str
+    cash: Decimal
+    holdings: tuple[VenueHolding, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_text("AccountBalances", "currency", self.currency)
+        if not self.cash.is_finite():
+            raise ValueError(f"AccountBalances.cash must be a finite number, got {self.cash}")
+
+
 class DeadLetter(Message, frozen=True, kw_only=True, gc=False):
     """A message whose handler raised: kept (encoded) with the error, never retried."""
 
@@ -519,4 +556,5 @@ AnyMessage: TypeAlias = (
     | DeadLetter
     | InstrumentRules
     | VenueReport
+    | AccountBalances
 )

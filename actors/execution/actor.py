@@ -12,11 +12,15 @@ filled (the portfolio releases what it had reserved). SUBMITTED, PARTIALLY_FILLE
 FILLED are states of the book (``/api/orders``, the ``atrium_orders_total`` counter), not
 messages. Fill ids are ``f"{order_id}-{n}"`` with ``n`` counting that order's fills
 from 1. A live venue's rules per symbol, reported on connect, go out as ``InstrumentRules``
-(risk denies what would break them).
+(risk denies what would break them), and its balances, read at each reconciliation, as
+``AccountBalances`` (the portfolio takes its cash and unattributed holdings from them).
 
 Reason codes (``OrderUpdate.reason`` reads ``CODE`` or ``CODE: key=value ...``)
     REJECTED ``TRADING_HALTED``: the order arrived after execution saw a halt (``Control``
     halt or ``TradingStateChanged`` to HALTED) and before a resume.
+    REJECTED ``VENUE_DOWN_REDUCE_ONLY``: the live venue's session is down, execution has
+    ``[execution.ccxt].on_disconnect = "reduce_only"`` and the order would not reduce a
+    position (``Order.reduces_position`` false); lifted when the session is back.
     REJECTED ``QUANTITY_NOT_LOT_MULTIPLE``, ``PRICE_NOT_ON_INCREMENT``,
     ``INVALID_PRICE_FIELDS``: refused by the paper venue (see :mod:`~.paper`).
     CANCELLED ``CANCEL_REQUESTED``: a ``CancelOrder`` from the order's own strategy.
@@ -56,6 +60,7 @@ from atrium.actors.execution.adapter import (
     SimulatedVenue,
     VenueAccepted,
     VenueAdapter,
+    VenueBalances,
     VenueCancelled,
     VenueConnectionChanged,
     VenueEvent,
@@ -75,6 +80,7 @@ from atrium.runtime.clocks import LiveClock
 from atrium.runtime.errors import SnapshotError
 from atrium.runtime.loading import load_object
 from atrium.runtime.messages import (
+    AccountBalances,
     Bar,
     CancelOrder,
     Control,
@@ -140,6 +146,9 @@ class ExecutionActor(Actor):
         self._multipliers = {
             s: spec.multiplier for s, spec in config.instruments.items() if spec.multiplier != 1
         }
+        #: Down with on_disconnect = "reduce_only": only position-reducing orders pass.
+        #: Set from journaled VenueReports, so recovery re-runs it to the same state.
+        self._reduce_only = False
         self._init_metrics()
         self._venue = self._make_venue(config)
         on_bar: Callable[[Bar], None] = _ignore_market_data
@@ -345,6 +354,11 @@ class ExecutionActor(Actor):
             self._publish_update(state, "TRADING_HALTED: state=HALTED")
             self._retire(state)
             return
+        if self._reduce_only and not order.reduces_position:
+            state.transition("REJECTED")
+            self._publish_update(state, "VENUE_DOWN_REDUCE_ONLY: reduces_position=false")
+            self._retire(state)
+            return
         self._venue.submit(order)
 
     @receives(CancelOrder)
@@ -442,6 +456,9 @@ class ExecutionActor(Actor):
         elif isinstance(event, VenueInstrument):
             fields = msgspec.structs.asdict(event)
             self.publish(InstrumentRules(ts=self.clock.now_ns(), **fields))
+        elif isinstance(event, VenueBalances):
+            fields = msgspec.structs.asdict(event)
+            self.publish(AccountBalances(ts=self.clock.now_ns(), **fields))
         else:
             assert_never(event)
 
@@ -450,9 +467,16 @@ class ExecutionActor(Actor):
         state_word = "connected" if event.connected else "disconnected"
         self.log.info("venue %s: %s", state_word, event.detail)
         settings = self.context.config.ccxt
-        if not event.connected and settings is not None and settings.on_disconnect == "halt":
+        policy = settings.on_disconnect if settings is not None else "continue"
+        if not event.connected and policy == "halt":
             self._halted = True  # open orders stay: a cancel could not reach the venue
             self.log.warning("venue down (%s): execution halted until resumed", event.detail)
+        elif policy == "reduce_only" and self._reduce_only != (not event.connected):
+            # Execution's own state, not risk's: a Control would be replayed by recovery
+            # besides the VenueReport that caused it; this follows the report alone.
+            self._reduce_only = not event.connected
+            word = "only position-reducing orders pass" if self._reduce_only else "lifted"
+            self.log.warning("venue %s (%s): reduce-only %s", state_word, event.detail, word)
 
     def _close(self, order_id: str, status: OrderStatus, reason: str) -> None:
         state = self._open_state(order_id, status)

@@ -34,7 +34,7 @@ from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 import msgspec
 
 from atrium.config.execution import ExecutionConfig
-from atrium.runtime.messages import Bar, Order, Side, Tick
+from atrium.runtime.messages import Bar, Order, Side, Tick, VenueHolding
 
 __all__ = (
     "VENUE_ERROR_KINDS",
@@ -44,6 +44,7 @@ __all__ = (
     "SimulatedVenue",
     "VenueAccepted",
     "VenueAdapter",
+    "VenueBalances",
     "VenueCancelled",
     "VenueConnectionChanged",
     "VenueEvent",
@@ -124,6 +125,16 @@ class VenueInstrument(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=T
     min_notional: Decimal | None = None
 
 
+class VenueBalances(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):
+    """The account's balances at a reconciliation: ``cash`` in ``currency`` (the traded
+    symbols' quote currency) and each traded symbol's base asset (published as
+    ``AccountBalances`` for the portfolio)."""
+
+    currency: str
+    cash: Decimal
+    holdings: tuple[VenueHolding, ...] = ()
+
+
 VenueEvent: TypeAlias = (
     VenueAccepted
     | VenueRejected
@@ -132,6 +143,7 @@ VenueEvent: TypeAlias = (
     | VenueExpired
     | VenueConnectionChanged
     | VenueInstrument
+    | VenueBalances
 )
 EventSink: TypeAlias = Callable[[VenueEvent], None]
 

@@ -24,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Any, Final, TypeAlias
+from typing import Any, Final, TypeAlias, TypeVar
 
 import ccxt.async_support as ccxt
 from prometheus_client import CollectorRegistry, Counter
@@ -34,6 +34,7 @@ from atrium.actors.execution.adapter import (
     EventSink,
     OrderStatusReport,
     VenueAccepted,
+    VenueBalances,
     VenueCancelled,
     VenueConnectionChanged,
     VenueEvent,
@@ -51,7 +52,8 @@ from atrium.actors.execution.ccxt_session import (
     step,
 )
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
-from atrium.runtime.messages import Order
+from atrium.runtime.errors import VenueUnreachable
+from atrium.runtime.messages import Order, VenueHolding
 from atrium.runtime.metrics import counter
 
 __all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
@@ -62,6 +64,8 @@ _TIF: Final = {"GTC": "GTC", "IOC": "IOC"}
 _DOWN_AFTER: Final = 3
 _MAX_BACKOFF_S: Final = 30.0
 
+
+_T = TypeVar("_T")
 
 #: Runs a sync callback as one dispatcher input (see ``ExecutionActor.run_input``).
 RunInput: TypeAlias = Callable[[Callable[[], None]], Awaitable[None]]
@@ -144,7 +148,7 @@ class CcxtVenue:
             VenueConnectionChanged(connected=True, detail=self._settings.exchange)
         ]
         try:
-            self._markets = await self._exchange.load_markets()
+            self._markets = await self._at_start("loading markets", self._exchange.load_markets)
             events.extend(self._instrument(symbol) for symbol in self._settings.symbols)
         except BaseException:
             await self.close()
@@ -161,9 +165,32 @@ class CcxtVenue:
         held, self._held = self._held, []
         if held:
             await self._emit(held)
-        await self.reconcile_with_venue()
+        await self._at_start("reconciliation", self.reconcile_with_venue)
         self._live = True
         self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+
+    async def _at_start(self, what: str, step: Callable[[], Awaitable[_T]]) -> _T:
+        """Run a start-up step, retrying while the venue is unreachable (network errors,
+        timeouts, 429/418, 5xx), backing off up to ``start_retry_s``: a venue down for a
+        minute must not end the start. Any other error ends it at once."""
+        deadline = time.monotonic() + self._settings.start_retry_s
+        delay = self._settings.poll_interval_s
+        while True:
+            try:
+                return await step()
+            except ccxt.OperationFailed as exc:
+                kind = self._count_error(exc)
+                if time.monotonic() + delay > deadline:
+                    raise VenueUnreachable(
+                        f"venue {self._settings.exchange} unreachable at start ({what}: {kind}, "
+                        f"{type(exc).__name__}) for [execution.ccxt].start_retry_s = "
+                        f"{self._settings.start_retry_s:g} s; check the venue and start again"
+                    ) from exc
+                _log.warning(
+                    "venue unreachable at start (%s: %s): retrying in %.1f s", what, kind, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF_S)
 
     def replay(self, event: VenueEvent) -> None:
         """Follow a journaled event while recovery re-runs it (nothing goes to the venue)."""
@@ -474,6 +501,40 @@ class CcxtVenue:
             await self._sync_fills(symbol, "reconciliation")
         for order_id in list(self._tracked):
             await self._sync_order(order_id, "reconciliation")
+        if self._settings.symbols:  # they name the account currency and the assets
+            await self._emit([await self.balances()], source="reconciliation")
+
+    async def balances(self) -> VenueBalances:
+        """The account's total balances (free and locked) of the quote currency and of
+        each traded symbol's base asset, the base valued at the venue's last price."""
+        markets = [self._exchange.market(symbol) for symbol in self._settings.symbols]
+        quotes = sorted({market["quote"] for market in markets})
+        if len(quotes) != 1:
+            raise ValueError(
+                f"execution.ccxt.symbols: the portfolio keeps cash in one currency, but these "
+                f"symbols are quoted in {', '.join(quotes) or 'none'}; trade one quote currency"
+            )
+        raw = await self._exchange.fetch_balance()
+        totals: dict[str, Any] = raw.get("total") or {}
+        holdings = []
+        for symbol, market in zip(self._settings.symbols, markets, strict=True):
+            quantity = dec(totals.get(market["base"]))
+            price = await self._last_price(market["symbol"]) if quantity else None
+            holdings.append(
+                VenueHolding(symbol=symbol, asset=market["base"], quantity=quantity, price=price)
+            )
+        cash = dec(totals.get(quotes[0]))
+        return VenueBalances(currency=quotes[0], cash=cash, holdings=tuple(holdings))
+
+    async def _last_price(self, symbol: str) -> Decimal:
+        ticker = await self._exchange.fetch_ticker(symbol)
+        price = optional(ticker.get("last"))
+        if price is None or price <= _ZERO:
+            raise ValueError(
+                f"venue {self._settings.exchange} quotes no last price for {symbol} "
+                f"(got {ticker.get('last')!r}); its balance cannot be valued"
+            )
+        return price
 
     async def _fetch_venue_id(self, tracked: _Tracked) -> None:
         try:

@@ -12,6 +12,10 @@ flight) and a Wilder ATR per symbol, and answers each message by calling the pur
 - ``Fill``: book it, release the filled quantity, publish a ``PositionUpdate`` for the
   strategy and symbol; once the input settled, one ``PortfolioSnapshot`` for all its
   fills.
+- ``AccountBalances`` (a live venue, at each reconciliation): cash from the venue, and
+  what it holds beyond the strategies' positions in the unattributed ``venue`` book (see
+  :mod:`~actors.portfolio.venue_book`); each change logged and counted in
+  ``atrium_venue_balance_adjustments_total{kind}``.
 - ``Control`` ``flatten``: a reduce-only ``SizedOrder`` closing every non-zero
   (strategy, symbol) position at market. A position with orders in flight is closed
   once they are resolved (risk denies or execution cancels them on flatten), so a
@@ -34,10 +38,12 @@ from atrium.actors.portfolio.ledger import InFlight, Ledger, Position
 from atrium.actors.portfolio.limits import limits_view, positions_view
 from atrium.actors.portfolio.metrics import PortfolioMetrics
 from atrium.actors.portfolio.sizing import Denial, Sized, resolve_strategy, size_intent
+from atrium.actors.portfolio.venue_book import UNATTRIBUTED, absorb_balances
 from atrium.config.portfolio import PortfolioConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.capabilities import PORTFOLIO_VIEW, SCRAPE_REFRESH
 from atrium.runtime.messages import (
+    AccountBalances,
     Bar,
     Control,
     Fill,
@@ -54,6 +60,7 @@ from atrium.runtime.messages import (
     Tick,
     TimeInForce,
 )
+from atrium.runtime.metrics import counter
 
 __all__ = ("PortfolioActor",)
 
@@ -94,6 +101,17 @@ class PortfolioActor(Actor):
         # Positions a flatten will close once their orders in flight are resolved.
         self._flatten_waiting: dict[tuple[str, str], None] = {}
         self._snapshot_due = False
+        if UNATTRIBUTED in config.strategy_budgets:
+            raise ValueError(
+                f"portfolio.strategy_budgets.{UNATTRIBUTED}: the name {UNATTRIBUTED!r} is the "
+                "book of a live venue's unattributed holdings; rename the strategy"
+            )
+        self._balance_adjustments = counter(
+            context.registry,
+            "atrium_venue_balance_adjustments",
+            "Changes a live venue's balances made to the ledger, by kind (cash, position).",
+            ["kind"],
+        )
         self.metrics.refresh(self.ledger, config)
         context.provide(PORTFOLIO_VIEW, self)
         context.provide(SCRAPE_REFRESH, self)
@@ -234,6 +252,23 @@ class PortfolioActor(Actor):
         if order is not None and order.remaining == ZERO:
             self._close_if_flatten_waiting(order)
 
+    @receives(AccountBalances)
+    def _handle_account_balances(self, message: AccountBalances) -> None:
+        """The venue owns the account: take its cash, book what no strategy holds."""
+        for change in absorb_balances(self.ledger, message):
+            self._balance_adjustments.labels(kind=change.kind).inc()
+            where = f"{UNATTRIBUTED} book of {change.symbol}" if change.kind == "position" else ""
+            self.log.warning(
+                "venue balances: %s %s %s%s",
+                change.kind,
+                change.symbol,
+                f"{change.amount:+}",
+                f" (to the {where})" if where else "",
+            )
+        if not self._snapshot_due:
+            self._snapshot_due = True
+            self.after_settle(self._publish_snapshot)
+
     @receives(Control)
     def _handle_control(self, message: Control) -> None:
         if message.command == "flatten":
@@ -245,8 +280,8 @@ class PortfolioActor(Actor):
 
     def _flatten(self) -> None:
         for key, position in self.ledger.positions.items():
-            if not position.quantity:
-                continue
+            if not position.quantity or position.strategy == UNATTRIBUTED:
+                continue  # the venue's unattributed holdings are not Atrium's to close
             if position.has_pending:
                 self._flatten_waiting[key] = None
             else:

@@ -15,6 +15,7 @@ import msgspec
 
 from atrium.actors.portfolio.ledger import Ledger
 from atrium.actors.portfolio.sizing import resolve_strategy
+from atrium.actors.portfolio.venue_book import UNATTRIBUTED
 from atrium.config.portfolio import PortfolioConfig
 
 __all__ = ("limits_view", "positions_view", "strategy_names")
@@ -37,9 +38,14 @@ def _pct(part: Decimal, whole: Decimal) -> str:
 
 
 def strategy_names(ledger: Ledger, config: PortfolioConfig) -> list[str]:
-    """Strategies with a budget entry, then the others in the order they first traded."""
+    """Strategies with a budget entry, then the others in the order they first traded
+    (not the venue's unattributed book: no strategy, so no budget)."""
     names = list(config.strategy_budgets)
-    names.extend(name for name in ledger.by_strategy if name not in config.strategy_budgets)
+    names.extend(
+        name
+        for name in ledger.by_strategy
+        if name not in config.strategy_budgets and name != UNATTRIBUTED
+    )
     return names
 
 

@@ -9,7 +9,7 @@ one, ``delay`` slows every answer past a client's timeout, ``duplicate_trades`` 
 every trade update out of order, ``hidden_trades`` keeps the newest trades out of the
 trade list for a while (a venue whose order status runs ahead of its trades),
 ``fee_asset`` charges each trade ``fee_in_asset`` of another asset (a BNB
-discount), ``/api/v3/ticker/24hr`` quotes ``market_price``, ``hold_creates`` books a new order but never answers its request (an order in flight
+discount), ``/api/v3/ticker/24hr`` quotes ``market_price`` (else the last trade's price), ``hold_creates`` books a new order but never answers its request (an order in flight
 when the client dies). Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
 """
@@ -286,6 +286,9 @@ class VenueSim:
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
         price = self.market_price.get(symbol)
+        traded = [t["price"] for t in self.trades if t["symbol"] == symbol]
+        if price is None and traded:  # no quote set: the last trade's price
+            price = Decimal(traded[-1])
         if price is None:
             return _error(-1121, "Invalid symbol.")
         return web.json_response(

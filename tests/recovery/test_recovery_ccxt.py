@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from loopback_feed import atrium_run, free_port
+from loopback_feed import LoopbackTradeServer, Trade, atrium_run, free_port
 from venue_sim import VenueSim
 
 from atrium.actors.execution.adapter import VenueFilled, decode_events
@@ -218,3 +218,68 @@ def test_restart_when_killed_with_order_in_flight_then_venue_fill_booked_once_ne
     assert len(sim.venue.created) == len(set(sim.venue.created))
     creates = [r for r in sim.venue.requests if r == ("POST", "/api/v3/order")]
     assert len(creates) == len(sim.venue.created)  # no resend, refused or not
+
+
+def test_live_ccxt_config_when_run_on_the_simulator_then_limits_show_the_venue_balances(
+    tmp_path: Path,
+) -> None:
+    """config/live-ccxt.toml as shipped, pointed at the simulator and a trade stream that
+    prints once at the venue's price (the feed is ready on its first trade)."""
+    venue = VenueSim(balances={"USDT": Decimal(1000), "BTC": Decimal("0.5")})
+    venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
+    venue.market_price["BTCUSDT"] = Decimal("40000")
+    shipped = (Path(__file__).parents[2] / "config" / "live-ccxt.toml").read_text("utf-8")
+    journal, port = tmp_path / "j.sqlite", free_port()
+    trade = Trade("BTCUSDT", int(time.time() * 1000), "40000", "0.01", 1)
+    with SimThread(venue) as sim, LoopbackTradeServer([trade]) as stream:
+        text = (
+            shipped.replace("sandbox = true ", f'base_url = "{sim.url}" ')
+            .replace("wss://stream.testnet.binance.vision/ws", stream.url)
+            .replace('"atrium-ccxt-journal.sqlite"', f'"{journal}"')
+            .replace("port = 8000", f"port = {port}")
+        )
+        assert text.count(sim.url) == text.count(stream.url) == text.count(str(journal)) == 1
+        config = tmp_path / "live-ccxt.toml"
+        config.write_text(text, encoding="utf-8")
+        with atrium_run(config, tmp_path / "atrium.log", env=ENV) as process:
+            _wait(lambda: _get(port, "/api/portfolio/limits") is not None, 30, "the service")
+            _wait(lambda: _ready(port), 30, "/readyz 200 once reconciled")
+            status, limits = _get(port, "/api/portfolio/limits") or (0, {})
+            _, positions = _get(port, "/api/portfolio/positions") or (0, {})
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(20) == 0
+    assert status == 200
+    assert (limits["cash"], limits["equity"]) == ("1000", "21000")  # 1000 + 0.5 x 40000
+    assert limits["per_symbol"]["BTCUSDT"]["exposure"] == "20000"
+    assert [(p["strategy"], p["quantity"], p["mark"]) for p in positions] == [
+        ("venue", "0.5", "40000")
+    ]
+
+
+def test_start_when_venue_fails_first_requests_then_readyz_503_until_retried_and_reconciled(
+    sim: SimThread, tmp_path: Path
+) -> None:
+    journal, port = tmp_path / "j.sqlite", free_port()
+    config = _config(tmp_path / "live.toml", sim.url, journal, port)
+    config.write_text(
+        config.read_text("utf-8").replace("poll_interval_s = 30.0", "poll_interval_s = 0.2"),
+        encoding="utf-8",
+    )
+    sim.call(sim.venue.fail_next, 4, 503)  # retried after 0.2, 0.4, 0.8 and 1.6 s
+    log = tmp_path / "atrium.log"
+    answers: list[tuple[int, str]] = []
+
+    def ready() -> bool:
+        answer = _get(port, "/readyz")
+        if answer is not None:
+            answers.append((answer[0], answer[1]["checks"]["recovery"]["state"]))
+        return answer is not None and answer[0] == 200
+
+    with atrium_run(config, log, env=ENV) as process:
+        _wait(ready, 30, "/readyz 200 once the venue answers")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(20) == 0
+    assert (503, "running") in answers  # not ready while the venue was unreachable
+    assert answers[-1] == (200, "new")
+    text = log.read_text("utf-8")
+    assert text.count("venue unreachable at start (loading markets: network)") == 4

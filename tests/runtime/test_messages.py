@@ -9,6 +9,7 @@ import pytest
 
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.messages import (
+    AccountBalances,
     Bar,
     CancelOrder,
     Control,
@@ -26,6 +27,7 @@ from atrium.runtime.messages import (
     SymbolPosition,
     Tick,
     TradingStateChanged,
+    VenueHolding,
     VenueReport,
 )
 
@@ -154,6 +156,12 @@ ONE_OF_EACH = [
     DeadLetter(ts=14, actor="risk", message_kind="Bar", payload=b"\x80", error="KeyError: 'X'"),
     InstrumentRules(ts=15, symbol="BTC/USDT", quantity_step=D("0.001"), min_notional=D("10")),
     VenueReport(ts=16, events=b"\x91\x81\xa4type\xadVenueAccepted", source="reconciliation"),
+    AccountBalances(
+        ts=17,
+        currency="USDT",
+        cash=D("1000"),
+        holdings=(VenueHolding(symbol="BTC/USDT", asset="BTC", quantity=D("0.5"), price=D("100")),),
+    ),
 ]
 
 

@@ -18,7 +18,7 @@ from atrium.config import parse_config
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.codec import decode
 from atrium.runtime.journal import Journal
-from atrium.runtime.messages import Fill, InstrumentRules, Order
+from atrium.runtime.messages import AccountBalances, Fill, InstrumentRules, Order
 from atrium.runtime.recovery import resume_session
 from atrium.runtime.topology import build_pipeline
 
@@ -136,3 +136,68 @@ def _journal(path: Path) -> list[Any]:
     with closing(sqlite3.connect(path)) as db:
         rows = db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
     return [decode(payload) for (payload,) in rows]
+
+
+async def _serve(venue: VenueSim) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(venue.app())
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+async def _start_then_read(config: Any, journal_path: Path) -> dict[str, Any]:
+    """Start (recover, reconcile) on ``journal_path``; the portfolio's views once the
+    venue is reconciled, before any source runs; then stop."""
+    clock = LiveClock()
+    pipeline = build_pipeline(config, clock=clock, mode="live")
+    journal = Journal(journal_path, durable=True)
+    await journal.open()
+    seen: dict[str, Any] = {}
+
+    async def recover_then_read() -> None:
+        await resume_session(pipeline, journal, config, clock=clock)
+        portfolio: Any = pipeline.slots["portfolio"].actor
+        seen["limits"], seen["positions"] = portfolio.limits(), portfolio.positions()
+        pipeline.supervisor.request_stop("test over")
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        with anyio.fail_after(30):
+            await pipeline.supervisor.run(before_sources=recover_then_read)
+        tg.cancel_scope.cancel()
+    await journal.close()
+    return seen
+
+
+async def test_balances_when_venue_holds_usdt_and_btc_then_cash_and_unattributed_position(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = VenueSim(balances={"USDT": Decimal(1000), "BTC": Decimal("0.5")})
+    venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
+    venue.market_price["BTCUSDT"] = Decimal("40000")
+    runner, url = await _serve(venue)
+    monkeypatch.setenv("ATRIUM_CCXT_API_KEY", "sim-key")
+    monkeypatch.setenv("ATRIUM_CCXT_SECRET", "sim-secret")
+    config = _config(url, tmp_path / "j.sqlite")
+    try:
+        first = await _start_then_read(config, tmp_path / "j.sqlite")
+        venue.balances["USDT"] = Decimal("1250.5")  # a deposit while nothing ran
+        second = await _start_then_read(config, tmp_path / "j.sqlite")
+    finally:
+        await runner.cleanup()
+    limits = first["limits"]
+    assert (limits["cash"], limits["equity"]) == ("1000", "21000")  # 1000 + 0.5 x 40000
+    assert limits["per_symbol"]["BTC/USDT"]["exposure"] == "20000"
+    assert "venue" not in limits["per_strategy"]  # no strategy, so no budget
+    assert [(p["strategy"], p["quantity"], p["mark"], p["market_value"]) for p in first["positions"]] == [
+        ("venue", "0.5", "40000", "20000")
+    ]  # fmt: skip
+    (position,) = second["positions"]  # re-run, not added twice; marked by the feed's bars
+    assert (position["strategy"], position["quantity"]) == ("venue", "0.5")
+    equity = Decimal("1250.5") + Decimal("0.5") * Decimal(position["mark"])
+    assert (second["limits"]["cash"], second["limits"]["equity"]) == ("1250.5", str(equity))
+    balances = [m for m in _journal(tmp_path / "j.sqlite") if isinstance(m, AccountBalances)]
+    assert [(b.cash, [(h.quantity, h.price) for h in b.holdings]) for b in balances] == [
+        (Decimal(1000), [(Decimal("0.5"), Decimal(40000))]),
+        (Decimal("1250.5"), [(Decimal("0.5"), Decimal(40000))]),
+    ]

@@ -15,6 +15,7 @@ from venue_sim import VenueSim
 
 from atrium.actors.execution.adapter import (
     VenueAccepted,
+    VenueBalances,
     VenueCancelled,
     VenueConnectionChanged,
     VenueEvent,
@@ -25,7 +26,8 @@ from atrium.actors.execution.adapter import (
 )
 from atrium.actors.execution.ccxt_adapter import CcxtVenue, error_kind
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
-from atrium.runtime.messages import Order
+from atrium.runtime.errors import VenueUnreachable
+from atrium.runtime.messages import Order, VenueHolding
 
 
 @pytest.fixture
@@ -439,3 +441,60 @@ async def test_trade_ids_when_order_closes_then_dropped_and_its_trades_never_boo
         ("P00000022", Decimal("0.3")),
     ]  # fmt: skip
     assert venue.kept_trade_ids == 1
+
+
+def _starting_venue(url: str, events: list[VenueEvent], **settings: Any) -> CcxtVenue:
+    ccxt = CcxtVenueConfig(
+        exchange="binance", base_url=url, poll_interval_s=0.02, symbols=["BTC/USDT"], **settings
+    )
+    return CcxtVenue(ExecutionConfig(venue="ccxt", ccxt=ccxt), events.append)
+
+
+async def test_start_when_venue_fails_first_requests_then_retried_with_backoff_and_started(
+    sim: tuple[VenueSim, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, url = sim
+    state.balances["BTC"] = Decimal("0.25")
+    state.market_price["BTCUSDT"] = Decimal(200)
+    events: list[VenueEvent] = []
+    venue = _starting_venue(url, events)
+    state.fail_next(3, 503)  # loading markets fails three times
+    await venue.connect()
+    state.fail_next(2, 429)  # then reconciliation twice
+    await venue.go_live()
+    await venue.close()
+    assert venue.errors == {"network": 3, "rate_limit": 2}  # binance: 503 is a network error
+    retries = [r.getMessage() for r in caplog.records if "unreachable at start" in r.getMessage()]
+    assert retries == [
+        "venue unreachable at start (loading markets: network): retrying in 0.0 s",
+        "venue unreachable at start (loading markets: network): retrying in 0.0 s",
+        "venue unreachable at start (loading markets: network): retrying in 0.1 s",
+        "venue unreachable at start (reconciliation: rate_limit): retrying in 0.0 s",
+        "venue unreachable at start (reconciliation: rate_limit): retrying in 0.0 s",
+    ]  # 0.02, 0.04, 0.08 s: doubling from poll_interval_s
+    assert events[-1] == VenueBalances(
+        currency="USDT",
+        cash=Decimal(10_000),
+        holdings=(VenueHolding(symbol="BTC/USDT", asset="BTC", quantity=Decimal("0.25"),
+                               price=Decimal(200)),),
+    )  # fmt: skip
+
+
+async def test_start_when_venue_down_past_start_retry_s_then_error_names_venue_and_bound(
+    sim: tuple[VenueSim, str],
+) -> None:
+    state, url = sim
+    venue = _starting_venue(url, [], start_retry_s=0.1)
+    state.fail_next(100, 502)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(VenueUnreachable) as caught:
+        await venue.connect()
+    elapsed = asyncio.get_running_loop().time() - started
+    assert str(caught.value) == (
+        "venue binance unreachable at start (loading markets: network, OperationFailed) for "
+        "[execution.ccxt].start_retry_s = 0.1 s; check the venue and start again"
+    )
+    # retried (after 0.02 s, then 0.04 s) until the next wait would pass 0.1 s; how many
+    # attempts fit depends on ccxt's own request spacing (enableRateLimit)
+    assert venue.errors["network"] in (2, 3)
+    assert elapsed < 1.0

@@ -6,6 +6,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -784,6 +785,23 @@ def test_venue_report_when_session_down_then_halted_only_if_configured(
     out = h.send(_order("o1"))
     statuses = [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)]
     assert statuses == ([("REJECTED", "TRADING_HALTED: state=HALTED")] if rejected else [])
+
+
+def test_venue_report_when_session_down_and_reduce_only_then_only_reducing_orders_pass() -> None:
+    h = _ccxt_harness(on_disconnect="reduce_only")
+    h.send(_report(VenueConnectionChanged(connected=False, detail="network")))
+    opening = h.send(_order("o1", side="BUY", quantity="10"))
+    assert [(m.status, m.reason) for m in opening if isinstance(m, OrderUpdate)] == [
+        ("REJECTED", "VENUE_DOWN_REDUCE_ONLY: reduces_position=false")
+    ]
+    closing = msgspec.structs.replace(
+        _order("o2", side="SELL", quantity="10"), reduces_position=True
+    )
+    assert [m for m in h.send(closing) if isinstance(m, OrderUpdate)] == []  # sent to the venue
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o2"]
+    h.send(_report(VenueConnectionChanged(connected=True, detail="reconciled")))
+    assert [m for m in h.send(_order("o3")) if isinstance(m, OrderUpdate)] == []  # lifted
+    assert [o["order_id"] for o in h.actor.open_orders()] == ["o2", "o3"]
 
 
 def test_snapshot_when_ccxt_venue_then_snapshot_error_turns_snapshots_off() -> None:

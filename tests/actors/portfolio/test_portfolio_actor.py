@@ -13,6 +13,7 @@ from atrium.actors.portfolio import PortfolioActor
 from atrium.config.portfolio import PortfolioConfig, StrategyBudgetConfig
 from atrium.runtime import ActorContext, Dispatcher, SimClock
 from atrium.runtime.messages import (
+    AccountBalances,
     Control,
     ControlCommand,
     Fill,
@@ -22,6 +23,7 @@ from atrium.runtime.messages import (
     PositionUpdate,
     SizedOrder,
     SymbolPosition,
+    VenueHolding,
 )
 
 WHOLE = {"s1": StrategyBudgetConfig(capital_pct=D(1)), "s2": StrategyBudgetConfig(capital_pct=D(1))}
@@ -38,6 +40,7 @@ def test_package_when_imported_then_exports_only_the_actor() -> None:
         "OrderUpdate",
         "Fill",
         "Control",
+        "AccountBalances",
     }
 
 
@@ -441,3 +444,35 @@ def test_metrics_when_second_actor_on_same_registry_then_collectors_reused() -> 
         )
     )
     assert again.metrics.equity is harness.actor.metrics.equity
+
+
+# -- a live venue's balances ----------------------------------------------------------------------
+
+
+def test_account_balances_when_venue_holds_more_then_venue_book_counted_and_flatten_skips_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    harness = Harness()  # initial capital 100,000
+    harness.hold("X", 10, 100, strategy="a")  # cash 99,000
+    holding = VenueHolding(symbol="X", asset="XB", quantity=D(15), price=D(100))
+    harness.handle(AccountBalances(ts=5, currency="USD", cash=D(98000), holdings=(holding,)))
+    snapshot = harness.snapshot()
+    assert (snapshot.cash, snapshot.equity, snapshot.drawdown) == (D(98000), D(99500), D(0))
+    registry = harness.context.registry
+    for kind in ("cash", "position"):
+        assert registry.get_sample_value(
+            "atrium_venue_balance_adjustments_total", {"kind": kind}
+        ) == 1.0  # fmt: skip
+    assert "venue balances: position X +5 (to the venue book of X)" in caplog.text
+    harness.take()
+    harness.handle(Control(ts=6, command="flatten"))
+    orders = [m for m in harness.take() if isinstance(m, SizedOrder)]
+    assert [(o.strategy, o.symbol, o.side, o.quantity) for o in orders] == [
+        ("a", "X", "SELL", D(10))
+    ]
+
+
+def test_construct_when_a_strategy_is_named_venue_then_error_names_it() -> None:
+    config = PortfolioConfig(strategy_budgets={"venue": StrategyBudgetConfig(capital_pct=D(1))})
+    with pytest.raises(ValueError, match=r"^portfolio\.strategy_budgets\.venue: the name 'venue'"):
+        Harness(config)
