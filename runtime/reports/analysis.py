@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,13 +31,14 @@ from atrium.runtime.reports.stats import NS_PER_DAY, TRADING_DAYS, EquityCurve
 
 __all__ = (
     "RoundTrip",
+    "RoundTripTracker",
+    "TradeTally",
     "analyse",
-    "breakdown",
     "daily_returns",
     "longest_drawdown_days",
     "monthly_returns",
     "relative_figures",
-    "round_trips",
+    "tally_trades",
     "trade_figures",
 )
 
@@ -66,81 +68,152 @@ def _ns(text: str) -> int:
     return int(moment.timestamp()) * _NS + moment.microsecond * 1000
 
 
-def round_trips(rows: list[dict[str, str]]) -> tuple[list[RoundTrip], list[int]]:
-    """Round trips of ``trades.csv`` rows, and the entry times of positions still open."""
-    held: dict[tuple[str, str], tuple[Decimal, int, Decimal]] = {}
-    trips: list[RoundTrip] = []
-    for row in rows:
+class RoundTripTracker:
+    """Turns ``trades.csv`` rows, taken in order, into round trips one at a time, so a run
+    of millions of fills is read without holding it."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[str, str], tuple[Decimal, int, Decimal]] = {}
+
+    def take(self, row: dict[str, str]) -> RoundTrip | None:
+        """The round trip ``row`` closed, if it closed one."""
         key = (row["strategy"], row["symbol"])
         signed = Decimal(row["quantity"]) * (1 if row["side"] == "BUY" else -1)
         ts, pnl = _ns(row["time"]), Decimal(row["realized_pnl"] or "0")
-        quantity, entry, gathered = held.get(key, (_ZERO, ts, _ZERO))
+        quantity, entry, gathered = self._held.get(key, (_ZERO, ts, _ZERO))
         after = quantity + signed
         if quantity == 0:
             entry, gathered = ts, _ZERO
         gathered += pnl
+        trip = None
         if quantity != 0 and (after == 0 or (after > 0) != (quantity > 0)):
-            trips.append(RoundTrip(key[0], key[1], entry, ts, gathered))
+            trip = RoundTrip(key[0], key[1], entry, ts, gathered)
             entry, gathered = ts, _ZERO
         if after == 0:
-            held.pop(key, None)
+            self._held.pop(key, None)
         else:
-            held[key] = (after, entry, gathered)
-    return trips, [entry for _, entry, _ in held.values()]
+            self._held[key] = (after, entry, gathered)
+        return trip
+
+    def open_entries(self) -> list[int]:
+        """When each position still open was opened."""
+        return [entry for _, entry, _ in self._held.values()]
+
+
+class _Coverage:
+    """The union of holding spans, kept short: spans that end before every position still
+    open began (and before now) cannot meet a later span and are folded into a total."""
+
+    def __init__(self) -> None:
+        self._folded = 0
+        self._spans: list[tuple[int, int]] = []  # disjoint, in order
+
+    def add(self, start: int, end: int) -> None:
+        spans = self._spans
+        while spans and spans[-1][1] >= start:
+            low, high = spans.pop()
+            start, end = min(start, low), max(end, high)
+        spans.append((start, end))
+
+    def fold(self, before: int) -> None:
+        spans = self._spans
+        done = 0
+        while done < len(spans) and spans[done][1] <= before:
+            self._folded += spans[done][1] - spans[done][0]
+            done += 1
+        del spans[:done]
+
+    def total(self) -> int:
+        return self._folded + sum(end - start for start, end in self._spans)
+
+
+@dataclass
+class _Group:
+    trips: int = 0
+    wins: int = 0
+    net: Decimal = _ZERO
+
+
+class TradeTally:
+    """Round-trip figures gathered a trip at a time: memory grows with the strategies and
+    symbols, never with the number of trades."""
+
+    def __init__(self) -> None:
+        self.count = self.wins = self.losses = 0
+        self.gross_win = self.gross_loss = self.net = _ZERO
+        self.largest_win: Decimal | None = None
+        self.largest_loss: Decimal | None = None
+        self.held_ns = 0
+        self.coverage = _Coverage()
+        self.groups: dict[str, dict[str, _Group]] = {"strategy": {}, "symbol": {}}
+
+    def add(self, trip: RoundTrip) -> None:
+        pnl = trip.pnl
+        self.count += 1
+        self.net += pnl
+        self.held_ns += trip.exit_ts - trip.entry_ts
+        if pnl > 0:
+            self.wins += 1
+            self.gross_win += pnl
+            self.largest_win = pnl if self.largest_win is None else max(self.largest_win, pnl)
+        else:
+            self.losses += 1
+            self.gross_loss -= pnl
+            self.largest_loss = pnl if self.largest_loss is None else min(self.largest_loss, pnl)
+        self.coverage.add(trip.entry_ts, trip.exit_ts)
+        for field, name in (("strategy", trip.strategy), ("symbol", trip.symbol)):
+            group = self.groups[field].setdefault(name, _Group())
+            group.trips += 1
+            group.wins += pnl > 0
+            group.net += pnl
+
+    def breakdown(self, field: str) -> dict[str, dict[str, Any]]:
+        """Round trips, net PnL and win rate per strategy (``field="strategy"``) or symbol."""
+        return {
+            name: {
+                "round_trips": group.trips,
+                "net_pnl": str(group.net),
+                "win_rate": group.wins / group.trips,
+            }
+            for name, group in sorted(self.groups[field].items())
+        }
+
+
+def tally_trades(rows: Iterable[dict[str, str]]) -> tuple[TradeTally, list[int]]:
+    """The tally of ``trades.csv`` rows (in order), and the entry times of positions still
+    open at the end."""
+    tracker, tally = RoundTripTracker(), TradeTally()
+    for row in rows:
+        trip = tracker.take(row)
+        if trip is not None:
+            tally.add(trip)
+            opened = tracker.open_entries()
+            tally.coverage.fold(min(opened, default=trip.exit_ts))
+    return tally, tracker.open_entries()
 
 
 def trade_figures(
-    trips: list[RoundTrip], open_entries: list[int], first_ts: int, last_ts: int
+    tally: TradeTally, open_entries: list[int], first_ts: int, last_ts: int
 ) -> dict[str, Any]:
     """Count, win rate, profit factor, expectancy, wins and losses, holding, time in market."""
-    wins = [trip.pnl for trip in trips if trip.pnl > 0]
-    losses = [trip.pnl for trip in trips if trip.pnl <= 0]
-    gross_win, gross_loss = sum(wins, _ZERO), -sum(losses, _ZERO)
-    count = len(trips)
-    spans = [(t.entry_ts, t.exit_ts) for t in trips]
-    spans += [(entry, last_ts) for entry in open_entries]
+    count = tally.count
+    for entry in sorted(open_entries):
+        tally.coverage.add(entry, last_ts)
+    covered = tally.coverage.total()
     return {
         "round_trips": count,
         "open_positions": len(open_entries),
-        "trade_win_rate": len(wins) / count if count else None,
-        "profit_factor": float(gross_win / gross_loss) if gross_loss > 0 else None,
-        "expectancy": _money(sum((t.pnl for t in trips), _ZERO), count) if count else None,
-        "average_win": _money(gross_win, len(wins)) if wins else None,
-        "average_loss": _money(-gross_loss, len(losses)) if losses else None,
-        "largest_win": str(max(wins)) if wins else None,
-        "largest_loss": str(min(losses)) if losses else None,
-        "average_holding_days": (
-            sum(t.exit_ts - t.entry_ts for t in trips) / count / NS_PER_DAY if count else None
+        "trade_win_rate": tally.wins / count if count else None,
+        "profit_factor": (
+            float(tally.gross_win / tally.gross_loss) if tally.gross_loss > 0 else None
         ),
-        "time_in_market": _covered(spans) / (last_ts - first_ts) if last_ts > first_ts else None,
-    }
-
-
-def _covered(spans: list[tuple[int, int]]) -> int:
-    """Nanoseconds covered by the union of ``spans`` (positions in several symbols overlap)."""
-    total, reach = 0, None
-    for start, end in sorted(spans):
-        if reach is None or start > reach:
-            total += end - start
-            reach = end
-        elif end > reach:
-            total += end - reach
-            reach = end
-    return total
-
-
-def breakdown(trips: list[RoundTrip], field: str) -> dict[str, dict[str, Any]]:
-    """Round trips, net PnL and win rate per strategy (``field="strategy"``) or symbol."""
-    groups: dict[str, list[RoundTrip]] = {}
-    for trip in trips:
-        groups.setdefault(getattr(trip, field), []).append(trip)
-    return {
-        name: {
-            "round_trips": len(group),
-            "net_pnl": str(sum((t.pnl for t in group), _ZERO)),
-            "win_rate": sum(t.pnl > 0 for t in group) / len(group),
-        }
-        for name, group in sorted(groups.items())
+        "expectancy": _money(tally.net, count) if count else None,
+        "average_win": _money(tally.gross_win, tally.wins) if tally.wins else None,
+        "average_loss": _money(-tally.gross_loss, tally.losses) if tally.losses else None,
+        "largest_win": str(tally.largest_win) if tally.largest_win is not None else None,
+        "largest_loss": str(tally.largest_loss) if tally.largest_loss is not None else None,
+        "average_holding_days": tally.held_ns / count / NS_PER_DAY if count else None,
+        "time_in_market": covered / (last_ts - first_ts) if last_ts > first_ts else None,
     }
 
 
@@ -230,15 +303,14 @@ def analyse(
 ) -> dict[str, Any]:
     """Every figure of this module, as summary entries (``None`` where undefined)."""
     with trades_csv.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    trips, still_open = round_trips(rows)
+        tally, still_open = tally_trades(csv.DictReader(handle))
     first, last = curve.first_ts or 0, curve.last_ts or 0
     stats = curve.performance(risk_free_rate)
     cagr, drawdown = stats["cagr"], stats["max_drawdown"]
     figures: dict[str, Any] = {}
     if benchmark is not None:
         figures |= benchmark_figures(curve, benchmark, risk_free_rate)
-    figures |= trade_figures(trips, still_open, first, last)
+    figures |= trade_figures(tally, still_open, first, last)
     figures["calmar"] = (
         cagr / drawdown
         if isinstance(cagr, float) and isinstance(drawdown, float) and drawdown > 0
@@ -248,6 +320,6 @@ def analyse(
         curve.initial, curve.days, curve.closes
     )
     figures["monthly_returns"] = monthly_returns(curve.initial, curve.days, curve.closes)
-    figures["by_strategy"] = breakdown(trips, "strategy")
-    figures["by_symbol"] = breakdown(trips, "symbol")
+    figures["by_strategy"] = tally.breakdown("strategy")
+    figures["by_symbol"] = tally.breakdown("symbol")
     return figures

@@ -7,6 +7,7 @@ the NVDA file itself, what the summary says; the runtime never imports them.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,10 +18,11 @@ import pytest
 
 from atrium.runtime.cli import main
 from atrium.runtime.reports.analysis import (
+    RoundTripTracker,
     longest_drawdown_days,
     monthly_returns,
     relative_figures,
-    round_trips,
+    tally_trades,
     trade_figures,
 )
 from atrium.runtime.reports.stats import NS_PER_DAY
@@ -52,14 +54,16 @@ def test_round_trips_when_entry_exit_and_reversal_then_pnl_per_trip() -> None:
         _fill("2020-01-09T00:00:00Z", "SELL", "5", "9"),
         _fill("2020-01-10T00:00:00Z", "BUY", "3", "-1", symbol="BBB"),  # still open at the end
     ]
-    trips, still_open = round_trips(rows)
+    tracker = RoundTripTracker()
+    trips = [trip for trip in map(tracker.take, rows) if trip is not None]
     assert [(t.symbol, t.pnl, (t.exit_ts - t.entry_ts) // DAY) for t in trips] == [
         ("AAA", D(48), 2),
         ("AAA", D(-22), 2),
         ("AAA", D(9), 1),
     ]
     first, last = trips[0].entry_ts, trips[0].entry_ts + 10 * DAY
-    figures = trade_figures(trips, still_open, first, last)
+    tally, still_open = tally_trades(rows)
+    figures = trade_figures(tally, still_open, first, last)
     assert figures["round_trips"] == 3
     assert figures["open_positions"] == 1
     assert figures["trade_win_rate"] == pytest.approx(2 / 3)
@@ -180,3 +184,25 @@ def test_nvda_report_when_years_of_data_then_no_empty_note_row_and_total_column(
     assert "annualised_note" not in page  # None over 16 years: nothing to say, no empty row
     assert "<th>Dec</th><th>total</th></tr>" in page  # the year's compounded return
     assert "<th>year</th>" in page  # the row labels' column keeps its name
+
+
+def test_time_in_market_when_spans_overlap_across_symbols_then_union_counted_once() -> None:
+    """AAA held days 0-4, BBB days 2-8 (opened while AAA was held), AAA again days 6-7:
+    the union is days 0-8, 8 of the 10 days, however the spans were folded on the way."""
+    rows = [
+        _fill("2020-01-01T00:00:00Z", "BUY", "1", "0"),
+        _fill("2020-01-03T00:00:00Z", "BUY", "1", "0", symbol="BBB"),
+        _fill("2020-01-05T00:00:00Z", "SELL", "1", "5"),
+        _fill("2020-01-07T00:00:00Z", "BUY", "1", "0"),
+        _fill("2020-01-08T00:00:00Z", "SELL", "1", "-2"),
+        _fill("2020-01-09T00:00:00Z", "SELL", "1", "3", symbol="BBB"),
+    ]
+    tally, still_open = tally_trades(rows)
+    assert still_open == []
+    start = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp()) * 1_000_000_000
+    figures = trade_figures(tally, still_open, start, start + 10 * DAY)
+    assert figures["time_in_market"] == pytest.approx(0.8)
+    assert tally.breakdown("symbol") == {
+        "AAA": {"round_trips": 2, "net_pnl": "3", "win_rate": 0.5},
+        "BBB": {"round_trips": 1, "net_pnl": "3", "win_rate": 1.0},
+    }
