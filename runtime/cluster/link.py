@@ -2,7 +2,9 @@
 
 Publishing waits for JetStream's acknowledgement of every message (it is stored, so a
 consumer that restarts finds it) and retries what was not acknowledged under the same
-message id, which JetStream's duplicate window turns into exactly one stored copy.
+message id, which JetStream's duplicate window turns into exactly one stored copy. A
+retry is known by its content: what was sent without its acknowledgement being seen (a
+timeout, or a publish cancelled half-way, as at a stop) and is sent again unchanged.
 Reconnects never give up; the wait between attempts doubles up to a limit.
 """
 
@@ -67,6 +69,9 @@ class Link:
         self.error: str | None = None
         #: Set by :meth:`follow` (the replay driver).
         self.watch: StreamWatch | None = None
+        # Sent, acknowledgement not seen: message id -> payload. JetStream calling the
+        # same payload a duplicate later is a retry of it, not a lost message.
+        self._unconfirmed: dict[str, bytes] = {}
 
     @property
     def js(self) -> JetStreamContext:
@@ -307,35 +312,39 @@ class Link:
         """Publish ``messages`` and wait until JetStream stored each (retrying, same ids).
 
         Returns how many JetStream called duplicates although they were neither a retry
-        nor in ``may_repeat`` (what a rebuild re-sends): a message id reused for new
-        content, whose message JetStream dropped. Each is logged as an error.
+        (the same content sent before, here or by a publish that was cancelled) nor in
+        ``may_repeat`` (what a rebuild re-sends): a message id reused for new content,
+        whose message JetStream dropped. Each is logged as an error.
         """
         unexpected: list[str] = []
-        first, retried = 0, 0
+        first = sent = 0
         delay = self.wiring.cluster.reconnect_wait_seconds
-        while first < len(messages):
-            chunk = messages[first : first + _CHUNK]
-            stored, duplicates, error = await self._publish_chunk(chunk)
-            unexpected += [
-                msg_id
-                for index, msg_id in duplicates
-                if first + index >= retried and msg_id not in may_repeat
-            ]
-            first += stored
-            self.stalled, self.error = error is not None, error
-            if error is None:
-                continue
-            # From the first message not stored on, in order: what was stored after it
-            # is dropped as a duplicate, so a retry never stores a message twice.
-            retried = len(messages)
-            log.error(
-                "JetStream did not store %d messages (%s); retrying in %.2fs",
-                len(messages) - first,
-                error,
-                delay,
+        try:
+            while first < len(messages):
+                chunk = messages[first : first + _CHUNK]
+                sent = max(sent, first + len(chunk))
+                stored, duplicates, error = await self._publish_chunk(chunk)
+                unexpected += [msg_id for msg_id in duplicates if msg_id not in may_repeat]
+                first += stored
+                self.stalled, self.error = error is not None, error
+                if error is None:
+                    continue
+                # From the first message not stored on, in order: what was stored after
+                # it is dropped as a duplicate, so a retry never stores a message twice.
+                log.error(
+                    "JetStream did not store %d messages (%s); retrying in %.2fs",
+                    len(messages) - first,
+                    error,
+                    delay,
+                )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)
+        except BaseException:
+            # Cancelled: the caller cannot know what of it was stored, and sends it again.
+            self._unconfirmed.update(
+                (headers.get(MSG_ID, ""), payload) for _, payload, headers in messages[:sent]
             )
-            await anyio.sleep(delay)
-            delay = min(delay * 2, self.wiring.cluster.max_reconnect_wait_seconds)
+            raise
         if unexpected:
             log.error(
                 "JetStream dropped %d new messages as duplicates of earlier ones with the same "
@@ -345,19 +354,20 @@ class Link:
             )
         return len(unexpected)
 
-    async def _publish_chunk(
-        self, chunk: list[Outgoing]
-    ) -> tuple[int, list[tuple[int, str]], str | None]:
+    async def _publish_chunk(self, chunk: list[Outgoing]) -> tuple[int, list[str], str | None]:
         """Publish ``chunk`` and await its acknowledgements, all within one deadline.
 
-        Returns how many from its start were stored, the (index, id) of those JetStream
-        called duplicates, and why the first one not stored was not (None: all were).
-        The client never completes an asynchronous publish JetStream refused, so the
-        first one without an acknowledgement is published again, waiting for the
-        answer, which says why.
+        Returns how many from its start were stored, the ids of those JetStream called
+        duplicates that were not retries, and why the first one not stored was not
+        (None: all were). The client never completes an asynchronous publish JetStream
+        refused, so the first one without an acknowledgement is published again,
+        waiting for the answer, which says why.
         """
+        ids = [headers.get(MSG_ID, "") for _, _, headers in chunk]
+        retries = self._retries(chunk, ids)
         futures: list[asyncio.Future[Any]] = []
-        for subject, payload, headers in chunk:
+        for msg_id, (subject, payload, headers) in zip(ids, chunk, strict=True):
+            self._unconfirmed[msg_id] = payload  # before: the call may raise once it sent
             try:
                 futures.append(
                     await self.js.publish_async(
@@ -368,12 +378,13 @@ class Link:
                 break
         if futures:
             await asyncio.wait(futures, timeout=_ACK_TIMEOUT)
-        duplicates: list[tuple[int, str]] = []
+        duplicates: list[str] = []
         for index, future in enumerate(futures):
             if not future.done() or future.cancelled() or future.exception() is not None:
                 break
-            if future.result().duplicate:
-                duplicates.append((index, chunk[index][2].get(MSG_ID, "")))
+            self._unconfirmed.pop(ids[index], None)
+            if future.result().duplicate and index not in retries:
+                duplicates.append(ids[index])
         else:
             index = len(futures)
             if index == len(chunk):
@@ -381,7 +392,20 @@ class Link:
         for future in futures[index:]:
             future.cancel()
         reason = await self._why_not_stored(chunk[index])
+        if reason is None:
+            self._unconfirmed.pop(ids[index], None)
         return (index + 1 if reason is None else index), duplicates, reason
+
+    def _retries(self, chunk: list[Outgoing], ids: list[str]) -> set[int]:
+        """The indices in ``chunk`` of what was sent before, unchanged, its
+        acknowledgement unseen. Asked before any is sent, so an id used twice within a
+        chunk is no retry."""
+        unconfirmed = self._unconfirmed
+        return {
+            index
+            for index, (msg_id, (_, payload, _)) in enumerate(zip(ids, chunk, strict=True))
+            if unconfirmed.get(msg_id) == payload
+        }
 
     async def _why_not_stored(self, item: Outgoing) -> str | None:
         """Publish ``item`` waiting for JetStream's answer: None if it is stored now."""

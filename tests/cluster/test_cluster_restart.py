@@ -10,6 +10,7 @@ import time
 import tomllib
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -102,6 +103,47 @@ async def test_a_new_message_dropped_as_a_duplicate_is_an_alarm(
             "JetStream dropped 1 new messages as duplicates of earlier ones with the same "
             "message id (first: md:1); their content is lost"
         ]
+
+
+async def test_a_publish_cancelled_half_way_and_sent_again_is_no_alarm(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A flush cancelled at a stop leaves its batch to the next, which sends it again:
+    JetStream's duplicates of what it had stored are retries, not lost messages."""
+    with nats_server(tmp_path) as server:
+        _, wiring = role_config(parse_config(tomllib.loads(_CONFIG.format(url=server.url))), "md")
+        link = Link(wiring, _noop)
+        await link.open()
+        try:
+            # Three chunks: the first two stored and acknowledged before the cancel.
+            batch = [("dup.md.NVDA", b"%d" % n, {MSG_ID: f"md:{n}"}) for n in range(1100)]
+            publish_async = link.js.publish_async
+            task: asyncio.Task[int] | None = None
+
+            async def publish_then_cancel(*args: Any, **kwargs: Any) -> Any:
+                future = await publish_async(*args, **kwargs)
+                if kwargs["headers"][MSG_ID] == "md:1099":
+                    assert task is not None
+                    task.cancel()  # all sent, no acknowledgement read yet
+                return future
+
+            link.js.publish_async = publish_then_cancel  # type: ignore[method-assign]
+            task = asyncio.ensure_future(link.publish(batch))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            link.js.publish_async = publish_async  # type: ignore[method-assign]
+            for _ in range(100):
+                if await link.stored() == 1100:
+                    break
+                await asyncio.sleep(0.05)
+            assert await link.stored() == 1100
+            assert await link.publish(batch) == 0
+            assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+            # New content under one of those ids is still an alarm.
+            assert await link.publish([("dup.md.NVDA", b"new", {MSG_ID: "md:7"})]) == 1
+            assert await link.stored() == 1100
+        finally:
+            await link.close()
 
 
 async def _mark_end(config: Path) -> None:
