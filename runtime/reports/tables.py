@@ -10,23 +10,10 @@ import html
 from typing import Any, Final
 
 from atrium.runtime.reports.numbers import show_money, show_percent
+from atrium.runtime.reports.timeticks import MONTHS
 
 __all__ = ("breakdown_table", "heat_colour", "monthly_table")
 
-_MONTHS: Final = (
-    "Jan",
-    "Feb",
-    "Mar",
-    "Apr",
-    "May",
-    "Jun",
-    "Jul",
-    "Aug",
-    "Sep",
-    "Oct",
-    "Nov",
-    "Dec",
-)
 #: A monthly return of this size or more gets the full colour.
 _FULL: Final = 0.10
 
@@ -50,7 +37,7 @@ def monthly_table(table: dict[str, list[Any]]) -> str:
     """Years down, months across, and the year's compounded return; '' with no data."""
     if not table:
         return ""
-    head = "<tr><th>year</th>" + "".join(f"<th>{m}</th>" for m in _MONTHS) + "<th>total</th></tr>"
+    head = "<tr><th>year</th>" + "".join(f"<th>{m}</th>" for m in MONTHS) + "<th>total</th></tr>"
     rows = []
     for year, months in table.items():
         cells = "".join(

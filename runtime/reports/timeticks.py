@@ -13,7 +13,7 @@ import calendar
 from datetime import UTC, datetime, timedelta
 from typing import Final, NamedTuple
 
-__all__ = ("MOST_TICKS", "time_ticks")
+__all__ = ("MONTHS", "MOST_TICKS", "time_ticks")
 
 #: Ticks at most: a first label with its full date needs about 110 px of a 900 px axis.
 MOST_TICKS: Final = 8
@@ -23,7 +23,7 @@ _HOUR: Final = 60 * _MINUTE
 _DAY: Final = 24 * _HOUR
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # Fixed names: %b follows the process locale, and the same run must render the same bytes.
-_MONTHS: Final = (
+MONTHS: Final = (
     "Jan",
     "Feb",
     "Mar",
@@ -97,7 +97,7 @@ def _calendar(step: _Step, start: datetime, end: datetime) -> list[datetime]:
 
 def _fields(moment: datetime, unit: str) -> list[str]:
     """The label's parts from coarsest to finest, down to the step's unit."""
-    year, month = str(moment.year), _MONTHS[moment.month - 1]
+    year, month = str(moment.year), MONTHS[moment.month - 1]
     if unit == "year":
         return [year]
     if unit == "month":
