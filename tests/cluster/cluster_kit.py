@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -265,3 +266,23 @@ def metric(port: int, name: str) -> float:
         if line.startswith(name) and not line.startswith("#"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+def two_role_config(url: str, namespace: str, cluster_extra: str = "") -> dict[str, Any]:
+    """A cluster of two roles, market data and the rest, on ``namespace`` (parsed TOML);
+    ``cluster_extra`` adds lines to ``[cluster]``."""
+    return tomllib.loads(
+        f"""
+[strategies.a]
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["NVDA"]
+[cluster]
+url = "{url}"
+namespace = "{namespace}"
+{cluster_extra}
+[cluster.roles.md]
+actors = ["market_data"]
+[cluster.roles.rest]
+actors = ["strategy", "portfolio", "risk", "execution"]
+"""
+    )

@@ -3,30 +3,16 @@ last message its filter matches, judged on a real NATS server."""
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import pytest
-from cluster_kit import nats_server
+from cluster_kit import nats_server, two_role_config
 from nats.js.api import AckPolicy, ConsumerConfig
 
 from atrium.config import parse_config
 from atrium.runtime.cluster.link import Link
 from atrium.runtime.cluster.watch import subject_matches
 from atrium.runtime.cluster.wiring import role_config
-
-_CONFIG = """
-[strategies.a]
-class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["NVDA"]
-[cluster]
-url = "{url}"
-namespace = "barrier"
-[cluster.roles.md]
-actors = ["market_data"]
-[cluster.roles.rest]
-actors = ["strategy", "portfolio", "risk", "execution"]
-"""
 
 
 @pytest.mark.parametrize(
@@ -54,7 +40,7 @@ async def test_a_stored_message_keeps_the_barrier_shut_until_its_consumer_acks_i
     tmp_path: Path,
 ) -> None:
     with nats_server(tmp_path) as server:
-        config = parse_config(tomllib.loads(_CONFIG.format(url=server.url)))
+        config = parse_config(two_role_config(server.url, "barrier"))
         _, wiring = role_config(config, "md")
         link = Link(wiring, _noop)
         await link.open()

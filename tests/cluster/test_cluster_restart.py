@@ -7,14 +7,22 @@ import logging
 import signal
 import subprocess
 import time
-import tomllib
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import nats
 import pytest
-from cluster_kit import atrium, free_port, get, live_config, metric, nats_server, until
+from cluster_kit import (
+    atrium,
+    free_port,
+    get,
+    live_config,
+    metric,
+    nats_server,
+    two_role_config,
+    until,
+)
 
 from atrium.config import parse_config
 from atrium.config.loader import load_config
@@ -62,20 +70,6 @@ def test_a_restarted_market_data_role_stores_everything_it_sends(tmp_path: Path)
             _stop(again, tmp_path / "md-2.log")
 
 
-_CONFIG = """
-[strategies.a]
-class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["NVDA"]
-[cluster]
-url = "{url}"
-namespace = "dup"
-[cluster.roles.md]
-actors = ["market_data"]
-[cluster.roles.rest]
-actors = ["strategy", "portfolio", "risk", "execution"]
-"""
-
-
 async def _noop(connected: bool) -> None:
     return None
 
@@ -84,7 +78,7 @@ async def test_a_new_message_dropped_as_a_duplicate_is_an_alarm(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with nats_server(tmp_path) as server:
-        _, wiring = role_config(parse_config(tomllib.loads(_CONFIG.format(url=server.url))), "md")
+        _, wiring = role_config(parse_config(two_role_config(server.url, "dup")), "md")
         link = Link(wiring, _noop)
         await link.open()
         try:
@@ -111,7 +105,7 @@ async def test_a_publish_cancelled_half_way_and_sent_again_is_no_alarm(
     """A flush cancelled at a stop leaves its batch to the next, which sends it again:
     JetStream's duplicates of what it had stored are retries, not lost messages."""
     with nats_server(tmp_path) as server:
-        _, wiring = role_config(parse_config(tomllib.loads(_CONFIG.format(url=server.url))), "md")
+        _, wiring = role_config(parse_config(two_role_config(server.url, "dup")), "md")
         link = Link(wiring, _noop)
         await link.open()
         try:
@@ -177,7 +171,7 @@ def test_a_live_run_refuses_a_namespace_a_replay_used(tmp_path: Path) -> None:
 
 async def test_a_live_consumer_does_not_take_replay_markers(tmp_path: Path) -> None:
     with nats_server(tmp_path) as server:
-        config = parse_config(tomllib.loads(_CONFIG.format(url=server.url)))
+        config = parse_config(two_role_config(server.url, "dup"))
         _, wiring = role_config(config, "rest")
         link = Link(wiring, _noop)
         await link.open()
@@ -312,12 +306,13 @@ def test_a_restarted_core_keeps_the_operators_reduce_only(
 async def test_a_full_stream_stalls_publishing_with_the_reason_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    text = _CONFIG.format(url="{url}").replace('namespace = "dup"', 'namespace = "full"')
-    text = text.replace(
-        "[cluster.roles.md]", 'max_bytes = 20000\nstorage = "memory"\n[cluster.roles.md]'
-    )
     with nats_server(tmp_path) as server:
-        _, wiring = role_config(parse_config(tomllib.loads(text.format(url=server.url))), "md")
+        _, wiring = role_config(
+            parse_config(
+                two_role_config(server.url, "full", 'max_bytes = 20000\nstorage = "memory"')
+            ),
+            "md",
+        )
         link = Link(wiring, _noop)
         await link.open()
         try:
