@@ -69,6 +69,15 @@ async def _settle(venue: CcxtVenue) -> None:
         await asyncio.gather(*list(venue._tasks))
 
 
+async def _resting_limit(url: str, events: list[VenueEvent], order_id: str) -> CcxtVenue:
+    """A connected venue holding ``order_id``: a limit buy of 0.5 at 99, sent and settled."""
+    venue = _venue(url, events)
+    await venue.connect()
+    venue.submit(_order(order_id, order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)
+    return venue
+
+
 async def test_limit_order_when_partly_then_fully_filled_then_fills_booked_once_each(
     sim: tuple[VenueSim, str],
 ) -> None:
@@ -122,10 +131,7 @@ async def test_cancel_when_partly_filled_then_cancelled_after_its_fill(
 ) -> None:
     state, url = sim
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000003", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000003")
     state.fill("P00000003", "0.1", "99")
     venue.cancel("P00000003", "CANCEL_REQUESTED: strategy=s1")
     await _settle(venue)
@@ -144,10 +150,7 @@ async def test_cancel_when_venue_trades_lag_its_status_then_cancelled_only_after
 ) -> None:
     state, url = sim
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000013", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000013")
     state.fill("P00000013", "0.1", "99")
     state.hidden_trades = 1
     venue.cancel("P00000013", "CANCEL_REQUESTED: strategy=s1")
@@ -194,10 +197,7 @@ async def test_resend_when_venue_already_has_the_client_id_then_not_placed_twice
     first.submit(_order("P00000006", order_type="LIMIT", limit_price=Decimal(99)))
     await _settle(first)
     await first.close()  # the process dies here; the restart sends the order again
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000006", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000006")
     state.fill("P00000006", "0.5", "99")
     await venue.poll_once()
     await venue.close()
@@ -210,10 +210,7 @@ async def test_order_when_venue_expires_it_then_expired_event(
 ) -> None:
     state, url = sim
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000007", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000007")
     state.expire("P00000007")
     await venue.poll_once()
     await venue.close()
@@ -294,10 +291,7 @@ async def test_poll_when_trade_updates_duplicated_and_out_of_order_then_each_boo
 ) -> None:
     state, url = sim
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000011", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000011")
     state.duplicate_trades = True
     state.fill("P00000011", "0.1", "99")
     state.fill("P00000011", "0.2", "98.5")
@@ -378,10 +372,7 @@ async def test_fee_in_third_currency_when_venue_quotes_it_then_valued_at_its_las
     state.market_price["BNBUSDT"] = Decimal("312.5")
     state.fee_asset = "BNB"  # 0.0005 BNB a trade
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000020", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000020")
     state.fill("P00000020", "0.5", "99")
     await venue.poll_once()
     await venue.close()
@@ -399,10 +390,7 @@ async def test_fee_in_third_currency_when_venue_has_no_price_then_kept_apart_not
     state, url = sim
     state.fee_asset = "BNB"  # no BNB/USDT market: nothing to value it with
     events: list[VenueEvent] = []
-    venue = _venue(url, events)
-    await venue.connect()
-    venue.submit(_order("P00000021", order_type="LIMIT", limit_price=Decimal(99)))
-    await _settle(venue)
+    venue = await _resting_limit(url, events, "P00000021")
     state.fill("P00000021", "0.5", "99")
     await venue.poll_once()
     await venue.close()
