@@ -10,6 +10,7 @@ accounting; no costs, no dividends beyond what the prices carry.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar, Final
 
 from atrium.config.schema import AtriumConfig
@@ -33,8 +34,9 @@ class BuyAndHold:
     def __init__(self, initial: float, symbols: frozenset[str]) -> None:
         self.initial = initial
         self.symbols = symbols
+        # Prices as they came: converted to float once a day, not on every bar.
         self._first: dict[str, float] = {}
-        self._last: dict[str, float] = {}
+        self._last: dict[str, Decimal] = {}
         self._day_start = self._day_end = 0
         self._last_ts: int | None = None
         self.days: list[int] = []
@@ -57,10 +59,9 @@ class BuyAndHold:
             self._end_day()
             self._day_start = ts - ts % _NS_PER_DAY
             self._day_end = self._day_start + _NS_PER_DAY
-        value = float(price)
         if symbol not in self._first:
-            self._first[symbol] = value
-        self._last[symbol] = value
+            self._first[symbol] = float(price)
+        self._last[symbol] = price
         self._last_ts = ts
 
     def finish(self) -> None:
@@ -72,7 +73,7 @@ class BuyAndHold:
         if self._last_ts is None:
             return
         first = self._first
-        growth = sum(last / first[symbol] for symbol, last in self._last.items())
+        growth = sum(float(last) / first[symbol] for symbol, last in self._last.items())
         value = self.initial * growth / len(self._last)
         self.days.append(self._last_ts)
         self.values.append(value)
