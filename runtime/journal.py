@@ -36,16 +36,19 @@ position change and no state change acts on a message that a crash could still l
 Commits are prefix-ordered: a committed message has every earlier one committed too.
 Market data between them is committed in batches by the writer task.
 
-A durable journal writes through a second, plain ``sqlite3`` connection on the event
-loop's thread: a commit is one SQLite transaction with no hop to the aiosqlite thread
-(which would wait for the GIL behind the busy loop) and no queue behind a batch of
-market data. The writer task uses that connection too, so it is the only writer; its
-checkpoints run on the aiosqlite connection, off the loop. ``synchronous`` is the
-durability level: ``normal`` survives a killed process, ``full`` a power loss.
+A durable journal's commit appends everything recorded since the last one to its commit
+log (:mod:`atrium.runtime.journal_commits`) on the event loop's thread: one ``write()``,
+no SQLite transaction, no hop to the aiosqlite thread (which would wait for the GIL
+behind the busy loop), no queue behind a batch of market data. The writer task copies the
+rows into SQLite in batches as for any journal, and the next open moves into SQLite what
+a killed run committed and SQLite lacks. ``synchronous`` is the durability level:
+``normal`` survives a killed process, ``full`` a power loss (an ``fdatasync`` of the
+log per commit, and SQLite's own at each of its commits).
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import os
@@ -60,7 +63,8 @@ import anyio
 
 from atrium.runtime.codec import encode
 from atrium.runtime.errors import JournalError
-from atrium.runtime.journal_blocks import BLOCK_RECORDS, BlockBuffer, BlockRow
+from atrium.runtime.journal_blocks import BLOCK_RECORDS, BlockBuffer, BlockRow, Record
+from atrium.runtime.journal_commits import CommitLog, commits_path, pending_records
 from atrium.runtime.messages import (
     MESSAGE_SCHEMA_VERSION,
     Bar,
@@ -121,6 +125,11 @@ _SCHEMA: Final = (
 #: The tables every journal has; version 3 adds the market data ones.
 _V2_TABLES: Final = frozenset({"meta", "events", "snapshots", "sessions"})
 _MARKET: Final = frozenset({Bar, Tick})
+_MARKET_NAMES: Final = frozenset(kind.__name__ for kind in _MARKET)
+
+
+def _seq_of(record: Record) -> int:
+    return record[0]
 
 
 #: Rows per INSERT statement. sqlite3 lets other threads run (releases the GIL) around
@@ -190,37 +199,6 @@ async def _write(
     await db.execute("COMMIT")
 
 
-def _write_now(
-    db: sqlite3.Connection,
-    events: list[tuple[int, int, str, bytes]],
-    snapshots: list[tuple[int, int, str, bytes]],
-    blocks: list[BlockRow],
-) -> None:
-    """Write one transaction on the calling thread (the loop's): no thread hop, no queue.
-
-    The commit barrier calls this with the few rows since the last commit; SQLite in WAL
-    mode with ``synchronous=NORMAL`` makes that a few microseconds a row, where a hop to
-    the aiosqlite thread costs ~90 µs and can wait behind a batch of market data.
-    """
-    db.execute("BEGIN")
-    try:
-        full = len(events) - len(events) % _ROWS_PER_INSERT
-        for start in range(0, full, _ROWS_PER_INSERT):
-            chunk = events[start : start + _ROWS_PER_INSERT]
-            db.execute(_insert_sql(_ROWS_PER_INSERT), [value for row in chunk for value in row])
-        if full < len(events):
-            rest = events[full:]
-            db.execute(_insert_sql(len(rest)), [value for row in rest for value in row])
-        if blocks:
-            db.executemany(_INSERT_BLOCK, blocks)
-        if snapshots:
-            db.executemany(_INSERT_SNAPSHOT, snapshots)
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
-
-
 def _versions() -> dict[str, str]:
     return {
         "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
@@ -267,7 +245,7 @@ class Journal:
         Raise :attr:`commit_pending` for :data:`DURABLE_KINDS`, and write on the loop
         thread (see the module docstring).
     synchronous : {"normal", "full"}
-        SQLite ``synchronous``: ``full`` flushes the disk at every commit.
+        ``full`` flushes the disk at every commit (the commit log and SQLite).
     market_data : {"rows", "blocks", "references"}
         Where ``Bar`` and ``Tick`` go (see the module docstring); a new file only, an
         existing one must have been written the same way unless ``adopt_mode``.
@@ -304,9 +282,13 @@ class Journal:
         self._snapshots: list[tuple[int, int, str, bytes]] = []
         self._write_lock = anyio.Lock()
         self._db: aiosqlite.Connection | None = None
-        #: Durable journals write on the loop thread through this one (see :meth:`commit`).
-        self._direct: sqlite3.Connection | None = None
-        self._checkpointed_seq = 0
+        #: A durable journal's commits land here first (see :meth:`commit`).
+        self._commits: CommitLog | None = None
+        #: Records neither in the commit log nor known to be in SQLite, in ``seq`` order.
+        self._unframed: list[Record] = []
+        #: Every record up to this ``seq`` is in SQLite; the last one in the commit log.
+        self._stored_seq = 0
+        self._framed_seq = 0
         self._wake = anyio.Event()
         self._drained = anyio.Event()
         self._drained.set()
@@ -358,25 +340,42 @@ class Journal:
         if problem is not None:
             await self._close_quietly()
             raise JournalError(f"{self.path}: {problem}; the file was left untouched")
+        last = await self._absorb_commits(last)
         self.next_seq = last + 1
-        self.committed_seq = last
+        self.committed_seq = self._stored_seq = self._framed_seq = last
         if self.durable:
-            self._direct = self._connect_direct()
+            self._commits = CommitLog(commits_path(self.path), sync=self._synchronous == "FULL")
+            self._commits.empty()  # SQLite holds all of it now
 
-    def _connect_direct(self) -> sqlite3.Connection:
-        """The loop thread's own connection: commits without a hop to the aiosqlite thread.
+    async def _absorb_commits(self, last: int) -> int:
+        """Move what a killed run committed and SQLite lacks into SQLite; the new last ``seq``.
 
-        ``check_same_thread`` stays on: only the event loop's thread writes through it.
-        The busy timeout covers the aiosqlite connection's short session and reference
-        writes, the only other writer.
+        The records come in ``seq`` order right after ``last`` (SQLite holds a prefix of
+        them: its writer writes in order), market data into a block as it would have been.
         """
-        direct = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-        direct.execute("PRAGMA journal_mode=WAL")
-        direct.execute(f"PRAGMA synchronous={self._synchronous}")
-        # A checkpoint copies the -wal into the file: milliseconds, on the committing
-        # thread when SQLite does it. The writer task runs them on the aiosqlite thread.
-        direct.execute("PRAGMA wal_autocheckpoint=0")
-        return direct
+        pending = pending_records(self.path, last)
+        if not pending:
+            return last
+        assert self._db is not None
+        events: list[Record] = []
+        blocks = BlockBuffer() if self._blocks is not None else None
+        for record in pending:
+            if blocks is not None and record[2] in _MARKET_NAMES:
+                blocks.add(record)
+            else:
+                events.append(record)
+        if blocks is not None:
+            blocks.close_open()
+        await _write(self._db, events, [], blocks.take() if blocks is not None else [])
+        log.info(
+            "%s: moved %d committed records (seq %d to %d) from %s",
+            self.path,
+            len(pending),
+            pending[0][0],
+            pending[-1][0],
+            commits_path(self.path).name,
+        )
+        return pending[-1][0]
 
     async def _last_seq(self, blocks: bool) -> int:
         """The largest ``seq`` in the file, in ``events`` or (``blocks``) in a block."""
@@ -445,18 +444,6 @@ class Journal:
                 with anyio.move_on_after(self.flush_interval):
                     await self._wake.wait()
             await self._write_buffer()
-            if self._direct is not None and self.committed_seq > self._checkpointed_seq:
-                await self._checkpoint()
-
-    async def _checkpoint(self) -> None:
-        """Copy the -wal into the file off the loop thread (see :meth:`_connect_direct`).
-
-        PASSIVE: it waits for no one, and commits on the loop thread go on meanwhile.
-        """
-        assert self._db is not None
-        self._checkpointed_seq = self.committed_seq
-        async with self._write_lock:
-            await self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def close(self) -> None:
         """Write everything still buffered, then close the file."""
@@ -468,9 +455,10 @@ class Journal:
             if self._db is not None:
                 if self.failure is None:
                     await self._write_buffer()
-                if self._direct is not None:
-                    self._direct.close()
-                    self._direct = None
+                if self._commits is not None:
+                    # Everything it held is in SQLite unless a write failed.
+                    self._commits.close(remove=self.failure is None)
+                    self._commits = None
                 # Closed cleanly: SQLite checkpoints and removes the -wal. After a failed
                 # write the mark goes too if it can; left, it only makes the next start
                 # refuse if the -wal is gone, which is safe.
@@ -480,39 +468,34 @@ class Journal:
                 self._db = None
 
     async def commit(self) -> None:
-        """Write and commit every message recorded so far (the durability barrier).
+        """Make every message recorded so far survive a crash (the durability barrier).
 
-        A durable journal writes on the calling thread and returns without suspending:
-        the commit costs the SQLite transaction and nothing else.
+        A durable journal appends them to its commit log on the calling thread and returns
+        without suspending: one ``write()`` (and, at ``power``, one ``fdatasync``), where
+        an SQLite transaction costs several times that. Otherwise the writer writes them.
         """
         self.commit_pending = False
-        if self._direct is not None:
-            self._write_direct()
+        if self._commits is not None:
+            self._append_commit(self._commits)
             return
         await self._write_buffer()
 
-    def _write_direct(self) -> None:
-        """Write what is recorded on this thread, the open block of market data too.
-
-        A commit closes the open block, so the market data before an order is committed
-        with it (commits are prefix-ordered).
-        """
-        if self._blocks is not None:
-            self._blocks.close_open()
+    def _append_commit(self, commits: CommitLog) -> None:
         if self.failure is not None:
             raise self.failure
-        batch, self._buffer = self._buffer, []
-        snapshots, self._snapshots = self._snapshots, []
-        blocks = self._blocks.take() if self._blocks is not None else []
-        if not (batch or snapshots or blocks):
+        records = self._unframed
+        if not records:
             return
-        assert self._direct is not None
+        self._unframed = []
+        if self._stored_seq >= self._framed_seq:
+            commits.empty()  # SQLite has caught up with every earlier commit
         try:
-            _write_now(self._direct, batch, snapshots, blocks)
-        except sqlite3.OperationalError as exc:  # a full disk, an I/O error
-            self.failure = self._write_failure(exc)
+            commits.append(records)
+        except OSError as exc:  # a full disk, an I/O error
+            self.failure = self._write_failure(exc.strerror or exc)
             raise self.failure from None
-        self._written(batch, blocks)
+        self._framed_seq = records[-1][0]
+        self.committed_seq = max(self.committed_seq, self._framed_seq)
 
     async def begin_session(self, *, mode: str, version: str, fingerprint: str) -> int:
         """Record that a run starts appending here; return its session number.
@@ -544,10 +527,13 @@ class Journal:
             self._record_market_data(message)
             return
         buffer = self._buffer
-        buffer.append((self.next_seq, message.ts, cls.__name__, encode(message)))
+        row = (self.next_seq, message.ts, cls.__name__, encode(message))
+        buffer.append(row)
         self.next_seq += 1
-        if self.durable and cls in DURABLE_KINDS:
-            self.commit_pending = True
+        if self.durable:
+            self._unframed.append(row)
+            if cls in DURABLE_KINDS:
+                self.commit_pending = True
         # The buffer grows by one and is swapped out whole, so each mark is met exactly:
         # the events are touched once per batch, not on every message past the mark.
         size = len(buffer)
@@ -561,9 +547,12 @@ class Journal:
         seq = self.next_seq
         self.next_seq = seq + 1
         blocks = self._blocks
-        if blocks is None or not blocks.add(
-            (seq, message.ts, type(message).__name__, encode(message))
-        ):
+        if blocks is None:
+            return
+        row = (seq, message.ts, type(message).__name__, encode(message))
+        if self.durable:
+            self._unframed.append(row)
+        if not blocks.add(row):
             return
         waiting = len(blocks.full)
         if waiting >= self._blocks_wake:
@@ -619,21 +608,24 @@ class Journal:
             self._drained.set()
 
     async def _write_buffer(self) -> None:
-        if self._direct is not None:
-            # The open block goes too: rows after its records would otherwise be in the
-            # file without them (a crash leaves a gap), and a quiet feed's last ticks
-            # would wait for the next order. A turn comes every ``flush_interval`` at
-            # most, or per two full blocks, so blocks stay large where it matters.
-            self._write_direct()
-            return
         # The lock keeps batches in order and makes a commit() that finds the buffer
         # empty wait for the batch another task is still writing.
         async with self._write_lock:
+            # A durable journal's writer takes the open block too: SQLite then holds every
+            # record up to each turn, with no gap for a crash to leave, and the commit log
+            # can be emptied. A turn comes every flush_interval at most, or per two full
+            # blocks, so blocks stay large where it matters.
+            open_block = self._blocks if self.durable else None
+            if open_block is not None:
+                open_block.close_open()
             while self._buffer or self._snapshots or self._blocks_waiting:
                 # Shielded: the rows leave the buffer here, so a cancellation between this
                 # and the commit (the writer task cancelled at shutdown) would lose them --
                 # close() finds the buffer empty and the file rolls the batch back.
                 with anyio.CancelScope(shield=True):
+                    if open_block is not None:
+                        open_block.close_open()  # what came during the last turn
+                    through = self.next_seq - 1
                     batch, self._buffer = self._buffer, []
                     snapshots, self._snapshots = self._snapshots, []
                     blocks = self._blocks.take() if self._blocks is not None else []
@@ -647,20 +639,32 @@ class Journal:
                         self.failure = self._write_failure(exc)
                         raise self.failure from None
                 self._written(batch, blocks)
+                self._stored(through)
+
+    def _stored(self, through: int) -> None:
+        """SQLite holds every record up to ``through``: they need no commit-log frame."""
+        self._stored_seq = through
+        unframed = self._unframed
+        if unframed and unframed[0][0] <= through:
+            del unframed[: bisect.bisect_right(unframed, through, key=_seq_of)]
 
     @property
     def _blocks_waiting(self) -> int:
         return len(self._blocks.full) if self._blocks is not None else 0
 
-    def _write_failure(self, exc: sqlite3.OperationalError) -> JournalError:
-        """The error of a failed write: the file, the disk, what is safe, what to do."""
+    def _write_failure(self, problem: object) -> JournalError:
+        """The error of a failed write: the file, the disk, what is safe, what to do.
+
+        What was committed before is safe either way: in SQLite or in the commit log,
+        which is kept and moved into SQLite at the next start.
+        """
         directory = self.path.resolve().parent
         try:
             free = f"{shutil.disk_usage(directory).free:,} bytes free"
         except OSError:
             free = "free space unknown"
         return JournalError(
-            f"{self.path}: cannot write the journal: {exc} (the disk mounted at "
+            f"{self.path}: cannot write the journal: {problem} (the disk mounted at "
             f"{_mount_point(directory)}, {free}). The journal holds every event up to seq "
             f"{self.committed_seq} and nothing later was acted on; free space on that disk "
             "(or move [journal].path to another), then start again to recover from it"

@@ -2,7 +2,8 @@
 
 ``events`` rows and ``market_data`` blocks are merged by ``seq`` (:func:`iter_records`),
 so a reader sees what a journal of one row per message would hold, whichever way the file
-was written. A journal that references its market data (a replay over files) holds none
+was written; so are the records a killed durable run committed to its commit log and
+SQLite does not have yet (:mod:`atrium.runtime.journal_commits`). A journal that references its market data (a replay over files) holds none
 of it: :func:`market_data_mode` says so, and :mod:`atrium.runtime.market_refs` reads the
 references.
 """
@@ -18,7 +19,8 @@ import msgspec
 
 from atrium.runtime.journal import MARKET_DATA_KEY, JournalError, MarketDataMode
 from atrium.runtime.journal_blocks import Record, decode_block
-from atrium.runtime.journal_read import iter_events, read_meta, reading
+from atrium.runtime.journal_commits import pending_records
+from atrium.runtime.journal_read import iter_events, path_of, read_meta, reading
 
 __all__ = (
     "BlockSummary",
@@ -78,12 +80,29 @@ def iter_records(
     JournalError
         When SQLite finds damage, or a block does not decode.
     """
+    tail = pending_records(path_of(connection), after_seq)
     events = iter_events(connection, after_seq=after_seq, kinds=kinds)
     wanted = _MARKET_KINDS if kinds is None else _MARKET_KINDS & set(kinds)
-    if not wanted or market_data_mode(connection, source) != "blocks":
+    if wanted and market_data_mode(connection, source) == "blocks":
+        blocks = _block_records(connection, source, after_seq, wanted)
+        events = heapq.merge(events, blocks, key=lambda record: record[0])
+    if not tail:
         return events
-    blocks = _block_records(connection, source, after_seq, wanted)
-    return heapq.merge(events, blocks, key=lambda record: record[0])
+    return _then_committed(events, tail, kinds)
+
+
+def _then_committed(
+    stored: Iterator[Record], tail: list[Record], kinds: Sequence[str] | None
+) -> Iterator[Record]:
+    """``stored``, then the commit log's records past the last of them (SQLite may have
+    taken some of ``tail`` meanwhile, while a service writes)."""
+    reached = 0
+    for record in stored:
+        reached = record[0]
+        yield record
+    for record in tail:
+        if record[0] > reached and (kinds is None or record[2] in kinds):
+            yield record
 
 
 def _block_records(

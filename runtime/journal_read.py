@@ -41,7 +41,15 @@ from atrium.runtime.journal import (
 )
 from atrium.runtime.messages import MESSAGE_SCHEMA_VERSION
 
-__all__ = ("SQLITE_MAGIC", "iter_events", "last_seq", "open_readonly", "read_meta", "reading")
+__all__ = (
+    "SQLITE_MAGIC",
+    "iter_events",
+    "last_seq",
+    "open_readonly",
+    "path_of",
+    "read_meta",
+    "reading",
+)
 
 #: The 16 bytes every SQLite database file starts with.
 SQLITE_MAGIC: Final = b"SQLite format 3\x00"
@@ -157,10 +165,10 @@ def read_meta(connection: sqlite3.Connection, source: str) -> dict[str, str]:
         rows = connection.execute("SELECT key, value FROM meta").fetchall()
     except sqlite3.OperationalError as exc:
         if str(exc) != "no such table: meta":
-            raise _error(source, _path_of(connection), exc) from None
+            raise _error(source, path_of(connection), exc) from None
         raise JournalError(f"{source}: not an Atrium journal: {exc}") from None
     except sqlite3.DatabaseError as exc:
-        raise _error(source, _path_of(connection), exc) from None
+        raise _error(source, path_of(connection), exc) from None
     meta = {str(key): str(value) for key, value in rows}
     expected = {
         "journal_schema_version": str(JOURNAL_SCHEMA_VERSION),
@@ -217,7 +225,7 @@ def iter_events(
             reached = seq
             yield seq, ts, kind, payload
     except sqlite3.DatabaseError as exc:
-        raise _error(_source_of(connection), _path_of(connection), exc, reached) from None
+        raise _error(_source_of(connection), path_of(connection), exc, reached) from None
 
 
 def last_seq(connection: sqlite3.Connection) -> int:
@@ -243,15 +251,16 @@ def reading(connection: sqlite3.Connection) -> Iterator[None]:
     try:
         yield
     except sqlite3.DatabaseError as exc:
-        raise _error(_source_of(connection), _path_of(connection), exc) from None
+        raise _error(_source_of(connection), path_of(connection), exc) from None
 
 
 def _source_of(connection: sqlite3.Connection) -> str:
     source = getattr(connection, "source", None)
-    return str(_path_of(connection)) if source is None else str(source)
+    return str(path_of(connection)) if source is None else str(source)
 
 
-def _path_of(connection: sqlite3.Connection) -> Path:
+def path_of(connection: sqlite3.Connection) -> Path:
+    """The journal file ``connection`` reads."""
     path = getattr(connection, "path", None)
     if isinstance(path, Path):
         return path

@@ -1,8 +1,10 @@
-"""The durable journal's commit: on the loop thread, without suspending, prefix-ordered;
-and ``[journal].durability``, the level it commits at."""
+"""The durable journal's commit: on the loop thread, without suspending, prefix-ordered,
+into the commit log that the next open moves into SQLite; and ``[journal].durability``,
+the level it commits at."""
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from contextlib import closing
 from decimal import Decimal
@@ -16,6 +18,7 @@ from atrium.config.schema import AtriumConfig
 from atrium.runtime.codec import encode
 from atrium.runtime.journal import Journal
 from atrium.runtime.journal_blocks import decode_block
+from atrium.runtime.journal_commits import commits_path, read_commits
 from atrium.runtime.messages import Control, Tick
 from atrium.runtime.service import live_journal
 
@@ -33,8 +36,23 @@ def _commit_without_suspending(journal: Journal) -> None:
         coroutine.send(None)
 
 
+def _killed_copy(path: Path, into: Path) -> Path:
+    """What a ``kill -9`` leaves of the journal at ``path`` now: its files as they are."""
+    into.mkdir()
+    for suffix in ("", "-wal", "-commits"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, into / source.name)
+    return into / path.name
+
+
+def _rows(path: Path, query: str) -> list[tuple[object, ...]]:
+    with closing(sqlite3.connect(path)) as other:
+        return other.execute(query).fetchall()
+
+
 @pytest.mark.parametrize("synchronous", ["normal", "full"])
-async def test_commit_when_durable_then_rows_in_file_at_once_without_suspending(
+async def test_commit_when_durable_then_records_in_commit_log_at_once_without_suspending(
     tmp_path: Path, synchronous: str
 ) -> None:
     path = tmp_path / "j.sqlite"
@@ -50,14 +68,23 @@ async def test_commit_when_durable_then_rows_in_file_at_once_without_suspending(
 
     assert not journal.commit_pending
     assert journal.committed_seq == 4
-    with closing(sqlite3.connect(path)) as other:
-        rows = other.execute("SELECT seq, kind, payload FROM events ORDER BY seq").fetchall()
-    assert rows == [
-        (1, "Tick", encode(_tick(1))),
-        (2, "Tick", encode(_tick(2))),
-        (3, "Tick", encode(_tick(3))),
-        (4, "Control", encode(halt)),
+    expected = [
+        (1, 1, "Tick", encode(_tick(1))),
+        (2, 2, "Tick", encode(_tick(2))),
+        (3, 3, "Tick", encode(_tick(3))),
+        (4, 4, "Control", encode(halt)),
     ]
+    assert read_commits(commits_path(path)) == expected
+    assert _rows(path, "SELECT seq FROM events") == []  # the writer's turn has not come
+
+    crashed = _killed_copy(path, tmp_path / "crashed")
+    again = Journal(crashed, durable=True)
+    await again.open()
+
+    assert _rows(crashed, "SELECT seq, ts, kind, payload FROM events ORDER BY seq") == expected
+    assert again.next_seq == 5
+    assert read_commits(commits_path(crashed)) == []  # moved into SQLite, emptied
+    await again.close()
     await journal.close()
 
 
@@ -70,17 +97,62 @@ async def test_commit_when_blocks_then_market_data_before_the_control_committed_
     journal.record(_tick(1))
     journal.record(_tick(2))
     journal.record(Control(ts=3, command="halt"))
-    journal.record(_tick(4))  # after the control: not part of its commit
+    journal.record(_tick(4))  # recorded before the commit: committed with it
 
     _commit_without_suspending(journal)
 
-    with closing(sqlite3.connect(path)) as other:
-        events = other.execute("SELECT seq, kind FROM events").fetchall()
-        blocks = other.execute("SELECT first_seq, last_seq, records, block FROM market_data")
-        (first, last, records, block), *more = blocks.fetchall()
+    crashed = _killed_copy(path, tmp_path / "crashed")
+    again = Journal(crashed, durable=True, market_data="blocks")
+    await again.open()
+    events = _rows(crashed, "SELECT seq, kind FROM events")
+    (first, last, records, block), *more = _rows(
+        crashed, "SELECT first_seq, last_seq, records, block FROM market_data"
+    )
     assert events == [(3, "Control")]
     assert (first, last, records, more) == (1, 4, 3, [])
     assert [seq for seq, *_ in decode_block(block)] == [1, 2, 4]
+    await again.close()
+    await journal.close()
+
+
+async def test_commit_when_writer_caught_up_then_commit_log_holds_only_the_new_commit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "j.sqlite"
+    journal = Journal(path, durable=True, market_data="blocks", flush_interval=0.01)
+    await journal.open()
+    journal.record(_tick(1))
+    journal.record(Control(ts=2, command="halt"))
+    await journal.commit()
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(journal.run_writer)
+        with anyio.fail_after(2):
+            while not _rows(path, "SELECT seq FROM events"):
+                await anyio.sleep(0.005)
+        tg.cancel_scope.cancel()
+    resume = Control(ts=3, command="resume")
+    journal.record(resume)
+
+    await journal.commit()
+
+    assert read_commits(commits_path(path)) == [(3, 3, "Control", encode(resume))]
+    await journal.close()
+    assert not commits_path(path).exists()  # closed cleanly: SQLite holds everything
+
+
+@pytest.mark.parametrize(("synchronous", "syncs"), [("normal", 0), ("full", 1)])
+async def test_commit_when_power_then_log_flushed_to_disk_at_each_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synchronous: str, syncs: int
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr("os.fdatasync", calls.append)
+    journal = Journal(tmp_path / "j.sqlite", durable=True, synchronous=synchronous)
+    await journal.open()
+    journal.record(Control(ts=1, command="halt"))
+
+    await journal.commit()
+
+    assert len(calls) == syncs
     await journal.close()
 
 

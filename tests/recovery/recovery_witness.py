@@ -1,6 +1,6 @@
-"""A test actor that checks, as it handles each order, fill and control, that the journal
-file already holds it: what the durability barrier promises every actor (the venue
-included) before it acts."""
+"""A test actor that checks, as it handles each order, fill and control, that the journal's
+files already hold it (SQLite, or the commit log the next start moves into SQLite): what
+the durability barrier promises every actor (the venue included) before it acts."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pathlib import Path
 from atrium.config.journal import JournalConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
 from atrium.runtime.codec import encode
+from atrium.runtime.journal_commits import commits_path, read_commits
 from atrium.runtime.messages import Control, Fill, Order
 
 
@@ -19,8 +20,9 @@ class Witness(Actor):
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
         assert isinstance(context.config, JournalConfig)
-        uri = f"{Path(context.config.path).resolve().as_uri()}?mode=ro"
-        self._db = sqlite3.connect(uri, uri=True)
+        path = Path(context.config.path)
+        self._commits = commits_path(path)
+        self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         self.checked = 0
         self.missing: list[str] = []
 
@@ -30,9 +32,12 @@ class Witness(Actor):
     @receives(Order, Fill, Control)
     def _check(self, message: Order | Fill | Control) -> None:
         self.checked += 1
+        kind, payload = type(message).__name__, encode(message)
         found = self._db.execute(
-            "SELECT 1 FROM events WHERE kind = ? AND payload = ?",
-            (type(message).__name__, encode(message)),
+            "SELECT 1 FROM events WHERE kind = ? AND payload = ?", (kind, payload)
         ).fetchone()
-        if found is None:
+        committed = any(
+            (record[2], record[3]) == (kind, payload) for record in read_commits(self._commits)
+        )
+        if found is None and not committed:
             self.missing.append(type(message).__name__)
