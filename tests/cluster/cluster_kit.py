@@ -39,9 +39,13 @@ class NatsServer:
     store: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    #: A server config file (users, TLS); the flags below override its listen and store.
+    conf: Path | None = None
 
     def start(self) -> None:
         command = [nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.conf is not None:
+            command += ["-c", str(self.conf)]
         with self.log.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
                 [*command, "-sd", str(self.store)], stdout=log, stderr=subprocess.STDOUT
@@ -62,9 +66,11 @@ class NatsServer:
 
 
 @contextmanager
-def nats_server(tmp: Path) -> Iterator[NatsServer]:
+def nats_server(tmp: Path, conf: Path | None = None) -> Iterator[NatsServer]:
     port = free_port()
-    server = NatsServer(f"nats://127.0.0.1:{port}", port, tmp / "jetstream", tmp / "nats.log")
+    server = NatsServer(
+        f"nats://127.0.0.1:{port}", port, tmp / "jetstream", tmp / "nats.log", conf=conf
+    )
     server.start()
     try:
         yield server

@@ -1,0 +1,116 @@
+"""A role on a NATS server that wants a password and TLS with client certificates."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from cluster_kit import NatsServer, nats_server, two_role_config
+from tls_kit import Pki, make_pki
+
+from atrium.config import parse_config
+from atrium.runtime.cluster.link import Link
+from atrium.runtime.cluster.wiring import role_config
+from atrium.runtime.errors import AtriumError
+
+pytestmark = pytest.mark.timeout(60)
+
+_PASSWORD = "s3cret-Atrium-7f2c"
+_VARIABLE = "ATRIUM_TEST_NATS_PASSWORD"
+
+
+@contextmanager
+def _secure_server(tmp: Path) -> Iterator[tuple[NatsServer, Pki]]:
+    pki = make_pki(tmp)
+    conf = tmp / "nats-secure.conf"
+    conf.write_text(
+        f"""
+authorization {{ users = [ {{ user: "atrium", password: "{_PASSWORD}" }} ] }}
+tls {{
+  cert_file: "{pki.server_cert}"
+  key_file: "{pki.server_key}"
+  ca_file: "{pki.ca}"
+  verify: true
+}}
+"""
+    )
+    with nats_server(tmp, conf) as server:
+        yield server, pki
+
+
+def _link(url: str, extra: str) -> Link:
+    _, wiring = role_config(parse_config(two_role_config(url, "secure", extra)), "md")
+
+    async def ignore(connected: bool) -> None:
+        return None
+
+    return Link(wiring, ignore)
+
+
+def _tls(pki: Pki, ca: bool = True) -> str:
+    ca_file = f'ca_file = "{pki.ca}", ' if ca else ""
+    return f'tls = {{ {ca_file}cert_file = "{pki.client_cert}", key_file = "{pki.client_key}" }}'
+
+
+async def test_a_role_connects_with_a_password_from_the_environment_over_tls(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(_VARIABLE, _PASSWORD)
+    with _secure_server(tmp_path) as (server, pki):
+        link = _link(server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki)}')
+        await link.open()
+        try:
+            assert link.connected
+            assert await link.stored() == 0  # the stream was made over the secure link
+        finally:
+            await link.close()
+    assert _PASSWORD not in caplog.text
+
+
+async def test_a_wrong_password_names_the_server_and_the_refusal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    monkeypatch.setenv(_VARIABLE, "not-the-password")
+    with _secure_server(tmp_path) as (server, pki):
+        link = _link(server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki)}')
+        with pytest.raises(AtriumError) as caught:
+            await link.open()
+    assert str(caught.value) == (
+        f"cluster.url: cannot connect to NATS at {server.url}: the server refused the "
+        "credentials (nats: 'Authorization Violation'); check cluster.user and the variable "
+        "of cluster.password_env, cluster.nkey_seed_env or cluster.creds_file"
+    )
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert "not-the-password" not in caplog.text + str(caught.value)
+
+
+async def test_an_unset_password_variable_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(_VARIABLE, raising=False)
+    link = _link("nats://127.0.0.1:1", f'user = "atrium"\npassword_env = "{_VARIABLE}"')
+    with pytest.raises(
+        AtriumError,
+        match=f"^cluster\\.password_env: the environment variable {_VARIABLE} is not set$",
+    ):
+        await link.open()
+
+
+async def test_a_server_certificate_from_an_unknown_ca_fails_as_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(_VARIABLE, _PASSWORD)
+    with _secure_server(tmp_path) as (server, pki):
+        link = _link(
+            server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki, ca=False)}'
+        )
+        with pytest.raises(AtriumError) as caught:
+            await link.open()
+    where = re.escape(f"cluster.url: cannot connect to NATS at {server.url}: TLS failed (")
+    assert re.match(
+        f"^{where}.*certificate verify failed.*\\); check \\[cluster\\.tls\\]$", str(caught.value)
+    )
