@@ -1,7 +1,8 @@
 """How a role proves itself to NATS: credentials and TLS, as ``nats.connect`` takes them.
 
 Secrets never sit in the config: it names the environment variables that hold them, and
-they are read here, at start, so an unset one stops the role with the variable named.
+they are read here, at start, so an unset one stops the role with the variable named
+(a config error: exit status 2).
 Nothing read here is logged.
 """
 
@@ -12,7 +13,7 @@ import ssl
 from typing import Any
 
 from atrium.config.cluster import ClusterConfig, ClusterTlsConfig
-from atrium.runtime.errors import AtriumError
+from atrium.config.loader import ConfigError
 
 __all__ = ("connect_options",)
 
@@ -27,7 +28,7 @@ def connect_options(cluster: ClusterConfig) -> dict[str, Any]:
         options["nkeys_seed_str"] = _secret("nkey_seed_env", cluster.nkey_seed_env)
     if cluster.creds_file is not None:
         if not os.path.isfile(cluster.creds_file):
-            raise AtriumError(f"cluster.creds_file: no such file {cluster.creds_file!r}")
+            raise ConfigError(f"cluster.creds_file: no such file {cluster.creds_file!r}")
         options["user_credentials"] = cluster.creds_file
     if cluster.tls is not None:
         options["tls"] = _tls_context(cluster.tls)
@@ -37,7 +38,7 @@ def connect_options(cluster: ClusterConfig) -> dict[str, Any]:
 def _secret(key: str, variable: str) -> str:
     value = os.environ.get(variable)
     if not value:
-        raise AtriumError(f"cluster.{key}: the environment variable {variable} is not set")
+        raise ConfigError(f"cluster.{key}: the environment variable {variable} is not set")
     return value
 
 
@@ -46,12 +47,12 @@ def _tls_context(tls: ClusterTlsConfig) -> ssl.SSLContext:
     try:
         context = ssl.create_default_context(cafile=tls.ca_file)
     except (OSError, ssl.SSLError) as exc:
-        raise AtriumError(f"cluster.tls.ca_file: cannot load {tls.ca_file!r} ({exc})") from None
+        raise ConfigError(f"cluster.tls.ca_file: cannot load {tls.ca_file!r} ({exc})") from None
     if tls.cert_file is not None:
         try:
             context.load_cert_chain(tls.cert_file, tls.key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise AtriumError(
+            raise ConfigError(
                 f"cluster.tls.cert_file: cannot load {tls.cert_file!r} with its key "
                 f"{tls.key_file!r} ({exc})"
             ) from None

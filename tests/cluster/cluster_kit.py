@@ -39,17 +39,18 @@ class NatsServer:
     store: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
-    #: A server config file (users, TLS); the flags below override its listen and store.
+    #: A server config file (users, TLS, its JetStream store); the flags below override
+    #: its listen address.
     conf: Path | None = None
 
     def start(self) -> None:
-        command = [nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
-        if self.conf is not None:
+        command = [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.conf is None:
+            command += ["-js", "-sd", str(self.store)]
+        else:
             command += ["-c", str(self.conf)]
         with self.log.open("ab") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                [*command, "-sd", str(self.store)], stdout=log, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with closing(socket.socket()) as sock:

@@ -9,7 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from cluster_kit import NatsServer, nats_server, two_role_config
+from cluster_kit import NatsServer, atrium, nats_server, two_role_config
+from nats_kit import free_port
 from tls_kit import Pki, make_pki
 
 from atrium.config import parse_config
@@ -20,24 +21,30 @@ from atrium.runtime.errors import AtriumError
 pytestmark = pytest.mark.timeout(60)
 
 _PASSWORD = "s3cret-Atrium-7f2c"
+#: The variable the shipped server config reads; the role reads its own, so that a test
+#: can give the role a wrong one.
+_SERVER_VARIABLE = "ATRIUM_NATS_PASSWORD"
 _VARIABLE = "ATRIUM_TEST_NATS_PASSWORD"
+SECURE_CONF = Path(__file__).resolve().parents[2] / "ops" / "nats" / "nats-server-secure.conf"
 
 
 @contextmanager
-def _secure_server(tmp: Path) -> Iterator[tuple[NatsServer, Pki]]:
+def _secure_server(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[NatsServer, Pki]]:
+    """ops/nats/nats-server-secure.conf, with throwaway certificates in its paths."""
     pki = make_pki(tmp)
+    text = SECURE_CONF.read_text("utf-8")
+    for shipped, made in {
+        "/etc/nats/tls/server.pem": pki.server_cert,
+        "/etc/nats/tls/server-key.pem": pki.server_key,
+        "/etc/nats/tls/ca.pem": pki.ca,
+        "store_dir: /var/lib/nats": f"store_dir: {tmp / 'jetstream'}",
+    }.items():
+        assert shipped in text, shipped
+        text = text.replace(shipped, str(made))
+    text = text.replace("http: 127.0.0.1:8222", f"http: 127.0.0.1:{free_port()}")
     conf = tmp / "nats-secure.conf"
-    conf.write_text(
-        f"""
-authorization {{ users = [ {{ user: "atrium", password: "{_PASSWORD}" }} ] }}
-tls {{
-  cert_file: "{pki.server_cert}"
-  key_file: "{pki.server_key}"
-  ca_file: "{pki.ca}"
-  verify: true
-}}
-"""
-    )
+    conf.write_text(text, "utf-8")
+    monkeypatch.setenv(_SERVER_VARIABLE, _PASSWORD)  # the server inherits it
     with nats_server(tmp, conf) as server:
         yield server, pki
 
@@ -61,7 +68,7 @@ async def test_a_role_connects_with_a_password_from_the_environment_over_tls(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv(_VARIABLE, _PASSWORD)
-    with _secure_server(tmp_path) as (server, pki):
+    with _secure_server(tmp_path, monkeypatch) as (server, pki):
         link = _link(server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki)}')
         await link.open()
         try:
@@ -77,7 +84,7 @@ async def test_a_wrong_password_names_the_server_and_the_refusal(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv(_VARIABLE, "not-the-password")
-    with _secure_server(tmp_path) as (server, pki):
+    with _secure_server(tmp_path, monkeypatch) as (server, pki):
         link = _link(server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki)}')
         with pytest.raises(AtriumError) as caught:
             await link.open()
@@ -100,11 +107,38 @@ async def test_an_unset_password_variable_is_named(monkeypatch: pytest.MonkeyPat
         await link.open()
 
 
+def test_a_role_whose_password_variable_is_unset_stops_as_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(_VARIABLE, raising=False)
+    config = tmp_path / "secure.toml"
+    config.write_text(
+        f"""
+[cluster]
+url = "nats://127.0.0.1:1"
+user = "atrium"
+password_env = "{_VARIABLE}"
+[cluster.roles.md]
+actors = ["market_data"]
+[cluster.roles.rest]
+actors = ["strategy", "portfolio", "risk", "execution"]
+""",
+        "utf-8",
+    )
+    log = tmp_path / "md.log"
+    process = atrium("run", "--config", str(config), "--role", "md", log=log)
+    # Status 2, which the systemd unit does not restart; nothing started before it.
+    assert process.wait(60) == 2
+    assert log.read_text("utf-8").strip() == (
+        f"atrium: error: cluster.password_env: the environment variable {_VARIABLE} is not set"
+    )
+
+
 async def test_a_server_certificate_from_an_unknown_ca_fails_as_tls(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(_VARIABLE, _PASSWORD)
-    with _secure_server(tmp_path) as (server, pki):
+    with _secure_server(tmp_path, monkeypatch) as (server, pki):
         link = _link(
             server.url, f'user = "atrium"\npassword_env = "{_VARIABLE}"\n{_tls(pki, ca=False)}'
         )
