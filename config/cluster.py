@@ -138,6 +138,12 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         ``<NAMESPACE>_MD``, keeps the market data for ``atrium cluster record``, at most
         this many bytes (the oldest dropped first), without slowing the source down
         (nothing is acknowledged to it). 0: not kept.
+    max_market_data_age_seconds : float or None, default 60
+        Live: market data from NATS whose timestamp is older than this by the role's
+        wall clock (a restarted role catching up on what it missed) still updates the
+        strategies, but the intents it causes are held back and counted. Keep it above a
+        bar's length for a feed that stamps bars with their open. ``None``: off. A
+        replay is never affected.
     user : str or None, default None
         The NATS user; with ``password_env``.
     password_env : str or None, default None
@@ -169,6 +175,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     lock_ttl_seconds: Seconds = 6.0
     market_data: Literal["stream", "subjects"] = "stream"
     record_market_data_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
+    max_market_data_age_seconds: Seconds | None = 60.0
     user: str | None = None
     password_env: _EnvName | None = None
     nkey_seed_env: _EnvName | None = None

@@ -175,6 +175,10 @@ def test_a_role_listens_on_its_own_host_and_port_for_a_remote_prometheus() -> No
             'tls = { key_file = "client-key.pem" }',
             "cluster.tls.key_file: a client certificate needs both cert_file and key_file",
         ),
+        (
+            "max_market_data_age_seconds = 0",
+            "cluster.max_market_data_age_seconds: expected a number > 0, got 0",
+        ),
     ],
 )
 def test_credentials_and_tls_settings_that_do_not_fit_are_named(cluster: str, message: str) -> None:
