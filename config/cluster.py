@@ -10,6 +10,7 @@ the portfolio in exactly one) are made when a role is wired (``atrium.runtime.cl
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -183,6 +184,11 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     tls: ClusterTlsConfig | None = None
 
     def __post_init__(self) -> None:
+        if any(urlsplit(server).password is not None for server in self.servers):
+            raise ValueError(
+                "url: holds a password, which a config never does; give user and "
+                "password_env (the variable holding it)"
+            )
         if (self.user is None) != (self.password_env is None):
             given = "user" if self.password_env is None else "password_env"
             raise ValueError(f"{given}: a user and a password go together (user, password_env)")

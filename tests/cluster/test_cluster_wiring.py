@@ -176,6 +176,11 @@ def test_a_role_listens_on_its_own_host_and_port_for_a_remote_prometheus() -> No
             "cluster.tls.key_file: a client certificate needs both cert_file and key_file",
         ),
         (
+            'url = "nats://atrium:s3cret@nats.example.internal:4222"',
+            "cluster.url: holds a password, which a config never does; give user and "
+            "password_env (the variable holding it)",
+        ),
+        (
             "max_market_data_age_seconds = 0",
             "cluster.max_market_data_age_seconds: expected a number > 0, got 0",
         ),
