@@ -13,7 +13,8 @@ from cluster_kit import NatsServer, atrium, nats_server, two_role_config
 from nats_kit import free_port
 from tls_kit import Pki, make_pki
 
-from atrium.config import parse_config
+from atrium.config import ConfigError, parse_config
+from atrium.runtime.cluster.auth import connect_options
 from atrium.runtime.cluster.link import Link
 from atrium.runtime.cluster.wiring import role_config
 from atrium.runtime.errors import AtriumError
@@ -148,3 +149,18 @@ async def test_a_server_certificate_from_an_unknown_ca_fails_as_tls(
     assert re.match(
         f"^{where}.*certificate verify failed.*\\); check \\[cluster\\.tls\\]$", str(caught.value)
     )
+
+
+def test_an_nkey_seed_comes_from_its_variable_and_a_creds_file_must_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = "SU-NOT-A-REAL-SEED"  # passed on as it is: nats-py reads it at connect
+    monkeypatch.setenv("ATRIUM_TEST_NKEY", seed)
+    nkey = parse_config({"cluster": {"nkey_seed_env": "ATRIUM_TEST_NKEY"}}).cluster
+    assert connect_options(nkey) == {"nkeys_seed_str": seed}
+    creds = tmp_path / "atrium.creds"
+    with pytest.raises(ConfigError, match=f"^cluster\\.creds_file: no such file '{creds}'$"):
+        connect_options(parse_config({"cluster": {"creds_file": str(creds)}}).cluster)
+    creds.write_text("-----BEGIN NATS USER JWT-----\n", "utf-8")
+    found = parse_config({"cluster": {"creds_file": str(creds)}}).cluster
+    assert connect_options(found) == {"user_credentials": str(creds)}
