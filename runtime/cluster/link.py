@@ -75,8 +75,8 @@ class Link:
         # Sent, acknowledgement not seen: message id -> payload. JetStream calling the
         # same payload a duplicate later is a retry of it, not a lost message.
         self._unconfirmed: dict[str, bytes] = {}
-        # What the client last reported (why a first connection failed).
-        self._last_error: Exception | None = None
+        # What the client reported while making the first connection (why it failed).
+        self._first_errors: list[Exception] = []
 
     @property
     def js(self) -> JetStreamContext:
@@ -104,7 +104,7 @@ class Link:
                     **options,
                 )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
-            raise AtriumError(_unreachable(cluster, self._last_error or exc)) from None
+            raise AtriumError(_unreachable(cluster, [*self._first_errors, exc])) from None
         version = self._nc.connected_server_version
         if (version.major, version.minor) < _SERVER_AT_LEAST:
             await self._nc.close()
@@ -148,7 +148,8 @@ class Link:
         await self._on_connected(True)
 
     async def _error(self, exc: Exception) -> None:
-        self._last_error = exc
+        if self._nc is None:
+            self._first_errors.append(exc)
         log.debug("NATS client: %r", exc)
 
     # -- stream and consumer -------------------------------------------------------------
@@ -422,19 +423,25 @@ class Link:
         return None
 
 
-def _unreachable(cluster: ClusterConfig, exc: BaseException) -> str:
-    """Why the first connection failed: refused credentials, TLS, or no answer."""
-    text = str(exc).strip() or type(exc).__name__
+def _unreachable(cluster: ClusterConfig, errors: list[BaseException]) -> str:
+    """Why the first connection failed: refused credentials, TLS, or no answer.
+
+    The server's refusal is followed by the client's retries and their errors (a reset
+    connection), so the telling one is looked for among all of them.
+    """
     where = f"cluster.url: cannot connect to NATS at {cluster.url}"
-    if "authorization violation" in text.lower() or "authentication" in text.lower():
-        return (
-            f"{where}: the server refused the credentials ({text}); check cluster.user "
-            "and the variable of cluster.password_env, cluster.nkey_seed_env or "
-            "cluster.creds_file"
-        )
-    if isinstance(exc, ssl.SSLError):
-        return f"{where}: TLS failed ({text}); check [cluster.tls]"
-    return f"{where} within {cluster.connect_timeout_seconds:g}s ({text})"
+    texts = [str(exc).strip() or type(exc).__name__ for exc in errors]
+    for text in texts:
+        if "authorization violation" in text.lower() or "authentication" in text.lower():
+            return (
+                f"{where}: the server refused the credentials ({text}); check cluster.user "
+                "and the variable of cluster.password_env, cluster.nkey_seed_env or "
+                "cluster.creds_file"
+            )
+    for exc, text in zip(errors, texts, strict=True):
+        if isinstance(exc, ssl.SSLError):
+            return f"{where}: TLS failed ({text}); check [cluster.tls]"
+    return f"{where} within {cluster.connect_timeout_seconds:g}s ({texts[0]})"
 
 
 def _reason(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import nats.errors
 import pytest
 from cluster_kit import NatsServer, atrium, nats_server, two_role_config
 from nats_kit import free_port
@@ -15,7 +16,7 @@ from tls_kit import Pki, make_pki
 
 from atrium.config import ConfigError, parse_config
 from atrium.runtime.cluster.auth import connect_options
-from atrium.runtime.cluster.link import Link
+from atrium.runtime.cluster.link import Link, _unreachable
 from atrium.runtime.cluster.wiring import role_config
 from atrium.runtime.errors import AtriumError
 
@@ -164,3 +165,17 @@ def test_an_nkey_seed_comes_from_its_variable_and_a_creds_file_must_exist(
     creds.write_text("-----BEGIN NATS USER JWT-----\n", "utf-8")
     found = parse_config({"cluster": {"creds_file": str(creds)}}).cluster
     assert connect_options(found) == {"user_credentials": str(creds)}
+
+
+def test_a_refusal_followed_by_the_clients_retries_is_still_named_as_the_refusal() -> None:
+    cluster = parse_config({"cluster": {"url": "nats://127.0.0.1:4222"}}).cluster
+    refused = nats.errors.Error("nats: 'Authorization Violation'")
+    retries = [ConnectionResetError(104, "Connection reset by peer"), TimeoutError()]
+    assert _unreachable(cluster, [refused, *retries]).startswith(
+        "cluster.url: cannot connect to NATS at nats://127.0.0.1:4222: the server refused "
+        "the credentials (nats: 'Authorization Violation')"
+    )
+    assert _unreachable(cluster, retries) == (
+        "cluster.url: cannot connect to NATS at nats://127.0.0.1:4222 within 2s "
+        "([Errno 104] Connection reset by peer)"
+    )
