@@ -10,14 +10,17 @@ the portfolio in exactly one) are made when a role is wired (``atrium.runtime.cl
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 from atrium.config.base import ConfigBase
 
-__all__ = ("ClusterConfig", "RoleConfig")
+__all__ = ("ClusterConfig", "ClusterTlsConfig", "RoleConfig")
 
 _Name = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]+$")]
+#: The name of an environment variable (a secret is never written in the config).
+_EnvName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
@@ -34,6 +37,9 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
         ``None``: all of them (only allowed when one role runs the strategy actor).
     port : int or None, default None
         The HTTP port of this process (``atrium run``); default ``[service].port``.
+    host : str or None, default None
+        The address its HTTP server binds, e.g. ``"0.0.0.0"`` for a Prometheus on another
+        host; default ``[service].host`` (loopback).
     journal : str or None, default None
         This process's journal file (``atrium run``); default ``<role>-<[journal].path>``.
     """
@@ -41,7 +47,34 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
     actors: list[str]
     strategies: list[str] | None = None
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    host: str | None = None
     journal: str | None = None
+
+
+class ClusterTlsConfig(ConfigBase, frozen=True, kw_only=True):
+    """TLS to the NATS server (``[cluster.tls]``); its presence turns TLS on.
+
+    Parameters
+    ----------
+    ca_file : str or None, default None
+        PEM file of the CA that signed the server's certificate; default: the system's.
+    cert_file, key_file : str or None, default None
+        This process's client certificate and key (PEM), for a server that verifies
+        clients; both or neither.
+    verify_hostname : bool, default True
+        Check that the server's certificate names the host of ``url``. Off only for a
+        certificate made for another name; the chain is verified either way.
+    """
+
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    verify_hostname: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            given = "cert_file" if self.key_file is None else "key_file"
+            raise ValueError(f"{given}: a client certificate needs both cert_file and key_file")
 
 
 class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
@@ -106,6 +139,22 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         ``<NAMESPACE>_MD``, keeps the market data for ``atrium cluster record``, at most
         this many bytes (the oldest dropped first), without slowing the source down
         (nothing is acknowledged to it). 0: not kept.
+    max_market_data_age_seconds : float or None, default 60
+        Live: market data from NATS whose timestamp is older than this by the role's
+        wall clock (a restarted role catching up on what it missed) still updates the
+        strategies, but the intents it causes are held back and counted. Keep it above a
+        bar's length for a feed that stamps bars with their open. ``None``: off. A
+        replay is never affected.
+    user : str or None, default None
+        The NATS user; with ``password_env``.
+    password_env : str or None, default None
+        The environment variable holding the user's password.
+    nkey_seed_env : str or None, default None
+        The environment variable holding an nkey seed (``SU...``), instead of a password.
+    creds_file : str or None, default None
+        A credentials file (JWT and nkey seed, as ``nsc`` writes it), instead of either.
+    tls : ClusterTlsConfig or None, default None
+        TLS to the server (``[cluster.tls]``); ``None``: plain TCP, or as ``tls://`` says.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -127,6 +176,33 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     lock_ttl_seconds: Seconds = 6.0
     market_data: Literal["stream", "subjects"] = "stream"
     record_market_data_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
+    max_market_data_age_seconds: Seconds | None = 60.0
+    user: str | None = None
+    password_env: _EnvName | None = None
+    nkey_seed_env: _EnvName | None = None
+    creds_file: str | None = None
+    tls: ClusterTlsConfig | None = None
+
+    def __post_init__(self) -> None:
+        if any(urlsplit(server).password is not None for server in self.servers):
+            raise ValueError(
+                "url: holds a password, which a config never does; give user and "
+                "password_env (the variable holding it)"
+            )
+        if (self.user is None) != (self.password_env is None):
+            given = "user" if self.password_env is None else "password_env"
+            raise ValueError(f"{given}: a user and a password go together (user, password_env)")
+        ways = [
+            key
+            for key, value in (
+                ("password_env", self.password_env),
+                ("nkey_seed_env", self.nkey_seed_env),
+                ("creds_file", self.creds_file),
+            )
+            if value is not None
+        ]
+        if len(ways) > 1:
+            raise ValueError(f"{ways[1]}: give one way to authenticate, not {' and '.join(ways)}")
 
     @property
     def servers(self) -> list[str]:

@@ -16,6 +16,7 @@ from atrium.config.loader import ConfigError, load_config
 from atrium.config.runtime import RuntimeConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.auth import connect_options
 from atrium.runtime.cluster.wiring import role_config
 from atrium.runtime.errors import AtriumError, TopologyError, UsageError
 from atrium.runtime.eventloop import run as run_loop
@@ -290,6 +291,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     sections: dict[str, Any] | None = None
     if getattr(args, "role", None) is not None:
         config, wiring = role_config(config, args.role)
+        connect_options(config.cluster)  # an unset secret is a config error, before start
         sections = {"cluster": wiring}
     if args.command == "replay":
         return _replay(config, args, sections)

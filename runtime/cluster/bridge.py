@@ -43,6 +43,7 @@ from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
@@ -248,6 +249,7 @@ class NatsBridge(Actor):
         self._started = False
         self._releases = 0
         self._metrics = _Metrics(context, self)
+        self._stale = StaleGuard(context, wiring)
         context.dispatcher.add_gate(self)
         context.provide(LINK_HEALTH, self)
         if any(name != context.name for name in context.dispatcher.subscribers(Control)):
@@ -369,7 +371,7 @@ class NatsBridge(Actor):
         else:
             self._exported += 1
             msg_id = f"{role}:{domain_key(message) or self._exported}"
-        if self._muted:
+        if self._muted or self._stale.holds(message):
             return
         if self._cause and self._cause <= self._resent_upto:
             self._may_repeat.add(msg_id)
@@ -498,6 +500,7 @@ class NatsBridge(Actor):
                     self._metrics.skipped.inc()
                     continue
                 self._metrics.received.inc()
+                self._stale.note(message)
                 await self.send(message)
 
     # -- inbound --------------------------------------------------------------------------
@@ -610,6 +613,7 @@ class NatsBridge(Actor):
         if self._holds:
             self._hold(message)
             return
+        self._stale.note(message)
         await self.send(message)
         if isinstance(message, _MARKET):
             self._pass_on([message])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Container
 from typing import Any
 
@@ -32,6 +33,8 @@ from nats.js.api import (
 )
 from nats.js.client import JetStreamContext
 
+from atrium.config.cluster import ClusterConfig
+from atrium.runtime.cluster.auth import connect_options
 from atrium.runtime.cluster.watch import StreamWatch
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError
@@ -72,6 +75,8 @@ class Link:
         # Sent, acknowledgement not seen: message id -> payload. JetStream calling the
         # same payload a duplicate later is a retry of it, not a lost message.
         self._unconfirmed: dict[str, bytes] = {}
+        # What the client reported while making the first connection (why it failed).
+        self._first_errors: list[Exception] = []
 
     @property
     def js(self) -> JetStreamContext:
@@ -83,6 +88,7 @@ class Link:
 
     async def open(self) -> None:
         cluster = self.wiring.cluster
+        options = connect_options(cluster)  # raises naming an unset variable
         try:
             # Reconnects never stop once connected; the first connection has a deadline.
             with anyio.fail_after(cluster.connect_timeout_seconds):
@@ -95,12 +101,10 @@ class Link:
                     disconnected_cb=self._disconnected,
                     reconnected_cb=self._reconnected,
                     error_cb=self._error,
+                    **options,
                 )
         except (TimeoutError, OSError, nats.errors.Error) as exc:
-            raise AtriumError(
-                f"cluster.url: cannot connect to NATS at {cluster.url} within "
-                f"{cluster.connect_timeout_seconds:g}s ({type(exc).__name__})"
-            ) from None
+            raise AtriumError(_unreachable(cluster, [*self._first_errors, exc])) from None
         version = self._nc.connected_server_version
         if (version.major, version.minor) < _SERVER_AT_LEAST:
             await self._nc.close()
@@ -144,6 +148,8 @@ class Link:
         await self._on_connected(True)
 
     async def _error(self, exc: Exception) -> None:
+        if self._nc is None:
+            self._first_errors.append(exc)
         log.debug("NATS client: %r", exc)
 
     # -- stream and consumer -------------------------------------------------------------
@@ -415,6 +421,27 @@ class Link:
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             return _reason(exc)
         return None
+
+
+def _unreachable(cluster: ClusterConfig, errors: list[BaseException]) -> str:
+    """Why the first connection failed: refused credentials, TLS, or no answer.
+
+    The server's refusal is followed by the client's retries and their errors (a reset
+    connection), so the telling one is looked for among all of them.
+    """
+    where = f"cluster.url: cannot connect to NATS at {cluster.url}"
+    texts = [str(exc).strip() or type(exc).__name__ for exc in errors]
+    for text in texts:
+        if "authorization violation" in text.lower() or "authentication" in text.lower():
+            return (
+                f"{where}: the server refused the credentials ({text}); check cluster.user "
+                "and the variable of cluster.password_env, cluster.nkey_seed_env or "
+                "cluster.creds_file"
+            )
+    for exc, text in zip(errors, texts, strict=True):
+        if isinstance(exc, ssl.SSLError):
+            return f"{where}: TLS failed ({text}); check [cluster.tls]"
+    return f"{where} within {cluster.connect_timeout_seconds:g}s ({texts[0]})"
 
 
 def _reason(exc: BaseException) -> str:

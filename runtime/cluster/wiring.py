@@ -223,8 +223,11 @@ def _process_config(config: AtriumConfig, role: str, wanted_elsewhere: list[str]
     }
     if mine.strategies is not None:
         changes["strategies"] = {name: config.strategies[name] for name in mine.strategies}
-    if mine.port is not None:
-        changes["service"] = msgspec.structs.replace(config.service, port=mine.port)
+    service = {
+        key: value for key, value in (("port", mine.port), ("host", mine.host)) if value is not None
+    }
+    if service:
+        changes["service"] = msgspec.structs.replace(config.service, **service)
     return msgspec.structs.replace(config, **changes)
 
 

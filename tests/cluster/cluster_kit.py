@@ -39,13 +39,18 @@ class NatsServer:
     store: Path
     log: Path
     process: subprocess.Popen[bytes] | None = None
+    #: A server config file (users, TLS, its JetStream store); the flags below override
+    #: its listen address.
+    conf: Path | None = None
 
     def start(self) -> None:
-        command = [nats_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
+        command = [nats_binary(), "-a", "127.0.0.1", "-p", str(self.port)]
+        if self.conf is None:
+            command += ["-js", "-sd", str(self.store)]
+        else:
+            command += ["-c", str(self.conf)]
         with self.log.open("ab") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen(
-                [*command, "-sd", str(self.store)], stdout=log, stderr=subprocess.STDOUT
-            )
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             with closing(socket.socket()) as sock:
@@ -62,9 +67,11 @@ class NatsServer:
 
 
 @contextmanager
-def nats_server(tmp: Path) -> Iterator[NatsServer]:
+def nats_server(tmp: Path, conf: Path | None = None) -> Iterator[NatsServer]:
     port = free_port()
-    server = NatsServer(f"nats://127.0.0.1:{port}", port, tmp / "jetstream", tmp / "nats.log")
+    server = NatsServer(
+        f"nats://127.0.0.1:{port}", port, tmp / "jetstream", tmp / "nats.log", conf=conf
+    )
     server.start()
     try:
         yield server

@@ -143,6 +143,54 @@ def test_the_example_cluster_config_wires_every_role() -> None:
     assert ports == {"market-data": 8001, "strategies-a": 8002, "strategies-b": 8003, "core": 8004}
 
 
+def test_a_role_listens_on_its_own_host_and_port_for_a_remote_prometheus() -> None:
+    roles = _FOUR.replace("port = 9104", 'port = 9104\nhost = "0.0.0.0"')
+    core, _ = role_config(_config(roles), "core")
+    md, _ = role_config(_config(roles), "md")
+    assert (core.service.host, core.service.port) == ("0.0.0.0", 9104)
+    assert (md.service.host, md.service.port) == ("127.0.0.1", 8000)
+
+
+@pytest.mark.parametrize(
+    ("cluster", "message"),
+    [
+        (
+            'user = "atrium"',
+            "cluster.user: a user and a password go together (user, password_env)",
+        ),
+        (
+            'password_env = "NATS_PASSWORD"',
+            "cluster.password_env: a user and a password go together (user, password_env)",
+        ),
+        (
+            'user = "u"\npassword_env = "P"\nnkey_seed_env = "SEED"',
+            "cluster.nkey_seed_env: give one way to authenticate, not password_env and "
+            "nkey_seed_env",
+        ),
+        (
+            'password_env = "s3cret!"\nuser = "u"',
+            "cluster.password_env: expected a string matching regex",
+        ),
+        (
+            'tls = { key_file = "client-key.pem" }',
+            "cluster.tls.key_file: a client certificate needs both cert_file and key_file",
+        ),
+        (
+            'url = "nats://atrium:s3cret@nats.example.internal:4222"',
+            "cluster.url: holds a password, which a config never does; give user and "
+            "password_env (the variable holding it)",
+        ),
+        (
+            "max_market_data_age_seconds = 0",
+            "cluster.max_market_data_age_seconds: expected a number > 0, got 0",
+        ),
+    ],
+)
+def test_credentials_and_tls_settings_that_do_not_fit_are_named(cluster: str, message: str) -> None:
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        parse_config(tomllib.loads(f"[cluster]\n{cluster}\n"))
+
+
 def test_subjects_key_market_data_by_symbol_and_order_flow_by_strategy() -> None:
     subjects = SubjectMap("atrium")
     bar = Bar(

@@ -145,10 +145,28 @@ def test_template_unit_when_parsed_then_runs_the_instance_role_after_nats() -> N
     for key in ("After", "Wants"):
         assert "nats-server.service" in _one(unit["Unit"], key).split(), key
     # Everything else, hardening and graceful stop included, as the single service.
-    assert {k: v for k, v in service.items() if k != "ExecStart"} == {
-        k: v for k, v in single.items() if k != "ExecStart"
+    own = {"ExecStart", "RestartSec", "RestartPreventExitStatus"}
+    assert {k: v for k, v in service.items() if k not in own} == {
+        k: v for k, v in single.items() if k not in own
     }
     assert "multi-user.target" in unit["Install"]["WantedBy"]
+
+
+def test_template_unit_when_nats_is_slow_at_boot_then_keeps_trying_for_minutes() -> None:
+    unit = systemd_unit(TEMPLATE_UNIT)
+    service, limits = unit["Service"], unit["Unit"]
+    assert _one(service, "Restart") == "on-failure"
+    wait = int(_one(service, "RestartSec").removesuffix("s"))
+    burst = int(_one(limits, "StartLimitBurst"))
+    interval = int(_one(limits, "StartLimitIntervalSec"))
+    # The starts a 5-minute outage takes at one per RestartSec stay within the burst, and
+    # the window is long enough that a crash loop still ends.
+    assert burst * wait >= 300
+    assert interval >= burst * wait
+    # A config error fails again the same way: exit status 2 is not restarted.
+    assert _one(service, "RestartPreventExitStatus") == "2"
+    # The single service gives up sooner: it has no server to wait for.
+    assert int(_one(systemd_unit(SINGLE_UNIT)["Unit"], "StartLimitBurst")) < burst
 
 
 def test_nats_unit_when_parsed_then_runs_the_installed_config_as_nats() -> None:
@@ -190,13 +208,15 @@ def test_compose_when_read_then_one_service_per_role_at_its_port() -> None:
     text = COMPOSE.read_text("utf-8")
     anchor = text[text.index("x-atrium: &atrium") : text.index("\nservices:")]
     assert "network_mode: host" in anchor
-    assert "depends_on: [nats]" in anchor
+    assert re.search(
+        r"^  depends_on:\n    nats:\n      condition: service_healthy$", anchor, re.MULTILINE
+    )
 
 
 def test_compose_when_read_then_nats_and_prometheus_use_the_ops_files() -> None:
     services = _compose_services()
     nats = services["nats"]
-    assert "image: nats:2.10" in nats
+    assert "image: nats:2.10-alpine\n" in nats
     assert 'command: ["-js", "-c", "/etc/nats/nats-server.conf"]' in nats
     assert "- ../nats/nats-server.conf:/etc/nats/nats-server.conf:ro" in nats
     prometheus = services["prometheus"]
@@ -212,6 +232,17 @@ def test_compose_when_read_then_nats_and_prometheus_use_the_ops_files() -> None:
     assert "context: ../..\n" in text and (here / "../..").resolve() == REPO
     dockerfile = re.search(r"dockerfile: (\S+)", text)
     assert dockerfile is not None and (REPO / dockerfile.group(1)).is_file()
+
+
+def test_compose_when_read_then_roles_wait_until_nats_says_jetstream_is_up() -> None:
+    nats = _compose_services()["nats"]
+    check = re.search(r"^    healthcheck:\n      test: \[CMD, wget, (.*)\]$", nats, re.MULTILINE)
+    assert check is not None
+    # The monitoring address of the mounted config, JetStream required.
+    url = f'"http://{_conf_value("http")}/healthz?js-enabled-only=true"'
+    assert check.group(1) == f"-q, -O, /dev/null, {url}"
+    start = re.search(r"^      start_period: (\d+)s$", nats, re.MULTILINE)
+    assert start is not None and int(start.group(1)) >= 60
 
 
 # -- Prometheus -----------------------------------------------------------------------------
