@@ -4,7 +4,6 @@ the level it commits at."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from contextlib import closing
 from decimal import Decimal
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import anyio
 import pytest
+from journal_kit import killed_copy
 
 from atrium.config import ConfigError, parse_config
 from atrium.config.schema import AtriumConfig
@@ -34,16 +34,6 @@ def _commit_without_suspending(journal: Journal) -> None:
     coroutine = journal.commit()
     with pytest.raises(StopIteration):
         coroutine.send(None)
-
-
-def _killed_copy(path: Path, into: Path) -> Path:
-    """What a ``kill -9`` leaves of the journal at ``path`` now: its files as they are."""
-    into.mkdir()
-    for suffix in ("", "-wal", "-commits"):
-        source = path.with_name(path.name + suffix)
-        if source.exists():
-            shutil.copyfile(source, into / source.name)
-    return into / path.name
 
 
 def _rows(path: Path, query: str) -> list[tuple[object, ...]]:
@@ -77,7 +67,7 @@ async def test_commit_when_durable_then_records_in_commit_log_at_once_without_su
     assert read_commits(commits_path(path)) == expected
     assert _rows(path, "SELECT seq FROM events") == []  # the writer's turn has not come
 
-    crashed = _killed_copy(path, tmp_path / "crashed")
+    crashed = killed_copy(path, tmp_path / "crashed")
     again = Journal(crashed, durable=True)
     await again.open()
 
@@ -101,7 +91,7 @@ async def test_commit_when_blocks_then_market_data_before_the_control_committed_
 
     _commit_without_suspending(journal)
 
-    crashed = _killed_copy(path, tmp_path / "crashed")
+    crashed = killed_copy(path, tmp_path / "crashed")
     again = Journal(crashed, durable=True, market_data="blocks")
     await again.open()
     events = _rows(crashed, "SELECT seq, kind FROM events")

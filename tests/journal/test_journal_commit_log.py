@@ -3,7 +3,6 @@ killed journal see what it committed."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import struct
 import zlib
@@ -12,11 +11,12 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from journal_kit import killed_copy
 
 from atrium.runtime.codec import encode
 from atrium.runtime.journal import Journal
 from atrium.runtime.journal_blocks import Record
-from atrium.runtime.journal_commits import CommitLog, commits_path, read_commits
+from atrium.runtime.journal_commits import CommitLog, read_commits
 from atrium.runtime.journal_market import iter_records
 from atrium.runtime.journal_read import open_readonly
 from atrium.runtime.messages import Control, Tick
@@ -84,17 +84,14 @@ async def test_iter_records_when_journal_killed_after_commit_then_committed_reco
     journal.record(tick)
     journal.record(halt)
     await journal.commit()
-    crashed = tmp_path / "crashed"
-    crashed.mkdir()
-    for source in (path, commits_path(path), path.with_name(path.name + "-wal")):
-        shutil.copyfile(source, crashed / source.name)
+    crashed = killed_copy(path, tmp_path / "crashed")
 
-    with closing(open_readonly(crashed / path.name)) as connection:
+    with closing(open_readonly(crashed)) as connection:
         records = list(iter_records(connection, "j.sqlite"))
         controls = list(iter_records(connection, "j.sqlite", kinds=["Control"]))
 
     assert records == [(1, 1, "Tick", encode(tick)), (2, 2, "Control", encode(halt))]
     assert controls == [(2, 2, "Control", encode(halt))]
-    with closing(sqlite3.connect(crashed / path.name)) as other:
+    with closing(sqlite3.connect(crashed)) as other:
         assert other.execute("SELECT count(*) FROM events").fetchone() == (0,)  # unchanged
     await journal.close()

@@ -19,6 +19,7 @@ seq     time (UTC)                  kind    what
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Sequence
 from contextlib import closing
@@ -197,3 +198,13 @@ async def write_through_writer(
                 await journal.wait_writable()
         await journal.close()
     return journal
+
+
+def killed_copy(path: Path, into: Path) -> Path:
+    """What a ``kill -9`` leaves of the journal at ``path`` now: its files as they are."""
+    into.mkdir()
+    for suffix in ("", "-wal", "-commits"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            shutil.copyfile(source, into / source.name)
+    return into / path.name
