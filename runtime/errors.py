@@ -17,6 +17,7 @@ __all__ = (
     "SnapshotError",
     "TopologyError",
     "UsageError",
+    "VenuePriceMissing",
     "VenueUnreachable",
 )
 
@@ -91,6 +92,11 @@ class RecoveryError(AtriumError):
 
 class VenueUnreachable(AtriumError):
     """A live venue stayed unreachable at start for longer than its retry bound."""
+
+
+class VenuePriceMissing(AtriumError):
+    """Raised when a live venue quotes no last price for an asset the account holds, so
+    its balance cannot be valued; the session logs it, counts it and asks again."""
 
 
 class ExportError(AtriumError):

@@ -52,7 +52,7 @@ from atrium.actors.execution.ccxt_session import (
     step,
 )
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
-from atrium.runtime.errors import VenueUnreachable
+from atrium.runtime.errors import VenuePriceMissing, VenueUnreachable
 from atrium.runtime.messages import Order, VenueHolding
 from atrium.runtime.metrics import counter
 
@@ -362,7 +362,7 @@ class CcxtVenue:
                     await self.reconcile_with_venue()
                 else:
                     await self.poll_once()
-            except ccxt.BaseError as exc:
+            except (ccxt.BaseError, VenuePriceMissing) as exc:  # never ends the session
                 failures += 1
                 kind = self._count_error(exc)
                 if failures == _DOWN_AFTER:
@@ -530,7 +530,7 @@ class CcxtVenue:
         ticker = await self._exchange.fetch_ticker(symbol)
         price = optional(ticker.get("last"))
         if price is None or price <= _ZERO:
-            raise ValueError(
+            raise VenuePriceMissing(
                 f"venue {self._settings.exchange} quotes no last price for {symbol} "
                 f"(got {ticker.get('last')!r}); its balance cannot be valued"
             )

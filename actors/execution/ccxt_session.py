@@ -10,6 +10,7 @@ from typing import Any, Final
 import ccxt.async_support as ccxt
 
 from atrium.config.execution import CcxtVenueConfig
+from atrium.runtime.errors import VenuePriceMissing
 
 __all__ = ("commission", "dec", "error_kind", "make_exchange", "optional", "step")
 
@@ -19,6 +20,8 @@ _ZERO: Final = Decimal(0)
 def error_kind(exc: Exception) -> str:
     """What kind of venue error ``exc`` is (HTTP 429/418 are ``rate_limit``, 5xx
     ``network`` or ``maintenance``), the label of the error counter."""
+    if isinstance(exc, VenuePriceMissing):
+        return "no_price"
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return "rate_limit"
     if isinstance(exc, ccxt.RequestTimeout):
