@@ -18,6 +18,7 @@ __all__ = (
     "TopologyError",
     "UsageError",
     "VenuePriceMissing",
+    "VenueStreamStale",
     "VenueUnreachable",
 )
 
@@ -97,6 +98,11 @@ class VenueUnreachable(AtriumError):
 class VenuePriceMissing(AtriumError):
     """Raised when a live venue quotes no last price for an asset the account holds, so
     its balance cannot be valued; the session logs it, counts it and asks again."""
+
+
+class VenueStreamStale(AtriumError):
+    """Raised when a venue's order-update websocket delivered nothing (no report, no pong)
+    for ``[execution.ccxt].stale_after_s``; the session treats it as dropped."""
 
 
 class ExportError(AtriumError):

@@ -60,7 +60,8 @@ __all__ = (
 
 #: Kinds of venue error, the labels of ``atrium_venue_errors_total{kind}``: ``rate_limit``
 #: (HTTP 429/418), ``timeout``, ``network`` (and 5xx), ``maintenance``, ``exchange``, ``auth``,
-#: ``no_price`` (no last price to value a balance with).
+#: ``no_price`` (no last price to value a balance with), ``websocket`` (the order-update
+#: stream failed or was closed), ``stale`` (it went silent past ``stale_after_s``).
 VENUE_ERROR_KINDS: Final = (
     "rate_limit",
     "timeout",
@@ -69,6 +70,8 @@ VENUE_ERROR_KINDS: Final = (
     "exchange",
     "auth",
     "no_price",
+    "websocket",
+    "stale",
 )
 
 
