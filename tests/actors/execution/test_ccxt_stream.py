@@ -198,3 +198,16 @@ async def test_stream_when_reports_duplicated_and_out_of_order_then_booked_once_
                     commission=Decimal("0.049"), venue_fill_id="BTC/USDT:2"),
     ]  # fmt: skip
     assert session.venue.order_status() == []
+
+
+async def test_connect_when_exchange_has_no_websocket_in_ccxt_pro_then_error_names_the_fix(
+    sim: tuple[VenueSim, str],
+) -> None:
+    ccxt = CcxtVenueConfig(exchange="btcbox", base_url=sim[1], order_updates="websocket")
+    venue = CcxtVenue(ExecutionConfig(venue="ccxt", ccxt=ccxt), lambda _: None)
+    with pytest.raises(
+        ValueError,
+        match=r"^execution\.ccxt\.order_updates: 'btcbox' has no websocket API in ccxt\.pro; "
+        r"set order_updates = 'polling'$",
+    ):
+        await venue.connect()
