@@ -56,6 +56,7 @@ class OrderStream:
         self._gauge = gauge
         #: True while subscribed and not stale: the REST poll then only checks.
         self.up = False
+        self._up_since = 0.0
         self._resyncing = False
 
     async def run_forever(self) -> None:
@@ -65,6 +66,10 @@ class OrderStream:
             try:
                 await self._follow(resync=failures > 0)
             except (ccxt.BaseError, VenueStreamStale, VenuePriceMissing) as exc:
+                up_for = time.monotonic() - self._up_since
+                if self._up_since and up_for >= self._settings.stale_after_s:
+                    failures = 0  # it outlived a staleness window: back off from the start
+                self._up_since = 0.0
                 failures += 1
                 from_stream = isinstance(exc, ccxt.BaseError) and not self._resyncing
                 kind = self._count_error(exc, "websocket" if from_stream else None)
@@ -79,6 +84,7 @@ class OrderStream:
         until the stream fails or goes stale (raised)."""
         queue: asyncio.Queue[_Delivery] = asyncio.Queue()
         loop = asyncio.get_running_loop()
+        started = heard = time.time()
         pumps = [
             loop.create_task(_pump(self._exchange.watch_orders, "orders", queue)),
             loop.create_task(_pump(self._exchange.watch_my_trades, "trades", queue)),
@@ -88,16 +94,19 @@ class OrderStream:
                 self._resyncing = True
                 await self._resync()
                 self._resyncing = False
-            self._set_up(True)
-            heard = time.time()
             while True:
-                heard = max(heard, self._last_frame())
+                frame = self._last_frame()
+                if frame >= started and not self.up:  # the venue answered: subscribed
+                    self._set_up(True)
+                heard = max(heard, frame)
                 left = heard + self._settings.stale_after_s - time.time()
                 if left <= 0:
                     raise VenueStreamStale(
                         f"order stream of {self._settings.exchange} silent for "
                         f"{self._settings.stale_after_s:g} s"
                     )
+                if not self.up:  # look again soon for the subscription's answer
+                    left = min(left, self._settings.poll_interval_s)
                 try:
                     first = await asyncio.wait_for(queue.get(), left)
                 except TimeoutError:
@@ -123,6 +132,7 @@ class OrderStream:
 
     def _set_up(self, up: bool) -> None:
         self.up = up
+        self._up_since = time.monotonic() if up else self._up_since
         if self._gauge is not None:
             self._gauge.set(1 if up else 0)
 

@@ -211,3 +211,28 @@ async def test_connect_when_exchange_has_no_websocket_in_ccxt_pro_then_error_nam
         r"set order_updates = 'polling'$",
     ):
         await venue.connect()
+
+
+async def test_stream_when_dropped_again_after_working_then_backoff_starts_over(
+    sim: tuple[VenueSim, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, url = sim
+    session = Session(url, poll_interval_s=0.1, stale_after_s=1.0)
+    await session.start(state)
+    for _ in range(2):  # dropped, and the first dial after it refused: backs off more
+        await state.drop_streams()
+        state.fail_next(1, 503)  # the only request: the stream's dial
+        await session.until(lambda: session.sample("atrium_venue_stream_connected") == 0.0)
+        await session.until(lambda: session.sample("atrium_venue_stream_connected") == 1.0)
+    await asyncio.sleep(1.1)  # up longer than stale_after_s: it works again
+    await state.drop_streams()
+    await session.until(lambda: session.venue.errors.get("websocket") == 5)
+    await session.until(lambda: session.sample("atrium_venue_stream_connected") == 1.0)
+    await session.venue.close()
+    assert [m for m in caplog.messages if m.startswith("order stream lost")] == [
+        "order stream lost (websocket): resubscribing in 0.1 s",
+        "order stream lost (websocket): resubscribing in 0.2 s",
+        "order stream lost (websocket): resubscribing in 0.4 s",
+        "order stream lost (websocket): resubscribing in 0.8 s",
+        "order stream lost (websocket): resubscribing in 0.1 s",  # from the start again
+    ]
