@@ -50,7 +50,24 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
         Send every REST call to this origin instead of the exchange's (a simulator or a
         proxy); None uses the exchange's own URLs.
     poll_interval_s : float, default 1.0
-        Seconds between polls of open orders and trades.
+        Seconds between polls of open orders and trades (with ``order_updates =
+        "websocket"``: while the stream is down).
+    order_updates : {"polling", "websocket"}, default "polling"
+        How order states and fills reach Atrium. ``polling``: REST every
+        ``poll_interval_s``. ``websocket``: the venue's user-data stream (ccxt.pro
+        ``watch_orders`` and ``watch_my_trades``) drives them; REST still checks every
+        ``check_interval_s`` while the stream is up (and every ``poll_interval_s`` while it
+        is down), so what a stream misses is booked anyway, once (by venue trade id). A
+        stream that drops is resubscribed, backing off from ``poll_interval_s`` up to 30 s,
+        then reconciled over REST; each drop counts in ``atrium_venue_errors_total`` as
+        ``websocket``. The exchange must have ``watchOrders`` in ccxt.pro.
+    check_interval_s : float, default 30.0
+        With ``order_updates = "websocket"``: seconds between REST checks while the stream
+        is up.
+    stale_after_s : float, default 60.0
+        With ``order_updates = "websocket"``: a stream that delivers nothing (no report, no
+        pong to the pings ccxt sends every third of this) for this long counts as dropped
+        (kind ``stale``): it is closed, resubscribed and reconciled.
     request_timeout_s : float, default 10.0
         Seconds before one REST call counts as timed out.
     ack_timeout_s : float, default 10.0
@@ -84,6 +101,9 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
     secret_env: str = "ATRIUM_CCXT_SECRET"
     base_url: str | None = None
     poll_interval_s: float = 1.0
+    order_updates: Literal["polling", "websocket"] = "polling"
+    check_interval_s: float = 30.0
+    stale_after_s: float = 60.0
     request_timeout_s: float = 10.0
     ack_timeout_s: float = 10.0
     start_retry_s: float = 300.0
@@ -99,7 +119,14 @@ class CcxtVenueConfig(ConfigBase, frozen=True, kw_only=True):
             name: str = getattr(self, key)
             if not _ENV_NAME.match(name):
                 raise ValueError(f"{key}: expected an environment variable name, got {name!r}")
-        for key in ("poll_interval_s", "request_timeout_s", "ack_timeout_s", "start_retry_s"):
+        for key in (
+            "poll_interval_s",
+            "check_interval_s",
+            "stale_after_s",
+            "request_timeout_s",
+            "ack_timeout_s",
+            "start_retry_s",
+        ):
             seconds: float = getattr(self, key)
             if not seconds > 0:
                 raise ValueError(f"{key}: expected a number of seconds > 0, got {seconds}")

@@ -17,6 +17,8 @@ __all__ = (
     "SnapshotError",
     "TopologyError",
     "UsageError",
+    "VenuePriceMissing",
+    "VenueStreamStale",
     "VenueUnreachable",
 )
 
@@ -91,6 +93,16 @@ class RecoveryError(AtriumError):
 
 class VenueUnreachable(AtriumError):
     """A live venue stayed unreachable at start for longer than its retry bound."""
+
+
+class VenuePriceMissing(AtriumError):
+    """Raised when a live venue quotes no last price for an asset the account holds, so
+    its balance cannot be valued; the session logs it, counts it and asks again."""
+
+
+class VenueStreamStale(AtriumError):
+    """Raised when a venue's order-update websocket delivered nothing (no report, no pong)
+    for ``[execution.ccxt].stale_after_s``; the session treats it as dropped."""
 
 
 class ExportError(AtriumError):

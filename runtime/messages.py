@@ -424,7 +424,11 @@ class SymbolPosition(msgspec.Struct, frozen=True, kw_only=True, gc=False, omit_d
 
 
 class PortfolioSnapshot(Message, frozen=True, kw_only=True, gc=False):
-    """The portfolio's account after a change, for risk and for operators."""
+    """The portfolio's account after a change, for risk and for operators.
+
+    ``transfers`` is the equity moved in (+) or out (-) by deposits and withdrawals found
+    at a live venue since the start: not performance, so risk moves its peak with it.
+    """
 
     equity: Decimal
     cash: Decimal
@@ -435,6 +439,7 @@ class PortfolioSnapshot(Message, frozen=True, kw_only=True, gc=False):
     peak_equity: Decimal
     drawdown: Decimal
     positions: tuple[SymbolPosition, ...] = ()
+    transfers: Decimal = _ZERO
 
 
 # -- control -----------------------------------------------------------------------------

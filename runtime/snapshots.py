@@ -27,7 +27,8 @@ __all__ = ("SNAPSHOT_FORMAT_VERSION", "decode_states", "encode_states", "state_t
 
 #: Part of the snapshot fingerprint: snapshots of another format are not used.
 #: 3: the ledger's books and positions carry their contract multiplier (``scale``).
-SNAPSHOT_FORMAT_VERSION: Final = 3
+#: 4: the ledger and risk's state machine hold the venue's net ``transfers``.
+SNAPSHOT_FORMAT_VERSION: Final = 4
 
 _T = TypeVar("_T", bound=type)
 _TYPES: Final[dict[str, type]] = {}

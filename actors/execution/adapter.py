@@ -59,8 +59,20 @@ __all__ = (
 
 
 #: Kinds of venue error, the labels of ``atrium_venue_errors_total{kind}``: ``rate_limit``
-#: (HTTP 429/418), ``timeout``, ``network`` (and 5xx), ``maintenance``, ``exchange``, ``auth``.
-VENUE_ERROR_KINDS: Final = ("rate_limit", "timeout", "network", "maintenance", "exchange", "auth")
+#: (HTTP 429/418), ``timeout``, ``network`` (and 5xx), ``maintenance``, ``exchange``, ``auth``,
+#: ``no_price`` (no last price to value a balance with), ``websocket`` (the order-update
+#: stream failed or was closed), ``stale`` (it went silent past ``stale_after_s``).
+VENUE_ERROR_KINDS: Final = (
+    "rate_limit",
+    "timeout",
+    "network",
+    "maintenance",
+    "exchange",
+    "auth",
+    "no_price",
+    "websocket",
+    "stale",
+)
 
 
 class VenueAccepted(msgspec.Struct, frozen=True, kw_only=True, gc=False, tag=True):

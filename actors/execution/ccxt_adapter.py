@@ -6,6 +6,10 @@ to the venue, which refuses it as a duplicate; the adapter then fetches the orde
 id instead of placing it again. Order state is driven by the venue: every
 ``poll_interval_s`` the adapter fetches the account's trades (booked once each, by trade
 id) and the status of each order it tracks, and reports what changed as venue events.
+With ``order_updates = "websocket"`` the venue's order stream
+(:mod:`~atrium.actors.execution.ccxt_stream`) drives them as they happen, booked the same
+way, and the poll becomes a check every ``check_interval_s`` (``poll_interval_s`` while
+the stream is down).
 
 Reason codes of the events it produces
     REJECTED ``VENUE_REJECTED: error=... detail=...``: the exchange refused the order.
@@ -27,7 +31,7 @@ from decimal import Decimal
 from typing import Any, Final, TypeAlias, TypeVar
 
 import ccxt.async_support as ccxt
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from atrium.actors.execution.adapter import (
     VENUE_ERROR_KINDS,
@@ -51,10 +55,11 @@ from atrium.actors.execution.ccxt_session import (
     optional,
     step,
 )
+from atrium.actors.execution.ccxt_stream import OrderStream
 from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
-from atrium.runtime.errors import VenueUnreachable
+from atrium.runtime.errors import VenuePriceMissing, VenueUnreachable
 from atrium.runtime.messages import Order, VenueHolding
-from atrium.runtime.metrics import counter
+from atrium.runtime.metrics import counter, gauge
 
 __all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
 
@@ -111,6 +116,12 @@ class CcxtVenue:
         self._tasks: set[asyncio.Task[None]] = set()
         self._markets: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
+        self._stream: OrderStream | None = None
+        self._streamer: asyncio.Task[None] | None = None
+        self._stream_gauge: Gauge | None = None
+        #: One sync (a poll, a reconciliation, a stream update) books at a time, so a
+        #: trade is never booked twice nor an order closed before its fills are.
+        self._lock = asyncio.Lock()
         #: Errors seen, by kind (see :func:`error_kind`); also ``atrium_venue_errors_total``.
         self.errors: dict[str, int] = {}
         self._error_counter: Counter | None = None
@@ -139,6 +150,12 @@ class CcxtVenue:
             )
             for kind in VENUE_ERROR_KINDS:
                 self._error_counter.labels(kind=kind)
+            if self._settings.order_updates == "websocket":
+                self._stream_gauge = gauge(
+                    registry,
+                    "atrium_venue_stream_connected",
+                    "1 while the venue's order-update websocket is subscribed, else 0.",
+                )
 
     # -- session -------------------------------------------------------------------------
 
@@ -156,7 +173,7 @@ class CcxtVenue:
         if not self._live:  # journaled at go_live: the journal is not attached yet
             self._held = events
             return
-        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        self._start_tasks()
         await self._emit(events)
 
     async def go_live(self) -> None:
@@ -167,7 +184,22 @@ class CcxtVenue:
             await self._emit(held)
         await self._at_start("reconciliation", self.reconcile_with_venue)
         self._live = True
-        self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        self._start_tasks()
+
+    def _start_tasks(self) -> None:
+        """The poll, and the order stream when order updates come by websocket."""
+        loop = asyncio.get_running_loop()
+        self._poller = loop.create_task(self._poll_forever())
+        if self._settings.order_updates == "websocket":
+            self._stream = OrderStream(
+                self._exchange,
+                self._settings,
+                on_updates=self._on_stream,
+                resync=self.reconcile_with_venue,
+                count_error=self._count_error,
+                gauge=self._stream_gauge,
+            )
+            self._streamer = loop.create_task(self._stream.run_forever())
 
     async def _at_start(self, what: str, step: Callable[[], Awaitable[_T]]) -> _T:
         """Run a start-up step, retrying while the venue is unreachable (network errors,
@@ -231,10 +263,11 @@ class CcxtVenue:
         await self.connect()
 
     async def close(self) -> None:
-        if self._poller is not None:
-            self._poller.cancel()
-            await asyncio.gather(self._poller, return_exceptions=True)
-            self._poller = None
+        for task in (self._poller, self._streamer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._poller = self._streamer = self._stream = None
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -345,8 +378,9 @@ class CcxtVenue:
         except ccxt.BaseError as exc:
             self._count_error(exc)
             return
-        await self._sync_fills(tracked.order.symbol)
-        await self._sync_order(order_id)  # closes it once every fill before it is booked
+        async with self._lock:
+            await self._sync_fills(tracked.order.symbol)
+            await self._sync_order(order_id)  # closes it once every fill before it is booked
 
     # -- polling -------------------------------------------------------------------------
 
@@ -356,13 +390,15 @@ class CcxtVenue:
         failures = 0
         while True:
             interval = self._settings.poll_interval_s
+            if self._stream is not None and self._stream.up:
+                interval = self._settings.check_interval_s
             await asyncio.sleep(min(interval * 2**failures, _MAX_BACKOFF_S))
             try:  # back from down: what changed meanwhile is booked as reconciliation
                 if failures >= _DOWN_AFTER:
                     await self.reconcile_with_venue()
                 else:
                     await self.poll_once()
-            except ccxt.BaseError as exc:
+            except (ccxt.BaseError, VenuePriceMissing) as exc:  # never ends the session
                 failures += 1
                 kind = self._count_error(exc)
                 if failures == _DOWN_AFTER:
@@ -372,8 +408,8 @@ class CcxtVenue:
                 await self._emit([VenueConnectionChanged(connected=True, detail="reconciled")])
             failures = 0
 
-    def _count_error(self, exc: Exception) -> str:
-        kind = error_kind(exc)
+    def _count_error(self, exc: Exception, kind: str | None = None) -> str:
+        kind = kind or error_kind(exc)
         self.errors[kind] = self.errors.get(kind, 0) + 1
         if self._error_counter is not None:
             self._error_counter.labels(kind=kind).inc()
@@ -382,18 +418,36 @@ class CcxtVenue:
 
     async def poll_once(self) -> None:
         """Book new trades, then settle each tracked order's state with the venue's."""
-        for symbol in sorted({t.order.symbol for t in self._tracked.values()}):
-            await self._sync_fills(symbol)
-        for order_id in list(self._tracked):
-            await self._sync_order(order_id)
+        async with self._lock:
+            for symbol in sorted({t.order.symbol for t in self._tracked.values()}):
+                await self._sync_fills(symbol)
+            for order_id in list(self._tracked):
+                await self._sync_order(order_id)
+
+    async def _on_stream(self, orders: list[dict[str, Any]], trades: list[dict[str, Any]]) -> None:
+        """Book what the order stream delivered: acknowledgements first (they name the
+        venue's ids of our orders), then trades, then order states."""
+        async with self._lock:
+            for raw in orders:
+                tracked = self._tracked.get(str(raw.get("clientOrderId")))
+                if tracked is not None:
+                    await self._acknowledge(tracked.order.order_id, str(raw["id"]), "websocket")
+            for symbol in sorted({str(trade["symbol"]) for trade in trades}):
+                mine = [trade for trade in trades if trade["symbol"] == symbol]
+                await self._book_trades(symbol, mine, "websocket")
+            for raw in orders:
+                await self._apply_order(str(raw.get("clientOrderId")), raw, "websocket")
 
     async def _sync_fills(self, symbol: str, source: str = "poll") -> None:
+        if any(t.order.symbol == symbol and t.venue_id for t in self._tracked.values()):
+            trades = await self._exchange.fetch_my_trades(symbol)
+            await self._book_trades(symbol, trades, source)
+
+    async def _book_trades(self, symbol: str, trades: list[dict[str, Any]], source: str) -> None:
+        """Book each trade of one of our orders once, by venue trade id."""
         by_venue_id = {
             t.venue_id: t for t in self._tracked.values() if t.order.symbol == symbol and t.venue_id
         }
-        if not by_venue_id:
-            return
-        trades = await self._exchange.fetch_my_trades(symbol)
         events: list[VenueEvent] = []
         for trade in trades:
             tracked = by_venue_id.get(str(trade["order"]))
@@ -452,6 +506,15 @@ class CcxtVenue:
         except ccxt.OrderNotFound:
             await self._not_at_venue(tracked, source)
             return
+        await self._apply_order(order_id, raw, source)
+
+    async def _apply_order(self, order_id: str, raw: dict[str, Any], source: str) -> None:
+        """Take the venue's state of one of our orders (fetched, or from the stream): a
+        closed order closes here once all its fills are booked; anything else, or an
+        order closed already (a late or repeated report), changes nothing."""
+        tracked = self._tracked.get(order_id)
+        if tracked is None:
+            return
         await self._acknowledge(order_id, str(raw["id"]), source)
         if dec(raw.get("filled")) != tracked.booked:
             return  # trades not all seen yet: the next poll books them first
@@ -492,6 +555,10 @@ class CcxtVenue:
         """Bring the journal's open orders to the venue's truth, as ``reconciliation``
         events: unknown acknowledgements, fills the journal lacks (once each, by trade
         id), and orders closed meanwhile or unknown to the venue."""
+        async with self._lock:
+            await self._reconcile()
+
+    async def _reconcile(self) -> None:
         for tracked in list(self._tracked.values()):
             if not tracked.acked:  # age it by the journal's time: an old order times out
                 age_s = max(time.time() - tracked.order.ts / 1e9, 0.0)
@@ -530,7 +597,7 @@ class CcxtVenue:
         ticker = await self._exchange.fetch_ticker(symbol)
         price = optional(ticker.get("last"))
         if price is None or price <= _ZERO:
-            raise ValueError(
+            raise VenuePriceMissing(
                 f"venue {self._settings.exchange} quotes no last price for {symbol} "
                 f"(got {ticker.get('last')!r}); its balance cannot be valued"
             )

@@ -8,8 +8,10 @@ from decimal import Decimal
 from typing import Any, Final
 
 import ccxt.async_support as ccxt
+import ccxt.pro as ccxt_pro
 
 from atrium.config.execution import CcxtVenueConfig
+from atrium.runtime.errors import VenuePriceMissing, VenueStreamStale
 
 __all__ = ("commission", "dec", "error_kind", "make_exchange", "optional", "step")
 
@@ -19,6 +21,10 @@ _ZERO: Final = Decimal(0)
 def error_kind(exc: Exception) -> str:
     """What kind of venue error ``exc`` is (HTTP 429/418 are ``rate_limit``, 5xx
     ``network`` or ``maintenance``), the label of the error counter."""
+    if isinstance(exc, VenuePriceMissing):
+        return "no_price"
+    if isinstance(exc, VenueStreamStale):
+        return "stale"
     if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
         return "rate_limit"
     if isinstance(exc, ccxt.RequestTimeout):
@@ -64,8 +70,15 @@ def commission(trade: dict[str, Any], price: Decimal, market: Any) -> Decimal | 
 
 
 def make_exchange(settings: CcxtVenueConfig) -> Any:
-    """A ccxt exchange with credentials from the environment (never logged)."""
-    cls = getattr(ccxt, settings.exchange, None)
+    """A ccxt exchange with credentials from the environment (never logged); ccxt.pro's
+    (REST and websockets) when order updates come by websocket."""
+    streaming = settings.order_updates == "websocket"
+    cls = getattr(ccxt_pro if streaming else ccxt, settings.exchange, None)
+    if cls is None and streaming and hasattr(ccxt, settings.exchange):
+        raise ValueError(
+            f"execution.ccxt.order_updates: {settings.exchange!r} has no websocket API in "
+            f"ccxt.pro; set order_updates = 'polling'"
+        )
     if cls is None:
         raise ValueError(
             f"execution.ccxt.exchange: {settings.exchange!r} is not a ccxt exchange id"
@@ -83,6 +96,14 @@ def make_exchange(settings: CcxtVenueConfig) -> Any:
             },
         }
     )
+    if streaming and not exchange.has.get("watchOrders"):
+        raise ValueError(
+            f"execution.ccxt.order_updates: {settings.exchange!r} cannot watch orders in "
+            f"ccxt.pro; set order_updates = 'polling'"
+        )
+    if streaming:  # pings every third of stale_after_s keep a quiet stream from going stale
+        exchange.streaming["keepAlive"] = int(settings.stale_after_s * 1000 / 3)
+        exchange.streaming["maxPingPongMisses"] = 4  # our staleness check decides first
     if settings.sandbox:
         exchange.set_sandbox_mode(True)
     if settings.base_url is not None:
@@ -102,8 +123,15 @@ def _credential(name: str, key: str) -> str:
 
 
 def _point_at(exchange: Any, origin: str) -> None:
-    """Send every REST call to ``origin``, keeping each URL's path."""
-    api = exchange.urls["api"]
-    for key, url in list(api.items()):
-        if isinstance(url, str) and url.startswith("https://"):
-            api[key] = origin + "/" + url.split("/", 3)[3]
+    """Send every REST call to ``origin`` and every websocket to its ``ws://`` (``wss://``)
+    twin, keeping each URL's path."""
+    ws_origin = origin.replace("http", "ws", 1)
+    tables = [exchange.urls["api"]]
+    while tables:
+        table = tables.pop()
+        for key, url in list(table.items()):
+            if isinstance(url, dict):
+                tables.append(url)
+            elif isinstance(url, str) and url.startswith(("https://", "wss://")):
+                base = origin if url.startswith("https://") else ws_origin
+                table[key] = base + "/" + [*url.split("/", 3), ""][3]

@@ -456,6 +456,7 @@ class PortfolioActor(Actor):
                 peak_equity=ledger.peak_equity,
                 drawdown=ledger.drawdown,
                 positions=positions,
+                transfers=ledger.transfers,
             )
         )
 

@@ -182,6 +182,8 @@ class Ledger:
         self.total_cost = ZERO
         self.realized_pnl = ZERO
         self.peak_equity = initial_capital
+        #: Equity moved in (+) or out (-) by a venue's deposits and withdrawals.
+        self.transfers = ZERO
         self.books: dict[str, SymbolBook] = {}
         #: Books with a non-zero net position, in the order they (re)opened.
         self.open_books: dict[str, SymbolBook] = {}

@@ -4,8 +4,8 @@ The venue, not the journal, owns the account. At each reconciliation the portfol
 receives ``AccountBalances`` and makes the ledger agree with them:
 
 - **Cash** becomes the venue's total balance of the quote currency. The difference is a
-  deposit or withdrawal, not a gain or loss: ``initial_capital`` and ``peak_equity`` move
-  with it, so drawdown and PnL are unchanged.
+  deposit or withdrawal, not a gain or loss: ``initial_capital``, ``peak_equity`` and
+  ``transfers`` (which risk's peak follows) move with it, so drawdown and PnL are unchanged.
 - **Base assets.** Positions the journal attributes to strategies (by their fills) stay
   theirs. What the venue holds beyond (or short of) their sum goes to the
   :data:`UNATTRIBUTED` book (strategy ``venue``), entered at the ledger's mark (the venue's
@@ -63,8 +63,11 @@ def absorb_balances(ledger: Ledger, balances: AccountBalances) -> list[BalanceAd
         ledger.cash += cash_delta
         ledger.initial_capital += cash_delta
         adjustments.append(BalanceAdjustment("cash", balances.currency, cash_delta))
-    # A transfer, not performance: the peak moves with the equity it brought.
-    ledger.peak_equity = peak_before + (ledger.equity - equity_before)
+    # A transfer, not performance: the peak moves with the equity it brought, and the
+    # snapshot's ``transfers`` tells risk to move its own peak too.
+    moved = ledger.equity - equity_before
+    ledger.peak_equity = peak_before + moved
+    ledger.transfers += moved
     return adjustments
 
 

@@ -328,10 +328,12 @@ class RiskActor(Actor):
         if account is None:
             account = self._account = MarkedAccount(snapshot.cash)
         account.apply(snapshot)
-        self._follow_equity(snapshot.equity, snapshot.peak_equity)
+        self._follow_equity(snapshot.equity, snapshot.peak_equity, snapshot.transfers)
 
-    def _follow_equity(self, equity: Decimal, peak_equity: Decimal) -> None:
-        changes = self._machine.on_equity(equity, peak_equity, self.clock.now_ns())
+    def _follow_equity(
+        self, equity: Decimal, peak_equity: Decimal, transfers: Decimal | None = None
+    ) -> None:
+        changes = self._machine.on_equity(equity, peak_equity, self.clock.now_ns(), transfers)
         if changes:
             self._publish_changes(changes)
 

@@ -29,6 +29,9 @@ Loss measures (a profit never trips a limit):
 * drawdown = ``(peak − equity) / peak``; the peak is the highest equity seen, seeded on
   the first snapshot with the portfolio's own ``peak_equity`` so a restart does not
   forget an earlier high.
+* a transfer (a deposit or withdrawal found at a live venue's reconciliation, the
+  snapshot's ``transfers`` moving) is no gain or loss: the peak and the day start move by
+  it, so a withdrawal of 1000 from a peak of 21000 leaves the drawdown at 0.
 * daily loss = ``max(0, (day_start − equity) / day_start)``; ``day_start`` is the last
   equity seen before the UTC date of the clock changed (yesterday's close, so daily bars
   work), or the first equity seen on the first day.
@@ -146,6 +149,8 @@ class TradingStateMachine:
         self.equity: Decimal | None = None
         self.peak_equity: Decimal | None = None
         self.day_start_equity: Decimal | None = None
+        #: The portfolio's net transfers as of the last snapshot (None before the first).
+        self.transfers: Decimal | None = None
         self.day: int | None = None
         # First clock reading of a later day; the first reading of all starts day one.
         self._next_day_ns: int | None = None
@@ -178,10 +183,16 @@ class TradingStateMachine:
         return self._roll_day(now_ns)
 
     def on_equity(
-        self, equity: Decimal, peak_equity: Decimal, now_ns: int
+        self,
+        equity: Decimal,
+        peak_equity: Decimal,
+        now_ns: int,
+        transfers: Decimal | None = None,
     ) -> tuple[StateChange, ...]:
-        """Take a portfolio snapshot's equity (and, on the first one, its peak)."""
+        """Take a portfolio snapshot's equity (and, on the first one, its peak);
+        ``transfers`` is the snapshot's (None: no snapshot, a mark moved)."""
         changes = list(self.on_clock(now_ns))
+        self._follow_transfers(transfers)
         if self.peak_equity is None:
             self.peak_equity = max(equity, peak_equity)
         elif equity > self.peak_equity:
@@ -230,6 +241,17 @@ class TradingStateMachine:
         return tuple(changes)
 
     # -- internals -----------------------------------------------------------------------
+
+    def _follow_transfers(self, transfers: Decimal | None) -> None:
+        """Move the baselines by the money moved in or out since the last snapshot."""
+        if transfers is None:
+            return
+        moved = _ZERO if self.transfers is None else transfers - self.transfers
+        self.transfers = transfers
+        if moved and self.peak_equity is not None:
+            self.peak_equity += moved
+        if moved and self.day_start_equity is not None:
+            self.day_start_equity += moved
 
     def _limits(self) -> tuple[LossLimit, ...]:
         return tuple(

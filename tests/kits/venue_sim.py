@@ -12,6 +12,14 @@ trade list for a while (a venue whose order status runs ahead of its trades),
 discount), ``/api/v3/ticker/24hr`` quotes ``market_price`` (else the last trade's price), ``hold_creates`` books a new order but never answers its request (an order in flight
 when the client dies). Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
+
+The user-data stream is the subset ccxt.pro's ``binance`` uses for spot: the WebSocket
+API at ``/ws-api/v3`` takes ``userDataStream.subscribe.signature`` and then pushes an
+``executionReport`` for every order change (new, each trade, cancelled, expired).
+:meth:`VenueSim.drop_streams` closes every stream from the server's side, ``silent``
+keeps them open but sends nothing (no reports, no pongs: what happens meanwhile is lost
+to the stream), ``duplicate_reports`` sends every report twice, the copy after the next
+one (duplicated, and out of order).
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 __all__ = ("SimOrder", "VenueSim")
 
@@ -88,6 +96,8 @@ class VenueSim:
     duplicate_trades: bool = False
     hidden_trades: int = 0
     hold_creates: bool = False
+    silent: bool = False
+    duplicate_reports: bool = False
     fee_asset: str | None = None
     fee_in_asset: Decimal = Decimal("0.0005")
     markets: dict[str, _Market] = field(default_factory=dict)
@@ -96,6 +106,10 @@ class VenueSim:
     requests: list[tuple[str, str]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
     _faults: list[int] = field(default_factory=list)
+    _streams: dict[web.WebSocketResponse, asyncio.Queue[dict[str, Any]]] = field(
+        default_factory=dict
+    )
+    _held_report: dict[str, Any] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _clock_ms: int = 1_700_000_000_000
 
@@ -131,9 +145,11 @@ class VenueSim:
         order.status = "FILLED" if order.executed == order.quantity else "PARTIALLY_FILLED"
         market = self.markets[order.symbol]
         self._book_trade(order, market, qty, px)
+        self._report(order, "TRADE", self.trades[-1])
 
     def expire(self, client_id: str) -> None:
         self.orders[client_id].status = "EXPIRED"
+        self._report(self.orders[client_id], "EXPIRED")
 
     def _book_trade(self, order: SimOrder, market: _Market, qty: Decimal, px: Decimal) -> None:
         self._clock_ms += 1
@@ -176,7 +192,53 @@ class VenueSim:
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/api/v3/myTrades", self._my_trades)
         app.router.add_get("/api/v3/ticker/24hr", self._ticker)
+        app.router.add_get("/ws-api/v3", self._stream)
         return app
+
+    # -- the user-data stream ------------------------------------------------------------
+
+    async def drop_streams(self) -> None:
+        """Close every user-data stream from the server's side (nothing more is pushed)."""
+        for ws in list(self._streams):
+            del self._streams[ws]
+            await ws.close()
+
+    @property
+    def streams(self) -> int:
+        """User-data streams subscribed now."""
+        return len(self._streams)
+
+    def _report(self, order: SimOrder, execution: str, trade: dict[str, Any] | None = None) -> None:
+        """Push an ``executionReport`` of ``order`` to every subscribed stream."""
+        report = _execution_report(order, execution, trade, self._clock_ms)
+        reports = [report]
+        if self.duplicate_reports:  # this one twice; the held copy of the last after it
+            reports = [report] if self._held_report is None else [report, self._held_report]
+            self._held_report = report
+        if self.silent:
+            return
+        for queue in self._streams.values():
+            for item in reports:
+                queue.put_nowait({"subscriptionId": 0, "event": item})
+
+    async def _stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        sender = asyncio.get_running_loop().create_task(_send_all(ws, queue))
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.PING and not self.silent:
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    request_id = message.json()["id"]
+                    self._streams[ws] = queue
+                    queue.put_nowait({"id": request_id, "status": 200,
+                                      "result": {"subscriptionId": 0}})  # fmt: skip
+        finally:
+            self._streams.pop(ws, None)
+            sender.cancel()
+        return ws
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -238,6 +300,7 @@ class VenueSim:
         )
         self.orders[client_id] = order
         self.created.append(client_id)
+        self._report(order, "NEW")
         price = self.market_price.get(order.symbol)
         if order.order_type == "MARKET" and price is not None:
             self.fill(client_id, str(order.quantity), str(price))
@@ -256,6 +319,7 @@ class VenueSim:
         if order is None or order.status not in ("NEW", "PARTIALLY_FILLED"):
             return _error(-2011, "Unknown order sent.")
         order.status = "CANCELED"
+        self._report(order, "CANCELED")
         return web.json_response(order.as_json())
 
     async def _fetch(self, request: web.Request) -> web.Response:
@@ -295,6 +359,30 @@ class VenueSim:
             {"symbol": symbol, "lastPrice": str(price), "bidPrice": str(price),
              "askPrice": str(price), "closeTime": self._clock_ms}
         )  # fmt: skip
+
+
+async def _send_all(ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) -> None:
+    while True:
+        await ws.send_json(await queue.get())
+
+
+def _execution_report(
+    order: SimOrder, execution: str, trade: dict[str, Any] | None, now_ms: int
+) -> dict[str, Any]:
+    return {
+        "e": "executionReport", "E": now_ms, "s": order.symbol, "c": order.client_id,
+        "S": order.side, "o": order.order_type, "f": order.time_in_force,
+        "q": str(order.quantity), "p": str(order.price or 0), "P": "0", "F": "0", "g": -1,
+        "C": "", "x": execution, "X": order.status, "r": "NONE", "i": order.order_id,
+        "l": trade["qty"] if trade else "0", "z": str(order.executed),
+        "L": trade["price"] if trade else "0",
+        "n": trade["commission"] if trade else "0",
+        "N": trade["commissionAsset"] if trade else None,
+        "T": trade["time"] if trade else now_ms, "t": trade["id"] if trade else -1,
+        "I": 1, "w": order.status in ("NEW", "PARTIALLY_FILLED"),
+        "m": bool(trade and trade["isMaker"]), "M": False, "O": order.time,
+        "Z": str(order.quote), "Y": "0", "Q": "0",
+    }  # fmt: skip
 
 
 def _error(code: int, message: str) -> web.Response:

@@ -35,7 +35,7 @@ async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
     await runner.cleanup()
 
 
-def _config(url: str, journal: Path) -> Any:
+def _config(url: str, journal: Path, order_updates: str = "polling") -> Any:
     return parse_config(
         {
             "market_data": {
@@ -62,7 +62,7 @@ def _config(url: str, journal: Path) -> Any:
             "execution": {
                 "venue": "ccxt",
                 "ccxt": {"exchange": "binance", "base_url": url, "symbols": ["BTC/USDT"],
-                         "poll_interval_s": 0.05},
+                         "poll_interval_s": 0.05, "order_updates": order_updates},
             },
             "journal": {"path": str(journal)},
             "runtime": {"log_level": "WARNING"},
@@ -70,13 +70,14 @@ def _config(url: str, journal: Path) -> Any:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize("order_updates", ["polling", "websocket"])
 async def test_pipeline_when_strategy_trades_then_venue_fills_booked_once_by_portfolio(
-    sim: tuple[VenueSim, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sim: tuple[VenueSim, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, order_updates: str
 ) -> None:
     state, url = sim
     monkeypatch.setenv("ATRIUM_CCXT_API_KEY", "sim-key")
     monkeypatch.setenv("ATRIUM_CCXT_SECRET", "sim-secret")
-    config = _config(url, tmp_path / "j.sqlite")
+    config = _config(url, tmp_path / "j.sqlite", order_updates)
     clock = LiveClock()
     pipeline = build_pipeline(config, clock=clock, mode="live")
     journal = Journal(tmp_path / "j.sqlite", durable=True)

@@ -486,3 +486,36 @@ async def test_start_when_venue_down_past_start_retry_s_then_error_names_venue_a
     # attempts fit depends on ccxt's own request spacing (enableRateLimit)
     assert venue.errors["network"] in (2, 3)
     assert elapsed < 1.0
+
+
+async def test_reconnect_when_venue_quotes_no_price_then_counted_retried_and_reconciled(
+    sim: tuple[VenueSim, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    state, url = sim
+    state.balances["BTC"] = Decimal("0.25")
+    state.market_price["BTCUSDT"] = Decimal(200)
+    events: list[VenueEvent] = []
+    venue = _starting_venue(url, events)
+    await venue.connect()  # not bound to a journal: live at once, polling every 0.02 s
+    venue.submit(_order("P00000030", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(venue)  # an open order, so the polls ask the venue
+    state.market_price["BTCUSDT"] = Decimal(0)  # no last price to value the BTC with
+    state.fail_next(3, 429)  # the session goes down; coming back reconciles the balances
+    with anyio.fail_after(5):
+        while venue.errors.get("no_price", 0) < 2:
+            await asyncio.sleep(0.01)
+
+    assert venue._poller is not None and not venue._poller.done()  # retried, not ended
+    state.market_price["BTCUSDT"] = Decimal(210)
+    with anyio.fail_after(10):
+        while events[-1] != VenueConnectionChanged(connected=True, detail="reconciled"):
+            await asyncio.sleep(0.01)
+    await venue.close()
+    assert venue.errors["rate_limit"] == 3
+    assert events[-2] == VenueBalances(
+        currency="USDT",
+        cash=Decimal(10_000),
+        holdings=(VenueHolding(symbol="BTC/USDT", asset="BTC", quantity=Decimal("0.25"),
+                               price=Decimal(210)),),
+    )  # fmt: skip
+    assert "venue error no_price: VenuePriceMissing" in caplog.messages

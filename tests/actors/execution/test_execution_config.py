@@ -146,6 +146,14 @@ def test_construct_when_built_in_code_then_same_checks_as_loader() -> None:
             {"venue": "ccxt", "ccxt": {"exchange": "binance", "poll_interval_s": -1}},
             "poll_interval_s: expected a number of seconds > 0, got -1.0 - at `$.ccxt`",
         ),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "binance", "stale_after_s": 0}},
+            "stale_after_s: expected a number of seconds > 0, got 0.0 - at `$.ccxt`",
+        ),
+        (
+            {"venue": "ccxt", "ccxt": {"exchange": "binance", "order_updates": "push"}},
+            "Invalid enum value 'push' - at `$.ccxt.order_updates`",
+        ),
     ],
 )
 def test_parse_when_ccxt_section_invalid_then_error_names_field(

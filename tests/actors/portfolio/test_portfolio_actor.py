@@ -458,6 +458,8 @@ def test_account_balances_when_venue_holds_more_then_venue_book_counted_and_flat
     harness.handle(AccountBalances(ts=5, currency="USD", cash=D(98000), holdings=(holding,)))
     snapshot = harness.snapshot()
     assert (snapshot.cash, snapshot.equity, snapshot.drawdown) == (D(98000), D(99500), D(0))
+    # 99500 - 100000: 5 X moved in at 100 (+500), cash 1000 lower than the ledger's (-1000)
+    assert snapshot.transfers == D(-500)
     registry = harness.context.registry
     for kind in ("cash", "position"):
         assert registry.get_sample_value(

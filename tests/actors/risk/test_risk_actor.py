@@ -609,3 +609,18 @@ def test_control_when_resume_after_drawdown_halt_then_gauge_rebased_to_zero() ->
     h.control("resume")
     assert h.sample("atrium_risk_drawdown_ratio") == 0.0
     assert h.actor.state == "ACTIVE"
+
+
+def test_snapshot_when_venue_withdrawal_moved_transfers_then_no_drawdown_and_no_halt() -> None:
+    h = Harness(RiskConfig(max_drawdown_pct=0.04))
+    for equity, transfers in ((21000, 0), (20000, -1000)):  # 1000 withdrawn at a reconnect
+        h.actor.handle(
+            PortfolioSnapshot(
+                ts=DAY1, equity=D(equity), cash=D(equity), gross_exposure=D(0),
+                net_exposure=D(0), realized_pnl=D(0), unrealized_pnl=D(0),
+                peak_equity=D(equity), drawdown=D(0), transfers=D(transfers),
+            )
+        )  # fmt: skip
+    assert h.take() == []  # 1000 / 21000 = 4.76 % would have halted at 4 %
+    assert h.sample("atrium_risk_drawdown_ratio") == 0.0
+    assert h.actor.status()["peak_equity"] == "20000"

@@ -304,3 +304,22 @@ def test_initial_change_when_configured_halted_then_announced_from_active() -> N
         "HALTED", "ACTIVE", "INITIAL_STATE source=config"
     )
     assert _machine().initial_change() is None
+
+
+def test_on_equity_when_withdrawal_found_at_reconnect_then_peak_follows_and_no_drawdown() -> None:
+    machine = _machine(drawdown="0.04", daily="0.04")
+    machine.on_equity(D(21000), D(21000), DAY1, D(0))
+    # the venue's cash is 1000 lower: a withdrawal, the portfolio's transfers -1000
+    assert machine.on_equity(D(20000), D(20000), DAY1, D(-1000)) == ()
+    assert (machine.peak_equity, machine.day_start_equity) == (D(20000), D(20000))
+    assert (machine.drawdown, machine.daily_loss) == (D(0), D(0))  # not 1000 / 21000 = 4.76 %
+    machine.on_equity(D(19600), D(20000), DAY1)  # a mark moved: a real loss of 400
+    assert machine.drawdown == D("0.02")  # 400 / 20000, from the peak moved by the transfer
+
+
+def test_on_equity_when_transfers_unchanged_then_a_fall_is_a_loss() -> None:
+    machine = _machine(drawdown="0.04")
+    machine.on_equity(D(21000), D(21000), DAY1, D(-500))  # seeded: earlier transfers count not
+    changes = machine.on_equity(D(20000), D(21000), DAY1, D(-500))
+    assert [c.state for c in changes] == ["HALTED"]
+    assert machine.drawdown == D(1000) / D(21000)
