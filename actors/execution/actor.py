@@ -42,7 +42,8 @@ Metrics (on ``context.registry``)
     ``atrium_orders_total{status}`` transitions published, by new status;
     ``atrium_fills_total``; ``atrium_fill_notional_total`` (sum of quantity x price x multiplier,
     account currency); ``atrium_fill_commission_total`` (account currency);
-    ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0);
+    ``atrium_open_orders`` (gauge); ``atrium_venue_connected`` (gauge, 1 or 0); ``atrium_venue_stream_connected`` (gauge, 0
+    while a websocket order stream is down, else 1);
     ``atrium_venue_errors_total{kind}`` (a live venue's errors, see ``VENUE_ERROR_KINDS``);
     ``atrium_execution_ignored_requests_total{reason}``.
 """
@@ -117,6 +118,11 @@ IGNORED_REASONS: Final = (
 
 def _ignore_market_data(_message: Bar | Tick) -> None:
     """A live venue matches on its own; it does not need our bars."""
+
+
+_STREAM_CONNECTED_HELP: Final = (
+    "0 while the venue's websocket order stream is configured and not subscribed, else 1."
+)
 
 
 class ExecutionActor(Actor):
@@ -222,6 +228,9 @@ class ExecutionActor(Actor):
         self._connected_gauge = gauge(
             registry, "atrium_venue_connected", "1 while the venue session is up, else 0."
         )
+        # 1 unless a websocket order stream is configured and down: the ccxt adapter with
+        # order_updates = "websocket" takes it over (the paper venue has no stream).
+        gauge(registry, "atrium_venue_stream_connected", _STREAM_CONNECTED_HELP).set(1)
         ignored = counter(
             registry,
             "atrium_execution_ignored_requests",

@@ -154,8 +154,10 @@ class CcxtVenue:
                 self._stream_gauge = gauge(
                     registry,
                     "atrium_venue_stream_connected",
-                    "1 while the venue's order-update websocket is subscribed, else 0.",
+                    "0 while the venue's websocket order stream is configured and not "
+                    "subscribed, else 1.",
                 )
+                self._stream_gauge.set(0)  # until the venue answers on it
 
     # -- session -------------------------------------------------------------------------
 

@@ -411,7 +411,7 @@ def test_dashboard_queries_when_evaluated_by_prometheus_then_each_returns_data(
         elif not answer["data"]["result"]:
             failures.append(f"{query.where}: no data for {expr}")
     assert failures == []
-    assert len(queries) == 57
+    assert len(queries) == 58
 
 
 def test_promtool_check_metrics_when_live_metrics_then_no_problem(stack: Stack) -> None:
