@@ -106,6 +106,15 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         ``<NAMESPACE>_MD``, keeps the market data for ``atrium cluster record``, at most
         this many bytes (the oldest dropped first), without slowing the source down
         (nothing is acknowledged to it). 0: not kept.
+    snapshot_every_messages : int, default 10000
+        A role that consumes snapshots its actors into the key-value bucket
+        ``<NAMESPACE>-snapshots`` once this many messages of the stream were handled and
+        acknowledged since the last one; a restart restores the newest and handles again
+        only what came after it. 0: not by count.
+    snapshot_every_seconds : float, default 60
+        Also snapshot when this long passed since the last one (and at a graceful stop),
+        so market data on plain subjects keeps a restarted strategy's indicators warm.
+        0: not by time. Both 0: no snapshots, a restart rebuilds from the stream's start.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -127,6 +136,8 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     lock_ttl_seconds: Seconds = 6.0
     market_data: Literal["stream", "subjects"] = "stream"
     record_market_data_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
+    snapshot_every_messages: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    snapshot_every_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
 
     @property
     def servers(self) -> list[str]:
