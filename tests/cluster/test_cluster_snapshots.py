@@ -249,3 +249,33 @@ def test_a_rebuilt_portfolio_that_differs_from_the_recorded_one_is_not_ready(
         assert f"the portfolio rebuilt from the stream up to sequence {recorded.seq}" in text
         assert f"{difference}; not going live" in text
         assert metric(port, "atrium_orders_total") == 0
+
+
+def test_with_market_data_on_plain_subjects_a_restarted_strategy_keeps_its_indicators(
+    tmp_path: Path,
+) -> None:
+    """The stream holds no market data there: only the snapshot carries the indicators."""
+    with nats_server(tmp_path) as server:
+        cluster = _Cluster(tmp_path, server.url, "snapshot_every_seconds = 1")
+        cluster.config.write_text(
+            cluster.config.read_text().replace('market_data = "stream"', 'market_data = "subjects"')
+        )
+        try:
+            for role in ("strat-a", "md"):
+                cluster.start(role)
+            port = cluster.ports["strat-a"]
+            until(lambda: metric(port, "atrium_cluster_received_messages_total") >= 200, "ticks")
+            cluster.stop("md")
+            time.sleep(1.0)
+            cluster.stop("strat-a")
+            before = _snapshot(server.url, "strat-a")
+            warm = decode_states(before.states)["strategy"]
+            assert warm["seen"] >= 200  # the ticks it handled, none of them on the stream
+            assert "AAA" in warm["strategies"]["fast_a"]["attributes"]["_crossings"]
+            cluster.restart("strat-a")
+            assert metric(port, "atrium_cluster_rebuilt_messages_total") == 0
+            cluster.stop("strat-a")
+            # Nothing came in since: what it stopped with is what it was restored to.
+            assert _comparable(_snapshot(server.url, "strat-a")) == _comparable(before)
+        finally:
+            cluster.stop_all()
