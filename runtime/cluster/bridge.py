@@ -635,7 +635,9 @@ class NatsBridge(Actor):
             return None, None
         seq = self._handled
         snapshot = self.state.take(seq, self._exported) if self.state.due(handled) else None
-        return snapshot, self.state.check(seq)
+        # The previous run's record stays until the rebuild has been compared with it.
+        check = self.state.changed_check(seq) if self._check is None else None
+        return snapshot, check
 
     async def _snapshot_when_idle(self) -> None:
         """Snapshot by time when no message came, once all handled is acknowledged: market

@@ -12,8 +12,9 @@ config (the fingerprint), or one that does not decode is skipped with a log line
 role then rebuilds from the stream's start, as without one.
 
 The role that runs the portfolio also keeps, in entry ``R.check``, its cash and
-positions as they were after the last batch it acknowledged. A restart that handles that
-sequence again compares: a rebuilt portfolio that differs must not trade.
+positions as they were after the last acknowledged batch that changed them. A restart
+that handles that sequence again compares: a rebuilt portfolio that differs must not
+trade.
 """
 
 from __future__ import annotations
@@ -106,6 +107,7 @@ class RoleState:
         self.portfolio: PortfolioView | None = None
         self._since = 0
         self._at = time.monotonic()
+        self._last_check: StateCheck | None = None
         #: Bytes of the last snapshot written (for the log and the docs' figures).
         self.size = 0
 
@@ -216,6 +218,15 @@ class RoleState:
     def check(self, seq: int) -> StateCheck | None:
         """The portfolio now, after ``seq`` (None: no portfolio in this role)."""
         return None if self.portfolio is None else portfolio_check(self.portfolio, seq)
+
+    def changed_check(self, seq: int) -> StateCheck | None:
+        """:meth:`check`, or None when the portfolio is as it was at the last one taken:
+        the record of that one still holds, and the core writes only what is new."""
+        check, last = self.check(seq), self._last_check
+        if check is None or (last and (last.cash, last.positions) == (check.cash, check.positions)):
+            return None
+        self._last_check = check
+        return check
 
     async def save(self, snapshot: RoleSnapshot | None, check: StateCheck | None) -> None:
         """Write what was taken, once its sequence is acknowledged; a failure is logged
