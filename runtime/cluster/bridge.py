@@ -73,7 +73,8 @@ _FETCH_TIMEOUT = 1.0
 #: dropped for newer ones of their symbol.
 _MARKET_BACKLOG = 1024
 _MARKET = (Bar, Tick)
-#: A snapshot and a portfolio check taken after a batch (either may be None).
+#: A snapshot and a portfolio check taken after a batch (either may be None), written
+#: once the batch is acknowledged.
 _Taken = tuple[RoleSnapshot | None, StateCheck | None]
 
 
@@ -199,6 +200,14 @@ class _PlainMarket:
 class NatsBridge(Actor):
     """Exports what other roles subscribe to, imports what this role's actors want."""
 
+    # Set on a live start (:meth:`resume`): the stream sequence the restored snapshot
+    # covers, the portfolio the previous run recorded that the rebuild is still to be
+    # compared with, and why the rebuild must not go live (they differed).
+    _base = 0
+    _check: StateCheck | None = None
+    _refused: str | None = None
+    _rebuild_started = 0.0
+
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
         wiring = context.config
@@ -229,7 +238,6 @@ class NatsBridge(Actor):
         # it caused is stored (its mark: the held count after it was handled).
         self._held = 0
         self._stored = 0
-        # With the snapshot and portfolio taken after it, written once it is acknowledged.
         self._acks: deque[tuple[int, Msg, _Taken]] = deque()
         # Replay, in the portfolio's process: what an event brings waits here for the
         # driver's release, then goes out as one process would have had it (_release).
@@ -255,19 +263,17 @@ class NatsBridge(Actor):
         self._started = False
         self._releases = 0
         self._metrics = _Metrics(context, self)
+        self._controls = 0
+        self.state = RoleState(wiring.stream, wiring.role, cluster)
+        self._offer(context)
+
+    def _offer(self, context: ActorContext) -> None:
+        """The bus's gate, and what the runtime asks of the bridge."""
         context.dispatcher.add_gate(self)
         context.provide(LINK_HEALTH, self)
+        context.provide(ROLE_RESUME, self)
         if any(name != context.name for name in context.dispatcher.subscribers(Control)):
             context.provide(CONTROL_INPUT, self)
-        self._controls = 0
-        # Snapshots (live only): the newest is restored on start, and the portfolio the
-        # previous run recorded is compared when the rebuild reaches its sequence.
-        self.state = RoleState(wiring.stream, wiring.role, cluster)
-        context.provide(ROLE_RESUME, self)
-        self._base = 0
-        self._check: StateCheck | None = None
-        self._refused: str | None = None
-        self._rebuild_started = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------
 
