@@ -155,6 +155,15 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         A credentials file (JWT and nkey seed, as ``nsc`` writes it), instead of either.
     tls : ClusterTlsConfig or None, default None
         TLS to the server (``[cluster.tls]``); ``None``: plain TCP, or as ``tls://`` says.
+    snapshot_every_messages : int, default 10000
+        A role that consumes snapshots its actors into the key-value bucket
+        ``<NAMESPACE>-snapshots`` once this many messages of the stream were handled and
+        acknowledged since the last one; a restart restores the newest and handles again
+        only what came after it. 0: not by count.
+    snapshot_every_seconds : float, default 60
+        Also snapshot when this long passed since the last one (and at a graceful stop),
+        so market data on plain subjects keeps a restarted strategy's indicators warm.
+        0: not by time. Both 0: no snapshots, a restart rebuilds from the stream's start.
     """
 
     url: str = "nats://127.0.0.1:4222"
@@ -182,6 +191,8 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     nkey_seed_env: _EnvName | None = None
     creds_file: str | None = None
     tls: ClusterTlsConfig | None = None
+    snapshot_every_messages: Annotated[int, msgspec.Meta(ge=0)] = 10_000
+    snapshot_every_seconds: Annotated[float, msgspec.Meta(ge=0)] = 60.0
 
     def __post_init__(self) -> None:
         if any(urlsplit(server).password is not None for server in self.servers):

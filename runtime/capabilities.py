@@ -13,6 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast, final
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from atrium.runtime.actor import Actor
     from atrium.runtime.messages import Control
 
 __all__ = (
@@ -23,6 +26,7 @@ __all__ = (
     "OPEN_ORDERS",
     "PORTFOLIO_VIEW",
     "RECONCILER",
+    "ROLE_RESUME",
     "SCRAPE_REFRESH",
     "TRADING_STATUS",
     "VENUE_SESSION",
@@ -35,6 +39,7 @@ __all__ = (
     "OpenOrders",
     "PortfolioView",
     "Reconciler",
+    "RoleResume",
     "ScrapeRefresh",
     "TradingStatus",
     "VenueSession",
@@ -159,6 +164,14 @@ class ControlInput(Protocol):
     async def control(self, message: Control) -> None: ...
 
 
+class RoleResume(Protocol):
+    """A cluster role's start, before any input: its actors' state from a snapshot."""
+
+    async def resume(
+        self, actors: Mapping[str, Actor], fingerprint: str, portfolio: PortfolioView | None
+    ) -> None: ...
+
+
 class FeedReport(Protocol):
     """For a replay: records sent of all (``None``: not known yet), and rows rejected."""
 
@@ -177,3 +190,4 @@ FEED_HEALTH: Final = Capability[FeedHealth]("feed health")
 LINK_HEALTH: Final = Capability[LinkHealth]("cluster link health")
 FEED_REPORT: Final = Capability[FeedReport]("feed report")
 CONTROL_INPUT: Final = Capability[ControlInput]("control input")
+ROLE_RESUME: Final = Capability[RoleResume]("cluster role resume")

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import anyio
+import msgspec
 from prometheus_client import CollectorRegistry
 
+from atrium.config.cluster import ClusterConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import (
     CONTROL_INPUT,
@@ -28,6 +30,7 @@ from atrium.runtime.capabilities import (
     LINK_HEALTH,
     OPEN_ORDERS,
     PORTFOLIO_VIEW,
+    ROLE_RESUME,
     SCRAPE_REFRESH,
     TRADING_STATUS,
     Capability,
@@ -40,9 +43,10 @@ from atrium.runtime.journal import Journal, JournalError
 from atrium.runtime.journal_check import check_journal
 from atrium.runtime.messages import Control, ControlCommand
 from atrium.runtime.observability import RuntimeMetrics
-from atrium.runtime.recovery import record_session, resume_session
+from atrium.runtime.recovery import fingerprint, record_session, resume_session
 from atrium.runtime.topology import Pipeline, build_pipeline
 from atrium.runtime.venue_session import go_live
+from atrium.runtime.version import atrium_version
 
 __all__ = ("ServiceView", "live_journal", "run_service")
 
@@ -302,6 +306,7 @@ async def _recover(
     pipeline: Pipeline, journal: Journal | None, config: AtriumConfig, view: ServiceView
 ) -> None:
     """Rebuild the actors from the journal (or the cluster stream) before any input."""
+    await _resume_role(pipeline, config)
     if journal is None:
         await go_live(pipeline)
         view.recovery = {"state": "off"}
@@ -315,3 +320,18 @@ async def _recover(
     assert isinstance(clock, LiveClock)
     report = await resume_session(pipeline, journal, config, clock=clock)
     view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
+
+
+async def _resume_role(pipeline: Pipeline, config: AtriumConfig) -> None:
+    """A cluster role restores its snapshot before any input; its bridge reads the rest."""
+    resumable = pipeline.capabilities.get(ROLE_RESUME)
+    if resumable is None:
+        return
+    actors = {
+        name: slot.actor
+        for name, slot in pipeline.slots.items()
+        if name != BRIDGE and slot.actor is not None
+    }
+    # The cluster section (URL, ports, snapshot cadence) does not change what actors do.
+    digest = fingerprint(msgspec.structs.replace(config, cluster=ClusterConfig()), atrium_version())
+    await resumable.resume(actors, digest, pipeline.capabilities.get(PORTFOLIO_VIEW))

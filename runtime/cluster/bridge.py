@@ -11,9 +11,10 @@ its sequence in the run, so a restarted source never reuses an id of its previou
 Inbound, it is a source: it takes batches from the role's durable consumer in stream
 order, publishes each message on the local bus, waits until the pipeline is idle and what
 the batch caused is stored in JetStream, and only then acknowledges the batch. A message
-acknowledged was therefore handled and its consequences are safe. On start, the messages
-a previous run of the role had acknowledged are handled again with the output held back
-(they were sent the first time): that rebuilds a strategy's indicators and positions.
+acknowledged was therefore handled and its consequences are safe. On start, the role's
+newest snapshot (:mod:`atrium.runtime.cluster.state`) is restored, and the messages after
+it that a previous run of the role had acknowledged are handled again with the output held
+back (they were sent the first time): that rebuilds a strategy's indicators and positions.
 
 In a replay, the role that runs market data drives the cluster: after each event it waits
 until every role's consumer has taken and acknowledged everything (see
@@ -25,7 +26,9 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +41,13 @@ from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 
 from atrium.runtime.actor import Actor, ActorContext
-from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH
+from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH, ROLE_RESUME, PortfolioView
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
 from atrium.runtime.cluster.stale import StaleGuard
+from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
 from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
@@ -70,6 +74,9 @@ _FETCH_TIMEOUT = 1.0
 #: dropped for newer ones of their symbol.
 _MARKET_BACKLOG = 1024
 _MARKET = (Bar, Tick)
+#: A snapshot and a portfolio check taken after a batch (either may be None), written
+#: once the batch is acknowledged.
+_Taken = tuple[RoleSnapshot | None, StateCheck | None]
 
 
 def domain_key(message: Message) -> str | None:
@@ -194,6 +201,14 @@ class _PlainMarket:
 class NatsBridge(Actor):
     """Exports what other roles subscribe to, imports what this role's actors want."""
 
+    # Set on a live start (:meth:`resume`): the stream sequence the restored snapshot
+    # covers, the portfolio the previous run recorded that the rebuild is still to be
+    # compared with, and why the rebuild must not go live (they differed).
+    _base = 0
+    _check: StateCheck | None = None
+    _refused: str | None = None
+    _rebuild_started = 0.0
+
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
         wiring = context.config
@@ -224,7 +239,7 @@ class NatsBridge(Actor):
         # it caused is stored (its mark: the held count after it was handled).
         self._held = 0
         self._stored = 0
-        self._acks: deque[tuple[int, Msg]] = deque()
+        self._acks: deque[tuple[int, Msg, _Taken]] = deque()
         # Replay, in the portfolio's process: what an event brings waits here for the
         # driver's release, then goes out as one process would have had it (_release).
         self._holds = (
@@ -250,11 +265,17 @@ class NatsBridge(Actor):
         self._releases = 0
         self._metrics = _Metrics(context, self)
         self._stale = StaleGuard(context, wiring)
+        self._controls = 0
+        self.state = RoleState(wiring.stream, wiring.role, cluster)
+        self._offer(context)
+
+    def _offer(self, context: ActorContext) -> None:
+        """The bus's gate, and what the runtime asks of the bridge."""
         context.dispatcher.add_gate(self)
         context.provide(LINK_HEALTH, self)
+        context.provide(ROLE_RESUME, self)
         if any(name != context.name for name in context.dispatcher.subscribers(Control)):
             context.provide(CONTROL_INPUT, self)
-        self._controls = 0
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -264,7 +285,7 @@ class NatsBridge(Actor):
         await self.lock.acquire(self.link.js)
         await self._send_kept()
         if self.wiring.imports:
-            await self._open_input()
+            await self._read_floor()
         if self.wiring.plain_market:
             for subject in self.wiring.market:
                 await self.link.listen(subject, self._on_market)
@@ -294,8 +315,8 @@ class NatsBridge(Actor):
                 "namespace of its own"
             )
 
-    async def _open_input(self) -> None:
-        """This role's consumer, read from the start; what an earlier run took is rebuilt."""
+    async def _read_floor(self) -> None:
+        """How far an earlier run of the role got: what this one rebuilds."""
         self._floor, self._resent_upto = await self.link.ack_floor()
         if self._floor and self.wiring.no_rebuild is not None:
             raise AtriumError(
@@ -304,11 +325,38 @@ class NatsBridge(Actor):
                 f"handling them again is not safe: {self.wiring.no_rebuild}. Reconcile "
                 "with the venue, then start the session over in a new namespace"
             )
+
+    async def resume(
+        self, actors: Mapping[str, Actor], fingerprint: str, portfolio: PortfolioView | None
+    ) -> None:
+        """Before any input (a live role's start): restore the newest usable snapshot of
+        ``actors``, and note the portfolio the previous run recorded to compare with."""
+        if not self.wiring.imports or self.context.mode != "live":
+            return
+        state = self.state
+        await state.open(self.link.js, actors, fingerprint, portfolio)
+        restored = await state.restore(self._floor)
+        self._base = self._handled = restored.seq
+        self._exported = restored.exported
+        check = await state.recorded_check()
+        if check is not None and self._base < check.seq <= self._floor:
+            self._check = check
+        if restored.seq:
+            log.info(
+                "restored the snapshot at stream sequence %d (%s/%s)",
+                restored.seq,
+                state.bucket,
+                state.role,
+            )
+
+    async def _open_input(self) -> None:
+        """This role's consumer, read from after the snapshot restored (or the start)."""
+        self._rebuild_started = time.perf_counter()
         self._sub = await self.link.open_consumer(
-            self._floor, self._resent_upto, replay=self.context.mode == "replay"
+            self._floor, self._resent_upto, replay=self.context.mode == "replay", after=self._base
         )
-        if self._floor:
-            log.info("rebuilding from the first %d messages of the stream", self._floor)
+        if self._floor > self._base:
+            log.info("rebuilding from stream sequence %d to %d", self._base + 1, self._floor)
 
     async def run(self) -> None:
         live = self.context.mode == "live"
@@ -320,7 +368,8 @@ class NatsBridge(Actor):
             if self.wiring.plain_market:
                 tasks.start_soon(self._send_market)
                 tasks.start_soon(self._take_market)
-            if self._sub is not None:
+            if self.wiring.imports:
+                await self._open_input()
                 await self._import()
             elif live:
                 await anyio.sleep_forever()
@@ -339,6 +388,9 @@ class NatsBridge(Actor):
                         {_MSG_ID: f"{role}:end", ROLE_HEADER: role},
                     )
                     await self.link.publish([end])
+            if self.state.on and not self._acks and self._sub and not self._refused:
+                # Everything handled is acknowledged: a restart starts from here.
+                await self.state.save(self.state.take(self._handled, self._exported), None)
             unsent = [*self._in_flight, *self.outbound]
             if unsent:
                 save_unsent(Path(self.wiring.unsent), unsent)
@@ -404,10 +456,18 @@ class NatsBridge(Actor):
 
     async def _ack_stored(self) -> None:
         acks, last = self._acks, None
+        snapshot = check = None
         while acks and acks[0][0] <= self._stored:
-            last = acks.popleft()[1]
-        if last is not None and not await self._ack(last):
-            acks.appendleft((0, last))  # lost to a disconnect: the next round tries again
+            _, last, (taken, checked) = acks.popleft()
+            snapshot, check = taken or snapshot, checked or check
+        if last is None:
+            return
+        if not await self._ack(last):
+            # Lost to a disconnect: the next round tries again.
+            acks.appendleft((0, last, (snapshot, check)))
+            return
+        if snapshot is not None or check is not None:
+            await self.state.save(snapshot, check)
 
     async def _flush_when_woken(self) -> None:
         while True:
@@ -524,13 +584,16 @@ class NatsBridge(Actor):
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
                 continue
             if not batch:
+                await self._snapshot_when_idle()
                 continue
             ended = await self._handle(batch)
+            if self._refused is not None:
+                await anyio.sleep_forever()  # rebuilt to another state: never live
             await self.settled()
             if self._muted and self._handled >= self._floor:
                 self._end_rebuild()
             # Acknowledged once what it caused is stored; meanwhile the next batch is taken.
-            self._acks.append((self._held, batch[-1]))
+            self._acks.append((self._held, batch[-1], self._taken(len(batch))))
             self._wake.set()
             if ended:
                 while self._acks:
@@ -554,13 +617,56 @@ class NatsBridge(Actor):
                 await self._release()
             else:
                 await self._take(msg, seq)
+            if self._check is not None and seq >= self._check.seq:
+                await self._compare(self._check, seq)
+                if self._refused is not None:
+                    break
         return ended
+
+    async def _compare(self, recorded: StateCheck, seq: int) -> None:
+        """The rebuilt portfolio against the one the previous run had after ``seq``."""
+        self._check = None
+        if seq != recorded.seq:
+            return  # the stream's messages were filtered otherwise: no same point
+        await self.settled()
+        rebuilt = self.state.check(seq)
+        difference = None if rebuilt is None else rebuilt.difference(recorded)
+        if difference is not None:
+            self._refused = (
+                f"the portfolio rebuilt from the stream up to sequence {seq} differs from "
+                f"the one the previous run had there (rebuilt against recorded): {difference}"
+            )
+            log.error("%s; not going live", self._refused)
+
+    def _taken(self, handled: int) -> _Taken:
+        """What is written once the batch just handled is acknowledged (live only)."""
+        if self.context.mode != "live" or (not self.state.portfolio and not self.state.on):
+            return None, None
+        seq = self._handled
+        snapshot = self.state.take(seq, self._exported) if self.state.due(handled) else None
+        # The previous run's record stays until the rebuild has been compared with it.
+        check = self.state.changed_check(seq) if self._check is None else None
+        return snapshot, check
+
+    async def _snapshot_when_idle(self) -> None:
+        """Snapshot by time when no message came, once all handled is acknowledged: market
+        data on plain subjects moves the state without any message of the stream."""
+        state = self.state
+        if self.context.mode != "live" or self._acks or self.rebuilding or not state.due(0):
+            return
+        await self.settled()
+        await state.save(state.take(self._handled, self._exported), None)
 
     def _end_rebuild(self) -> None:
         """The stream is handled up to the floor: output and counts are live again."""
         self._muted = False
         counting(self.context.registry, True)
-        log.info("rebuilt from %d messages of the stream", self._floor)
+        log.info(
+            "rebuilt from the stream, sequence %d to %d, in %.2fs",
+            self._base + 1,
+            self._floor,
+            time.perf_counter() - self._rebuild_started,
+        )
 
     @property
     def rebuilding(self) -> bool:
@@ -715,9 +821,11 @@ class NatsBridge(Actor):
     def link_status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while connected, rebuilt, and storing what it sends."""
         rebuilding, stalled = self.rebuilding, self.link.stalled
+        refused = self._refused
         return {
-            "ready": self.link.connected and not rebuilding and not stalled,
+            "ready": self.link.connected and not rebuilding and not stalled and not refused,
             "rebuilding": rebuilding,
+            "state_check": refused,
             "stalled": stalled,
             "publish_error": self.link.error,
             "role": self.wiring.role,

@@ -225,9 +225,10 @@ class Link:
         return floor, max(floor, taken, int(metadata.get(_TAKEN_KEY, "0")))
 
     async def open_consumer(
-        self, floor: int, taken: int, *, replay: bool
+        self, floor: int, taken: int, *, replay: bool, after: int = 0
     ) -> JetStreamContext.PullSubscription:
-        """This role's consumer, made anew to read the stream from its start.
+        """This role's consumer, made anew to read the stream from its start, or from
+        after the sequence ``after`` a restored snapshot covers.
 
         Deleting the one of a previous run is safe: the role's lock is held, so no other
         process of the role takes from it.
@@ -240,7 +241,8 @@ class Link:
             await self.js.delete_consumer(wiring.stream, wiring.durable)
         config = ConsumerConfig(
             durable_name=wiring.durable,
-            deliver_policy=DeliverPolicy.ALL,
+            deliver_policy=DeliverPolicy.BY_START_SEQUENCE if after else DeliverPolicy.ALL,
+            opt_start_seq=after + 1 if after else None,
             ack_policy=AckPolicy.ALL,
             ack_wait=wiring.cluster.ack_wait_seconds,
             max_ack_pending=-1,

@@ -110,7 +110,7 @@ def test_killed_strategy_process_restarts_and_nothing_is_lost_or_repeated(
         for process, out in ((restarted, again), (driver, outs["md"]), (core, outs["core"])):
             wait(process, out.with_suffix(".log"))
         wait(other, outs["strat-b"].with_suffix(".log"))
-    assert "rebuilding from the first" in again.with_suffix(".log").read_text()
+    assert "rebuilding from stream sequence 1 to " in again.with_suffix(".log").read_text()
     assert (outs["core"] / "trades.csv").read_text() == (single / "trades.csv").read_text()
     intents = [
         m.intent_id for m in journal_messages(outs["core"] / "journal.sqlite", "OrderIntent")
