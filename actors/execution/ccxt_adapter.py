@@ -189,7 +189,10 @@ class CcxtVenue:
         self._start_tasks()
 
     def _start_tasks(self) -> None:
-        """The poll, and the order stream when order updates come by websocket."""
+        """The poll, and the order stream when order updates come by websocket (once:
+        an adapter used without a journal is live from ``connect``)."""
+        if self._poller is not None:
+            return
         loop = asyncio.get_running_loop()
         self._poller = loop.create_task(self._poll_forever())
         if self._settings.order_updates == "websocket":
