@@ -112,8 +112,9 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     resume_on_reconnect : bool, default False
         Send ``resume`` when the connection is back. Off: an operator resumes by hand
         (``POST /api/control/resume``) after checking what happened.
-    barrier_poll_seconds : float, default 0.0005
-        Replay: how long the driver waits between checks that every process is idle.
+    barrier_poll_seconds : float, default 0.25
+        Replay: the driver learns that every process is idle from their progress reports;
+        when none came for this long (one lost to a reconnect), it asks JetStream.
     max_bytes : int, default -1
         The most bytes the stream keeps (-1: no limit of its own). Set it below the NATS
         server's store (``max_file_store`` or ``max_memory_store``): a full stream then
@@ -179,7 +180,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     max_reconnect_wait_seconds: Seconds = 10.0
     on_disconnect: Literal["reduce_only", "halt", "none"] = "reduce_only"
     resume_on_reconnect: bool = False
-    barrier_poll_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0005
+    barrier_poll_seconds: Seconds = 0.25
     max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
     stop_timeout_seconds: Seconds = 10.0
     lock_ttl_seconds: Seconds = 6.0

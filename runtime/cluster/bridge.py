@@ -46,6 +46,7 @@ from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
 from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
@@ -254,6 +255,9 @@ class NatsBridge(Actor):
         # Replay driver: something was sent since the cluster was last seen idle.
         self._unsettled = False
         self._drives = wiring.driver and context.mode == "replay"
+        #: Replay: the driver's board of progress reports; every consumer sends them.
+        self._board: ProgressBoard | None = None
+        self._reports = context.mode == "replay"
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
         self._link_changed = anyio.Event()
@@ -292,6 +296,7 @@ class NatsBridge(Actor):
         if self._drives:
             await self.link.follow()
             await self.link.wait_consumers(self.wiring.consumers)
+            self._board = await self.link.track_progress()
         self._started = True
 
     async def _refuse_wrong_stream(self) -> None:
@@ -466,6 +471,8 @@ class NatsBridge(Actor):
             # Lost to a disconnect: the next round tries again.
             acks.appendleft((0, last, (snapshot, check)))
             return
+        if self._reports:
+            await self.link.report_progress(last.metadata.sequence.stream)
         if snapshot is not None or check is not None:
             await self.state.save(snapshot, check)
 
@@ -497,11 +504,8 @@ class NatsBridge(Actor):
         that causes is settled in turn, until a round holds nothing.
         """
         link, subjects, role = self.link, self.wiring.subjects, self.wiring.role
-        poll = self.wiring.cluster.barrier_poll_seconds
         while True:
-            # The other processes are observed only through JetStream: poll it.
-            while not await link.consumers_idle(self.wiring.consumers):  # noqa: ASYNC110
-                await anyio.sleep(poll)
+            await self._until_idle()
             watch = link.watch
             assert watch is not None
             if watch.last_of(subjects.held) <= watch.last_of(subjects.release):
@@ -509,6 +513,17 @@ class NatsBridge(Actor):
             self._releases += 1
             ids = {_MSG_ID: f"{role}:release:{self._releases}", ROLE_HEADER: role}
             await link.publish([(subjects.release, b"", ids)])
+
+    async def _until_idle(self) -> None:
+        """Wait until every consumer handled everything stored (see :mod:`.progress`)."""
+        board, link = self._board, self.link
+        assert board is not None
+        quiet = self.wiring.cluster.barrier_poll_seconds
+        while not board.idle(link.stored_seq):
+            with anyio.move_on_after(quiet) as waited:
+                await board.changed()
+            if waited.cancelled_caught and await link.consumers_idle(self.wiring.consumers):
+                return
 
     # -- live market data on plain subjects ----------------------------------------------
 

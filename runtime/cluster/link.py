@@ -35,6 +35,7 @@ from nats.js.client import JetStreamContext
 
 from atrium.config.cluster import ClusterConfig
 from atrium.runtime.cluster.auth import connect_options
+from atrium.runtime.cluster.progress import ProgressBoard, progress_subject, report
 from atrium.runtime.cluster.watch import StreamWatch
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError
@@ -72,6 +73,8 @@ class Link:
         self.error: str | None = None
         #: Set by :meth:`follow` (the replay driver).
         self.watch: StreamWatch | None = None
+        #: The stream sequence of the last message JetStream stored for this process.
+        self.stored_seq = 0
         # Sent, acknowledgement not seen: message id -> payload. JetStream calling the
         # same payload a duplicate later is a retry of it, not a lost message.
         self._unconfirmed: dict[str, bytes] = {}
@@ -257,6 +260,28 @@ class Link:
         self.watch = StreamWatch()
         await self.watch.open(self.js, self.wiring.stream, self.wiring.subjects.stream_subjects[0])
 
+    async def track_progress(self) -> ProgressBoard:
+        """The replay driver's board of the roles' progress reports (after :meth:`follow`
+        and :meth:`wait_consumers`)."""
+        watch = self.watch
+        assert watch is not None, "follow() first"
+        wanted = set(self.wiring.consumers)
+        filters = {
+            info.name: info.config.filter_subjects or [info.config.filter_subject or ">"]
+            for info in await self.js.consumers_info(self.wiring.stream)
+            if info.name in wanted
+        }
+        board = ProgressBoard(watch, filters)
+        await self.listen(progress_subject(self.wiring.subjects.namespace), board.on_report)
+        return board
+
+    async def report_progress(self, acknowledged: int) -> None:
+        """Tell the replay driver this role acknowledged up to ``acknowledged`` (fire and
+        forget: a lost report makes the driver ask JetStream)."""
+        subject = progress_subject(self.wiring.subjects.namespace, self.wiring.durable)
+        with contextlib.suppress(nats.errors.Error, OSError):
+            await self.send_plain(subject, report(acknowledged, self.stored_seq), {})
+
     async def consumers_idle(self, names: tuple[str, ...]) -> bool:
         """Whether every consumer in ``names`` acknowledged the last message it matches.
 
@@ -391,7 +416,9 @@ class Link:
             if not future.done() or future.cancelled() or future.exception() is not None:
                 break
             self._unconfirmed.pop(ids[index], None)
-            if future.result().duplicate and index not in retries:
+            ack = future.result()
+            self.stored_seq = max(self.stored_seq, int(ack.seq))
+            if ack.duplicate and index not in retries:
                 duplicates.append(ids[index])
         else:
             index = len(futures)
@@ -419,9 +446,10 @@ class Link:
         """Publish ``item`` waiting for JetStream's answer: None if it is stored now."""
         subject, payload, headers = item
         try:
-            await self.js.publish(subject, payload, timeout=_ACK_TIMEOUT, headers=headers)
+            ack = await self.js.publish(subject, payload, timeout=_ACK_TIMEOUT, headers=headers)
         except (TimeoutError, nats.errors.Error, OSError) as exc:
             return _reason(exc)
+        self.stored_seq = max(self.stored_seq, int(ack.seq))
         return None
 
 

@@ -10,7 +10,7 @@ only moves once it has acknowledged, is compared with that.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
@@ -34,6 +34,8 @@ class StreamWatch:
 
     def __init__(self) -> None:
         self.seen = 0
+        #: Called after each message seen (the replay barrier waits on it).
+        self.on_seen: Callable[[], None] | None = None
         self._last: dict[str, int] = {}
         self._matching: dict[tuple[str, ...], set[str]] = {}
 
@@ -59,6 +61,8 @@ class StreamWatch:
                 if any(subject_matches(subject, pattern) for pattern in patterns):
                     subjects.add(subject)
         self._last[subject] = seq
+        if self.on_seen is not None:
+            self.on_seen()
 
     def last_of(self, subject: str) -> int:
         """The sequence of the last message seen on ``subject`` (0: none)."""

@@ -126,7 +126,6 @@ market_fill = "next_open"
 url = "{url}"
 namespace = "{namespace}"
 storage = "memory"
-barrier_poll_seconds = 0.0002
 lock_ttl_seconds = 2
 
 [cluster.roles.md]

@@ -41,7 +41,8 @@ class _SlowJetStream:
         msg_id = headers[MSG_ID]
         duplicate = msg_id in self.stored
         self.stored.setdefault(msg_id, payload)
-        return SimpleNamespace(duplicate=duplicate)
+        # A duplicate is acknowledged with the sequence of the copy stored first.
+        return SimpleNamespace(duplicate=duplicate, seq=list(self.stored).index(msg_id) + 1)
 
     async def publish_async(
         self, subject: str, payload: bytes, *, wait_stall: float, headers: dict[str, str]
