@@ -31,10 +31,16 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
     ----------
     actors : list of str
         Names from ``[topology.actors]`` this process runs. Every actor is in exactly one
-        role, except the strategy actor, which may be in several (sharded by strategy).
+        role, except the strategy actor, which may be in several (sharded by strategy),
+        and, live, the market data actor (sharded by feed: one process per venue).
     strategies : list of str or None, default None
         For a role running the strategy actor: the ``[strategies]`` entries it hosts.
         ``None``: all of them (only allowed when one role runs the strategy actor).
+    feeds : list of str or None, default None
+        For a role running the market data actor: the ``[[market_data.feeds]]`` it reads,
+        by name (a feed's ``name``, else its file name or format). ``None``: all of them
+        (only allowed when one role runs the market data actor). Several such roles run
+        live only: a replay has one driver.
     port : int or None, default None
         The HTTP port of this process (``atrium run``); default ``[service].port``.
     host : str or None, default None
@@ -46,6 +52,7 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
 
     actors: list[str]
     strategies: list[str] | None = None
+    feeds: list[str] | None = None
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     host: str | None = None
     journal: str | None = None

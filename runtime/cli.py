@@ -17,7 +17,7 @@ from atrium.config.runtime import RuntimeConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.auth import connect_options
-from atrium.runtime.cluster.wiring import role_config
+from atrium.runtime.cluster.wiring import check_one_driver, role_config
 from atrium.runtime.errors import AtriumError, TopologyError, UsageError
 from atrium.runtime.eventloop import run as run_loop
 from atrium.runtime.eventloop import uvloop_available
@@ -290,6 +290,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check_config(config, args.config)
     sections: dict[str, Any] | None = None
     if getattr(args, "role", None) is not None:
+        if args.command == "replay":
+            check_one_driver(config)
         config, wiring = role_config(config, args.role)
         connect_options(config.cluster)  # an unset secret is a config error, before start
         sections = {"cluster": wiring}

@@ -252,12 +252,7 @@ class NatsBridge(Actor):
         self._holds_marked = 0
         self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
         self._muted = False
-        # Replay driver: something was sent since the cluster was last seen idle.
-        self._unsettled = False
-        self._drives = wiring.driver and context.mode == "replay"
-        #: Replay: the driver's board of progress reports; every consumer sends them.
-        self._board: ProgressBoard | None = None
-        self._reports = context.mode == "replay"
+        self._init_barrier(context, wiring)
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
         self._link_changed = anyio.Event()
@@ -272,6 +267,15 @@ class NatsBridge(Actor):
         self._controls = 0
         self.state = RoleState(wiring.stream, wiring.role, cluster)
         self._offer(context)
+
+    def _init_barrier(self, context: ActorContext, wiring: RoleWiring) -> None:
+        """Replay: the driver waits for an idle cluster after each event; every consumer
+        reports its progress to it (see :mod:`atrium.runtime.cluster.progress`)."""
+        self._drives = wiring.driver and context.mode == "replay"
+        # Something was sent since the cluster was last seen idle.
+        self._unsettled = False
+        self._board: ProgressBoard | None = None
+        self._reports = context.mode == "replay"
 
     def _offer(self, context: ActorContext) -> None:
         """The bus's gate, and what the runtime asks of the bridge."""

@@ -26,6 +26,7 @@ __all__ = ("BRIDGE", "RoleWiring", "role_config")
 BRIDGE = "nats"
 _STRATEGIES = "strategies"
 _EXECUTION = "execution"
+_MARKET_DATA = "market_data"
 _MARKET_KINDS = frozenset({"Bar", "Tick"})
 
 
@@ -223,6 +224,9 @@ def _process_config(config: AtriumConfig, role: str, wanted_elsewhere: list[str]
     }
     if mine.strategies is not None:
         changes["strategies"] = {name: config.strategies[name] for name in mine.strategies}
+    if mine.feeds is not None:
+        feeds = [feed for feed in config.market_data.feeds if feed.feed_name in mine.feeds]
+        changes["market_data"] = msgspec.structs.replace(config.market_data, feeds=feeds)
     service = {
         key: value for key, value in (("port", mine.port), ("host", mine.host)) if value is not None
     }
@@ -278,11 +282,60 @@ def _check_roles(config: AtriumConfig) -> None:
     for name, where in placed.items():
         if actors[name].section == _STRATEGIES:
             _check_shards(config, where)
+        elif actors[name].section == _MARKET_DATA:
+            _check_feed_shards(config, where)
         elif len(where) > 1:
             raise ConfigError(
                 f"cluster.roles: {name} is in roles {', '.join(where)}; it owns state "
-                "and runs in exactly one role (only strategy actors are sharded)"
+                "and runs in exactly one role (only strategy and market data actors are "
+                "sharded)"
             )
+    for role, spec in roles.items():
+        if spec.feeds is not None and not any(
+            actors[name].section == _MARKET_DATA for name in spec.actors
+        ):
+            raise ConfigError(f"cluster.roles.{role}.feeds: this role runs no market data actor")
+
+
+def _check_feed_shards(config: AtriumConfig, where: list[str]) -> None:
+    """Every feed read by exactly one of the roles ``where`` (one process per venue)."""
+    names = [feed.feed_name for feed in config.market_data.feeds]
+    owner: dict[str, str] = {}
+    for role in where:
+        spec = config.cluster.roles[role]
+        key = f"cluster.roles.{role}.feeds"
+        if spec.feeds is None:
+            if len(where) == 1:
+                return  # one role reads them all
+            raise ConfigError(
+                f"{key}: the market data actor runs in several roles ({', '.join(where)}), "
+                "so each must list the feeds it reads"
+            )
+        for name in spec.feeds:
+            if name not in names:
+                raise ConfigError(f"{key}: unknown feed {name!r}; feeds: {', '.join(names)}")
+            if name in owner:
+                raise ConfigError(f"{key}: feed {name!r} is already read by role {owner[name]!r}")
+            owner[name] = role
+    unread = [name for name in names if name not in owner]
+    if unread:
+        raise ConfigError(f"cluster.roles: no role reads feed {', '.join(unread)}")
+
+
+def check_one_driver(config: AtriumConfig) -> None:
+    """A replay across processes has one driver: refuse market data in several roles."""
+    actors = config.topology.actors
+    drivers = [
+        role
+        for role, spec in config.cluster.roles.items()
+        if any(actors[name].section == _MARKET_DATA for name in spec.actors)
+    ]
+    if len(drivers) > 1:
+        raise ConfigError(
+            f"cluster.roles: the market data actor runs in roles {', '.join(drivers)}; a "
+            "replay across processes is driven by one of them: replay with one market data "
+            "role (several run live only)"
+        )
 
 
 def _check_shards(config: AtriumConfig, where: list[str]) -> None:

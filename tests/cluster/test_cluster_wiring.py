@@ -14,7 +14,7 @@ from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.cluster.bridge import _PlainMarket
 from atrium.runtime.cluster.subjects import SubjectMap, token
-from atrium.runtime.cluster.wiring import BRIDGE, role_config
+from atrium.runtime.cluster.wiring import BRIDGE, check_one_driver, role_config
 from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot, Tick
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
@@ -256,3 +256,86 @@ def test_a_role_behind_the_source_keeps_every_bar_and_the_newest_tick_per_symbol
     assert [market.take_in(s, m) for s, m in [("B", tick("B", 3)), ("A", tick("A", 4))]] == [0, 0]
     assert market.take_in("A", tick("A", 5)) == 2  # A's ticks at 1 and 4 superseded
     assert [(s, m.ts) for s, m in market.inbox] == [("A", 2), ("B", 3), ("A", 5)]
+
+
+_FEEDS = """
+[[market_data.feeds]]
+name = "venue-a"
+format = "synthetic_live"
+synthetic_live = { seed = 1, symbols = ["NVDA", "BRK.B"] }
+[[market_data.feeds]]
+name = "venue-b"
+format = "synthetic_live"
+synthetic_live = { seed = 2, symbols = ["ORCL"] }
+"""
+_TWO_VENUES = """
+[cluster.roles.md-a]
+actors = ["market_data"]
+feeds = ["venue-a"]
+[cluster.roles.md-b]
+actors = ["market_data"]
+feeds = ["venue-b"]
+[cluster.roles.rest]
+actors = ["strategy", "portfolio", "risk", "execution"]
+"""
+
+
+def _with_feeds(roles: str) -> AtriumConfig:
+    return parse_config(
+        tomllib.loads(_STRATEGIES + _FEEDS + '[cluster]\nnamespace = "t"\n' + roles)
+    )
+
+
+def test_two_market_data_roles_each_read_their_own_feeds_and_publish_what_others_want() -> None:
+    config_a, wiring_a = role_config(_with_feeds(_TWO_VENUES), "md-a")
+    config_b, wiring_b = role_config(_with_feeds(_TWO_VENUES), "md-b")
+
+    assert [f.synthetic_live.symbols for f in config_a.market_data.feeds] == [["NVDA", "BRK.B"]]
+    assert [f.synthetic_live.symbols for f in config_b.market_data.feeds] == [["ORCL"]]
+    assert wiring_a.driver and wiring_b.driver
+    assert "Bar" in config_a.topology.actors[BRIDGE].subscribes
+    assert wiring_a.durable != wiring_b.durable  # one lock and one id space each
+
+
+@pytest.mark.parametrize(
+    ("roles", "message"),
+    [
+        (
+            _TWO_VENUES.replace('feeds = ["venue-b"]\n', ""),
+            "cluster.roles.md-b.feeds: the market data actor runs in several roles (md-a, "
+            "md-b), so each must list the feeds it reads",
+        ),
+        (
+            _TWO_VENUES.replace('feeds = ["venue-b"]', 'feeds = ["venue-a"]'),
+            "cluster.roles.md-b.feeds: feed 'venue-a' is already read by role 'md-a'",
+        ),
+        (
+            _TWO_VENUES.replace('feeds = ["venue-b"]', 'feeds = ["venue-c"]'),
+            "cluster.roles.md-b.feeds: unknown feed 'venue-c'; feeds: venue-a, venue-b",
+        ),
+        (
+            _TWO_VENUES.replace('feeds = ["venue-b"]', "feeds = []"),
+            "cluster.roles: no role reads feed venue-b",
+        ),
+        (
+            _TWO_VENUES.replace('actors = ["strategy", "portfolio", "risk", "execution"]',
+                                'actors = ["strategy", "portfolio", "risk", "execution"]\n'
+                                'feeds = ["venue-b"]'),
+            "cluster.roles.rest.feeds: this role runs no market data actor",
+        ),
+    ],
+)  # fmt: skip
+def test_feeds_over_several_market_data_roles_that_do_not_fit_are_named(
+    roles: str, message: str
+) -> None:
+    with pytest.raises(ConfigError, match="^" + re.escape(message)):
+        role_config(_with_feeds(roles), "md-a")
+
+
+def test_a_replay_with_market_data_in_two_roles_is_refused_naming_them() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"^cluster\.roles: the market data actor runs in roles md-a, md-b; a replay",
+    ):
+        check_one_driver(_with_feeds(_TWO_VENUES))
+    check_one_driver(_config(_FOUR))  # one market data role: fine
