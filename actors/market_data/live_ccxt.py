@@ -15,10 +15,16 @@ closed, the network, HTTP 429/5xx) or when no trade (no answer, polling) arrives
 ``stale_after_seconds``; the next waits by :func:`~.live_websocket.backoff_delay`,
 restarting from ``reconnect_initial_seconds`` after a session that brought a trade.
 Trades pass the deduplicator of the WebSocket feed (by trade id when the exchange gives
-a numeric one), so what a new session resends is dropped. Bad trades are counted and
-logged under ``<feed> message <n>`` with the reason codes of
+a numeric one), so what a new session resends is dropped. A message counts in the
+feed status as it arrives (websocket) or per answer (polling). Bad trades are counted
+and logged under ``<feed> <symbol> trade <id>`` (a message ccxt cannot parse under
+``<feed> message <n>``, the n-th of the feed) with the reason codes of
 :mod:`~atrium.actors.market_data.validation` (``UNPARSEABLE``: a field missing or not
-decimal text; the price and size checks; ``OUT_OF_ORDER``).
+decimal text, or a message ccxt itself cannot parse; the price and size checks;
+``OUT_OF_ORDER``). A poll answer ccxt cannot parse is one ``UNPARSEABLE`` and ends the
+session (the next retries it after the backoff): ccxt parses an answer whole. The first
+poll delivers the recent trades the exchange lists, the websocket only what happens
+after the subscription.
 """
 
 from __future__ import annotations
@@ -53,6 +59,9 @@ from atrium.runtime.messages import Tick
 __all__ = ("CcxtTradeFeed", "parse_trade")
 
 _MS: Final = 1_000_000
+#: What ccxt raises when an exchange's answer does not parse (not a ccxt error: a bug of
+#: its parser meeting bad data, e.g. ``Precise("abc")``).
+_PARSE_ERRORS: Final = (ValueError, TypeError, KeyError, ArithmeticError)
 
 
 def _decimal(trade: dict[str, Any], key: str) -> Decimal | str:
@@ -149,11 +158,36 @@ class CcxtTradeFeed:
                 f"market_data.feeds.ccxt.mode: {config.exchange!r} cannot watch trades in "
                 "ccxt.pro; set mode = 'polling'"
             )
+        if watching:
+            self._guard(exchange)
         try:
             await self._sessions(exchange, emit, watching)
         finally:
             with anyio.CancelScope(shield=True):
                 await exchange.close()
+
+    def _guard(self, exchange: Any) -> None:
+        """Count and skip a message ccxt.pro cannot parse.
+
+        ccxt.pro parses each message inside its receive loop, and an exception there ends
+        the loop: the stream would hang until stale. The exchange's handler is wrapped on
+        this instance only, so one bad trade costs that trade and nothing else.
+        """
+        handle = exchange.handle_message
+
+        def guarded(client: Any, message: Any) -> None:
+            self.status.received()  # as it arrives: the venue is talking
+            try:
+                handle(client, message)
+            except _PARSE_ERRORS as exc:
+                self._unparseable(exc)
+
+        exchange.handle_message = guarded
+
+    def _unparseable(self, exc: Exception) -> None:
+        where = f"{self.name} message {self.status.messages}"
+        problem = f"ccxt cannot parse it: {type(exc).__name__}: {exc}"
+        self._rejections.reject(self.name, where, UNPARSEABLE, problem)
 
     async def _sessions(self, exchange: Any, emit: Emit, watching: bool) -> None:
         config = self._config
@@ -219,7 +253,13 @@ class CcxtTradeFeed:
             for unified in self._symbols:
                 trades: list[dict[str, Any]] | None = None
                 with anyio.move_on_after(self._config.stale_after_seconds):
-                    trades = await exchange.fetch_trades(unified)
+                    try:
+                        trades = await exchange.fetch_trades(unified)
+                    except _PARSE_ERRORS as exc:  # the whole answer is lost; retried later
+                        self.status.received()
+                        self._unparseable(exc)
+                        return
+                    self.status.received()
                 if trades is None:
                     self._stale()
                     return
@@ -235,7 +275,6 @@ class CcxtTradeFeed:
 
     async def _deliver(self, trades: list[dict[str, Any]], emit: Emit) -> None:
         for raw in trades:
-            self.status.received()
             tick = self._on_trade(raw)
             if tick is not None:
                 await emit(tick)
@@ -245,7 +284,7 @@ class CcxtTradeFeed:
         symbol = self._symbols[raw["symbol"]]  # ccxt answers for the markets asked only
         parsed = parse_trade(raw, symbol)
         if not isinstance(parsed, Trade):
-            self._reject(*parsed)
+            self._reject(symbol, raw, *parsed)
             return None
         self._traded = True
         verdict = self._dedup.admit(symbol, parsed.ts, parsed.price, parsed.size, parsed.trade_id)
@@ -255,9 +294,9 @@ class CcxtTradeFeed:
             self.status.duplicate()
             return None
         problem = f"trade time {format_ns(parsed.ts)} is before one already delivered"
-        self._reject(OUT_OF_ORDER, f"{symbol} {problem}")
+        self._reject(symbol, raw, OUT_OF_ORDER, problem)
         return None
 
-    def _reject(self, reason: str, problem: str) -> None:
-        where = f"{self.name} message {self.status.messages}"
+    def _reject(self, symbol: str, raw: dict[str, Any], reason: str, problem: str) -> None:
+        where = f"{self.name} {symbol} trade {raw.get('id')}"
         self._rejections.reject(self.name, where, reason, problem)

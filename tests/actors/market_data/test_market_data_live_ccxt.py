@@ -108,7 +108,7 @@ async def test_feed_when_trades_stream_then_exact_decimal_ticks_under_the_config
         tick("ETH/USDT", 1_700_000_000_200, "2345.67", "1.1"),
     ]
     assert [str(t.price) for t in run.ticks] == ["43210.12", "2345.67000000"]  # the text as sent
-    assert run.feed.status.messages == 2
+    assert run.feed.status.messages == 3  # the subscribe reply and two trades
 
 
 async def test_feed_when_stream_dropped_and_trade_resent_then_resubscribes_and_delivers_once(
@@ -162,15 +162,22 @@ async def test_feed_when_trades_malformed_then_counted_logged_skipped_and_stream
         await subscribed(venue, run)
         venue.push_trade("BTCUSDT", "-5", "0.1", time=1_700_000_000_100)
         venue.push_raw({"e": "trade", "s": "BTCUSDT", "t": 2, "q": "0.1", "T": 1_700_000_000_200})
+        # ccxt's own parser raises on this one (Precise("abc")), inside its receive loop
+        venue.push_raw({"e": "trade", "s": "BTCUSDT", "t": 3, "p": "abc", "q": "1", "T": 5})
         venue.push_trade("BTCUSDT", "43210.12", "0.00123", time=1_700_000_000_300)
         await run.until(lambda: len(run.ticks) == 1)
     assert run.ticks == [tick("BTCUSDT", 1_700_000_000_300, "43210.12", "0.00123")]
-    assert run.rejections.counts("ccxt") == {"NON_POSITIVE_PRICE": 1, "UNPARSEABLE": 1}
-    warnings = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert warnings == [
-        "ccxt message 1: price -5 is not > 0 (NON_POSITIVE_PRICE); row skipped",
-        "ccxt message 2: field price: expected decimal text, got None (UNPARSEABLE); row skipped",
+    assert run.rejections.counts("ccxt") == {"NON_POSITIVE_PRICE": 1, "UNPARSEABLE": 2}
+    assert (run.feed.status.messages, run.feed.status.reconnects) == (5, 0)  # no reconnect
+    warnings = sorted(r.getMessage() for r in caplog.records if "skipped" in r.getMessage())
+    assert warnings[:2] == [
+        "ccxt BTCUSDT trade 1: price -5 is not > 0 (NON_POSITIVE_PRICE); row skipped",
+        "ccxt BTCUSDT trade 2: field price: expected decimal text, got None (UNPARSEABLE); "
+        "row skipped",
     ]
+    # the 4th message of the feed (the 1st is the subscribe reply)
+    assert warnings[2].startswith("ccxt message 4: ccxt cannot parse it: ValueError: ")
+    assert len(warnings) == 3
 
 
 async def test_feed_when_polling_then_each_trade_once_though_every_poll_lists_it_again(
@@ -189,6 +196,22 @@ async def test_feed_when_polling_then_each_trade_once_though_every_poll_lists_it
     ]
     assert venue.trade_streams == 0  # REST only
     assert ("GET", "/api/v3/aggTrades") in venue.requests
+
+
+async def test_feed_when_a_poll_answer_does_not_parse_then_counted_and_polled_again(
+    sim: tuple[VenueSim, str],
+) -> None:
+    venue, url = sim
+    venue.push_raw({"e": "trade", "s": "BTCUSDT", "t": 1, "p": "abc", "q": "1", "T": 5})
+    async with running(
+        url, mode="polling", poll_interval_seconds=0.05, reconnect_initial_seconds=0.5
+    ) as run:
+        await run.until(lambda: run.rejections.counts("ccxt") == {"UNPARSEABLE": 2})
+        assert run.feed.status.reconnects == 1  # counted in the first session and the second
+        venue.public_trades.clear()  # the venue stops listing it
+        venue.push_trade("BTCUSDT", "43210.12", "0.00123", time=1_700_000_000_100)
+        await run.until(lambda: len(run.ticks) == 1)
+    assert run.ticks == [tick("BTCUSDT", 1_700_000_000_100, "43210.12", "0.00123")]
 
 
 async def test_feed_when_venue_unreachable_then_waits_double_from_initial() -> None:
