@@ -22,6 +22,7 @@ from venue_sim import VenueSim
 from atrium.actors.market_data import FeedStatus, Rejections
 from atrium.actors.market_data.live_ccxt import CcxtTradeFeed, parse_trade
 from atrium.actors.market_data.live_trades import Trade
+from atrium.actors.market_data.resume import Delivered
 from atrium.config import ConfigError, parse_config
 from atrium.config.market_data import CcxtFeedConfig
 from atrium.errors import AtriumError
@@ -153,6 +154,27 @@ async def test_feed_when_stream_goes_silent_then_reconnected_after_stale_after_s
     assert run.ticks[1] == tick("BTCUSDT", 1_700_000_000_300, "43210.14", "0.002")
 
 
+async def test_feed_when_resumed_after_a_restart_then_the_venue_resend_is_not_sent_again(
+    sim: tuple[VenueSim, str],
+) -> None:
+    venue, url = sim
+    venue.resend_trades = 2
+    venue.push_trade("BTCUSDT", "43210.12", "0.00123", time=1_700_000_000_100)
+    venue.push_trade("BTCUSDT", "43210.13", "0.5", time=1_700_000_000_200)
+    delivered = Delivered()  # what the previous life sent: the first of the two
+    delivered.note(tick("BTCUSDT", 1_700_000_000_100, "43210.12", "0.00123"))
+    config = CcxtFeedConfig(exchange="binance", symbols=["BTCUSDT"], base_url=url)
+    rejections = Rejections("skip", log=LOG)
+    feed = CcxtTradeFeed(config, "ccxt", FeedStatus(30.0), rejections, LOG)
+    feed.resume(delivered)
+    run = Running(feed, rejections)
+    async with anyio.create_task_group() as group:
+        group.start_soon(feed.run, run.emit)
+        await run.until(lambda: len(run.ticks) == 1 and feed.status.duplicates == 1)
+        group.cancel_scope.cancel()
+    assert run.ticks == [tick("BTCUSDT", 1_700_000_000_200, "43210.13", "0.5")]
+
+
 async def test_feed_when_trades_malformed_then_counted_logged_skipped_and_stream_goes_on(
     sim: tuple[VenueSim, str], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -252,6 +274,20 @@ async def test_feed_when_symbol_not_a_market_then_error_names_the_field(
         await feed.run(emit)
     assert str(raised.value) == (
         "market_data.feeds.ccxt.symbols: 'DOGE/USDT' is not a market of binance"
+    )
+
+
+async def test_feed_when_exchange_unknown_then_error_names_the_field() -> None:
+    config = CcxtFeedConfig(exchange="nosuchvenue", symbols=["BTC/USDT"])
+    feed = CcxtTradeFeed(config, "ccxt", FeedStatus(1.0), Rejections("skip", log=LOG), LOG)
+
+    async def emit(tick: Tick) -> None:
+        raise AssertionError(tick)
+
+    with pytest.raises(AtriumError) as raised:
+        await feed.run(emit)
+    assert str(raised.value) == (
+        "market_data.feeds.ccxt.exchange: 'nosuchvenue' is not a ccxt exchange id"
     )
 
 
