@@ -2,10 +2,10 @@
 
 A feed is one file (CSV bars, CSV ticks, an Atrium journal), a seeded synthetic
 generator, or -- in ``atrium run`` only -- a live feed: seeded ticks paced in wall time
-(``synthetic_live``), an exchange trade stream (``websocket``), or any exchange ccxt
-knows (``ccxt``). File feeds are merged
-into one stream in timestamp order; for equal timestamps the feed listed first goes
-first, so a replay never depends on file timing. Live feeds run side by side, each as it
+(``synthetic_live``), an exchange trade stream (``websocket``), or the trades of any
+exchange ccxt knows (``ccxt``). File feeds are merged into one stream in timestamp
+order; for equal timestamps the feed listed first goes first, so a replay never depends
+on file timing. Live feeds run side by side, each as it
 arrives; they cannot be replayed, but what they deliver is journaled and the journal can.
 
 Example::
