@@ -52,7 +52,6 @@ from atrium.actors.execution.ccxt_session import (
     dec,
     error_kind,
     make_exchange,
-    market_of,
     optional,
     step,
 )
@@ -249,7 +248,12 @@ class CcxtVenue:
 
     def _instrument(self, symbol: str) -> VenueInstrument:
         """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
-        market = market_of(self._exchange, symbol, "execution.ccxt.symbols")
+        try:  # a unified symbol ("BTC/USDT") or the exchange's own id ("BTCUSDT")
+            market = self._exchange.market(symbol)
+        except ccxt.BadSymbol:
+            raise ValueError(
+                f"execution.ccxt.symbols: {symbol!r} is not a market of {self._settings.exchange}"
+            ) from None
         precision, limits = market["precision"], market["limits"]
         return VenueInstrument(
             symbol=symbol,

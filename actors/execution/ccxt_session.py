@@ -13,16 +13,7 @@ import ccxt.pro as ccxt_pro
 from atrium.config.execution import CcxtVenueConfig
 from atrium.runtime.errors import VenuePriceMissing, VenueStreamStale
 
-__all__ = (
-    "commission",
-    "dec",
-    "error_kind",
-    "make_exchange",
-    "make_public_exchange",
-    "market_of",
-    "optional",
-    "step",
-)
+__all__ = ("commission", "dec", "error_kind", "make_exchange", "optional", "step")
 
 _ZERO: Final = Decimal(0)
 
@@ -118,39 +109,6 @@ def make_exchange(settings: CcxtVenueConfig) -> Any:
     if settings.base_url is not None:
         _point_at(exchange, settings.base_url.rstrip("/"))
     return exchange
-
-
-def make_public_exchange(
-    exchange_id: str, *, streaming: bool, sandbox: bool, base_url: str | None, timeout_s: float
-) -> Any:
-    """A ccxt exchange for public data only (no credentials), ccxt.pro's when
-    ``streaming``, whose numbers stay the exchange's own decimal text (``number = str``):
-    a price never passes through a float on its way to a Decimal."""
-    cls = getattr(ccxt_pro if streaming else ccxt, exchange_id, None)
-    if cls is None:
-        raise ValueError(f"{exchange_id!r} is not a ccxt exchange id")
-    exchange = cls(
-        {
-            "enableRateLimit": True,
-            "timeout": int(timeout_s * 1000),
-            "options": {"fetchMarkets": {"types": ["spot"]}, "fetchCurrencies": False},
-        }
-    )
-    exchange.number = str
-    if sandbox:
-        exchange.set_sandbox_mode(True)
-    if base_url is not None:
-        _point_at(exchange, base_url.rstrip("/"))
-    return exchange
-
-
-def market_of(exchange: Any, symbol: str, where: str) -> Any:
-    """ccxt's market for ``symbol``, a unified symbol (``BTC/USDT``) or the exchange's
-    own id (``BTCUSDT``): how Atrium symbols map to markets, on either side."""
-    try:
-        return exchange.market(symbol)
-    except ccxt.BadSymbol:
-        raise ValueError(f"{where}: {symbol!r} is not a market of {exchange.id}") from None
 
 
 def _credential(name: str, key: str) -> str:
