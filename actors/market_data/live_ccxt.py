@@ -3,11 +3,11 @@
 Where ccxt.pro can watch the exchange's trades (``watchTrades``) the feed streams them
 over its websocket; otherwise (or with ``mode = "polling"``) it asks ``fetch_trades``
 every ``poll_interval_seconds``. The exchange is built with ``number = str``
-(:func:`~atrium.actors.execution.ccxt_session.make_public_exchange`): ccxt then hands
+(:func:`~atrium.actors.market_data.ccxt_exchange.make_public_exchange`): ccxt then hands
 prices and amounts over as the exchange's own decimal text, which becomes a ``Decimal``
 as written; a trade whose price or amount is not text is refused, never read through a
 float. Symbols map to markets as on the execution side
-(:func:`~atrium.actors.execution.ccxt_session.market_of`); ticks carry the symbol as
+(:func:`~atrium.actors.market_data.ccxt_exchange.market_of`); ticks carry the symbol as
 configured.
 
 Each session (a subscription, or a run of polls) ends on a ccxt error (the stream
@@ -38,7 +38,7 @@ import anyio
 import ccxt.async_support as ccxt
 import ccxt.pro as ccxt_pro
 
-from atrium.actors.execution.ccxt_session import make_public_exchange, market_of
+from atrium.actors.market_data.ccxt_exchange import make_public_exchange, market_of
 from atrium.actors.market_data.live import Emit, FeedStatus
 from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
 from atrium.actors.market_data.live_trades import Trade
@@ -224,8 +224,7 @@ class CcxtTradeFeed:
     def _markets(self, exchange: Any) -> dict[str, str]:
         try:
             return {
-                market_of(exchange, symbol, "market_data.feeds.ccxt.symbols")["symbol"]: symbol
-                for symbol in self._config.symbols
+                market_of(exchange, symbol)["symbol"]: symbol for symbol in self._config.symbols
             }
         except ValueError as exc:
             raise AtriumError(str(exc)) from None
