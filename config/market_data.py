@@ -2,9 +2,10 @@
 
 A feed is one file (CSV bars, CSV ticks, an Atrium journal), a seeded synthetic
 generator, or -- in ``atrium run`` only -- a live feed: seeded ticks paced in wall time
-(``synthetic_live``) or an exchange trade stream (``websocket``). File feeds are merged
-into one stream in timestamp order; for equal timestamps the feed listed first goes
-first, so a replay never depends on file timing. Live feeds run side by side, each as it
+(``synthetic_live``), an exchange trade stream (``websocket``), or the trades of any
+exchange ccxt knows (``ccxt``). File feeds are merged into one stream in timestamp
+order; for equal timestamps the feed listed first goes first, so a replay never depends
+on file timing. Live feeds run side by side, each as it
 arrives; they cannot be replayed, but what they deliver is journaled and the journal can.
 
 Example::
@@ -38,6 +39,10 @@ Live (``atrium run``)::
     format = "websocket"
     name = "binance"
     websocket = { url = "wss://stream.binance.com:9443/ws", symbols = ["BTCUSDT"] }
+
+    [[market_data.feeds]]
+    format = "ccxt"
+    ccxt = { exchange = "binance", symbols = ["BTC/USDT"] }
 """
 
 from __future__ import annotations
@@ -59,6 +64,7 @@ __all__ = (
     "EPOCH_FORMATS",
     "LIVE_FORMATS",
     "Adjust",
+    "CcxtFeedConfig",
     "FeedConfig",
     "FeedFormat",
     "MarketDataConfig",
@@ -80,6 +86,7 @@ FeedFormat: TypeAlias = Literal[
     "arrow",
     "synthetic_live",
     "websocket",
+    "ccxt",
 ]
 
 #: How a bar feed's prices are adjusted from its ``Adj Close`` column.
@@ -89,7 +96,12 @@ Adjust: TypeAlias = Literal["none", "splits", "splits_dividends"]
 COLUMNAR_FORMATS: Final = ("parquet", "arrow")
 
 #: Formats that produce data as it happens (``atrium run``); they cannot be replayed.
-LIVE_FORMATS: Final = ("synthetic_live", "websocket")
+LIVE_FORMATS: Final = ("synthetic_live", "websocket", "ccxt")
+#: Live formats that need their own table, and what the table holds.
+_REQUIRED_TABLES: Final = {
+    "websocket": "a table with url and symbols",
+    "ccxt": "a table with exchange and symbols",
+}
 #: Formats that read no file.
 _FILELESS: Final = ("synthetic", *LIVE_FORMATS)
 #: Formats whose records name their own symbols.
@@ -117,6 +129,7 @@ PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 _OFFSET: Final = re.compile(r"^[+-](?:[01]\d|2[0-3]):[0-5]\d$")
 _SYMBOL_END: Final = re.compile(r"[-_. ]")
+_EXCHANGE_ID: Final = re.compile(r"^[a-z0-9_]+$")
 
 
 def symbol_from_path(path: str) -> str | None:
@@ -357,6 +370,67 @@ class WebSocketConfig(ConfigBase, frozen=True, kw_only=True):
         return [self.stream_format.format(symbol=symbol.lower()) for symbol in self.symbols]
 
 
+class CcxtFeedConfig(ConfigBase, frozen=True, kw_only=True):
+    """The trades of ``symbols`` on a ccxt exchange, as ``Tick``.
+
+    Parameters
+    ----------
+    exchange : str
+        A ccxt exchange id, e.g. ``"binance"``; required.
+    symbols : list of str
+        The markets to watch; required. Each is a ccxt unified symbol (``"BTC/USDT"``) or
+        the exchange's own id (``"BTCUSDT"``), as ``[execution.ccxt].symbols`` takes them,
+        and the ticks carry it as written: list them as the strategies and execution do.
+    sandbox : bool, default False
+        The exchange's test environment (ccxt ``set_sandbox_mode``).
+    base_url : str or None, default None
+        Send every REST call to this origin and every websocket to its ``ws://`` twin (a
+        simulator or a proxy); ``None`` uses the exchange's own URLs.
+    mode : {"auto", "websocket", "polling"}, default "auto"
+        ``websocket``: ccxt.pro ``watch_trades``; ``polling``: REST ``fetch_trades`` every
+        ``poll_interval_seconds``; ``auto``: websocket where the exchange has it.
+    poll_interval_seconds : float, default 1
+        Seconds between ``fetch_trades`` rounds when polling, > 0.
+    stale_after_seconds : float, default 30
+        No trade for this long: the stream is taken as dead, closed and reopened, > 0
+        (a quiet market is reconnected too; set it above the market's longest lull).
+    reconnect_initial_seconds : float, default 0.5
+        Wait before the first reconnect, > 0; doubled after each attempt that brought no
+        trade.
+    reconnect_max_seconds : float, default 30
+        Longest wait between attempts, >= ``reconnect_initial_seconds``.
+    request_timeout_seconds : float, default 10
+        Longest wait for one REST call, > 0.
+    """
+
+    exchange: str
+    symbols: list[str]
+    sandbox: bool = False
+    base_url: str | None = None
+    mode: Literal["auto", "websocket", "polling"] = "auto"
+    poll_interval_seconds: PositiveFloat = 1.0
+    stale_after_seconds: PositiveFloat = 30.0
+    reconnect_initial_seconds: PositiveFloat = 0.5
+    reconnect_max_seconds: PositiveFloat = 30.0
+    request_timeout_seconds: PositiveFloat = 10.0
+
+    def __post_init__(self) -> None:
+        if not _EXCHANGE_ID.match(self.exchange):
+            raise ValueError(
+                f"exchange: expected a ccxt exchange id such as 'binance', got {self.exchange!r}"
+            )
+        _check_symbols(self.symbols)
+        if self.base_url is not None and not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"base_url: expected an http:// or https:// origin, got {self.base_url!r}"
+            )
+        if self.reconnect_max_seconds < self.reconnect_initial_seconds:
+            raise ValueError(
+                f"reconnect_max_seconds: {self.reconnect_max_seconds:g} is below "
+                f"reconnect_initial_seconds {self.reconnect_initial_seconds:g}"
+            )
+
+
 class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     """One input of the market data actor.
 
@@ -367,7 +441,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         and live feeds.
     format : str, default "auto"
         One of auto, yahoo, date_time, iso, ticks, synthetic, journal, parquet, arrow,
-        synthetic_live, websocket.
+        synthetic_live, websocket, ccxt.
         ``yahoo``: ``Date,Open,High,Low,Close,Adj Close,Volume`` daily bars (``Adj Close``
         optional and ignored). ``date_time``: ``Date,Time,Open,High,Low,Close,Volume[,...]``.
         ``iso``: ``Datetime,Open,High,Low,Close,Volume[,...]``. ``ticks``: ``timestamp,price,size``
@@ -378,11 +452,12 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         signature, Parquet and Arrow files by theirs and a CSV layout from its header (``price`` column:
         ticks; ``Date`` and ``Time``: date_time; ``Datetime``/``Timestamp``: iso; ``Date``:
         yahoo). A tick file laid out like ISO bars must say ``format = "ticks"``.
-        ``synthetic_live`` and ``websocket`` are live feeds (``atrium run`` only; a replay
-        refuses them): see :class:`SyntheticLiveConfig` and :class:`WebSocketConfig`.
+        ``synthetic_live``, ``websocket`` and ``ccxt`` are live feeds (``atrium run`` only;
+        a replay refuses them): see :class:`SyntheticLiveConfig`, :class:`WebSocketConfig`
+        and :class:`CcxtFeedConfig`.
     name : str or None, default None
         Label of the feed in metrics and logs; ``None``: the file name, or for a feed
-        without a file its format (``synthetic``, ``synthetic_live``, ``websocket``).
+        without a file its format (``synthetic``, ``synthetic_live``, ``websocket``, ``ccxt``).
     symbol : str or None, default None
         Symbol of a CSV feed; ``None``: derived from the file name (``nvda-1999.txt``: NVDA).
         Not used by journal, synthetic and live feeds, which carry their own symbols.
@@ -421,6 +496,8 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         ``format = "synthetic_live"``.
     websocket : WebSocketConfig or None, default None
         The stream to connect to; required for ``format = "websocket"`` and only for it.
+    ccxt : CcxtFeedConfig or None, default None
+        The exchange and markets to watch; required for ``format = "ccxt"`` and only for it.
     """
 
     path: str = ""
@@ -437,6 +514,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
     synthetic: SyntheticConfig | None = None
     synthetic_live: SyntheticLiveConfig | None = None
     websocket: WebSocketConfig | None = None
+    ccxt: CcxtFeedConfig | None = None
 
     def __post_init__(self) -> None:
         fileless = self.format in _FILELESS
@@ -444,13 +522,12 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
             raise ValueError(f"path: a {self.format} feed reads no file, got {self.path!r}")
         if not fileless and not self.path:
             raise ValueError(f"path: required for a {self.format!r} feed")
-        for table in ("synthetic", "synthetic_live", "websocket"):
+        for table in ("synthetic", "synthetic_live", "websocket", "ccxt"):
             if getattr(self, table) is not None and self.format != table:
                 raise ValueError(f"{table}: only for format = {table!r}")
-        if self.format == "websocket" and self.websocket is None:
-            raise ValueError(
-                "websocket: required for format = 'websocket' (a table with url and symbols)"
-            )
+        needed = _REQUIRED_TABLES.get(self.format)
+        if needed is not None and getattr(self, self.format) is None:
+            raise ValueError(f"{self.format}: required for format = {self.format!r} ({needed})")
         if self.symbol is not None and self.format in _OWN_SYMBOLS:
             raise ValueError(f"symbol: a {self.format} feed carries its own symbols")
         if self.symbol == "":
@@ -460,8 +537,7 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         if self.bar_seconds is not None and self.format not in (
             "auto",
             "ticks",
-            "synthetic_live",
-            "websocket",
+            *LIVE_FORMATS,
         ):
             raise ValueError(
                 f"bar_seconds: only tick feeds are aggregated, format is {self.format!r}"
@@ -512,18 +588,16 @@ class FeedConfig(ConfigBase, frozen=True, kw_only=True):
         """Seconds a live feed may go without a message and stay ready (``None``: a file feed)."""
         if self.format == "synthetic_live":
             return (self.synthetic_live or SyntheticLiveConfig()).stale_after_seconds
-        if self.websocket is not None:
-            return self.websocket.stale_after_seconds
-        return None
+        live = self.websocket or self.ccxt
+        return None if live is None else live.stale_after_seconds
 
     @property
     def live_symbols(self) -> tuple[str, ...]:
         """The symbols a live feed carries (empty for file and synthetic feeds)."""
         if self.format == "synthetic_live":
             return tuple((self.synthetic_live or SyntheticLiveConfig()).symbols)
-        if self.websocket is not None:
-            return tuple(self.websocket.symbols)
-        return ()
+        live = self.websocket or self.ccxt
+        return () if live is None else tuple(live.symbols)
 
     @property
     def feed_symbol(self) -> str:

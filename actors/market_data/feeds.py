@@ -137,6 +137,11 @@ def open_live_feed(
         return SyntheticLiveFeed(
             config.synthetic_live or SyntheticLiveConfig(), name, status, clock
         )
+    if config.ccxt is not None:
+        # ccxt loads only when a ccxt feed runs, not for every replay.
+        from atrium.actors.market_data.live_ccxt import CcxtTradeFeed  # noqa: PLC0415
+
+        return CcxtTradeFeed(config.ccxt, name, status, rejections, log)
     if config.websocket is None:
         raise ValueError(f"feed {name!r} is not a live feed (format {config.format!r})")
     # websockets (and ssl) load only when a WebSocket feed runs, not for every replay.

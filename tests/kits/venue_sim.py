@@ -20,6 +20,15 @@ API at ``/ws-api/v3`` takes ``userDataStream.subscribe.signature`` and then push
 keeps them open but sends nothing (no reports, no pongs: what happens meanwhile is lost
 to the stream), ``duplicate_reports`` sends every report twice, the copy after the next
 one (duplicated, and out of order).
+
+The public trade stream is the one ccxt.pro's ``binance`` uses for ``watch_trades``: a
+WebSocket at ``/ws/<n>`` that takes ``{"method": "SUBSCRIBE", "params":
+["btcusdt@trade"], "id": n}`` and then pushes a raw ``{"e": "trade", ...}`` for every
+:meth:`VenueSim.push_trade` of a subscribed symbol (:meth:`VenueSim.push_raw` pushes any
+payload). :meth:`VenueSim.drop_trade_streams` closes them from the server's side,
+``silent`` holds their trades and pongs too, and ``resend_trades`` sends each new
+subscription the last that many trades again (a venue that replays on reconnect).
+``/api/v3/aggTrades`` (``fetch_trades``) lists the same trades, one aggregate each.
 """
 
 from __future__ import annotations
@@ -109,6 +118,11 @@ class VenueSim:
     _streams: dict[web.WebSocketResponse, asyncio.Queue[dict[str, Any]]] = field(
         default_factory=dict
     )
+    resend_trades: int = 0
+    public_trades: list[dict[str, Any]] = field(default_factory=list)
+    _trade_streams: dict[web.WebSocketResponse, tuple[set[str], asyncio.Queue[Any]]] = field(
+        default_factory=dict
+    )
     _held_report: dict[str, Any] | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1001))
     _clock_ms: int = 1_700_000_000_000
@@ -192,7 +206,9 @@ class VenueSim:
         app.router.add_get("/api/v3/openOrders", self._open_orders)
         app.router.add_get("/api/v3/myTrades", self._my_trades)
         app.router.add_get("/api/v3/ticker/24hr", self._ticker)
+        app.router.add_get("/api/v3/aggTrades", self._agg_trades)
         app.router.add_get("/ws-api/v3", self._stream)
+        app.router.add_get("/ws/{stream}", self._trade_stream)
         return app
 
     # -- the user-data stream ------------------------------------------------------------
@@ -207,6 +223,67 @@ class VenueSim:
     def streams(self) -> int:
         """User-data streams subscribed now."""
         return len(self._streams)
+
+    # -- the public trade stream ---------------------------------------------------------
+
+    @property
+    def trade_streams(self) -> int:
+        """Public trade streams with a subscription now."""
+        return sum(1 for symbols, _ in self._trade_streams.values() if symbols)
+
+    def push_trade(
+        self, symbol: str, price: str, qty: str, *, trade_id: int | None = None, time: int = 0
+    ) -> dict[str, Any]:
+        """A public trade of ``symbol`` (``BTCUSDT``) to its subscribers; ids count from 1."""
+        self._clock_ms += 1
+        trade = {
+            "e": "trade", "E": self._clock_ms, "s": symbol,
+            "t": trade_id if trade_id is not None else len(self.public_trades) + 1,
+            "p": price, "q": qty, "T": time or self._clock_ms, "m": False, "M": True,
+        }  # fmt: skip
+        self.push_raw(trade)
+        return trade
+
+    def push_raw(self, payload: dict[str, Any]) -> None:
+        """Any payload to the subscribers of its ``s`` (and it is kept for resends)."""
+        self.public_trades.append(payload)
+        if self.silent:
+            return
+        stream = f"{str(payload.get('s')).lower()}@trade"
+        for symbols, queue in self._trade_streams.values():
+            if stream in symbols:
+                queue.put_nowait(payload)
+
+    async def drop_trade_streams(self) -> None:
+        """Close every public trade stream from the server's side."""
+        for ws in list(self._trade_streams):
+            del self._trade_streams[ws]
+            await ws.close()
+
+    async def _trade_stream(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False)
+        await ws.prepare(request)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        symbols: set[str] = set()
+        self._trade_streams[ws] = (symbols, queue)
+        sender = asyncio.get_running_loop().create_task(_send_all(ws, queue))
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.PING and not self.silent:
+                    await ws.pong(message.data)
+                elif message.type == WSMsgType.TEXT:
+                    request_json = message.json()
+                    params = request_json["params"]
+                    symbols.update(params)
+                    queue.put_nowait({"result": None, "id": request_json["id"]})
+                    resend = self.public_trades[-self.resend_trades :] if self.resend_trades else []
+                    for trade in resend:
+                        if f"{str(trade.get('s')).lower()}@trade" in params:
+                            queue.put_nowait(trade)
+        finally:
+            self._trade_streams.pop(ws, None)
+            sender.cancel()
+        return ws
 
     def _report(self, order: SimOrder, execution: str, trade: dict[str, Any] | None = None) -> None:
         """Push an ``executionReport`` of ``order`` to every subscribed stream."""
@@ -347,6 +424,15 @@ class VenueSim:
             trades = trades + trades[::-1]
         return web.json_response(trades)
 
+    async def _agg_trades(self, request: web.Request) -> web.Response:
+        """The last 500 public trades of ``symbol``, each its own aggregate (``fetch_trades``)."""
+        symbol = request.query.get("symbol")
+        shown = [t for t in self.public_trades if t.get("s") == symbol][-500:]
+        return web.json_response(
+            [{"a": t.get("t"), "p": t.get("p"), "q": t.get("q"), "f": t.get("t"),
+              "l": t.get("t"), "T": t.get("T"), "m": False, "M": True} for t in shown]
+        )  # fmt: skip
+
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
         price = self.market_price.get(symbol)
@@ -361,7 +447,7 @@ class VenueSim:
         )  # fmt: skip
 
 
-async def _send_all(ws: web.WebSocketResponse, queue: asyncio.Queue[dict[str, Any]]) -> None:
+async def _send_all(ws: web.WebSocketResponse, queue: asyncio.Queue[Any]) -> None:
     while True:
         await ws.send_json(await queue.get())
 
