@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_ACTOR_MODULES = {"atrium.actors.indicators"}
+SHARED_ACTOR_MODULES = {"atrium.actors.indicators", "atrium.actors.ccxt_urls"}
 
 
 def _modules(package: str) -> list[Path]:

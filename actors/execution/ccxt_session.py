@@ -10,6 +10,7 @@ from typing import Any, Final
 import ccxt.async_support as ccxt
 import ccxt.pro as ccxt_pro
 
+from atrium.actors.ccxt_urls import point_at
 from atrium.config.execution import CcxtVenueConfig
 from atrium.runtime.errors import VenuePriceMissing, VenueStreamStale
 
@@ -107,7 +108,7 @@ def make_exchange(settings: CcxtVenueConfig) -> Any:
     if settings.sandbox:
         exchange.set_sandbox_mode(True)
     if settings.base_url is not None:
-        _point_at(exchange, settings.base_url.rstrip("/"))
+        point_at(exchange, settings.base_url.rstrip("/"))
     return exchange
 
 
@@ -120,18 +121,3 @@ def _credential(name: str, key: str) -> str:
             f"exchange credential there (it is never read from the config file)"
         )
     return value
-
-
-def _point_at(exchange: Any, origin: str) -> None:
-    """Send every REST call to ``origin`` and every websocket to its ``ws://`` (``wss://``)
-    twin, keeping each URL's path."""
-    ws_origin = origin.replace("http", "ws", 1)
-    tables = [exchange.urls["api"]]
-    while tables:
-        table = tables.pop()
-        for key, url in list(table.items()):
-            if isinstance(url, dict):
-                tables.append(url)
-            elif isinstance(url, str) and url.startswith(("https://", "wss://")):
-                base = origin if url.startswith("https://") else ws_origin
-                table[key] = base + "/" + [*url.split("/", 3), ""][3]

@@ -13,6 +13,8 @@ from typing import Any
 import ccxt.async_support as ccxt
 import ccxt.pro as ccxt_pro
 
+from atrium.actors.ccxt_urls import point_at
+
 __all__ = ("make_public_exchange", "market_of")
 
 
@@ -36,7 +38,7 @@ def make_public_exchange(
     if sandbox:
         exchange.set_sandbox_mode(True)
     if base_url is not None:
-        _point_at(exchange, base_url.rstrip("/"))
+        point_at(exchange, base_url.rstrip("/"))
     return exchange
 
 
@@ -49,18 +51,3 @@ def market_of(exchange: Any, symbol: str) -> Any:
         raise ValueError(
             f"market_data.feeds.ccxt.symbols: {symbol!r} is not a market of {exchange.id}"
         ) from None
-
-
-def _point_at(exchange: Any, origin: str) -> None:
-    """Send every REST call to ``origin`` and every websocket to its ``ws://`` (``wss://``)
-    twin, keeping each URL's path."""
-    ws_origin = origin.replace("http", "ws", 1)
-    tables = [exchange.urls["api"]]
-    while tables:
-        table = tables.pop()
-        for key, url in list(table.items()):
-            if isinstance(url, dict):
-                tables.append(url)
-            elif isinstance(url, str) and url.startswith(("https://", "wss://")):
-                base = origin if url.startswith("https://") else ws_origin
-                table[key] = base + "/" + [*url.split("/", 3), ""][3]
