@@ -17,6 +17,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -68,8 +69,28 @@ def _wait_for_ticks(
         time.sleep(0.005)
 
 
-def _run_to_end(config: Path, journal: Path, log: Path, ticks: int) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    """Until ``/readyz`` answers 200: recovered and trading, its signal handlers set."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"atrium run exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:  # not serving yet, or 503 while it recovers
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not ready after {STARTUP_SECONDS} s:\n{log.read_text()}")
+        time.sleep(0.02)
+
+
+def _run_to_end(config: Path, journal: Path, log: Path, ticks: int, port: int) -> None:
     with atrium_run(config, log) as process:
+        # The journal may hold every tick already (the last kill came after the last one):
+        # a stop sent before the service set its signal handlers would kill it instead.
+        _wait_ready(process, port, log)
         _wait_for_ticks(process, journal, ticks, log, RUN_SECONDS)
         time.sleep(0.3)  # the last bar's order flow settles and is committed
         process.send_signal(signal.SIGTERM)
@@ -98,7 +119,7 @@ def test_run_when_killed_at_random_points_then_final_account_as_uninterrupted(
             sizing=SIZING,
             snapshot_every=500,
         )
-        _run_to_end(reference_config, reference, tmp_path / "reference.log", len(trades))
+        _run_to_end(reference_config, reference, tmp_path / "reference.log", len(trades), port)
 
         crashed = tmp_path / "crashed.sqlite"
         crash_config = write_service_config(
@@ -121,7 +142,7 @@ def test_run_when_killed_at_random_points_then_final_account_as_uninterrupted(
                 _wait_for_ticks(process, crashed, target, log, STARTUP_SECONDS)
                 process.send_signal(signal.SIGKILL)
                 assert process.wait(timeout=10) == -signal.SIGKILL
-        _run_to_end(crash_config, crashed, log, len(trades))
+        _run_to_end(crash_config, crashed, log, len(trades), port)
 
     reference_orders, reference_fills = order_flow(reference)
     orders, fills = order_flow(crashed)
