@@ -376,7 +376,8 @@ class NatsBridge(Actor):
             tasks.cancel_scope.cancel()
 
     async def on_stop(self) -> None:
-        """Store what is held, but only until the stop deadline: the rest is kept."""
+        """Store what is held and snapshot, but only until the stop deadline (NATS may be
+        out of reach): what is not stored by then is kept."""
         try:
             with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
                 await self.flush()
@@ -388,9 +389,9 @@ class NatsBridge(Actor):
                         {_MSG_ID: f"{role}:end", ROLE_HEADER: role},
                     )
                     await self.link.publish([end])
-            if self.state.on and not self._acks and self._sub and not self._refused:
-                # Everything handled is acknowledged: a restart starts from here.
-                await self.state.save(self.state.take(self._handled, self._exported), None)
+                if self.state.on and not self._acks and self._sub and not self._refused:
+                    # Everything handled is acknowledged: a restart starts from here.
+                    await self.state.save(self.state.take(self._handled, self._exported), None)
             unsent = [*self._in_flight, *self.outbound]
             if unsent:
                 save_unsent(Path(self.wiring.unsent), unsent)
