@@ -385,7 +385,8 @@ class NatsBridge(Actor):
             tasks.cancel_scope.cancel()
 
     async def on_stop(self) -> None:
-        """Store what is held, but only until the stop deadline: the rest is kept."""
+        """Store what is held and snapshot, but only until the stop deadline (NATS may be
+        out of reach): what is not stored by then is kept."""
         try:
             with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
                 await self.flush()
@@ -397,9 +398,9 @@ class NatsBridge(Actor):
                         {_MSG_ID: f"{role}:end", ROLE_HEADER: role},
                     )
                     await self.link.publish([end])
-            if self.state.on and not self._acks and self._sub and not self._refused:
-                # Everything handled is acknowledged: a restart starts from here.
-                await self.state.save(self.state.take(self._handled, self._exported), None)
+                if self.state.on and not self._acks and self._sub and not self._refused:
+                    # Everything handled is acknowledged: a restart starts from here.
+                    await self.state.save(self.state.take(self._handled, self._exported), None)
             unsent = [*self._in_flight, *self.outbound]
             if unsent:
                 save_unsent(Path(self.wiring.unsent), unsent)
@@ -412,12 +413,37 @@ class NatsBridge(Actor):
     async def _send_kept(self) -> None:
         """Publish what the previous run kept at its stop, before anything new."""
         path = Path(self.wiring.unsent)
-        kept = load_unsent(path)
+        kept = self._resume_kept(load_unsent(path))
         if kept:
             await self.link.publish(kept, {item[2].get(_MSG_ID, "") for item in kept})
             self._metrics.sent.inc(len(kept))
             log.warning("sent %d messages the previous run kept in %s", len(kept), path)
         forget_unsent(path)
+
+    def _resume_kept(self, kept: list[Outgoing]) -> list[Outgoing]:
+        """``kept``, and the resume its run would have sent on reconnecting, when that run
+        stopped while NATS was out of reach: its disconnect's control is stored only now,
+        and would otherwise hold this run, connected, in reduce-only for good."""
+        cluster = self.wiring.cluster
+        if not cluster.resume_on_reconnect or cluster.on_disconnect == "none":
+            return kept
+        last: tuple[str, Control] | None = None
+        for _, payload, headers in kept:
+            run = headers.get(INPUT_HEADER)
+            message = decode(payload) if run is not None else None
+            if run is not None and isinstance(message, Control) and message.source == "cluster":
+                last = run, message
+        if last is None or last[1].command == "resume":
+            return kept
+        run, role = last[0], self.wiring.role
+        resume = Control(
+            ts=self.clock.now_ns(),
+            command="resume",
+            reason="NATS connection restored (after the run that lost it stopped)",
+            source="cluster",
+        )
+        headers = {_MSG_ID: f"{role}:control:{run}:resume", ROLE_HEADER: role, INPUT_HEADER: run}
+        return [*kept, (self.wiring.subjects.subject(resume), encode(resume), headers)]
 
     # -- outbound -------------------------------------------------------------------------
 

@@ -123,7 +123,12 @@ class Link:
     async def close(self) -> None:
         self._closing = True
         if self._nc is not None and not self._nc.is_closed:
-            await self._nc.close()
+            try:
+                await self._nc.close()
+            except RuntimeError as exc:
+                # Closed while reconnecting, the client writes what it buffered to the
+                # dead socket and raises; the messages among it are kept (the unsent file).
+                log.debug("closed the NATS client while reconnecting (%r)", exc)
         self.connected = False
 
     def _next_server(

@@ -375,3 +375,40 @@ def test_a_stop_without_nats_ends_in_time_and_the_next_start_sends_what_was_kept
             assert asyncio.run(_stored(server.url, "LIVE")) >= before + count
         finally:
             _stop(again, tmp_path / "md-2.log")
+
+
+def test_a_core_stopped_while_nats_is_away_trades_again_after_its_restart(
+    tmp_path: Path,
+) -> None:
+    """Its reduce-only of the lost connection is kept and stored by the next run, with
+    the resume it would have sent on reconnecting (``resume_on_reconnect``)."""
+    ports = {role: free_port() for role in ("md", "core", "strat-a", "strat-b")}
+    core = ports["core"]
+    with nats_server(tmp_path) as server:
+        config = live_config(tmp_path, server.url, ports)
+        config.write_text(
+            config.read_text().replace(
+                "lock_ttl_seconds = 2",
+                "lock_ttl_seconds = 2\nstop_timeout_seconds = 2\nmax_reconnect_wait_seconds = 1",
+            )
+        )
+        run = ("run", "--config", str(config), "--role", "core")
+        first = atrium(*run, log=tmp_path / "core.log")
+        try:
+            until(lambda: get(core, "/readyz")[0] == 200, "core ready")
+            server.stop()
+            until(lambda: get(core, "/api/risk")[1]["trading_state"] == "REDUCING", "reducing")
+            started = time.monotonic()
+        finally:
+            _stop(first, tmp_path / "core.log")
+        assert time.monotonic() - started < 6  # stop_timeout_seconds, not more
+        text = (tmp_path / "core.log").read_text()
+        assert "kept in" in text and "Traceback" not in text, text[-3000:]
+        server.start()
+        again = atrium(*run, log=tmp_path / "core-2.log")
+        try:
+            until(lambda: get(core, "/readyz")[0] == 200, "restarted core ready")
+            until(lambda: get(core, "/api/risk")[1]["trading_state"] == "ACTIVE", "active again")
+        finally:
+            _stop(again, tmp_path / "core-2.log")
+        assert "REDUCING -> ACTIVE" in (tmp_path / "core-2.log").read_text()
