@@ -137,6 +137,11 @@ def _ready(port: int) -> bool:
     return get(port, "/readyz")[0] == 200
 
 
+def _ready_noting(port: int, answers: list[tuple[int, Any]]) -> bool:
+    answers.append(get(port, "/readyz"))
+    return answers[-1][0] == 200
+
+
 def _positions(port: int) -> dict[str, Decimal]:
     _, rows = get(port, "/api/portfolio/positions")
     return {f"{row['strategy']}/{row['symbol']}": Decimal(row["quantity"]) for row in rows or []}
@@ -196,9 +201,17 @@ def _trade_kill_and_restart(
     sim.call(setattr, sim.venue, "hold_creates", False)
     sim.call(sim.venue.fill, order_id, "1", "101.5")  # filled while the core is down
 
+    sim.call(setattr, sim.venue, "delay", 0.3)  # every answer late: reconciling takes a while
     second = start("core", 2)
-    until(lambda: _ready(core), "the restarted core ready")
-    # Ready only once reconciled: the fill is booked already.
+    answers: list[tuple[int, Any]] = []
+    until(lambda: _ready_noting(core, answers), "the restarted core ready")
+    sim.call(setattr, sim.venue, "delay", 0.0)
+    # Rebuilt, connected, and still 503 until reconciled; then the fill is booked already.
+    assert (503, False, False) in [
+        (status, body["checks"]["cluster"]["rebuilding"], body["checks"]["cluster"]["reconciled"])
+        for status, body in answers
+        if body and "cluster" in body["checks"]
+    ]
     assert _positions(core) == {"cross/BTC/USDT": Decimal(1)}
     fills = _fills(core_journal, order_id)
     assert [(f.quantity, f.price, f.leaves_quantity) for f in fills] == [

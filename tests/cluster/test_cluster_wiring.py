@@ -256,3 +256,23 @@ def test_a_role_behind_the_source_keeps_every_bar_and_the_newest_tick_per_symbol
     assert [market.take_in(s, m) for s, m in [("B", tick("B", 3)), ("A", tick("A", 4))]] == [0, 0]
     assert market.take_in("A", tick("A", 5)) == 2  # A's ticks at 1 and 4 superseded
     assert [(s, m.ts) for s, m in market.inbox] == [("A", 2), ("B", 3), ("A", 5)]
+
+
+@pytest.mark.parametrize(
+    ("execution", "refused", "venue_input"),
+    [
+        ('venue = "paper"', False, False),
+        ('venue = "ccxt"\n[execution.ccxt]\nexchange = "binance"\nsymbols = ["NVDA"]', False, True),
+        ('venue = "my_venues:make"', True, False),
+    ],
+)
+def test_a_core_rebuilds_on_paper_and_ccxt_only_and_keeps_ccxt_reports_on_the_stream(
+    execution: str, refused: bool, venue_input: bool
+) -> None:
+    _, wiring = role_config(_config(_FOUR + "[execution]\n" + execution), "core")
+    assert (wiring.no_rebuild is not None) == refused
+    assert wiring.venue_input == venue_input
+    # Its own actors subscribe to the reports: the consumer takes them back.
+    assert "t.venue_report" in wiring.imports
+    _, strategies = role_config(_config(_FOUR + "[execution]\n" + execution), "sa")
+    assert strategies.no_rebuild is None and not strategies.venue_input
