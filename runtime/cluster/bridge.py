@@ -606,7 +606,7 @@ class NatsBridge(Actor):
         sub = self._sub
         assert sub is not None
         while True:
-            if not self.rebuilding:
+            if self._going_live is not None and not self.rebuilding:
                 await self._go_live()
             try:
                 batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
@@ -641,7 +641,7 @@ class NatsBridge(Actor):
             seq = msg.metadata.sequence.stream
             if seq <= self._handled:
                 continue  # redelivered after a lost acknowledgement
-            if seq > self._floor:
+            if self._going_live is not None and seq > self._floor:
                 await self._go_live()  # rebuilt: nothing new is handled before that
             self._handled = seq
             if msg.subject == end:
