@@ -59,7 +59,6 @@ from atrium.actors.execution.adapter import (
     VENUE_ERROR_KINDS,
     ReconcilingVenue,
     SimulatedVenue,
-    SnapshottedVenue,
     VenueAccepted,
     VenueAdapter,
     VenueBalances,
@@ -284,27 +283,20 @@ class ExecutionActor(Actor):
         )
 
     def snapshot_state(self) -> dict[str, Any]:
-        """The book and the venue's state (the paper venue's, ccxt's tracked orders); a
-        venue of another factory is not snapshotted (the snapshotter turns snapshots off,
-        and recovery re-runs the journal from its start)."""
-        if not isinstance(self._venue, SnapshottedVenue):
+        """The book and the paper venue's state; another venue's is not snapshotted (the
+        snapshotter turns snapshots off, and recovery re-runs the journal from its start)."""
+        if not isinstance(self._venue, PaperVenue):
             raise SnapshotError(
                 f"execution: the state of venue {type(self._venue).__name__} is not "
                 "snapshotted; recovery re-runs the journal from its first event"
             )
-        return {
-            "book": self._book,
-            "halted": self._halted,
-            "reduce_only": self._reduce_only,
-            "venue": self._venue.snapshot_state(),
-        }
+        return {"book": self._book, "halted": self._halted, "venue": self._venue.snapshot_state()}
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        if not isinstance(self._venue, SnapshottedVenue):
+        if not isinstance(self._venue, PaperVenue):
             raise TypeError(f"cannot restore the state of venue {type(self._venue).__name__}")
         self._book = state["book"]
         self._halted = state["halted"]
-        self._reduce_only = state.get("reduce_only", False)
         self._venue.restore_state(state["venue"])
 
     def reconcile(self) -> list[str]:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, Final, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
@@ -42,7 +42,6 @@ __all__ = (
     "OrderStatusReport",
     "ReconcilingVenue",
     "SimulatedVenue",
-    "SnapshottedVenue",
     "VenueAccepted",
     "VenueAdapter",
     "VenueBalances",
@@ -248,16 +247,6 @@ class ReconcilingVenue(VenueAdapter, Protocol):
     async def go_live(self) -> None:
         """Reconcile with the venue (adjustments as events), then start trading."""
         ...
-
-
-@runtime_checkable
-class SnapshottedVenue(Protocol):
-    """A venue whose state goes into execution's snapshot, so a restart re-runs only what
-    came after it (the paper venue, ccxt's tracked orders)."""
-
-    def snapshot_state(self) -> dict[str, Any]: ...
-
-    def restore_state(self, state: dict[str, Any]) -> None: ...
 
 
 VenueFactory: TypeAlias = Callable[[ExecutionConfig, EventSink], VenueAdapter]

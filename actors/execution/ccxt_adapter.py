@@ -60,7 +60,6 @@ from atrium.config.execution import CcxtVenueConfig, ExecutionConfig
 from atrium.runtime.errors import VenuePriceMissing, VenueUnreachable
 from atrium.runtime.messages import Order, VenueHolding
 from atrium.runtime.metrics import counter, gauge
-from atrium.runtime.snapshots import state_type
 
 __all__ = ("CcxtVenue", "RunInput", "client_order_id", "error_kind")
 
@@ -86,7 +85,6 @@ def client_order_id(order_id: str) -> str:
     return order_id
 
 
-@state_type
 class _Tracked:
     """What the adapter knows of one of our orders at the venue."""
 
@@ -253,19 +251,6 @@ class CcxtVenue:
                 del self._tracked[order_id]
         else:
             del self._tracked[order_id]
-
-    def snapshot_state(self) -> dict[str, Any]:
-        """The orders tracked at the venue, with the trades booked of each (for
-        execution's snapshot): what a re-run of the reports before it would rebuild."""
-        return {"tracked": self._tracked}
-
-    def restore_state(self, state: dict[str, Any]) -> None:
-        """The tracked orders as snapshotted, their send times this process's (as a
-        re-run's submit sets them: a monotonic time means nothing in another process)."""
-        self._tracked = state["tracked"]
-        now = time.monotonic()
-        for tracked in self._tracked.values():
-            tracked.sent_at = now
 
     def _instrument(self, symbol: str) -> VenueInstrument:
         """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
