@@ -227,6 +227,9 @@ class NatsBridge(Actor):
     # Reconciles the live venues and lets them trade, once the rebuild is done (set by
     # :meth:`resume`; None once called, and in a replay).
     _going_live: Callable[[], Awaitable[None]] | None = None
+    # The venue stays quiet until the stream is handled this far: the floor, or the last
+    # report of the venue an earlier run stored (it may not have acknowledged it).
+    _quiet_upto = 0
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
@@ -340,6 +343,10 @@ class NatsBridge(Actor):
     async def _read_floor(self) -> None:
         """How far an earlier run of the role got: what this one rebuilds."""
         self._floor, self._resent_upto = await self.link.ack_floor()
+        self._quiet_upto = self._floor
+        if self.wiring.venue_input:
+            (reports,) = self.wiring.subjects.filters([VenueReport])
+            self._quiet_upto = max(self._floor, await self.link.last_stored(reports))
         if self._floor and self.wiring.no_rebuild is not None:
             raise AtriumError(
                 f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
@@ -606,7 +613,7 @@ class NatsBridge(Actor):
         sub = self._sub
         assert sub is not None
         while True:
-            if self._going_live is not None and not self.rebuilding:
+            if self._going_live is not None and self._handled >= self._quiet_upto:
                 await self._go_live()
             try:
                 batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
@@ -641,7 +648,7 @@ class NatsBridge(Actor):
             seq = msg.metadata.sequence.stream
             if seq <= self._handled:
                 continue  # redelivered after a lost acknowledgement
-            if self._going_live is not None and seq > self._floor:
+            if self._going_live is not None and seq > self._quiet_upto:
                 await self._go_live()  # rebuilt: nothing new is handled before that
             self._handled = seq
             if msg.subject == end:
