@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar, cast, final
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Awaitable, Callable, Mapping
 
     from atrium.runtime.actor import Actor
-    from atrium.runtime.messages import Control
+    from atrium.runtime.messages import Control, VenueReport
 
 __all__ = (
     "CONTROL_INPUT",
@@ -29,6 +29,7 @@ __all__ = (
     "ROLE_RESUME",
     "SCRAPE_REFRESH",
     "TRADING_STATUS",
+    "VENUE_INPUT",
     "VENUE_SESSION",
     "Capabilities",
     "Capability",
@@ -42,6 +43,7 @@ __all__ = (
     "RoleResume",
     "ScrapeRefresh",
     "TradingStatus",
+    "VenueInput",
     "VenueSession",
 )
 
@@ -164,11 +166,23 @@ class ControlInput(Protocol):
     async def control(self, message: Control) -> None: ...
 
 
+class VenueInput(Protocol):
+    """Takes what a live venue reported, to be applied when it comes back in the order
+    of the role's other input (a cluster's stream), so a rebuild applies it there too."""
+
+    def keep(self, report: VenueReport) -> None: ...
+
+
 class RoleResume(Protocol):
-    """A cluster role's start, before any input: its actors' state from a snapshot."""
+    """A cluster role's start, before any input: its actors' state from a snapshot, and
+    ``go_live`` (reconcile the live venues, then trade) called once its rebuild is done."""
 
     async def resume(
-        self, actors: Mapping[str, Actor], fingerprint: str, portfolio: PortfolioView | None
+        self,
+        actors: Mapping[str, Actor],
+        fingerprint: str,
+        portfolio: PortfolioView | None,
+        go_live: Callable[[], Awaitable[None]],
     ) -> None: ...
 
 
@@ -191,3 +205,4 @@ LINK_HEALTH: Final = Capability[LinkHealth]("cluster link health")
 FEED_REPORT: Final = Capability[FeedReport]("feed report")
 CONTROL_INPUT: Final = Capability[ControlInput]("control input")
 ROLE_RESUME: Final = Capability[RoleResume]("cluster role resume")
+VENUE_INPUT: Final = Capability[VenueInput]("venue input kept on the stream")

@@ -306,15 +306,15 @@ async def _recover(
     pipeline: Pipeline, journal: Journal | None, config: AtriumConfig, view: ServiceView
 ) -> None:
     """Rebuild the actors from the journal (or the cluster stream) before any input."""
-    await _resume_role(pipeline, config)
+    if await _resume_role(pipeline, config):
+        # A cluster role rebuilds from the stream instead; its bridge goes live after.
+        if journal is not None:
+            await record_session(pipeline, journal, config)
+        view.recovery = {"state": "stream" if journal is not None else "off"}
+        return
     if journal is None:
         await go_live(pipeline)
         view.recovery = {"state": "off"}
-        return
-    if BRIDGE in pipeline.slots:  # a cluster role rebuilds from the stream instead
-        await record_session(pipeline, journal, config)
-        await go_live(pipeline)
-        view.recovery = {"state": "stream"}
         return
     clock = pipeline.clock
     assert isinstance(clock, LiveClock)
@@ -322,11 +322,12 @@ async def _recover(
     view.recovery = {"state": "done", **report.as_dict()} if report else {"state": "new"}
 
 
-async def _resume_role(pipeline: Pipeline, config: AtriumConfig) -> None:
-    """A cluster role restores its snapshot before any input; its bridge reads the rest."""
+async def _resume_role(pipeline: Pipeline, config: AtriumConfig) -> bool:
+    """A cluster role restores its snapshot before any input; its bridge reads the rest,
+    and reconciles the live venues once that is rebuilt. False: not a cluster role."""
     resumable = pipeline.capabilities.get(ROLE_RESUME)
     if resumable is None:
-        return
+        return False
     actors = {
         name: slot.actor
         for name, slot in pipeline.slots.items()
@@ -334,4 +335,6 @@ async def _resume_role(pipeline: Pipeline, config: AtriumConfig) -> None:
     }
     # The cluster section (URL, ports, snapshot cadence) does not change what actors do.
     digest = fingerprint(msgspec.structs.replace(config, cluster=ClusterConfig()), atrium_version())
-    await resumable.resume(actors, digest, pipeline.capabilities.get(PORTFOLIO_VIEW))
+    portfolio = pipeline.capabilities.get(PORTFOLIO_VIEW)
+    await resumable.resume(actors, digest, portfolio, functools.partial(go_live, pipeline))
+    return True

@@ -76,7 +76,7 @@ from atrium.actors.execution.orders import OrderBook, OrderState
 from atrium.actors.execution.paper import PaperVenue
 from atrium.config.execution import ExecutionConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
-from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER, VENUE_SESSION
+from atrium.runtime.capabilities import OPEN_ORDERS, RECONCILER, VENUE_INPUT, VENUE_SESSION
 from atrium.runtime.clocks import LiveClock
 from atrium.runtime.errors import SnapshotError
 from atrium.runtime.loading import load_object
@@ -410,7 +410,8 @@ class ExecutionActor(Actor):
 
     @receives(VenueReport)
     def _handle_venue_report(self, report: VenueReport) -> None:
-        """A journaled report re-run by recovery: the venue follows it, sending nothing."""
+        """A journaled report re-run by recovery, or one back from a cluster's stream: the
+        venue follows it (once live, it already has), sending nothing."""
         events = decode_events(report.events)
         if isinstance(self._venue, ReconcilingVenue):
             for event in events:
@@ -420,12 +421,20 @@ class ExecutionActor(Actor):
     # -- venue events --------------------------------------------------------------------
 
     def _report_venue(self, events: list[VenueEvent], source: str) -> None:
-        """Journal what the live venue reported (an input recovery re-runs), then apply it."""
+        """Journal what the live venue reported (an input recovery re-runs), then apply it.
+
+        In a cluster's core the report goes to the stream instead and is applied when it
+        comes back (:meth:`_handle_venue_report`), at the place a rebuild applies it too.
+        """
         payload = encode_events(events)
         if source == "reconciliation":
             report = VenueReport(ts=self.clock.now_ns(), events=payload, source="reconciliation")
         else:
             report = VenueReport(ts=self.clock.now_ns(), events=payload)
+        kept = self.context.capabilities.get(VENUE_INPUT)
+        if kept is not None:
+            kept.keep(report)
+            return
         self.publish(report)
         self._apply_report(events, source)
 

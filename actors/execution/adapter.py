@@ -240,7 +240,8 @@ class ReconcilingVenue(VenueAdapter, Protocol):
     restart re-runs them without sending anything, then reconciles with the venue."""
 
     def replay(self, event: VenueEvent) -> None:
-        """Note a journaled event during recovery (nothing is sent to the venue)."""
+        """Note a journaled event during recovery (nothing is sent to the venue); once
+        live, an event comes back only after the session booked it, and changes nothing."""
         ...
 
     async def go_live(self) -> None:

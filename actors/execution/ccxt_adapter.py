@@ -230,7 +230,13 @@ class CcxtVenue:
                 delay = min(delay * 2, _MAX_BACKOFF_S)
 
     def replay(self, event: VenueEvent) -> None:
-        """Follow a journaled event while recovery re-runs it (nothing goes to the venue)."""
+        """Follow a journaled event while recovery re-runs it (nothing goes to the venue).
+
+        Once live, a report back from a cluster's stream is one this session booked when
+        it found it: nothing to follow.
+        """
+        if self._live:
+            return
         order_id: str = getattr(event, "order_id", "")
         tracked = self._tracked.get(order_id)
         if tracked is None:

@@ -28,7 +28,7 @@ import logging
 import secrets
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,13 @@ from nats.js.client import JetStreamContext
 from prometheus_client import Counter
 
 from atrium.runtime.actor import Actor, ActorContext
-from atrium.runtime.capabilities import CONTROL_INPUT, LINK_HEALTH, ROLE_RESUME, PortfolioView
+from atrium.runtime.capabilities import (
+    CONTROL_INPUT,
+    LINK_HEALTH,
+    ROLE_RESUME,
+    VENUE_INPUT,
+    PortfolioView,
+)
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
@@ -50,10 +56,20 @@ from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
 from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
+from atrium.runtime.cluster.venue import RETURNS_HEADER, VenueInputs
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
 from atrium.runtime.errors import AtriumError
-from atrium.runtime.messages import Bar, Control, Fill, Message, Order, OrderIntent, Tick
+from atrium.runtime.messages import (
+    Bar,
+    Control,
+    Fill,
+    Message,
+    Order,
+    OrderIntent,
+    Tick,
+    VenueReport,
+)
 from atrium.runtime.metrics import counter, counting, gauge
 
 __all__ = ("INPUT_HEADER", "ROLE_HEADER", "SEQ_HEADER", "NatsBridge")
@@ -209,6 +225,12 @@ class NatsBridge(Actor):
     _check: StateCheck | None = None
     _refused: str | None = None
     _rebuild_started = 0.0
+    # Reconciles the live venues and lets them trade, once the rebuild is done (set by
+    # :meth:`resume`; None once called, and in a replay).
+    _going_live: Callable[[], Awaitable[None]] | None = None
+    # The venue stays quiet until the stream is handled this far: the floor, or the last
+    # report of the venue an earlier run stored (it may not have acknowledged it).
+    _quiet_upto = 0
 
     def __init__(self, context: ActorContext) -> None:
         super().__init__(context)
@@ -265,6 +287,7 @@ class NatsBridge(Actor):
         self._metrics = _Metrics(context, self)
         self._stale = StaleGuard(context, wiring)
         self._controls = 0
+        self._venue_inputs = VenueInputs(wiring.venue_input)
         self.state = RoleState(wiring.stream, wiring.role, cluster)
         self._offer(context)
 
@@ -284,6 +307,8 @@ class NatsBridge(Actor):
         context.provide(ROLE_RESUME, self)
         if any(name != context.name for name in context.dispatcher.subscribers(Control)):
             context.provide(CONTROL_INPUT, self)
+        if self.wiring.venue_input:
+            context.provide(VENUE_INPUT, self)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -327,6 +352,10 @@ class NatsBridge(Actor):
     async def _read_floor(self) -> None:
         """How far an earlier run of the role got: what this one rebuilds."""
         self._floor, self._resent_upto = await self.link.ack_floor()
+        self._quiet_upto = self._floor
+        if self.wiring.venue_input:
+            (reports,) = self.wiring.subjects.filters([VenueReport])
+            self._quiet_upto = max(self._floor, await self.link.last_stored(reports))
         if self._floor and self.wiring.no_rebuild is not None:
             raise AtriumError(
                 f"cluster.roles.{self.wiring.role}: an earlier run of this role handled "
@@ -336,10 +365,16 @@ class NatsBridge(Actor):
             )
 
     async def resume(
-        self, actors: Mapping[str, Actor], fingerprint: str, portfolio: PortfolioView | None
+        self,
+        actors: Mapping[str, Actor],
+        fingerprint: str,
+        portfolio: PortfolioView | None,
+        go_live: Callable[[], Awaitable[None]],
     ) -> None:
         """Before any input (a live role's start): restore the newest usable snapshot of
-        ``actors``, and note the portfolio the previous run recorded to compare with."""
+        ``actors``, and note the portfolio the previous run recorded to compare with.
+        ``go_live`` is called once the rebuild is done, before any new input."""
+        self._going_live = go_live
         if not self.wiring.imports or self.context.mode != "live":
             return
         state = self.state
@@ -381,6 +416,7 @@ class NatsBridge(Actor):
                 await self._open_input()
                 await self._import()
             elif live:
+                await self._go_live()
                 await anyio.sleep_forever()
             tasks.cancel_scope.cancel()
 
@@ -622,6 +658,8 @@ class NatsBridge(Actor):
         sub = self._sub
         assert sub is not None
         while True:
+            if self._going_live is not None and self._handled >= self._quiet_upto:
+                await self._go_live()
             try:
                 batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
@@ -655,6 +693,8 @@ class NatsBridge(Actor):
             seq = msg.metadata.sequence.stream
             if seq <= self._handled:
                 continue  # redelivered after a lost acknowledgement
+            if self._going_live is not None and seq > self._quiet_upto:
+                await self._go_live()  # rebuilt: nothing new is handled before that
             self._handled = seq
             if msg.subject == end:
                 ended = True
@@ -713,6 +753,18 @@ class NatsBridge(Actor):
             time.perf_counter() - self._rebuild_started,
         )
 
+    async def _go_live(self) -> None:
+        """Once, when the rebuild is done: the venues (quiet until now) reconcile with what
+        was rebuilt, then trade."""
+        going_live, self._going_live = self._going_live, None
+        if going_live is None:
+            return
+        if self._muted:
+            self._end_rebuild()
+        await self.settled()
+        await going_live()
+        self._venue_inputs.went_live()
+
     @property
     def rebuilding(self) -> bool:
         """Still handling again what an earlier run of the role had handled."""
@@ -741,10 +793,10 @@ class NatsBridge(Actor):
     async def _take(self, msg: Msg, seq: int) -> None:
         """Publish one message from the stream on the local bus."""
         headers = msg.headers or {}
-        if headers.get(ROLE_HEADER) == self.wiring.role and headers.get(INPUT_HEADER) in (
-            None,
-            self._run,
-        ):
+        own, run = headers.get(ROLE_HEADER) == self.wiring.role, headers.get(INPUT_HEADER)
+        if own and RETURNS_HEADER in headers:
+            self._venue_inputs.came_back(run == self._run)  # applied now, by every run
+        elif own and run in (None, self._run):
             return  # its own output, or an input this run applied: the actors had it
         muted = seq <= self._floor
         if muted != self._muted:
@@ -863,13 +915,30 @@ class NatsBridge(Actor):
         self._wake.set()
         await self._dispatcher.publish(message, self.name)
 
+    def keep(self, report: VenueReport) -> None:
+        """Keep what the live venue reported on the stream; the execution actor applies it
+        when it comes back (:meth:`_take`), where a rebuild applies it too."""
+        role = self.wiring.role
+        headers = {
+            _MSG_ID: f"{role}:venue:{self._run}:{self._venue_inputs.keep()}",
+            ROLE_HEADER: role,
+            INPUT_HEADER: self._run,
+            RETURNS_HEADER: "1",
+        }
+        self.outbound.append((self.wiring.subjects.subject(report), encode(report), headers))
+        self._held += 1
+        self._wake.set()
+
     def link_status(self) -> dict[str, Any]:
-        """For ``/readyz``: ready while connected, rebuilt, and storing what it sends."""
+        """For ``/readyz``: ready while connected, rebuilt, reconciled with the venue, and
+        storing what it sends."""
         rebuilding, stalled = self.rebuilding, self.link.stalled
-        refused = self._refused
+        refused, reconciled = self._refused, self._venue_inputs.reconciled
+        ready = self.link.connected and not rebuilding and not stalled and not refused
         return {
-            "ready": self.link.connected and not rebuilding and not stalled and not refused,
+            "ready": ready and reconciled,
             "rebuilding": rebuilding,
+            "reconciled": reconciled,
             "state_check": refused,
             "stalled": stalled,
             "publish_error": self.link.error,

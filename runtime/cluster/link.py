@@ -200,6 +200,14 @@ class Link:
         info = await self.js.stream_info(stream or self.wiring.stream)
         return int(info.state.last_seq)
 
+    async def last_stored(self, subject: str) -> int:
+        """The stream sequence of the last message stored on ``subject`` (0: none)."""
+        try:
+            message = await self.js.get_last_msg(self.wiring.stream, subject)
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(message.seq or 0)
+
     async def replayed(self) -> bool:
         """Whether a replay used this namespace (the stream holds one of its markers)."""
         subjects = self.wiring.subjects

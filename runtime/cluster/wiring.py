@@ -27,6 +27,8 @@ BRIDGE = "nats"
 _STRATEGIES = "strategies"
 _EXECUTION = "execution"
 _MARKET_DATA = "market_data"
+#: The live venue that re-runs its reports quietly and then reconciles.
+_RECONCILING = "ccxt"
 _MARKET_KINDS = frozenset({"Bar", "Tick"})
 
 
@@ -44,9 +46,13 @@ class RoleWiring:
     consumers: tuple[str, ...]
     #: This role runs a source (market data): in a replay it drives the cluster.
     driver: bool
-    #: Why this role may not rebuild by handling its input again (a live venue would
-    #: receive its orders twice); None: it may.
+    #: Why this role may not rebuild by handling its input again (a venue that cannot
+    #: stay quiet while it rebuilds would receive its orders twice); None: it may.
     no_rebuild: str | None = None
+    #: This role's execution actor trades on a live venue that reconciles (ccxt): what
+    #: the venue reports is input kept on the stream, and the venue is quiet until the
+    #: rebuild is done.
+    venue_input: bool = False
     #: Every strategy of the config, in its order: a replay releases the held order flow
     #: of one event in this order, as one strategy actor would have sent it.
     strategy_order: tuple[str, ...] = ()
@@ -123,6 +129,7 @@ def role_config(
         consumers=_consumers(config),
         driver=any(name in sources for name in mine.actors),
         no_rebuild=_no_rebuild(config, mine.actors),
+        venue_input=_trades(config, mine.actors) and config.execution.venue == _RECONCILING,
         strategy_order=tuple(config.strategies),
         passes_market_data_on=role == venue_role
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
@@ -235,10 +242,15 @@ def _process_config(config: AtriumConfig, role: str, wanted_elsewhere: list[str]
     return msgspec.structs.replace(config, **changes)
 
 
+def _trades(config: AtriumConfig, names: list[str]) -> bool:
+    return any(config.topology.actors[name].section == _EXECUTION for name in names)
+
+
 def _no_rebuild(config: AtriumConfig, names: list[str]) -> str | None:
+    """The paper venue rebuilds with the role, and ccxt stays quiet until it reconciles;
+    a venue of another factory might send its orders again."""
     venue = config.execution.venue
-    trades = any(config.topology.actors[name].section == "execution" for name in names)
-    if trades and venue != "paper":
+    if _trades(config, names) and venue not in ("paper", _RECONCILING):
         return f"its execution actor trades on {venue}, which would receive its orders again"
     return None
 

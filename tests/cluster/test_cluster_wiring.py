@@ -339,3 +339,23 @@ def test_a_replay_with_market_data_in_two_roles_is_refused_naming_them() -> None
     ):
         check_one_driver(_with_feeds(_TWO_VENUES))
     check_one_driver(_config(_FOUR))  # one market data role: fine
+
+
+@pytest.mark.parametrize(
+    ("execution", "refused", "venue_input"),
+    [
+        ('venue = "paper"', False, False),
+        ('venue = "ccxt"\n[execution.ccxt]\nexchange = "binance"\nsymbols = ["NVDA"]', False, True),
+        ('venue = "my_venues:make"', True, False),
+    ],
+)
+def test_a_core_rebuilds_on_paper_and_ccxt_only_and_keeps_ccxt_reports_on_the_stream(
+    execution: str, refused: bool, venue_input: bool
+) -> None:
+    _, wiring = role_config(_config(_FOUR + "[execution]\n" + execution), "core")
+    assert (wiring.no_rebuild is not None) == refused
+    assert wiring.venue_input == venue_input
+    # Its own actors subscribe to the reports: the consumer takes them back.
+    assert "t.venue_report" in wiring.imports
+    _, strategies = role_config(_config(_FOUR + "[execution]\n" + execution), "sa")
+    assert strategies.no_rebuild is None and not strategies.venue_input

@@ -11,7 +11,8 @@ trade list for a while (a venue whose order status runs ahead of its trades),
 ``fee_asset`` charges each trade ``fee_in_asset`` of another asset (a BNB
 discount), ``/api/v3/ticker/24hr`` quotes ``market_price`` (else the last trade's price), ``hold_creates`` books a new order but never answers its request (an order in flight
 when the client dies). Real ccxt talks to
-it (``[execution.ccxt].base_url``); nothing of ccxt is mocked.
+it (``[execution.ccxt].base_url``); nothing of ccxt is mocked. :class:`SimThread` serves it
+from a thread of its own, for tests that run Atrium as processes.
 
 The user-data stream is the subset ccxt.pro's ``binance`` uses for spot: the WebSocket
 API at ``/ws-api/v3`` takes ``userDataStream.subscribe.signature`` and then pushes an
@@ -35,13 +36,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-__all__ = ("SimOrder", "VenueSim")
+__all__ = ("SimOrder", "SimThread", "VenueSim")
 
 
 @dataclass
@@ -501,3 +503,43 @@ def _symbol_json(name: str, market: _Market) -> dict[str, Any]:
              "avgPriceMins": 5},
         ],
     }  # fmt: skip
+
+
+class SimThread:
+    """The simulator's aiohttp app on its own event loop in a thread."""
+
+    def __init__(self, venue: VenueSim) -> None:
+        self.venue = venue
+        self.loop = asyncio.new_event_loop()
+        self.url = ""
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def __enter__(self) -> SimThread:
+        self._thread.start()
+        assert self._ready.wait(10), "the simulator did not start"
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+    def call(self, function: Any, *args: Any) -> None:
+        """Run ``function`` on the simulator's loop (its state is not shared across threads)."""
+        done = threading.Event()
+
+        def run() -> None:
+            function(*args)
+            done.set()
+
+        self.loop.call_soon_threadsafe(run)
+        assert done.wait(5)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        runner = web.AppRunner(self.venue.app())
+        self.loop.run_until_complete(runner.setup())
+        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
+        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        self._ready.set()
+        self.loop.run_forever()

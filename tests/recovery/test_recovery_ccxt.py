@@ -10,11 +10,9 @@ nothing runs, and the restart must reconcile: book that fill exactly once (a jou
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sqlite3
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -25,55 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from loopback_feed import atrium_run, free_port
-from venue_sim import VenueSim
+from venue_sim import SimThread, VenueSim
 
 from atrium.actors.execution.adapter import VenueFilled, decode_events
 from atrium.runtime.codec import decode
 from atrium.runtime.messages import Fill, Message, Order, VenueReport
 
 ENV = {"ATRIUM_CCXT_API_KEY": "sim-key", "ATRIUM_CCXT_SECRET": "sim-secret"}
-
-
-class SimThread:
-    """The simulator's aiohttp app on its own event loop in a thread."""
-
-    def __init__(self, venue: VenueSim) -> None:
-        self.venue = venue
-        self.loop = asyncio.new_event_loop()
-        self.url = ""
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-
-    def __enter__(self) -> SimThread:
-        self._thread.start()
-        assert self._ready.wait(10), "the simulator did not start"
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(10)
-
-    def call(self, function: Any, *args: Any) -> None:
-        """Run ``function`` on the simulator's loop (its state is not shared across threads)."""
-        done = threading.Event()
-
-        def run() -> None:
-            function(*args)
-            done.set()
-
-        self.loop.call_soon_threadsafe(run)
-        assert done.wait(5)
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        runner = web.AppRunner(self.venue.app())
-        self.loop.run_until_complete(runner.setup())
-        self.loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", 0).start())
-        self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        self._ready.set()
-        self.loop.run_forever()
 
 
 @pytest.fixture
