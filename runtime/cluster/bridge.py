@@ -38,7 +38,6 @@ import nats.errors
 import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js.client import JetStreamContext
-from prometheus_client import Counter
 
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import (
@@ -49,9 +48,11 @@ from atrium.runtime.capabilities import (
     PortfolioView,
 )
 from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
@@ -70,7 +71,7 @@ from atrium.runtime.messages import (
     Tick,
     VenueReport,
 )
-from atrium.runtime.metrics import counter, counting, gauge
+from atrium.runtime.metrics import counting
 
 __all__ = ("INPUT_HEADER", "ROLE_HEADER", "SEQ_HEADER", "NatsBridge")
 
@@ -87,9 +88,6 @@ INPUT_HEADER = "Atrium-Input-Run"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
 _FETCH_TIMEOUT = 1.0
-#: Live market data from plain subjects waiting for the bus before older ticks are
-#: dropped for newer ones of their symbol.
-_MARKET_BACKLOG = 1024
 _MARKET = (Bar, Tick)
 #: A snapshot and a portfolio check taken after a batch (either may be None), written
 #: once the batch is acknowledged.
@@ -109,110 +107,6 @@ def domain_key(message: Message) -> str | None:
     if isinstance(message, Fill):
         return f"fill:{message.fill_id}"
     return None
-
-
-class _Metrics:
-    def __init__(self, context: ActorContext, bridge: NatsBridge) -> None:
-        registry, role = context.registry, bridge.wiring.role
-        labels = ("role",)
-
-        def count(name: str, what: str) -> Counter:
-            # The cluster's counters go on counting while a role rebuilds.
-            return counter(registry, name, what, labels, while_rebuilding=True).labels(role)
-
-        self.duplicates = count(
-            "atrium_cluster_duplicate_acks",
-            "New messages JetStream dropped as duplicates of earlier ones (content lost)",
-        )
-        self.sent = count(
-            "atrium_cluster_sent_messages",
-            "Messages stored in JetStream or published on a plain subject",
-        )
-        self.received = count(
-            "atrium_cluster_received_messages",
-            "Messages taken from this role's consumer and published locally",
-        )
-        self.rebuilt = count(
-            "atrium_cluster_rebuilt_messages",
-            "Messages handled again on start, output held back, to rebuild state",
-        )
-        self.bad = count(
-            "atrium_cluster_bad_messages",
-            "Messages from NATS that did not decode (logged and skipped)",
-        )
-        self.gaps = count(
-            "atrium_cluster_market_data_gaps",
-            "Market data a plain subject skipped, by its sequence (lost on the way)",
-        )
-        self.skipped = count(
-            "atrium_cluster_market_data_skipped",
-            "Market data received but not handled: a newer one of its symbol came first, "
-            "or the role was rebuilding",
-        )
-        self.disconnects = count("atrium_cluster_disconnects", "Times the NATS connection was lost")
-        connected = gauge(
-            registry, "atrium_cluster_connected", "1 while connected to NATS", labels
-        ).labels(role)
-        connected.set_function(lambda: 1.0 if bridge.link.connected else 0.0)
-        outbound = gauge(
-            registry,
-            "atrium_cluster_outbound_messages",
-            "Messages waiting to be stored in JetStream",
-            labels,
-        ).labels(role)
-        outbound.set_function(lambda: float(len(bridge.outbound)))
-
-
-class _PlainMarket:
-    """Live market data on plain subjects: what waits to go out, and what came in."""
-
-    def __init__(self) -> None:
-        self.outgoing: list[tuple[str, bytes]] = []
-        self.out_ready = anyio.Event()
-        self.sent: dict[str, int] = {}
-        # Received, not handled yet, in order of arrival.
-        self.inbox: deque[tuple[str, Message]] = deque()
-        self.in_ready = anyio.Event()
-        self._seen: dict[str, tuple[str, int]] = {}
-
-    def put_out(self, subject: str, payload: bytes) -> None:
-        self.outgoing.append((subject, payload))
-        self.out_ready.set()
-
-    def take_in(self, subject: str, message: Message) -> int:
-        """Keep ``message`` for the bus; returns how many ticks that superseded.
-
-        Up to :data:`_MARKET_BACKLOG` waiting, every message is kept; beyond, only the
-        newest tick per subject and every bar, so a role behind bears any rate.
-        """
-        self.inbox.append((subject, message))
-        self.in_ready.set()
-        if len(self.inbox) <= _MARKET_BACKLOG:
-            return 0
-        newest = {subject: i for i, (subject, held) in enumerate(self.inbox) if type(held) is Tick}
-        kept = deque(
-            (subject, held)
-            for i, (subject, held) in enumerate(self.inbox)
-            if type(held) is not Tick or newest[subject] == i
-        )
-        skipped = len(self.inbox) - len(kept)
-        self.inbox = kept
-        return skipped
-
-    def gap(self, subject: str, header: str) -> int:
-        """How many messages of ``subject`` were missed before this one (``run:seq``).
-
-        A new run of the source starts its numbering again: no gap across runs.
-        """
-        run, _, number = header.rpartition(":")
-        if not number.isdigit():
-            return 0
-        seq = int(number)
-        last = self._seen.get(subject)
-        self._seen[subject] = (run, seq)
-        if last is None or last[0] != run or seq <= last[1]:
-            return 0
-        return seq - last[1] - 1
 
 
 class NatsBridge(Actor):
@@ -252,7 +146,7 @@ class NatsBridge(Actor):
         # Market data made here: numbered per run, under an id no earlier run used.
         self._run = secrets.token_hex(6)
         self._fed = 0
-        self._market = _PlainMarket()
+        self._market = PlainMarket()
         # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
         # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
         self._resent_upto = 0
@@ -284,7 +178,9 @@ class NatsBridge(Actor):
         self._handled = 0
         self._started = False
         self._releases = 0
-        self._metrics = _Metrics(context, self)
+        self._metrics = BridgeMetrics(
+            context, wiring.role, lambda: self.link.connected, lambda: len(self.outbound)
+        )
         self._stale = StaleGuard(context, wiring)
         self._controls = 0
         self._venue_inputs = VenueInputs(wiring.venue_input)

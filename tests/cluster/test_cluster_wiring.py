@@ -12,7 +12,7 @@ import pytest
 from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
-from atrium.runtime.cluster.bridge import _PlainMarket
+from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.subjects import SubjectMap, token
 from atrium.runtime.cluster.wiring import BRIDGE, check_one_driver, role_config
 from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot, Tick
@@ -227,7 +227,7 @@ def test_live_market_data_on_plain_subjects_leaves_the_stream_to_the_order_flow(
 
 
 def test_a_gap_in_a_plain_subject_is_counted_by_its_sequence() -> None:
-    market = _PlainMarket()
+    market = PlainMarket()
     assert market.gap("t.md.A", "run1:1") == 0
     assert market.gap("t.md.A", "run1:2") == 0
     assert market.gap("t.md.A", "run1:6") == 3  # 3, 4 and 5 lost
@@ -240,8 +240,8 @@ def test_a_gap_in_a_plain_subject_is_counted_by_its_sequence() -> None:
 def test_a_role_behind_the_source_keeps_every_bar_and_the_newest_tick_per_symbol(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("atrium.runtime.cluster.bridge._MARKET_BACKLOG", 4)
-    market = _PlainMarket()
+    monkeypatch.setattr("atrium.runtime.cluster.plain.MARKET_BACKLOG", 4)
+    market = PlainMarket()
     tick = lambda symbol, ts: Tick(ts=ts, symbol=symbol, price=Decimal(1), size=Decimal(1))  # noqa: E731
     bar = Bar(
         ts=2,
