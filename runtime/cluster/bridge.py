@@ -47,7 +47,7 @@ from atrium.runtime.capabilities import (
     VENUE_INPUT,
     PortfolioView,
 )
-from atrium.runtime.clocks import SimClock
+from atrium.runtime.clocks import LiveClock, SimClock
 from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
@@ -157,17 +157,8 @@ class NatsBridge(Actor):
         self._held = 0
         self._stored = 0
         self._acks: deque[tuple[int, Msg, _Taken]] = deque()
-        # Replay, in the portfolio's process: what an event brings waits here for the
-        # driver's release, then goes out as one process would have had it (_release).
-        self._holds = (
-            context.mode == "replay"
-            and not wiring.driver
-            and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent))
-        )
-        self._holding: list[Message] = []
-        self._holds_marked = 0
-        self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
-        self._muted = False
+        # Rebuilding, and then the newest time of the messages handled again (the clock's).
+        self._muted, self._recorded_ns = False, 0
         self._init_barrier(context, wiring)
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
@@ -189,7 +180,18 @@ class NatsBridge(Actor):
 
     def _init_barrier(self, context: ActorContext, wiring: RoleWiring) -> None:
         """Replay: the driver waits for an idle cluster after each event; every consumer
-        reports its progress to it (see :mod:`atrium.runtime.cluster.progress`)."""
+        reports its progress to it (see :mod:`atrium.runtime.cluster.progress`), and the
+        portfolio's process holds what an event brings until the driver releases it."""
+        # Replay, in the portfolio's process: what an event brings waits here for the
+        # driver's release, then goes out as one process would have had it (_release).
+        self._holds = (
+            context.mode == "replay"
+            and not wiring.driver
+            and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent))
+        )
+        self._holding: list[Message] = []
+        self._holds_marked = 0
+        self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
         self._drives = wiring.driver and context.mode == "replay"
         # Something was sent since the cluster was last seen idle.
         self._unsettled = False
@@ -638,9 +640,22 @@ class NatsBridge(Actor):
         await self.settled()
         await state.save(state.take(self._handled, self._exported), None)
 
+    def _follow_recorded_time(self, rebuilding: bool) -> None:
+        """While rebuilding, a live role's clock reads the time of the message handled
+        again, not the wall clock: decisions that read the clock (risk's order-rate window,
+        its day) go as they went, where a rebuild at full speed would crowd a session's
+        approvals into a second and deny some. One process's recovery does the same."""
+        clock = self.clock
+        if isinstance(clock, LiveClock):
+            clock.follow(self._recorded_time if rebuilding else None)
+
+    def _recorded_time(self) -> int:
+        return self._recorded_ns
+
     def _end_rebuild(self) -> None:
         """The stream is handled up to the floor: output and counts are live again."""
         self._muted = False
+        self._follow_recorded_time(False)
         counting(self.context.registry, True)
         log.info(
             "rebuilt from the stream, sequence %d to %d, in %.2fs",
@@ -699,12 +714,15 @@ class NatsBridge(Actor):
             await self.settled()  # what was handled so far is exported (or not)
             self._muted = muted
             counting(self.context.registry, not muted)  # rebuilt orders are not new ones
+            self._follow_recorded_time(muted)
         try:
             message = decode(msg.data)
         except msgspec.DecodeError as exc:
             self._metrics.bad.inc()
             log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
             return
+        if muted:
+            self._recorded_ns = max(self._recorded_ns, message.ts)
         (self._metrics.rebuilt if muted else self._metrics.received).inc()
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():

@@ -17,7 +17,7 @@ from typing import Any
 import nats
 import pytest
 from cluster_kit import atrium, free_port, get, metric, nats_server, until
-from venue_sim import SimThread, VenueSim
+from venue_sim import SimThread, VenueSim, trading_toml
 
 from atrium.actors.execution.adapter import VenueFilled, decode_events
 from atrium.runtime.codec import decode
@@ -43,33 +43,7 @@ def _config(tmp: Path, nats_url: str, venue_url: str, ports: dict[str, int]) -> 
     path = tmp / "venue.toml"
     path.write_text(
         f"""
-[[market_data.feeds]]
-format = "synthetic_live"
-bar_seconds = 1
-synthetic_live = {{ seed = 3, symbols = ["BTC/USDT"], rate_per_second = 400.0, volatility = 3.0 }}
-
-[strategies.cross]
-class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["BTC/USDT"]
-params = {{ fast = 2, slow = 3, allow_short = false }}
-
-[portfolio.strategy_budgets.cross]
-capital_pct = 0.5
-fixed_qty = 1
-
-[risk]
-price_band_pct = 0.5
-
-[execution]
-venue = "ccxt"
-
-[execution.ccxt]
-exchange = "binance"
-base_url = "{venue_url}"
-symbols = ["BTC/USDT"]
-poll_interval_s = 30.0
-request_timeout_s = 60.0
-
+{trading_toml(venue_url)}
 [journal]
 path = "{tmp / "journal.sqlite"}"
 

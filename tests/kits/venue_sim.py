@@ -43,7 +43,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-__all__ = ("SimOrder", "SimThread", "VenueSim")
+__all__ = ("SimOrder", "SimThread", "VenueSim", "trading_toml")
 
 
 @dataclass
@@ -543,3 +543,36 @@ class SimThread:
         self.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
         self._ready.set()
         self.loop.run_forever()
+
+
+def trading_toml(venue_url: str) -> str:
+    """Config sections of a session trading BTC/USDT on the simulator at ``venue_url``:
+    synthetic ticks (400/s, 1 s bars), a 2/3 EMA cross buying 1, and the ccxt venue."""
+    return f"""
+[[market_data.feeds]]
+format = "synthetic_live"
+bar_seconds = 1
+synthetic_live = {{ seed = 3, symbols = ["BTC/USDT"], rate_per_second = 400.0, volatility = 3.0 }}
+
+[strategies.cross]
+class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
+symbols = ["BTC/USDT"]
+params = {{ fast = 2, slow = 3, allow_short = false }}
+
+[portfolio.strategy_budgets.cross]
+capital_pct = 0.5
+fixed_qty = 1
+
+[risk]
+price_band_pct = 0.5
+
+[execution]
+venue = "ccxt"
+
+[execution.ccxt]
+exchange = "binance"
+base_url = "{venue_url}"
+symbols = ["BTC/USDT"]
+poll_interval_s = 30.0
+request_timeout_s = 60.0
+"""

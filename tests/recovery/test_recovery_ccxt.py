@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 from loopback_feed import atrium_run, free_port
-from venue_sim import SimThread, VenueSim
+from venue_sim import SimThread, VenueSim, trading_toml
 
 from atrium.actors.execution.adapter import VenueFilled, decode_events
 from atrium.runtime.codec import decode
@@ -57,33 +57,7 @@ port = {port}
 path = "{journal}"
 snapshot_every = 0
 
-[[market_data.feeds]]
-format = "synthetic_live"
-bar_seconds = 1
-synthetic_live = {{ seed = 3, symbols = ["BTC/USDT"], rate_per_second = 400.0, volatility = 3.0 }}
-
-[strategies.cross]
-class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
-symbols = ["BTC/USDT"]
-params = {{ fast = 2, slow = 3, allow_short = false }}
-
-[portfolio.strategy_budgets.cross]
-capital_pct = 0.5
-fixed_qty = 1
-
-[risk]
-price_band_pct = 0.5
-
-[execution]
-venue = "ccxt"
-
-[execution.ccxt]
-exchange = "binance"
-base_url = "{url}"
-symbols = ["BTC/USDT"]
-poll_interval_s = 30.0
-request_timeout_s = 60.0
-""",
+{trading_toml(url)}""",
         encoding="utf-8",
     )
     return path
