@@ -40,11 +40,10 @@ import ccxt.pro as ccxt_pro
 
 from atrium.actors.market_data.ccxt_exchange import make_public_exchange, market_of
 from atrium.actors.market_data.live import Emit, FeedStatus
-from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
+from atrium.actors.market_data.live_dedup import DedupedTradeFeed, Verdict
 from atrium.actors.market_data.live_trades import Trade
 from atrium.actors.market_data.live_websocket import backoff_delay
 from atrium.actors.market_data.rejections import Rejections
-from atrium.actors.market_data.resume import Delivered
 from atrium.actors.market_data.validation import (
     OUT_OF_ORDER,
     UNPARSEABLE,
@@ -94,7 +93,7 @@ def parse_trade(trade: dict[str, Any], symbol: str) -> Trade | Problem:
     return Trade(symbol, ms * _MS, price, size, numeric)
 
 
-class CcxtTradeFeed:
+class CcxtTradeFeed(DedupedTradeFeed):
     """Streams (or polls) the trades of ``config.symbols`` as ``Tick`` until cancelled.
 
     Parameters
@@ -120,23 +119,10 @@ class CcxtTradeFeed:
         *,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        self.name = name
-        self.status = status
+        super().__init__(config.symbols, name, status, rejections, log, sleep=sleep)
         self._config = config
-        self._rejections = rejections
-        self._log = log
-        self._sleep = sleep
-        self._dedup = TradeDeduplicator()
         self._symbols: dict[str, str] = {}
         """Atrium symbol by ccxt unified symbol, once the markets are loaded."""
-        self._traded = False
-
-    def resume(self, delivered: Delivered) -> None:
-        """Seed the deduplicator with the last trade sent per symbol before a restart."""
-        for symbol in self._config.symbols:
-            last = delivered.last_trade(symbol)
-            if last is not None:
-                self._dedup.seed(symbol, *last)
 
     async def run(self, emit: Emit) -> None:
         """Load the markets, then stream or poll, reconnecting with backoff, until cancelled."""

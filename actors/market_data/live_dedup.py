@@ -35,11 +35,17 @@ content cannot restore).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 
-__all__ = ("TradeDeduplicator", "Verdict")
+from atrium.actors.market_data.live import FeedStatus
+from atrium.actors.market_data.rejections import Rejections
+from atrium.actors.market_data.resume import Delivered
+
+__all__ = ("DedupedTradeFeed", "TradeDeduplicator", "Verdict")
 
 
 class Verdict(Enum):
@@ -122,3 +128,35 @@ class TradeDeduplicator:
             state.last_id = trade_id
         state.caught_up = True
         return Verdict.NEW
+
+
+class DedupedTradeFeed:
+    """What a live feed of venue trades holds whatever its transport: its label and
+    status, the counter of bad messages, its log and backoff wait, and the deduplicator
+    that a restart seeds with what the previous life sent (:meth:`resume`)."""
+
+    def __init__(
+        self,
+        symbols: Sequence[str],
+        name: str,
+        status: FeedStatus,
+        rejections: Rejections,
+        log: logging.Logger,
+        *,
+        sleep: Callable[[float], Awaitable[None]],
+    ) -> None:
+        self.name = name
+        self.status = status
+        self._rejections = rejections
+        self._log = log
+        self._sleep = sleep
+        self._dedup = TradeDeduplicator()
+        self._traded = False
+        self._symbols_fed = tuple(symbols)
+
+    def resume(self, delivered: Delivered) -> None:
+        """Seed the deduplicator with the last trade sent per symbol before a restart."""
+        for symbol in self._symbols_fed:
+            last = delivered.last_trade(symbol)
+            if last is not None:
+                self._dedup.seed(symbol, *last)

@@ -34,10 +34,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from atrium.actors.market_data.live import Emit, FeedStatus
-from atrium.actors.market_data.live_dedup import TradeDeduplicator, Verdict
+from atrium.actors.market_data.live_dedup import DedupedTradeFeed, Verdict
 from atrium.actors.market_data.live_trades import Trade, VenueError, parse_message
 from atrium.actors.market_data.rejections import Rejections
-from atrium.actors.market_data.resume import Delivered
 from atrium.actors.market_data.validation import OUT_OF_ORDER, format_ns
 from atrium.config.market_data import WebSocketConfig
 from atrium.runtime.messages import Tick
@@ -65,7 +64,7 @@ def subscribe_message(config: WebSocketConfig, request_id: int) -> str:
     return msgspec.json.encode(payload).decode()
 
 
-class WebSocketFeed:
+class WebSocketFeed(DedupedTradeFeed):
     """Streams the trades of one WebSocket endpoint as ``Tick`` until cancelled.
 
     Parameters
@@ -92,22 +91,9 @@ class WebSocketFeed:
         *,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
-        self.name = name
-        self.status = status
+        super().__init__(config.symbols, name, status, rejections, log, sleep=sleep)
         self._config = config
-        self._rejections = rejections
-        self._log = log
-        self._sleep = sleep
-        self._dedup = TradeDeduplicator()
         self._subscriptions = 0
-        self._traded = False
-
-    def resume(self, delivered: Delivered) -> None:
-        """Seed the deduplicator with the last trade sent per symbol before a restart."""
-        for symbol in self._config.symbols:
-            last = delivered.last_trade(symbol)
-            if last is not None:
-                self._dedup.seed(symbol, *last)
 
     async def run(self, emit: Emit) -> None:
         """Connect, stream, and reconnect with backoff, until cancelled."""
