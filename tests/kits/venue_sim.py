@@ -37,13 +37,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from aiohttp import WSMsgType, web
 
-__all__ = ("SimOrder", "SimThread", "VenueSim", "trading_toml")
+__all__ = ("SimOrder", "SimThread", "VenueSim", "serving", "trading_toml")
 
 
 @dataclass
@@ -576,3 +578,15 @@ symbols = ["BTC/USDT"]
 poll_interval_s = 30.0
 request_timeout_s = 60.0
 """
+
+
+@asynccontextmanager
+async def serving(venue: VenueSim) -> AsyncIterator[str]:
+    """Serve ``venue`` on a free loopback port in this event loop; yields its URL."""
+    runner = web.AppRunner(venue.app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()

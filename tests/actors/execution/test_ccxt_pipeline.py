@@ -11,8 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
-from venue_sim import VenueSim
+from venue_sim import VenueSim, serving
 
 from atrium.config import parse_config
 from atrium.runtime.clocks import LiveClock
@@ -28,11 +27,8 @@ async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
     venue = VenueSim(balances={"USDT": Decimal(100_000)})
     venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
     venue.market_price["BTCUSDT"] = Decimal("100")
-    runner = web.AppRunner(venue.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield venue, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(venue) as url:
+        yield venue, url
 
 
 def _config(url: str, journal: Path, order_updates: str = "polling") -> Any:
@@ -139,13 +135,6 @@ def _journal(path: Path) -> list[Any]:
     return [decode(payload) for (payload,) in rows]
 
 
-async def _serve(venue: VenueSim) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(venue.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-
 async def _start_then_read(config: Any, journal_path: Path) -> dict[str, Any]:
     """Start (recover, reconcile) on ``journal_path``; the portfolio's views once the
     venue is reconciled, before any source runs; then stop."""
@@ -176,16 +165,13 @@ async def test_balances_when_venue_holds_usdt_and_btc_then_cash_and_unattributed
     venue = VenueSim(balances={"USDT": Decimal(1000), "BTC": Decimal("0.5")})
     venue.add_market("BTC", "USDT", step="0.001", min_notional="10")
     venue.market_price["BTCUSDT"] = Decimal("40000")
-    runner, url = await _serve(venue)
     monkeypatch.setenv("ATRIUM_CCXT_API_KEY", "sim-key")
     monkeypatch.setenv("ATRIUM_CCXT_SECRET", "sim-secret")
-    config = _config(url, tmp_path / "j.sqlite")
-    try:
+    async with serving(venue) as url:
+        config = _config(url, tmp_path / "j.sqlite")
         first = await _start_then_read(config, tmp_path / "j.sqlite")
         venue.balances["USDT"] = Decimal("1250.5")  # a deposit while nothing ran
         second = await _start_then_read(config, tmp_path / "j.sqlite")
-    finally:
-        await runner.cleanup()
     limits = first["limits"]
     assert (limits["cash"], limits["equity"]) == ("1000", "21000")  # 1000 + 0.5 x 40000
     assert limits["per_symbol"]["BTC/USDT"]["exposure"] == "20000"

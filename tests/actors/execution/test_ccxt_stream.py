@@ -9,9 +9,8 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
-from venue_sim import VenueSim
+from venue_sim import VenueSim, serving
 
 from atrium.actors.execution.adapter import (
     VenueAccepted,
@@ -28,11 +27,8 @@ from atrium.runtime.messages import Order
 async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
     venue = VenueSim(balances={"USDT": Decimal(10_000), "BTC": Decimal(0)})
     venue.add_market("BTC", "USDT")
-    runner = web.AppRunner(venue.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield venue, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(venue) as url:
+        yield venue, url
 
 
 @pytest.fixture(autouse=True)

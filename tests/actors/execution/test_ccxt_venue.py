@@ -10,8 +10,7 @@ from typing import Any
 import anyio
 import ccxt.async_support as ccxt_errors
 import pytest
-from aiohttp import web
-from venue_sim import VenueSim
+from venue_sim import VenueSim, serving
 
 from atrium.actors.execution.adapter import (
     VenueAccepted,
@@ -34,13 +33,8 @@ from atrium.runtime.messages import Order, VenueHolding
 async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
     venue = VenueSim(balances={"USDT": Decimal(10_000), "BTC": Decimal(0)})
     venue.add_market("BTC", "USDT")
-    runner = web.AppRunner(venue.app())
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    yield venue, f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(venue) as url:
+        yield venue, url
 
 
 def _venue(url: str, events: list[VenueEvent], **settings: Any) -> CcxtVenue:

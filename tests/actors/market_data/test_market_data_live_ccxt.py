@@ -16,8 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
-from aiohttp import web
-from venue_sim import VenueSim
+from venue_sim import VenueSim, serving
 
 from atrium.actors.market_data import FeedStatus, Rejections
 from atrium.actors.market_data.live_ccxt import CcxtTradeFeed, parse_trade
@@ -44,11 +43,8 @@ async def sim() -> AsyncIterator[tuple[VenueSim, str]]:
     venue = VenueSim()
     venue.add_market("BTC", "USDT")
     venue.add_market("ETH", "USDT")
-    runner = web.AppRunner(venue.app())
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield venue, f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(venue) as url:
+        yield venue, url
 
 
 class Running:
