@@ -208,6 +208,14 @@ class Link:
             return 0
         return int(message.seq or 0)
 
+    async def last_message(self, subject: str) -> bytes | None:
+        """The payload of the last message stored on ``subject`` (None: none)."""
+        try:
+            message = await self.js.get_last_msg(self.wiring.stream, subject)
+        except nats.js.errors.NotFoundError:
+            return None
+        return message.data or b""
+
     async def replayed(self) -> bool:
         """Whether a replay used this namespace (the stream holds one of its markers)."""
         subjects = self.wiring.subjects
