@@ -551,10 +551,10 @@ class NatsBridge(Actor):
                 if self.rebuilding or self._going_live is not None:
                     self._metrics.skipped.inc()
                     continue
-                if self.wiring.keeps_marks:
-                    self._marks.add(message)  # type: ignore[arg-type]
-                    continue
                 self._metrics.received.inc()
+                if self.wiring.keeps_marks:
+                    self._marks.add(message)
+                    continue
                 self._stale.note(message)
                 await self.send(message)
 
@@ -787,13 +787,13 @@ class NatsBridge(Actor):
             self._metrics.bad.inc()
             log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
             return
+        (self._metrics.rebuilt if muted else self._metrics.received).inc()
         for message in messages:
             await self._take_one(message, muted)
 
     async def _take_one(self, message: Message, muted: bool) -> None:
         if muted:
             self._recorded_ns = max(self._recorded_ns, message.ts)
-        (self._metrics.rebuilt if muted else self._metrics.received).inc()
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's

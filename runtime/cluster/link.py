@@ -89,7 +89,9 @@ class Link:
 
     # -- connection ----------------------------------------------------------------------
 
-    async def open(self) -> None:
+    async def open(self, *, make_stream: bool = True) -> None:
+        """Connect; ``make_stream``: and make the namespace's stream where it is missing
+        (a role does; a reader such as ``cluster record`` only reads what is there)."""
         cluster = self.wiring.cluster
         options = connect_options(cluster)  # raises naming an unset variable
         try:
@@ -118,7 +120,8 @@ class Link:
             )
         self._js = self._nc.jetstream()
         self.connected = True
-        await self._ensure_stream()
+        if make_stream:
+            await self._ensure_stream()
 
     async def close(self) -> None:
         self._closing = True

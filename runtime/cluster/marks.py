@@ -20,13 +20,13 @@ from typing import Final
 import anyio
 import msgspec
 
-from atrium.runtime.messages import AnyMessage, Bar, Tick
+from atrium.runtime.messages import AnyMessage, Message
 
 __all__ = ("MARKS_LINGER", "MarkBatches")
 
-#: Seconds a batch gathers ticks before it goes out: at most 200 stored messages a
+#: Seconds a batch gathers ticks before it goes out: at most 100 stored messages a
 #: second, whatever the tick rate.
-MARKS_LINGER: Final = 0.005
+MARKS_LINGER: Final = 0.01
 #: Messages in one batch at most (about 100 bytes each, far under NATS's 1 MB).
 _MOST: Final = 4096
 
@@ -38,10 +38,10 @@ class MarkBatches:
     """Market data taken and not yet kept, in the order it was taken."""
 
     def __init__(self) -> None:
-        self._pending: list[Bar | Tick] = []
+        self._pending: list[Message] = []
         self.ready = anyio.Event()
 
-    def add(self, message: Bar | Tick) -> None:
+    def add(self, message: Message) -> None:
         self._pending.append(message)
         self.ready.set()
 
