@@ -553,7 +553,7 @@ class NatsBridge(Actor):
                     continue
                 self._metrics.received.inc()
                 if self.wiring.keeps_marks:
-                    self._marks.add(message)
+                    self._metrics.skipped.inc(self._marks.add(message))
                     continue
                 self._stale.note(message)
                 await self.send(message)
@@ -790,6 +790,8 @@ class NatsBridge(Actor):
         (self._metrics.rebuilt if muted else self._metrics.received).inc()
         for message in messages:
             await self._take_one(message, muted)
+        if marks and run == self._run:
+            self._marks.came_back(len(messages))
 
     async def _take_one(self, message: Message, muted: bool) -> None:
         if muted:

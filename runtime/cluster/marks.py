@@ -20,15 +20,17 @@ from typing import Final
 import anyio
 import msgspec
 
-from atrium.runtime.messages import AnyMessage, Message
+from atrium.runtime.messages import AnyMessage, Message, Tick
 
 __all__ = ("MARKS_LINGER", "MarkBatches")
 
 #: Seconds a batch gathers ticks before it goes out: at most 100 stored messages a
 #: second, whatever the tick rate.
 MARKS_LINGER: Final = 0.01
-#: Messages in one batch at most (about 100 bytes each, far under NATS's 1 MB).
-_MOST: Final = 4096
+#: Messages kept and not yet handled back, past which no batch goes out and what waits
+#: keeps only the newest tick per symbol: the core takes marks at the rate it handles
+#: them, and an intent never queues behind more than this many in its stream.
+MARKS_IN_FLIGHT: Final = 256
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _decoder: Final = msgspec.msgpack.Decoder(list[AnyMessage])
@@ -39,19 +41,40 @@ class MarkBatches:
 
     def __init__(self) -> None:
         self._pending: list[Message] = []
+        self._in_flight = 0
         self.ready = anyio.Event()
 
-    def add(self, message: Message) -> None:
-        self._pending.append(message)
+    def add(self, message: Message) -> int:
+        """Keep ``message`` for the next batch; returns how many ticks waiting it made
+        superseded (the core is behind: only the newest tick per symbol waits)."""
+        pending = self._pending
+        pending.append(message)
         self.ready.set()
+        if len(pending) <= MARKS_IN_FLIGHT:
+            return 0
+        newest = {held.symbol: i for i, held in enumerate(pending) if type(held) is Tick}
+        self._pending = [
+            held
+            for i, held in enumerate(pending)
+            if type(held) is not Tick or newest[held.symbol] == i
+        ]
+        return len(pending) - len(self._pending)
 
     def take(self) -> bytes | None:
-        """The next batch, encoded (None: nothing pending)."""
-        if not self._pending:
+        """The next batch, encoded; None while nothing waits or too much is in flight."""
+        room = MARKS_IN_FLIGHT - self._in_flight
+        if not self._pending or room <= 0:
             self.ready = anyio.Event()
             return None
-        batch, self._pending = self._pending[:_MOST], self._pending[_MOST:]
+        batch, self._pending = self._pending[:room], self._pending[room:]
+        self._in_flight += len(batch)
         return _encoder.encode(batch)
+
+    def came_back(self, count: int) -> None:
+        """``count`` messages of a batch this run kept were handled: room for more."""
+        self._in_flight = max(0, self._in_flight - count)
+        if self._pending:
+            self.ready.set()
 
     @staticmethod
     def unpack(payload: bytes) -> list[AnyMessage]:
