@@ -298,6 +298,7 @@ class ExecutionActor(Actor):
             "book": self._book,
             "halted": self._halted,
             "reduce_only": self._reduce_only,
+            "adjustments": self.adjustments,  # /api/orders?status=reconciled, as rebuilt
             "venue": venue.snapshot_state(),
         }
 
@@ -308,6 +309,7 @@ class ExecutionActor(Actor):
         self._book = state["book"]
         self._halted = state["halted"]
         self._reduce_only = state.get("reduce_only", False)
+        self.adjustments = state.get("adjustments", [])
         venue.restore_state(state["venue"])
 
     def reconcile(self) -> list[str]:

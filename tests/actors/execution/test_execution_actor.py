@@ -812,7 +812,8 @@ def test_snapshot_when_ccxt_venue_then_book_reduce_only_and_applied_orders_resto
     fill = VenueFilled(
         order_id="o1", quantity=D(40), price=D(50), commission=D(0), venue_fill_id="NVDA:1"
     )
-    h.send(_report(VenueAccepted(order_id="o1"), fill))
+    h.send(_report(VenueAccepted(order_id="o1")))
+    h.send(_report(fill, source="reconciliation"))
     h.send(_report(VenueConnectionChanged(connected=False, detail="network")))
     state = decode_states(encode_states({"execution": h.actor.snapshot_state()}))["execution"]
     assert state["venue"]["orders"] == [
@@ -825,6 +826,9 @@ def test_snapshot_when_ccxt_venue_then_book_reduce_only_and_applied_orders_resto
     restored.actor.restore_state(state)
     assert restored.actor.open_orders() == h.actor.open_orders()
     assert restored.actor.snapshot_state()["venue"] == state["venue"]
+    assert restored.actor.reconciliation_adjustments() == [
+        {"kind": "fill_booked", "order_id": "o1", "detail": "NVDA:1"}
+    ]
     out = restored.send(_order("o3"))  # still down: reduce-only holds
     assert [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)] == [
         ("REJECTED", "VENUE_DOWN_REDUCE_ONLY: reduces_position=false")
