@@ -155,8 +155,9 @@ def _snapshot(url: str) -> tuple[int, RoleSnapshot]:
 
 async def _handled(url: str, config: Path, after: int) -> int:
     """The messages after ``after`` the core handles when it rebuilds: those its consumer
-    matches, less its own output (a report of the venue, an input, is handled)."""
-    _, wiring = role_config(load_config(config), "core")
+    matches, less its own output (a report of the venue, an input, is handled). Market
+    data travels on plain subjects (the default): the core takes back the batches it kept."""
+    wiring = role_config(load_config(config), "core")[1].live_subjects()
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
@@ -182,7 +183,10 @@ async def _filled_after(url: str, after: int) -> list[str]:
         last = int((await js.stream_info(_STREAM)).state.last_seq)
         found = []
         for seq in range(after + 1, last + 1):
-            message = decode((await js.get_msg(_STREAM, seq)).data or b"")
+            msg = await js.get_msg(_STREAM, seq)
+            if ".marks." in (msg.subject or ""):
+                continue  # the market data the core kept, in batches
+            message = decode(msg.data or b"")
             if isinstance(message, VenueReport):
                 events = decode_events(message.events)
                 found += [e.venue_fill_id for e in events if isinstance(e, VenueFilled)]
