@@ -799,7 +799,9 @@ class NatsBridge(Actor):
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's
-        if self._holds:
+        if self._holds and not isinstance(message, _MARKET):
+            # Market data is never held: the driver sends a bar to an idle cluster, one
+            # bar an input as one process takes it, so nothing else is in its round.
             self._hold(message)
             return
         self._stale.note(message)
