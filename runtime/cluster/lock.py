@@ -47,18 +47,31 @@ class RoleLock:
         config = KeyValueConfig(bucket=self.bucket, ttl=self.ttl, history=1, storage=storage)
         self._kv = kv = await js.create_key_value(config)
         deadline = anyio.current_time() + self.ttl + 2 * _RETRY
-        while True:
+        while not await self._create(kv):
+            if anyio.current_time() >= deadline:
+                raise AtriumError(
+                    f"--role {self.role}: another process of this role is running "
+                    f"({await self._current()} holds the lock {self.bucket}/{self.role}, "
+                    f"renewed every {self.ttl / 3:g}s); a role runs once"
+                )
+            await anyio.sleep(_RETRY)
+
+    async def _create(self, kv: KeyValue) -> bool:
+        """Make the entry; False while another process holds it.
+
+        nats-py's create, refused because an entry exists, reads it to tell a deleted one
+        from a live one; when a dead holder's entry expires between the two, that read
+        raises "not found". The entry is gone then: create again.
+        """
+        for _ in range(3):
             try:
                 self._revision = await kv.create(self.role, self.holder.encode())
-                return
             except nats.js.errors.KeyWrongLastSequenceError:
-                if anyio.current_time() >= deadline:
-                    raise AtriumError(
-                        f"--role {self.role}: another process of this role is running "
-                        f"({await self._current()} holds the lock {self.bucket}/{self.role}, "
-                        f"renewed every {self.ttl / 3:g}s); a role runs once"
-                    ) from None
-                await anyio.sleep(_RETRY)
+                return False
+            except nats.js.errors.KeyNotFoundError:
+                continue
+            return True
+        return False
 
     async def _current(self) -> str:
         assert self._kv is not None
@@ -83,13 +96,11 @@ class RoleLock:
 
     async def _take_back(self, kv: KeyValue) -> None:
         """The entry expired (the link was down): take it again unless another has."""
-        try:
-            self._revision = await kv.create(self.role, self.holder.encode())
-        except nats.js.errors.KeyWrongLastSequenceError:
+        if not await self._create(kv):
             raise AtriumError(
                 f"--role {self.role}: lost the lock {self.bucket}/{self.role} to "
                 f"{await self._current()}; stopping so one process runs the role"
-            ) from None
+            )
 
     async def release(self) -> None:
         """Let a successor start at once (a graceful stop)."""
