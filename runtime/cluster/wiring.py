@@ -135,6 +135,8 @@ def role_config(
     _check_roles(config)
     mine = config.cluster.roles[role]
     cores = core_roles(config)
+    # A core among several runs on its own account's sections (its venue too).
+    account = _account_config(config, role) if len(cores) > 1 and role in cores else config
     wanted_elsewhere = _wanted_elsewhere(config, role, cores)
     venue_role = _venue_role(config) if len(cores) < 2 else None
     subjects = SubjectMap(config.cluster.namespace, origin=role if len(cores) > 1 else None)
@@ -150,15 +152,13 @@ def role_config(
         market=market,
         consumers=_consumers(config),
         driver=any(name in sources for name in mine.actors),
-        no_rebuild=_no_rebuild(config, mine.actors),
-        venue_input=_trades(config, mine.actors) and config.execution.venue == _RECONCILING,
+        no_rebuild=_no_rebuild(account, mine.actors),
+        venue_input=_trades(account, mine.actors) and account.execution.venue == _RECONCILING,
         strategy_order=tuple(config.strategies),
         passes_market_data_on=role == venue_role
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )
-    process = _process_config(config, role, wanted_elsewhere)
-    if len(cores) > 1 and role in cores:
-        process = _account_config(process, role)
+    process = _process_config(account, role, wanted_elsewhere)
     return process, replace(wiring, unsent=f"{process.journal.path}.unsent")
 
 

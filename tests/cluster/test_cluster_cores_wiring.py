@@ -283,3 +283,15 @@ def _fill(strategy: str) -> Fill:
         leaves_quantity=Decimal(0),
         commission=Decimal(0),
     )
+
+
+def test_a_core_on_its_own_venue_rebuilds_and_reconciles_as_that_venue_does() -> None:
+    ccxt = '[cluster.roles.core-b.execution]\nvenue = "ccxt"\nccxt = { exchange = "binance", symbols = ["ORCL"] }\n'
+    config = _config(_TWO_CORES + ccxt)
+    a_process, a = role_config(config, "core-a")
+    b_process, b = role_config(config, "core-b")
+    assert (a_process.execution.venue, b_process.execution.venue) == ("paper", "ccxt")
+    assert (a.venue_input, b.venue_input) == (False, True)
+    other = _config(_TWO_CORES + ccxt.replace('"ccxt"\nccxt', '"my_venues:make"\nccxt'))
+    assert role_config(other, "core-b")[1].no_rebuild is not None
+    assert role_config(other, "core-a")[1].no_rebuild is None
