@@ -54,8 +54,8 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
     portfolio, risk, execution : table or None, default None
         For a core: its account's settings, merged key by key over the file's
         ``[portfolio]``, ``[risk]`` and ``[execution]`` (initial capital, venue, limits),
-        so each account is validated as a file of its own would be. After loading, each
-        given table holds the whole section as resolved for this role.
+        so each account is validated as a file of its own would be. After loading, a role
+        that gives any of them holds all three, each the whole section as resolved for it.
     """
 
     actors: list[str]
