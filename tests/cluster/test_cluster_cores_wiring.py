@@ -6,12 +6,15 @@ import re
 import tomllib
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
+from atrium.runtime import cli
+from atrium.runtime.cli import main
 from atrium.runtime.cluster.wiring import (
     BRIDGE,
     check_one_process,
@@ -295,3 +298,40 @@ def test_a_core_on_its_own_venue_rebuilds_and_reconciles_as_that_venue_does() ->
     other = _config(_TWO_CORES + ccxt.replace('"ccxt"\nccxt', '"my_venues:make"\nccxt'))
     assert role_config(other, "core-b")[1].no_rebuild is not None
     assert role_config(other, "core-a")[1].no_rebuild is None
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (
+            ["replay", "--role", "core-fund", "--out", "out"],
+            "a replay across processes is that of one process",
+        ),
+        (["run"], "one process has one portfolio: start each role with --role"),
+        (["replay", "--out", "out"], "one process has one portfolio: start each role with --role"),
+    ],
+)
+def test_the_command_line_refuses_a_replay_or_one_process_of_several_cores(
+    args: list[str],
+    refusal: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    started: list[str] = []
+
+    async def fake_service(*_: Any, **__: Any) -> None:
+        started.append("run")
+
+    monkeypatch.setattr(cli, "run_service", fake_service)
+    monkeypatch.setattr(cli, "_replay", lambda *_: started.append("replay") or 0)
+    command = [args[0], "--config", str(EXAMPLE), *args[1:]]
+    command = [str(tmp_path / part) if part == "out" else part for part in command]
+    assert main(command) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith(
+        "atrium: error: cluster.roles: the portfolio runs in roles core-fund, core-prop, one "
+        "core per account; "
+    )
+    assert refusal in error
+    assert not started
