@@ -147,12 +147,15 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         How long a role's single-instance lock outlives a process that died (a running
         process renews it every third of this): a restart waits at most this long, and
         a second copy of a running role is refused.
-    market_data : {"stream", "subjects"}, default "stream"
-        How live market data travels. ``stream``: stored in JetStream with the order
-        flow, so a restarted role rebuilds its indicators from it. ``subjects``: plain
-        NATS subjects, fire and forget, one message per tick to each subscriber; a role
-        behind takes the latest per symbol, gaps are counted; a restarted role rebuilds
-        from the order flow only. A replay always uses the stream.
+    market_data : {"subjects", "stream"}, default "subjects"
+        How live market data travels. ``subjects``: plain NATS subjects, fire and
+        forget, one message per tick to each subscriber; a role behind takes the latest
+        per symbol, gaps are counted. The core keeps what it takes on the stream in
+        batches (so a restart rebuilds its portfolio exactly); a restarted strategy role
+        misses the ticks since its snapshot. ``stream``: every tick stored in JetStream
+        with the order flow and passed on by the venue's role, so a restarted strategy
+        role rebuilds its indicators from it too, at several times the cost per tick. A
+        replay always uses the stream.
     record_market_data_bytes : int, default 0
         With ``market_data = "subjects"``: above 0, a stream of its own,
         ``<NAMESPACE>_MD``, keeps the market data for ``atrium cluster record``, at most
@@ -202,7 +205,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     max_bytes: Annotated[int, msgspec.Meta(ge=-1)] = -1
     stop_timeout_seconds: Seconds = 10.0
     lock_ttl_seconds: Seconds = 6.0
-    market_data: Literal["stream", "subjects"] = "stream"
+    market_data: Literal["subjects", "stream"] = "subjects"
     record_market_data_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
     max_market_data_age_seconds: Seconds | None = 60.0
     user: str | None = None

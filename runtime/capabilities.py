@@ -22,6 +22,7 @@ __all__ = (
     "CONTROL_INPUT",
     "FEED_HEALTH",
     "FEED_REPORT",
+    "INTENT_NUMBERING",
     "LINK_HEALTH",
     "OPEN_ORDERS",
     "PORTFOLIO_VIEW",
@@ -36,6 +37,7 @@ __all__ = (
     "ControlInput",
     "FeedHealth",
     "FeedReport",
+    "IntentNumbering",
     "LinkHealth",
     "OpenOrders",
     "PortfolioView",
@@ -173,6 +175,16 @@ class VenueInput(Protocol):
     def keep(self, report: VenueReport) -> None: ...
 
 
+class IntentNumbering(Protocol):
+    """The strategies' intent counts, for a cluster role whose stream does not hold the
+    market data that caused its intents: a restart cannot count them by handling that
+    again, so it carries a count on past the last intent the stream holds."""
+
+    def intents_sent(self) -> dict[str, int]: ...
+
+    def skip_intents_to(self, strategy: str, sent: int) -> None: ...
+
+
 class RoleResume(Protocol):
     """A cluster role's start, before any input: its actors' state from a snapshot, and
     ``go_live`` (reconcile the live venues, then trade) called once its rebuild is done."""
@@ -206,3 +218,4 @@ FEED_REPORT: Final = Capability[FeedReport]("feed report")
 CONTROL_INPUT: Final = Capability[ControlInput]("control input")
 ROLE_RESUME: Final = Capability[RoleResume]("cluster role resume")
 VENUE_INPUT: Final = Capability[VenueInput]("venue input kept on the stream")
+INTENT_NUMBERING: Final = Capability[IntentNumbering]("strategies' intent numbering")

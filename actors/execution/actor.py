@@ -283,21 +283,34 @@ class ExecutionActor(Actor):
         )
 
     def snapshot_state(self) -> dict[str, Any]:
-        """The book and the paper venue's state; another venue's is not snapshotted (the
-        snapshotter turns snapshots off, and recovery re-runs the journal from its start)."""
-        if not isinstance(self._venue, PaperVenue):
+        """The book and the venue's state: the paper venue's, or a live venue's as far as
+        the reports applied so far go (never what it found and the book has not yet
+        applied, see :mod:`~atrium.actors.execution.ccxt_adapter`). A venue of another
+        factory is not snapshotted (the snapshotter turns snapshots off, and recovery
+        re-runs the journal from its start)."""
+        venue = self._venue
+        if not isinstance(venue, PaperVenue | ReconcilingVenue):
             raise SnapshotError(
-                f"execution: the state of venue {type(self._venue).__name__} is not "
+                f"execution: the state of venue {type(venue).__name__} is not "
                 "snapshotted; recovery re-runs the journal from its first event"
             )
-        return {"book": self._book, "halted": self._halted, "venue": self._venue.snapshot_state()}
+        return {
+            "book": self._book,
+            "halted": self._halted,
+            "reduce_only": self._reduce_only,
+            "adjustments": self.adjustments,  # /api/orders?status=reconciled, as rebuilt
+            "venue": venue.snapshot_state(),
+        }
 
     def restore_state(self, state: dict[str, Any]) -> None:
-        if not isinstance(self._venue, PaperVenue):
-            raise TypeError(f"cannot restore the state of venue {type(self._venue).__name__}")
+        venue = self._venue
+        if not isinstance(venue, PaperVenue | ReconcilingVenue):
+            raise TypeError(f"cannot restore the state of venue {type(venue).__name__}")
         self._book = state["book"]
         self._halted = state["halted"]
-        self._venue.restore_state(state["venue"])
+        self._reduce_only = state.get("reduce_only", False)
+        self.adjustments = state.get("adjustments", [])
+        venue.restore_state(state["venue"])
 
     def reconcile(self) -> list[str]:
         """Compare the open orders of the book with the venue's order-status report.
@@ -410,13 +423,9 @@ class ExecutionActor(Actor):
 
     @receives(VenueReport)
     def _handle_venue_report(self, report: VenueReport) -> None:
-        """A journaled report re-run by recovery, or one back from a cluster's stream: the
-        venue follows it (once live, it already has), sending nothing."""
-        events = decode_events(report.events)
-        if isinstance(self._venue, ReconcilingVenue):
-            for event in events:
-                self._venue.replay(event)
-        self._apply_report(events, report.source)
+        """A journaled report re-run by recovery, or one back from a cluster's stream:
+        applied to the book, and noted by the venue as applied, sending nothing."""
+        self._apply_report(decode_events(report.events), report.source)
 
     # -- venue events --------------------------------------------------------------------
 
@@ -439,7 +448,12 @@ class ExecutionActor(Actor):
         self._apply_report(events, source)
 
     def _apply_report(self, events: list[VenueEvent], source: str) -> None:
+        """Apply a report to the book, and let the venue note it as applied: the state
+        it snapshots changes here, with the book's, not where the report was found."""
+        venue = self._venue if isinstance(self._venue, ReconcilingVenue) else None
         for event in events:
+            if venue is not None:
+                venue.replay(event)
             kind = ADJUSTMENT_KINDS.get(type(event).__name__)
             if source == "reconciliation" and kind is not None:
                 self._adjusted[kind].inc()

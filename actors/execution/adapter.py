@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Final, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Final, Literal, Protocol, TypeAlias, runtime_checkable
 
 import msgspec
 
@@ -240,8 +240,17 @@ class ReconcilingVenue(VenueAdapter, Protocol):
     restart re-runs them without sending anything, then reconciles with the venue."""
 
     def replay(self, event: VenueEvent) -> None:
-        """Note a journaled event during recovery (nothing is sent to the venue); once
-        live, an event comes back only after the session booked it, and changes nothing."""
+        """Note an event the execution actor applies (nothing is sent to the venue): one
+        re-run by recovery, or one the session found, applied now or back from a stream.
+        What is noted here is the state a snapshot of the venue holds."""
+        ...
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The venue's state as far as the applied events go (for the actor's snapshot)."""
+        ...
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Back to what :meth:`snapshot_state` returned, before the re-run after it."""
         ...
 
     async def go_live(self) -> None:

@@ -11,6 +11,22 @@ With ``order_updates = "websocket"`` the venue's order stream
 way, and the poll becomes a check every ``check_interval_s`` (``poll_interval_s`` while
 the stream is down).
 
+Two views of the tracked orders
+    What the adapter has *found* (``_tracked``: acknowledged, trade ids booked, closed)
+    changes when a poll, the order stream or a reconciliation finds it, so the next poll
+    does not report it again. What has been *applied* (``_applied``) changes only where
+    the execution actor applies the report (:meth:`CcxtVenue.replay`, called for every
+    report it applies: journaled in one process, taken back from the stream in a
+    cluster's core) and where it hands over an order or a cancel. The applied view is
+    therefore a function of the inputs handled so far, like the book, and it is what a
+    snapshot holds: a report found and not yet applied when the snapshot was taken is
+    either stored after the snapshot's point (the restart applies it from the tail) or
+    lost with the process (the restart's reconciliation finds it again, since the
+    snapshot does not count it as booked). Snapshotting the found view instead would hold
+    a trade the book lacks, and the restart would never book it. While the adapter is
+    quiet (recovery, a rebuild) it finds nothing, so :meth:`CcxtVenue.go_live` starts
+    the found view from the applied one.
+
 Reason codes of the events it produces
     REJECTED ``VENUE_REJECTED: error=... detail=...``: the exchange refused the order.
     REJECTED ``ACK_TIMEOUT: seconds=...``: the venue still did not know the order after
@@ -102,6 +118,35 @@ class _Tracked:
         self.trade_ids: set[str] = set()
 
 
+def _copy(tracked: _Tracked) -> _Tracked:
+    """Another record of the same order, as far as the reports went (no venue id: a
+    report does not carry it, and the reconciliation fetches it again)."""
+    twin = _Tracked(tracked.order, tracked.sent_at)
+    twin.acked, twin.booked = tracked.acked, tracked.booked
+    twin.cancel_reason, twin.trade_ids = tracked.cancel_reason, set(tracked.trade_ids)
+    return twin
+
+
+def _follow(table: dict[str, _Tracked], event: VenueEvent) -> None:
+    """Note in ``table`` what one applied report says of one of its orders."""
+    order_id: str = getattr(event, "order_id", "")
+    tracked = table.get(order_id)
+    if tracked is None:
+        return
+    if isinstance(event, VenueAccepted):
+        tracked.acked = True
+    elif isinstance(event, VenueFilled):
+        tracked.acked = True
+        if event.venue_fill_id in tracked.trade_ids:
+            return
+        tracked.trade_ids.add(event.venue_fill_id)
+        tracked.booked += event.quantity
+        if tracked.booked == tracked.order.quantity:
+            del table[order_id]
+    else:
+        del table[order_id]
+
+
 class CcxtVenue:
     """:class:`~atrium.actors.execution.adapter.VenueAdapter` over ``ccxt.async_support``."""
 
@@ -112,7 +157,10 @@ class CcxtVenue:
         self._sink = sink
         self._run_input: RunInput | None = None
         self._exchange: Any = None
+        #: Our orders as found at the venue: what the next poll must not report again.
         self._tracked: dict[str, _Tracked] = {}
+        #: Our orders as the reports applied so far say: what a snapshot holds.
+        self._applied: dict[str, _Tracked] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._markets: dict[str, Any] = {}
         self._poller: asyncio.Task[None] | None = None
@@ -181,6 +229,8 @@ class CcxtVenue:
     async def go_live(self) -> None:
         """After recovery: journal the session and instrument rules connect found,
         reconcile what the journal holds with the venue, then trade."""
+        # Quiet until now, it found nothing: what it found is what was applied.
+        self._tracked = {order_id: _copy(t) for order_id, t in self._applied.items()}
         held, self._held = self._held, []
         if held:
             await self._emit(held)
@@ -230,27 +280,42 @@ class CcxtVenue:
                 delay = min(delay * 2, _MAX_BACKOFF_S)
 
     def replay(self, event: VenueEvent) -> None:
-        """Follow a journaled event while recovery re-runs it (nothing goes to the venue).
+        """Follow a report the execution actor applies (nothing goes to the venue): one
+        re-run by recovery or a rebuild, or one this session found, applied now.
 
-        Once live, a report back from a cluster's stream is one this session booked when
-        it found it: nothing to follow.
+        Only the applied view changes: the found view had it when it was found, and
+        while quiet :meth:`go_live` copies the applied view over it.
         """
-        if self._live:
-            return
-        order_id: str = getattr(event, "order_id", "")
-        tracked = self._tracked.get(order_id)
-        if tracked is None:
-            return
-        if isinstance(event, VenueAccepted):
-            tracked.acked = True
-        elif isinstance(event, VenueFilled):
-            tracked.trade_ids.add(event.venue_fill_id)
-            tracked.acked = True
-            tracked.booked += event.quantity
-            if tracked.booked == tracked.order.quantity:
-                del self._tracked[order_id]
-        else:
-            del self._tracked[order_id]
+        _follow(self._applied, event)
+
+    def snapshot_state(self) -> dict[str, Any]:
+        """The orders as the applied reports left them (see the module's docstring for
+        why not as found): order, acknowledged, quantity and trade ids booked, and the
+        reason of a cancel asked for. The venue's ids are fetched again on reconciling."""
+        return {
+            "orders": [
+                {
+                    "order": t.order,
+                    "acked": t.acked,
+                    "booked": t.booked,
+                    "cancel_reason": t.cancel_reason,
+                    "trade_ids": sorted(t.trade_ids),
+                }
+                for t in self._applied.values()
+            ]
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        """Back to a snapshot's applied view (before recovery or a rebuild re-runs the
+        reports after it); the found view follows at :meth:`go_live`."""
+        now = time.monotonic()
+        self._applied = {}
+        for row in state["orders"]:
+            tracked = _Tracked(row["order"], now)
+            tracked.acked, tracked.booked = row["acked"], row["booked"]
+            tracked.cancel_reason, tracked.trade_ids = row["cancel_reason"], set(row["trade_ids"])
+            self._applied[tracked.order.order_id] = tracked
+        self._tracked = {order_id: _copy(t) for order_id, t in self._applied.items()}
 
     def _instrument(self, symbol: str) -> VenueInstrument:
         """The venue's rules for ``symbol`` from ccxt's market (precision and limits)."""
@@ -300,11 +365,15 @@ class CcxtVenue:
     # -- requests ------------------------------------------------------------------------
 
     def submit(self, order: Order) -> None:
-        self._tracked[order.order_id] = _Tracked(order, time.monotonic())
+        now = time.monotonic()
+        self._tracked[order.order_id] = _Tracked(order, now)
+        self._applied[order.order_id] = _Tracked(order, now)
         if self._live:  # re-run: sent before the restart, or settled by reconciliation
             self._spawn(self._place(order))
 
     def cancel(self, order_id: str, reason: str) -> None:
+        if (applied := self._applied.get(order_id)) is not None:
+            applied.cancel_reason = reason
         if self._live:
             self._spawn(self._cancel(order_id, reason))
         elif (tracked := self._tracked.get(order_id)) is not None:
@@ -637,7 +706,8 @@ class CcxtVenue:
             if self._report is not None:
                 self._report(events, source)
                 return
-            for event in events:
+            for event in events:  # applied at once: the applied view follows
+                self.replay(event)
                 self._sink(event)
 
         if self._run_input is None:

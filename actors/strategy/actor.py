@@ -37,6 +37,7 @@ from atrium.actors.strategy.api import CONTEXT_ATTRIBUTES, Strategy, StrategyCon
 from atrium.actors.strategy.loader import LoadedStrategy, load_strategies
 from atrium.config.strategy import StrategyConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
+from atrium.runtime.capabilities import INTENT_NUMBERING
 from atrium.runtime.messages import (
     Bar,
     Fill,
@@ -152,6 +153,18 @@ class StrategyActor(Actor):
         self._seen = 0
         self._bar_routes: dict[str, tuple[tuple[_Slot, Callable[[Bar], None]], ...]] = {}
         self._tick_routes: dict[str, tuple[tuple[_Slot, Callable[[Tick], None]], ...]] = {}
+        context.provide(INTENT_NUMBERING, self)
+
+    # -- intent numbering (a cluster role restarted without its market data) --------------
+
+    def intents_sent(self) -> dict[str, int]:
+        """How many intents each hosted strategy built, by name."""
+        return {name: slot.context.intents_sent for name, slot in self._slots.items()}
+
+    def skip_intents_to(self, strategy: str, sent: int) -> None:
+        """Number ``strategy``'s next intent after ``sent`` (never back)."""
+        context = self._slots[strategy].context
+        context.intents_sent = max(context.intents_sent, sent)
 
     # -- snapshots -------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from nats.js.client import JetStreamContext
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import (
     CONTROL_INPUT,
+    INTENT_NUMBERING,
     LINK_HEALTH,
     ROLE_RESUME,
     VENUE_INPUT,
@@ -52,6 +53,7 @@ from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
+from atrium.runtime.cluster.marks import MARKS_LINGER, MarkBatches
 from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
@@ -147,6 +149,9 @@ class NatsBridge(Actor):
         self._run = secrets.token_hex(6)
         self._fed = 0
         self._market = PlainMarket()
+        self._marks = MarkBatches()
+        self._marks_subject = wiring.subjects.marks(wiring.role) if wiring.keeps_marks else None
+        self._kept_marks = 0
         # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
         # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
         self._resent_upto = 0
@@ -310,6 +315,8 @@ class NatsBridge(Actor):
             if self.wiring.plain_market:
                 tasks.start_soon(self._send_market)
                 tasks.start_soon(self._take_market)
+            if self.wiring.keeps_marks:
+                tasks.start_soon(self._keep_marks)
             if self.wiring.imports:
                 await self._open_input()
                 await self._import()
@@ -335,7 +342,10 @@ class NatsBridge(Actor):
                 if self.state.on and not self._acks and self._sub and not self._refused:
                     # Everything handled is acknowledged: a restart starts from here.
                     await self.state.save(self.state.take(self._handled, self._exported), None)
-            unsent = [*self._in_flight, *self.outbound]
+            # Market data kept by this run and not stored goes: stale by the next start.
+            unsent = [
+                item for item in (*self._in_flight, *self.outbound) if not self._is_marks(item)
+            ]
             if unsent:
                 save_unsent(Path(self.wiring.unsent), unsent)
         finally:
@@ -378,6 +388,9 @@ class NatsBridge(Actor):
         )
         headers = {_MSG_ID: f"{role}:control:{run}:resume", ROLE_HEADER: role, INPUT_HEADER: run}
         return [*kept, (self.wiring.subjects.subject(resume), encode(resume), headers)]
+
+    def _is_marks(self, item: Outgoing) -> bool:
+        return item[0] == self._marks_subject
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -535,12 +548,34 @@ class NatsBridge(Actor):
             market.in_ready = anyio.Event()
             while market.inbox:
                 _, message = market.inbox.popleft()
-                if self.rebuilding:
+                if self.rebuilding or self._going_live is not None:
                     self._metrics.skipped.inc()
                     continue
                 self._metrics.received.inc()
+                if self.wiring.keeps_marks:
+                    self._metrics.skipped.inc(self._marks.add(message))
+                    continue
                 self._stale.note(message)
                 await self.send(message)
+
+    async def _keep_marks(self) -> None:
+        """Keep what :meth:`_take_market` took on the stream, a batch every
+        :data:`MARKS_LINGER` at most; it is handled when it comes back (:meth:`_take`)."""
+        role, run, marks = self.wiring.role, self._run, self._marks
+        while True:
+            await marks.ready.wait()
+            await anyio.sleep(MARKS_LINGER)
+            while (payload := marks.take()) is not None:
+                self._kept_marks += 1
+                headers = {
+                    _MSG_ID: f"{role}:marks:{run}:{self._kept_marks}",
+                    ROLE_HEADER: role,
+                    INPUT_HEADER: run,
+                }
+                assert self._marks_subject is not None
+                self.outbound.append((self._marks_subject, payload, headers))
+                self._held += 1
+            self._wake.set()
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -673,8 +708,37 @@ class NatsBridge(Actor):
         if self._muted:
             self._end_rebuild()
         await self.settled()
+        await self._number_intents_on()
         await going_live()
         self._venue_inputs.went_live()
+
+    async def _number_intents_on(self) -> None:
+        """Carry each strategy's intent count on past its last intent on the stream.
+
+        With market data on plain subjects a strategy role's stream holds no tick, so a
+        restart does not count, by handling them again, the intents its strategies sent
+        after the snapshot (or at all, without one). The next intent would reuse the id
+        of one sent, and JetStream would drop it as a duplicate: lost.
+        """
+        numbering = self.context.capabilities.get(INTENT_NUMBERING)
+        if numbering is None or not self.wiring.plain_market or self.wiring.keeps_marks:
+            return
+        for strategy, sent in numbering.intents_sent().items():
+            (subject,) = self.wiring.subjects.filters([OrderIntent], strategies=[strategy])
+            payload = await self.link.last_message(subject)
+            last = decode(payload) if payload else None
+            if not isinstance(last, OrderIntent):
+                continue
+            number = last.intent_id.rpartition("-")[2]
+            if number.isdigit() and int(number) > sent:
+                numbering.skip_intents_to(strategy, int(number))
+                log.warning(
+                    "strategy %s sent intents up to %s that its rebuild did not make again "
+                    "(their market data is not on the stream); numbering goes on from %s",
+                    strategy,
+                    last.intent_id,
+                    last.intent_id,
+                )
 
     @property
     def rebuilding(self) -> bool:
@@ -702,12 +766,14 @@ class NatsBridge(Actor):
             return first  # never drop what was taken: it is delivered, not acknowledged
 
     async def _take(self, msg: Msg, seq: int) -> None:
-        """Publish one message from the stream on the local bus."""
+        """Publish one message from the stream (a batch of kept market data: each of
+        its messages) on the local bus."""
         headers = msg.headers or {}
         own, run = headers.get(ROLE_HEADER) == self.wiring.role, headers.get(INPUT_HEADER)
+        marks = own and msg.subject == self._marks_subject  # handled by every run
         if own and RETURNS_HEADER in headers:
             self._venue_inputs.came_back(run == self._run)  # applied now, by every run
-        elif own and run in (None, self._run):
+        elif own and run in (None, self._run) and not marks:
             return  # its own output, or an input this run applied: the actors had it
         muted = seq <= self._floor
         if muted != self._muted:
@@ -716,14 +782,20 @@ class NatsBridge(Actor):
             counting(self.context.registry, not muted)  # rebuilt orders are not new ones
             self._follow_recorded_time(muted)
         try:
-            message = decode(msg.data)
+            messages = MarkBatches.unpack(msg.data) if marks else [decode(msg.data)]
         except msgspec.DecodeError as exc:
             self._metrics.bad.inc()
             log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
             return
+        (self._metrics.rebuilt if muted else self._metrics.received).inc()
+        for message in messages:
+            await self._take_one(message, muted)
+        if marks and run == self._run:
+            self._marks.came_back(len(messages))
+
+    async def _take_one(self, message: Message, muted: bool) -> None:
         if muted:
             self._recorded_ns = max(self._recorded_ns, message.ts)
-        (self._metrics.rebuilt if muted else self._metrics.received).inc()
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's

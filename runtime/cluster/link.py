@@ -89,7 +89,9 @@ class Link:
 
     # -- connection ----------------------------------------------------------------------
 
-    async def open(self) -> None:
+    async def open(self, *, make_stream: bool = True) -> None:
+        """Connect; ``make_stream``: and make the namespace's stream where it is missing
+        (a role does; a reader such as ``cluster record`` only reads what is there)."""
         cluster = self.wiring.cluster
         options = connect_options(cluster)  # raises naming an unset variable
         try:
@@ -118,7 +120,8 @@ class Link:
             )
         self._js = self._nc.jetstream()
         self.connected = True
-        await self._ensure_stream()
+        if make_stream:
+            await self._ensure_stream()
 
     async def close(self) -> None:
         self._closing = True
@@ -207,6 +210,14 @@ class Link:
         except nats.js.errors.NotFoundError:
             return 0
         return int(message.seq or 0)
+
+    async def last_message(self, subject: str) -> bytes | None:
+        """The payload of the last message stored on ``subject`` (None: none)."""
+        try:
+            message = await self.js.get_last_msg(self.wiring.stream, subject)
+        except nats.js.errors.NotFoundError:
+            return None
+        return message.data or b""
 
     async def replayed(self) -> bool:
         """Whether a replay used this namespace (the stream holds one of its markers)."""

@@ -4,9 +4,10 @@ a journal file that ``atrium replay --feed`` replays like any recorded session.
 The stream is read through an ephemeral consumer from the given time (by each message's
 own timestamp, so a replayed session's stream works too), up to
 the last message stored when the command started, so the file is one consistent piece of
-the stream even while the cluster keeps trading. With market data on plain subjects
-(``cluster.market_data = "subjects"``) it reads the stream that records them apart,
-``<NAMESPACE>_MD``, kept only with ``record_market_data_bytes`` above 0.
+the stream even while the cluster keeps trading. Where the namespace's stream holds no
+market data (a live run with ``cluster.market_data = "subjects"``, the default) it reads
+the stream that records them apart, ``<NAMESPACE>_MD``, kept only with
+``record_market_data_bytes`` above 0. A replay's stream always holds its market data.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import anyio
 import msgspec
 import nats.errors
+import nats.js.errors
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 
@@ -46,12 +48,6 @@ async def record_stream(
     Returns how many events were written.
     """
     cluster = config.cluster
-    plain = cluster.market_data == "subjects"
-    if plain and not cluster.record_market_data_bytes:
-        raise AtriumError(
-            "cluster.record_market_data_bytes: market data travels on plain subjects "
-            '(cluster.market_data = "subjects") and is recorded only when this is above 0'
-        )
     subjects = SubjectMap(cluster.namespace)
     wiring = RoleWiring(
         role="recorder",
@@ -60,11 +56,14 @@ async def record_stream(
         imports=(),
         consumers=(),
         driver=False,
-        plain_market=plain,
     )
-    stream = wiring.market_stream if plain else wiring.stream
     link = Link(wiring, _ignore)
-    await link.open()
+    await link.open(make_stream=False)
+    try:
+        stream = await _market_stream(link, wiring)
+    except BaseException:
+        await link.close()
+        raise
     journal = Journal(out)
     await journal.open()
     written = 0
@@ -89,6 +88,27 @@ async def record_stream(
         await journal.close()
         await link.close()
     return written
+
+
+async def _market_stream(link: Link, wiring: RoleWiring) -> str:
+    """The stream that holds the namespace's market data: its own stream when that takes
+    every subject (a replay, or ``market_data = "stream"``), else the one recording the
+    plain subjects."""
+    try:
+        info = await link.js.stream_info(wiring.stream)
+    except nats.js.errors.NotFoundError:
+        raise AtriumError(
+            f"cluster.namespace: no stream {wiring.stream}; nothing ran in the namespace "
+            f"{wiring.cluster.namespace!r} on this server"
+        ) from None
+    if wiring.subjects.stream_subjects[0] in (info.config.subjects or []):
+        return wiring.stream
+    if not wiring.cluster.record_market_data_bytes:
+        raise AtriumError(
+            "cluster.record_market_data_bytes: market data travels on plain subjects "
+            '(cluster.market_data = "subjects") and is recorded only when this is above 0'
+        )
+    return wiring.market_stream
 
 
 async def _copy(

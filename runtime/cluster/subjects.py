@@ -11,6 +11,11 @@ from ``<ns>.md.<symbol>`` and, once its fills are settled, passes it on under
 ``<ns>.mdv.<symbol>``, which every other role consumes. A strategy in another process
 thus sees a bar after the fills at that bar's open, as it would in one process. Keys are escaped into one subject token (``BRK.B`` becomes ``BRK%2EB``).
 
+Live with market data on plain subjects, a role that keeps the state of record (the
+core) keeps the market data it takes on the stream, in batches, under
+``<ns>.marks.<role>``, and handles it when it comes back (see
+:mod:`atrium.runtime.cluster.marks`).
+
 With several cores (one per account) in a namespace, the account-wide kinds (those keyed
 by neither symbol nor strategy: snapshots, controls, trading state, a venue's reports)
 carry the sending role's name (``<ns>.control.<role>``), so one core's never reach
@@ -61,6 +66,7 @@ class SubjectMap:
         self.stream_subjects = [f"{namespace}.>"]
         #: Market data after the venue has matched on it (see the module docstring).
         self.after_venue = f"{namespace}.mdv"
+        self._marks = f"{namespace}.marks"
         self._base: dict[type[Message], str] = {}
         for kind, cls in MESSAGE_TYPES.items():
             name = "md" if cls in _MARKET else ("intent" if kind == "OrderIntent" else _snake(kind))
@@ -69,12 +75,17 @@ class SubjectMap:
     @property
     def flow_subjects(self) -> list[str]:
         """The stream's subjects when live market data travels on plain subjects: every
-        kind but market data, and the replay's markers (so a live run can refuse them)."""
-        subjects = {self.end, self.held, self.release}
+        kind but market data, the market data roles took (in batches), and the replay's
+        markers (so a live run can refuse them)."""
+        subjects = {self.end, self.held, self.release, f"{self._marks}.*"}
         for cls, base in self._base.items():
             if cls not in _MARKET:
                 subjects.add(f"{base}.*" if self._keyed(cls) else base)
         return sorted(subjects)
+
+    def marks(self, role: str) -> str:
+        """Where ``role`` keeps the market data it took from plain subjects."""
+        return f"{self._marks}.{token(role)}"
 
     def is_market(self, subject: str) -> bool:
         """Whether ``subject`` (or a filter) carries market data."""

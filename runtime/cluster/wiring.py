@@ -87,13 +87,30 @@ class RoleWiring:
     market: tuple[str, ...] = ()
     #: Live market data travels on plain subjects: the stream keeps only the order flow.
     plain_market: bool = False
+    #: This role hosts strategies and nothing else.
+    strategies_only: bool = False
+    #: Live, with market data on plain subjects: this role keeps the market data it takes
+    #: on the stream and handles it when it comes back (the core: see
+    #: :mod:`atrium.runtime.cluster.marks`).
+    keeps_marks: bool = False
 
     def live_subjects(self) -> RoleWiring:
         """This wiring for a live run with market data on plain subjects: the consumer
-        takes only the order flow, and nothing is passed on after the venue."""
+        takes the order flow, and nothing is passed on after the venue. A role that
+        consumes and keeps more than strategies also takes back the market data it kept,
+        so a restart rebuilds its state from the stream exactly."""
         subjects = self.subjects
         imports = tuple(subject for subject in self.imports if not subjects.is_market(subject))
-        return replace(self, imports=imports, plain_market=True, passes_market_data_on=False)
+        keeps = bool(imports and self.market) and not self.strategies_only
+        if keeps:
+            imports = tuple(sorted((*imports, subjects.marks(self.role))))
+        return replace(
+            self,
+            imports=imports,
+            plain_market=True,
+            passes_market_data_on=False,
+            keeps_marks=keeps,
+        )
 
     @property
     def stream_subjects(self) -> list[str]:
@@ -155,6 +172,9 @@ def role_config(
         no_rebuild=_no_rebuild(account, mine.actors),
         venue_input=_trades(account, mine.actors) and account.execution.venue == _RECONCILING,
         strategy_order=tuple(config.strategies),
+        strategies_only=all(
+            config.topology.actors[name].section == _STRATEGIES for name in mine.actors
+        ),
         passes_market_data_on=role == venue_role
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )

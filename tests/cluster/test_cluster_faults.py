@@ -91,6 +91,13 @@ class Campaign:
     #: (what, role or "", start, end) of each fault, by the test's clock.
     windows: list[tuple[str, str, float, float]] = field(default_factory=list)
     max_bytes: int = -1
+    #: How market data travels (``cluster.market_data``).
+    market_data: str = "subjects"
+
+    @property
+    def stalls(self) -> str:
+        """The role a full stream stalls first: the one that stores the market data."""
+        return "md" if self.market_data == "stream" else "core"
 
     def start(self, role: str) -> None:
         self.starts[role] += 1
@@ -225,7 +232,7 @@ async def _order_flow(url: str) -> list[tuple[str, Message]]:
         while seen < last:
             for msg in await sub.fetch(1000, timeout=5):
                 seen = msg.metadata.sequence.stream
-                if not msg.subject.startswith(("live.md.", "live.mdv.")):
+                if not msg.subject.startswith(("live.md.", "live.mdv.", "live.marks.")):
                     flow.append(((msg.headers or {}).get("Nats-Msg-Id", ""), decode(msg.data)))
         return flow
     finally:
@@ -282,10 +289,10 @@ def _full_store(campaign: Campaign, role: str) -> None:
     campaign.set_max_bytes(stored + 16_384)
 
     def stalled() -> bool:
-        sample = campaign.latest("md")
+        sample = campaign.latest(campaign.stalls)
         return sample is not None and sample.status == 503 and _cluster(sample)["stalled"]
 
-    until(stalled, "the market data role says it is stalled", 30)
+    until(stalled, f"{campaign.stalls} says it is stalled", 30)
     time.sleep(1.0)
     campaign.set_max_bytes(-1)  # room made
     made = time.monotonic()
@@ -298,7 +305,10 @@ def _copy(campaign: Campaign, role: str) -> None:
     """A second process of ``role`` as another host would start it: refused, harmless."""
     other = campaign.tmp / f"copy-{len(campaign.windows)}"  # a host of its own each time
     other.mkdir()
-    config = _tuned(live_config(other, campaign.server.url, {r: free_port() for r in ROLES_LIVE}))
+    ports = {r: free_port() for r in ROLES_LIVE}
+    config = _tuned(
+        live_config(other, campaign.server.url, ports, market_data=campaign.market_data)
+    )
     limit = f"max_bytes = {campaign.max_bytes}"
     config.write_text(config.read_text().replace("max_bytes = -1", limit))
     log = other / f"{role}.log"
@@ -411,10 +421,10 @@ def _check_readiness(campaign: Campaign) -> None:
             _check_nats_window(campaign, began, ended)
         if what == "full":
             stalled = [
-                s for s in campaign.samples["md"]
+                s for s in campaign.samples[campaign.stalls]
                 if began <= s.at <= ended and s.status == 503 and _cluster(s)["stalled"]
             ]  # fmt: skip
-            assert stalled, "the market data role never said it was stalled"
+            assert stalled, f"{campaign.stalls} never said it was stalled"
 
 
 def _check_steady(campaign: Campaign) -> None:
@@ -545,14 +555,15 @@ def _stop_all(campaign: Campaign) -> None:
             raise
 
 
+@pytest.mark.parametrize("market_data", ["subjects", "stream"])
 def test_a_live_cluster_under_seeded_faults_loses_nothing_and_readyz_tells_the_truth(
-    tmp_path: Path,
+    tmp_path: Path, market_data: str
 ) -> None:
     rng = random.Random(SEED)
     ports = {role: free_port() for role in ROLES_LIVE}
     with nats_server(tmp_path) as server:
-        config = _tuned(live_config(tmp_path, server.url, ports))
-        campaign = Campaign(tmp_path, server, config, ports)
+        config = _tuned(live_config(tmp_path, server.url, ports, market_data=market_data))
+        campaign = Campaign(tmp_path, server, config, ports, market_data=market_data)
         try:
             with _polling(campaign):
                 _run(campaign, rng)

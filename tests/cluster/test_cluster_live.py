@@ -52,7 +52,7 @@ def test_live_roles_trade_and_the_core_reduces_risk_while_nats_is_away(tmp_path:
     ports = {role: free_port() for role in ROLES_LIVE}
     with (
         nats_server(tmp_path) as server,
-        _cluster(live_config(tmp_path, server.url, ports), tmp_path),
+        _cluster(live_config(tmp_path, server.url, ports, market_data="subjects"), tmp_path),
     ):
         core = ports["core"]
         until(lambda: get(core, "/readyz")[0] == 200, "core ready")
@@ -109,10 +109,13 @@ def test_live_market_data_on_plain_subjects_trades_and_keeps_the_stream_to_order
             for role in ("core", "strat-a", "strat-b"):
                 assert metric(ports[role], "atrium_cluster_market_data_gaps_total") == 0
             stored = asyncio.run(_stored_subjects(server.url, "SUB"))
-        # Only order flow was stored: intents, orders' updates, fills; no market data.
+        # Stored: the order flow (intents, orders' updates, fills) and the core's batches
+        # of the market data it took, at most one per 10 ms; no tick as the source sent it.
         assert stored, stored
         assert not [subject for subject in stored if subject.startswith(("sub.md", "sub.mdv"))]
         assert any(subject.startswith("sub.intent.") for subject in stored), stored
+        assert set(stored) >= {"sub.marks.core"}
+        assert stored["sub.marks.core"] < sent / 2
         assert sum(stored.values()) < sent
         # The market data stream of its own recorded every tick and bar, for `record`.
         recorded = asyncio.run(_stored_subjects(server.url, "SUB_MD"))

@@ -41,6 +41,8 @@ url = "{url}"
 namespace = "{_NS}"
 lock_ttl_seconds = 2
 max_market_data_age_seconds = 30
+# The bars a restarted role missed are on the stream only there.
+market_data = "stream"
 
 [cluster.roles.md]
 actors = ["market_data"]

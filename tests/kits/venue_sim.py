@@ -10,7 +10,8 @@ every trade update out of order, ``hidden_trades`` keeps the newest trades out o
 trade list for a while (a venue whose order status runs ahead of its trades),
 ``fee_asset`` charges each trade ``fee_in_asset`` of another asset (a BNB
 discount), ``/api/v3/ticker/24hr`` quotes ``market_price`` (else the last trade's price), ``hold_creates`` books a new order but never answers its request (an order in flight
-when the client dies). Real ccxt talks to
+when the client dies), ``hold_tickers`` leaves the ticker requests of those symbols unanswered while
+they are held (a client stopped while it values a fee). Real ccxt talks to
 it (``[execution.ccxt].base_url``); nothing of ccxt is mocked. :class:`SimThread` serves it
 from a thread of its own, for tests that run Atrium as processes.
 
@@ -109,6 +110,7 @@ class VenueSim:
     duplicate_trades: bool = False
     hidden_trades: int = 0
     hold_creates: bool = False
+    hold_tickers: set[str] = field(default_factory=set)
     silent: bool = False
     duplicate_reports: bool = False
     fee_asset: str | None = None
@@ -439,6 +441,8 @@ class VenueSim:
 
     async def _ticker(self, request: web.Request) -> web.Response:
         symbol = request.query.get("symbol", "")
+        while symbol in self.hold_tickers:  # unanswered while held
+            await asyncio.sleep(0.05)
         price = self.market_price.get(symbol)
         traded = [t["price"] for t in self.trades if t["symbol"] == symbol]
         if price is None and traded:  # no quote set: the last trade's price

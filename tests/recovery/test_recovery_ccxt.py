@@ -11,6 +11,7 @@ nothing runs, and the restart must reconcile: book that fill exactly once (a jou
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import time
@@ -42,7 +43,7 @@ def sim() -> Iterator[SimThread]:
         yield thread
 
 
-def _config(path: Path, url: str, journal: Path, port: int) -> Path:
+def _config(path: Path, url: str, journal: Path, port: int, snapshot_every: int = 0) -> Path:
     path.write_text(
         f"""
 [runtime]
@@ -55,7 +56,7 @@ port = {port}
 
 [journal]
 path = "{journal}"
-snapshot_every = 0
+snapshot_every = {snapshot_every}
 
 {trading_toml(url)}""",
         encoding="utf-8",
@@ -102,11 +103,14 @@ def _reconciled_fills(journal: Path) -> list[VenueFilled]:
     ]
 
 
+@pytest.mark.parametrize("snapshot_every", [0, 50])
 def test_restart_when_killed_with_order_in_flight_then_venue_fill_booked_once_never_resent(
-    sim: SimThread, tmp_path: Path
+    sim: SimThread, tmp_path: Path, snapshot_every: int
 ) -> None:
+    """Also with snapshots (every 50 events: the ticks are journaled), which hold the
+    adapter's orders as the journaled reports left them."""
     journal, port = tmp_path / "j.sqlite", free_port()
-    config = _config(tmp_path / "live.toml", sim.url, journal, port)
+    config = _config(tmp_path / "live.toml", sim.url, journal, port, snapshot_every)
     log = tmp_path / "atrium.log"
     with atrium_run(config, log, env=ENV) as process:
         _wait(lambda: sim.venue.created, 60, "the first order at the venue")
@@ -135,6 +139,9 @@ def test_restart_when_killed_with_order_in_flight_then_venue_fill_booked_once_ne
         ])  # fmt: skip
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
         assert 'atrium_reconciliation_adjustments_total{kind="fill_booked"} 1.0' in metrics
+        (restored,) = re.findall(r"snapshot at seq (\d+)", log.read_text())
+        assert (int(restored) > 0) == bool(snapshot_every), log.read_text()[-3000:]
+        assert "snapshots are off" not in log.read_text()
         process.send_signal(signal.SIGKILL)
         process.wait(10)
 

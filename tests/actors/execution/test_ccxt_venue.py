@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -513,3 +513,62 @@ async def test_reconnect_when_venue_quotes_no_price_then_counted_retried_and_rec
                                price=Decimal(210)),),
     )  # fmt: skip
     assert "venue error no_price: VenuePriceMissing" in caplog.messages
+
+
+async def test_snapshot_holds_trades_as_applied_so_a_trade_found_and_not_applied_is_found_again(
+    sim: tuple[VenueSim, str],
+) -> None:
+    """What a poll found and the actor has not applied is not in the snapshot: a restart
+    from it books the trade by reconciliation; once applied, it is, and nothing is."""
+    state, url = sim
+    reports: list[tuple[list[VenueEvent], str]] = []
+
+    async def run_input(apply: Callable[[], None]) -> None:
+        apply()
+
+    def started(found: list[tuple[list[VenueEvent], str]]) -> CcxtVenue:
+        venue = _venue(url, [])
+        venue.bind_input(run_input, report=lambda events, source: found.append((events, source)))
+        return venue
+
+    def apply(venue: CcxtVenue) -> None:
+        for events, _ in reports:
+            for event in events:
+                venue.replay(event)
+        reports.clear()
+
+    first = started(reports)
+    await first.connect()
+    await first.go_live()
+    first.submit(_order("P00000031", order_type="LIMIT", limit_price=Decimal(99)))
+    await _settle(first)
+    apply(first)  # the acknowledgement
+    state.fill("P00000031", "0.2", "99")
+    await first.poll_once()
+    assert [type(e) for events, _ in reports for e in events] == [VenueFilled]
+    found = first.snapshot_state()  # found, not applied
+    assert [(o["acked"], o["booked"], o["trade_ids"]) for o in found["orders"]] == [
+        (True, Decimal(0), [])
+    ]
+    apply(first)
+    booked = first.snapshot_state()
+    assert [(o["booked"], o["trade_ids"]) for o in booked["orders"]] == [
+        (Decimal("0.2"), ["BTC/USDT:1"])
+    ]
+    await first.close()
+
+    for snapshot, expected in ((found, [("BTC/USDT:1", "reconciliation")]), (booked, [])):
+        again: list[tuple[list[VenueEvent], str]] = []
+        restarted = started(again)
+        restarted.restore_state(snapshot)
+        await restarted.connect()
+        await restarted.go_live()
+        await restarted.close()
+        fills = [
+            (e.venue_fill_id, s)
+            for events, s in again
+            for e in events
+            if isinstance(e, VenueFilled)
+        ]
+        assert fills == expected
+    assert state.created == ["P00000031"]

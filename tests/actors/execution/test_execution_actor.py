@@ -41,6 +41,7 @@ from atrium.runtime.messages import (
     TradingStateChanged,
     VenueReport,
 )
+from atrium.runtime.snapshots import decode_states, encode_states
 from atrium.runtime.topology import build_pipeline
 
 D = Decimal
@@ -804,6 +805,37 @@ def test_venue_report_when_session_down_and_reduce_only_then_only_reducing_order
     assert [o["order_id"] for o in h.actor.open_orders()] == ["o2", "o3"]
 
 
-def test_snapshot_when_ccxt_venue_then_snapshot_error_turns_snapshots_off() -> None:
-    with pytest.raises(SnapshotError, match="venue CcxtVenue is not snapshotted"):
-        _ccxt_harness().actor.snapshot_state()
+def test_snapshot_when_ccxt_venue_then_book_reduce_only_and_applied_orders_restored() -> None:
+    h = _ccxt_harness(on_disconnect="reduce_only")
+    h.send(_order("o1"))
+    h.send(_order("o2", quantity="10"))
+    fill = VenueFilled(
+        order_id="o1", quantity=D(40), price=D(50), commission=D(0), venue_fill_id="NVDA:1"
+    )
+    h.send(_report(VenueAccepted(order_id="o1")))
+    h.send(_report(fill, source="reconciliation"))
+    h.send(_report(VenueConnectionChanged(connected=False, detail="network")))
+    state = decode_states(encode_states({"execution": h.actor.snapshot_state()}))["execution"]
+    assert state["venue"]["orders"] == [
+        {"order": _order("o1"), "acked": True, "booked": D(40), "cancel_reason": "",
+         "trade_ids": ["NVDA:1"]},
+        {"order": _order("o2", quantity="10"), "acked": False, "booked": D(0),
+         "cancel_reason": "", "trade_ids": []},
+    ]  # fmt: skip
+    restored = _ccxt_harness(on_disconnect="reduce_only")
+    restored.actor.restore_state(state)
+    assert restored.actor.open_orders() == h.actor.open_orders()
+    assert restored.actor.snapshot_state()["venue"] == state["venue"]
+    assert restored.actor.reconciliation_adjustments() == [
+        {"kind": "fill_booked", "order_id": "o1", "detail": "NVDA:1"}
+    ]
+    out = restored.send(_order("o3"))  # still down: reduce-only holds
+    assert [(m.status, m.reason) for m in out if isinstance(m, OrderUpdate)] == [
+        ("REJECTED", "VENUE_DOWN_REDUCE_ONLY: reduces_position=false")
+    ]
+
+
+def test_snapshot_when_custom_venue_then_snapshot_error_turns_snapshots_off() -> None:
+    h = Harness(venue=f"{__name__}:ScriptedVenue")
+    with pytest.raises(SnapshotError, match="venue ScriptedVenue is not snapshotted"):
+        h.actor.snapshot_state()
