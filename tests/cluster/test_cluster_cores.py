@@ -22,7 +22,7 @@ _ROLES = ("core-a", "core-b", "strat", "md")
 _TOKEN = "secret-token"
 
 
-def _config(tmp: Path, url: str, ports: dict[str, int]) -> Path:
+def _config(tmp: Path, url: str, ports: dict[str, int], market_data: str) -> Path:
     text = f"""
 [[market_data.feeds]]
 format = "synthetic_live"
@@ -49,6 +49,7 @@ path = "{tmp / "journal.sqlite"}"
 url = "{url}"
 namespace = "accounts"
 lock_ttl_seconds = 2
+market_data = "{market_data}"
 
 [cluster.roles.md]
 actors = ["market_data"]
@@ -111,14 +112,15 @@ def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
         raise
 
 
+@pytest.mark.parametrize("market_data", ["subjects", "stream"])
 def test_two_cores_trade_their_own_accounts_and_one_restarts_while_the_other_trades(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, market_data: str
 ) -> None:
     monkeypatch.setenv("ATRIUM_API_TOKEN", _TOKEN)
     ports = {role: free_port() for role in _ROLES}
     a, b = ports["core-a"], ports["core-b"]
     with nats_server(tmp_path) as server:
-        config = _config(tmp_path, server.url, ports)
+        config = _config(tmp_path, server.url, ports, market_data)
 
         def start(role: str, log: str) -> subprocess.Popen[bytes]:
             return atrium("run", "--config", str(config), "--role", role, log=tmp_path / log)
