@@ -799,7 +799,9 @@ class NatsBridge(Actor):
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's
-        if self._holds:
+        if self._holds and not isinstance(message, _MARKET):
+            # Market data is never held: the driver sends a bar to an idle cluster, one
+            # bar an input as one process takes it, so nothing else is in its round.
             self._hold(message)
             return
         self._stale.note(message)
@@ -829,19 +831,15 @@ class NatsBridge(Actor):
     async def _release(self) -> None:
         """Hand over what was held as one process would have had it, all at once.
 
-        A round holds either the market data of an event (which this process, the
-        venue's, matches first and then passes on to the strategy processes) or what
-        the strategies answered to it. Their order flow is ranked by strategy, in config
-        order, as one strategy actor would have sent it, and delivered before any of it
-        is handled.
+        A round holds what the strategies answered to a bar (market data is not held:
+        see :meth:`_take_one`). Their order flow is ranked by strategy, in config order,
+        as one strategy actor would have sent it, and delivered before any of it is
+        handled.
         """
         rank, last = self._rank, len(self._rank)
         held, self._holding = self._holding, []
-        market = [message for message in held if isinstance(message, _MARKET)]
-        flow = [message for message in held if not isinstance(message, _MARKET)]
-        flow.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
-        await self._dispatcher.publish_all([*market, *flow], self.name)
-        self._pass_on(market)
+        held.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
+        await self._dispatcher.publish_all(held, self.name)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:

@@ -222,10 +222,29 @@ def test_live_market_data_on_plain_subjects_leaves_the_stream_to_the_order_flow(
     core = core.live_subjects()
     assert core.market == ("t.md.*",) and not core.passes_market_data_on
     assert "t.intent.*" in core.imports and "t.md.*" not in core.imports
-    # The stream holds no market data subject, but the replay's markers.
+    # The stream holds no market data subject as the source sends it, but the batches
+    # a core keeps, and the replay's markers.
     assert wiring.stream_subjects == ["t.>"]
     assert "t.md.*" not in live.stream_subjects and "t.mdv.*" not in live.stream_subjects
-    assert {"t.intent.*", "t.fill.*", "t.control", "t.end", "t.held"} <= set(live.stream_subjects)
+    assert {"t.intent.*", "t.fill.*", "t.control", "t.end", "t.held", "t.marks.*"} <= set(
+        live.stream_subjects
+    )
+    # The core takes back the market data it kept; a strategy role keeps none.
+    assert core.keeps_marks and "t.marks.core" in core.imports
+    assert not live.keeps_marks and not [s for s in live.imports if ".marks." in s]
+
+
+def test_a_role_of_strategies_and_the_core_keeps_the_market_data_it_takes() -> None:
+    """Its strategies then see the ticks as its portfolio does: from the kept batches."""
+    roles = '[cluster.roles.md]\nactors = ["market_data"]\n'
+    roles += '[cluster.roles.rest]\nactors = ["strategy", "portfolio", "risk", "execution"]\n'
+    _, rest = role_config(_config(roles), "rest")
+    live = rest.live_subjects()
+    assert live.keeps_marks and live.market == ("t.md.*",)
+    assert "t.marks.rest" in live.imports
+    assert not [s for s in live.imports if s.startswith(("t.md.", "t.mdv."))]
+    _, md = role_config(_config(roles), "md")
+    assert not md.live_subjects().keeps_marks  # it consumes nothing
 
 
 def test_a_gap_in_a_plain_subject_is_counted_by_its_sequence() -> None:
