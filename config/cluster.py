@@ -9,7 +9,7 @@ the portfolio in exactly one) are made when a role is wired (``atrium.runtime.cl
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -35,7 +35,10 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
         and, live, the market data actor (sharded by feed: one process per venue).
     strategies : list of str or None, default None
         For a role running the strategy actor: the ``[strategies]`` entries it hosts.
-        ``None``: all of them (only allowed when one role runs the strategy actor).
+        ``None``: all of them (only allowed when one role runs the strategy actor). For a
+        core (a role running the portfolio actor) of several in the namespace, one per
+        account: the strategies whose orders it takes; every enabled strategy goes to
+        exactly one core.
     feeds : list of str or None, default None
         For a role running the market data actor: the ``[[market_data.feeds]]`` it reads,
         by name (a feed's ``name``, else its file name or format). ``None``: all of them
@@ -48,6 +51,11 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
         host; default ``[service].host`` (loopback).
     journal : str or None, default None
         This process's journal file (``atrium run``); default ``<role>-<[journal].path>``.
+    portfolio, risk, execution : table or None, default None
+        For a core: its account's settings, merged key by key over the file's
+        ``[portfolio]``, ``[risk]`` and ``[execution]`` (initial capital, venue, limits),
+        so each account is validated as a file of its own would be. After loading, a role
+        that gives any of them holds all three, each the whole section as resolved for it.
     """
 
     actors: list[str]
@@ -56,6 +64,9 @@ class RoleConfig(ConfigBase, frozen=True, kw_only=True):
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
     host: str | None = None
     journal: str | None = None
+    portfolio: dict[str, Any] | None = None
+    risk: dict[str, Any] | None = None
+    execution: dict[str, Any] | None = None
 
 
 class ClusterTlsConfig(ConfigBase, frozen=True, kw_only=True):

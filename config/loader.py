@@ -122,7 +122,85 @@ def parse_config(data: Mapping[str, Any], source: str = "<config>") -> AtriumCon
         raise ConfigError(_explain(exc, merged, AtriumConfig), source) from None
     portfolio = merged.get("portfolio")
     config = _with_venue_costs(config, portfolio if isinstance(portfolio, Mapping) else {}, source)
-    return _with_instruments(config, merged, source)
+    config = _with_instruments(config, merged, source)
+    return _with_accounts(config, merged, source)
+
+
+#: The sections a core role may set for its own account (``[cluster.roles.X.portfolio]``).
+ACCOUNT_SECTIONS: Final = ("portfolio", "risk", "execution")
+
+
+def _with_accounts(config: AtriumConfig, data: Mapping[str, Any], source: str) -> AtriumConfig:
+    """``config`` with each role's account tables resolved into whole sections.
+
+    A role's tables are merged over the file's sections and the result validated as a file
+    of its own, so what is derived (the portfolio's costs from the venue's) follows the
+    account's settings and an error names the role's key. A role that sets any of them
+    then holds all three (without ``instruments``, which stay the root's).
+    """
+    roles = config.cluster.roles
+    given = [name for name, role in roles.items() if _account_tables(role)]
+    if not given:
+        return config
+    base = _without_accounts(data)
+    resolved = dict(roles)
+    for name in given:
+        account = _account(base, name, _account_tables(roles[name]), source)
+        sections = {
+            section: {
+                key: value
+                for key, value in msgspec.to_builtins(getattr(account, section)).items()
+                if key != "instruments"
+            }
+            for section in ACCOUNT_SECTIONS
+        }
+        resolved[name] = msgspec.structs.replace(roles[name], **sections)
+    cluster = msgspec.structs.replace(config.cluster, roles=resolved)
+    return msgspec.structs.replace(config, cluster=cluster)
+
+
+def _account_tables(role: Any) -> dict[str, dict[str, Any]]:
+    return {
+        section: table
+        for section in ACCOUNT_SECTIONS
+        if (table := getattr(role, section)) is not None
+    }
+
+
+def _without_accounts(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without the roles' account tables: the file's own sections."""
+    cluster = dict(data["cluster"])
+    cluster["roles"] = {
+        name: {key: value for key, value in role.items() if key not in ACCOUNT_SECTIONS}
+        for name, role in cluster["roles"].items()
+    }
+    return {**data, "cluster": cluster}
+
+
+def _account(
+    base: dict[str, Any], role: str, tables: dict[str, dict[str, Any]], source: str
+) -> AtriumConfig:
+    data = {
+        **base,
+        **{section: _merged(base.get(section), table) for section, table in tables.items()},
+    }
+    try:
+        return parse_config(data, source)
+    except ConfigError as exc:
+        message = str(exc)
+        where = f"cluster.roles.{role}"
+        named = message.split(":", 1)[0].split(".", 1)[0] in tables
+        raise ConfigError(
+            f"{where}.{message}" if named else f"{where}: {message}", source
+        ) from None
+
+
+def _merged(base: Any, over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` merged key by key into the table ``base`` (tables within too)."""
+    merged = dict(base) if isinstance(base, Mapping) else {}
+    for key, value in over.items():
+        merged[key] = _merged(merged.get(key), value) if isinstance(value, Mapping) else value
+    return merged
 
 
 #: The sections that receive a copy of the root ``[instruments]`` table.

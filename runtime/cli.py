@@ -17,7 +17,7 @@ from atrium.config.runtime import RuntimeConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.clocks import SimClock
 from atrium.runtime.cluster.auth import connect_options
-from atrium.runtime.cluster.wiring import check_one_driver, role_config
+from atrium.runtime.cluster.wiring import check_one_process, check_replay_roles, role_config
 from atrium.runtime.errors import AtriumError, TopologyError, UsageError
 from atrium.runtime.eventloop import run as run_loop
 from atrium.runtime.eventloop import uvloop_available
@@ -291,10 +291,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     sections: dict[str, Any] | None = None
     if getattr(args, "role", None) is not None:
         if args.command == "replay":
-            check_one_driver(config)
+            check_replay_roles(config)
         config, wiring = role_config(config, args.role)
         connect_options(config.cluster)  # an unset secret is a config error, before start
         sections = {"cluster": wiring}
+    elif args.command in ("run", "replay"):
+        check_one_process(config)
     if args.command == "replay":
         return _replay(config, args, sections)
     if args.command == "cluster":

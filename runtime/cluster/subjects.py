@@ -15,6 +15,11 @@ Live with market data on plain subjects, a role that keeps the state of record (
 core) keeps the market data it takes on the stream, in batches, under
 ``<ns>.marks.<role>``, and handles it when it comes back (see
 :mod:`atrium.runtime.cluster.marks`).
+
+With several cores (one per account) in a namespace, the account-wide kinds (those keyed
+by neither symbol nor strategy: snapshots, controls, trading state, a venue's reports)
+carry the sending role's name (``<ns>.control.<role>``), so one core's never reach
+another's; with one core they keep their one subject each.
 """
 
 from __future__ import annotations
@@ -48,8 +53,11 @@ def _by_strategy(cls: type[Message]) -> bool:
 class SubjectMap:
     """The subjects of one namespace."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, *, origin: str | None = None) -> None:
+        """``origin``: the role whose subjects these are, when the namespace has several
+        cores: its account-wide kinds go out under its name and it takes only its own."""
         self.namespace = namespace
+        self.origin = origin
         self.end = f"{namespace}.end"
         #: Replay: the portfolio's process holds what an event brings (``held``) until
         #: the driver lets it go (``release``), so it is handled in one order every run.
@@ -72,7 +80,7 @@ class SubjectMap:
         subjects = {self.end, self.held, self.release, f"{self._marks}.*"}
         for cls, base in self._base.items():
             if cls not in _MARKET:
-                subjects.add(f"{base}.*" if _by_strategy(cls) else base)
+                subjects.add(f"{base}.*" if self._keyed(cls) else base)
         return sorted(subjects)
 
     def marks(self, role: str) -> str:
@@ -92,7 +100,13 @@ class SubjectMap:
             return f"{base}.{token(message.symbol)}"  # type: ignore[attr-defined]
         if _by_strategy(cls):
             return f"{base}.{token(message.strategy)}"  # type: ignore[attr-defined]
+        if self.origin is not None:
+            return f"{base}.{token(self.origin)}"
         return base
+
+    def _keyed(self, cls: type[Message]) -> bool:
+        """Whether ``cls``'s subject has a last token (a strategy, or a core's name)."""
+        return _by_strategy(cls) or self.origin is not None
 
     def passed_on(self, message: Bar | Tick) -> str:
         """Where the venue's role passes ``message`` on to the others."""
@@ -105,12 +119,14 @@ class SubjectMap:
         symbols: Iterable[str] | None = None,
         strategies: Iterable[str] | None = None,
         after_venue: bool = False,
+        own_account: bool = False,
     ) -> list[str]:
         """Subjects carrying ``kinds``, narrowed to ``symbols``/``strategies`` where given.
 
         ``None`` means all; the result is sorted, so a consumer's filter is the same in
         every process that computes it. ``after_venue``: market data as the venue's role
-        passes it on, not as the source sent it.
+        passes it on, not as the source sent it. ``own_account`` (a core among several): the
+        account-wide kinds of this map's own role only, not every role's.
         """
         wanted_symbols = None if symbols is None else sorted(set(symbols))
         wanted_strategies = None if strategies is None else sorted(set(strategies))
@@ -123,6 +139,8 @@ class SubjectMap:
                     base = self.after_venue
             elif _by_strategy(cls):
                 keys = wanted_strategies
+            elif self.origin is not None:
+                keys = [self.origin] if own_account else None
             else:
                 subjects.add(base)
                 continue

@@ -5,31 +5,52 @@ subscribes to every kind some other role's actors subscribe to (so what is publi
 here and wanted elsewhere leaves over NATS) and consumes the subjects of every kind its
 own actors subscribe to. A role that only hosts strategies consumes only the market data
 of their symbols and the order flow of those strategies.
+
+A namespace may hold several cores (roles running the portfolio, risk and execution
+actors), one per account, each taking the orders of the strategies it lists. Cores never
+consume each other's output: each takes the market data of its strategies' symbols, their
+order flow, and the account-wide kinds under its own name (see
+:mod:`~atrium.runtime.cluster.subjects`); its order ids carry its name.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 import msgspec
 
 from atrium.config.cluster import ClusterConfig
-from atrium.config.loader import ConfigError
+from atrium.config.execution import ExecutionConfig
+from atrium.config.loader import ACCOUNT_SECTIONS, ConfigError
+from atrium.config.portfolio import PortfolioConfig
+from atrium.config.risk import RiskConfig
 from atrium.config.schema import AtriumConfig
 from atrium.config.topology import ActorSpecConfig
 from atrium.runtime.cluster.subjects import SubjectMap
 from atrium.runtime.codec import MESSAGE_TYPES
 
-__all__ = ("BRIDGE", "RoleWiring", "role_config")
+__all__ = (
+    "BRIDGE",
+    "RoleWiring",
+    "check_one_process",
+    "check_replay_roles",
+    "core_roles",
+    "role_config",
+)
 
 #: The bridge actor's name in every role's topology.
 BRIDGE = "nats"
 _STRATEGIES = "strategies"
 _EXECUTION = "execution"
 _MARKET_DATA = "market_data"
+_PORTFOLIO = "portfolio"
+#: The sections of the actors that keep one account's state: a core runs them together.
+_CORE = frozenset(ACCOUNT_SECTIONS)
 #: The live venue that re-runs its reports quietly and then reconciles.
 _RECONCILING = "ccxt"
 _MARKET_KINDS = frozenset({"Bar", "Tick"})
+_Section = TypeVar("_Section", PortfolioConfig, RiskConfig, ExecutionConfig)
 
 
 @dataclass(frozen=True)
@@ -130,9 +151,12 @@ def role_config(
     _check_role_name(config, role)
     _check_roles(config)
     mine = config.cluster.roles[role]
-    wanted_elsewhere = _wanted_elsewhere(config, role)
-    venue_role = _venue_role(config)
-    subjects = SubjectMap(config.cluster.namespace)
+    cores = core_roles(config)
+    # A core among several runs on its own account's sections (its venue too).
+    account = _account_config(config, role) if len(cores) > 1 and role in cores else config
+    wanted_elsewhere = _wanted_elsewhere(config, role, cores)
+    venue_role = _venue_role(config) if len(cores) < 2 else None
+    subjects = SubjectMap(config.cluster.namespace, origin=role if len(cores) > 1 else None)
     imports = _imports(
         config, role, subjects, after_venue=venue_role is not None and venue_role != role
     )
@@ -145,8 +169,8 @@ def role_config(
         market=market,
         consumers=_consumers(config),
         driver=any(name in sources for name in mine.actors),
-        no_rebuild=_no_rebuild(config, mine.actors),
-        venue_input=_trades(config, mine.actors) and config.execution.venue == _RECONCILING,
+        no_rebuild=_no_rebuild(account, mine.actors),
+        venue_input=_trades(account, mine.actors) and account.execution.venue == _RECONCILING,
         strategy_order=tuple(config.strategies),
         strategies_only=all(
             config.topology.actors[name].section == _STRATEGIES for name in mine.actors
@@ -154,8 +178,41 @@ def role_config(
         passes_market_data_on=role == venue_role
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )
-    process = _process_config(config, role, wanted_elsewhere)
+    process = _process_config(account, role, wanted_elsewhere)
     return process, replace(wiring, unsent=f"{process.journal.path}.unsent")
+
+
+def core_roles(config: AtriumConfig) -> list[str]:
+    """The roles that run the portfolio actor: one core per account."""
+    actors = config.topology.actors
+    return [
+        name
+        for name, spec in config.cluster.roles.items()
+        if any(actor in actors and actors[actor].section == _PORTFOLIO for actor in spec.actors)
+    ]
+
+
+def _account_config(config: AtriumConfig, role: str) -> AtriumConfig:
+    """The process of one core among several: its account's sections, and its name in its
+    order ids, so the orders of two accounts never share an id in the namespace."""
+    mine = config.cluster.roles[role]
+    portfolio = _resolved(mine.portfolio, config.portfolio)
+    return msgspec.structs.replace(
+        config,
+        portfolio=msgspec.structs.replace(
+            portfolio, order_id_prefix=f"{portfolio.order_id_prefix}{role}-"
+        ),
+        risk=_resolved(mine.risk, config.risk),
+        execution=_resolved(mine.execution, config.execution),
+    )
+
+
+def _resolved(table: dict[str, Any] | None, current: _Section) -> _Section:
+    """A core's section as the loader resolved it (``table``), else the file's."""
+    if table is None:
+        return current
+    resolved = msgspec.convert(table, type(current), str_keys=True)
+    return msgspec.structs.replace(resolved, instruments=current.instruments)
 
 
 def _check_role_name(config: AtriumConfig, role: str) -> None:
@@ -167,14 +224,16 @@ def _check_role_name(config: AtriumConfig, role: str) -> None:
         raise ConfigError(f"--role {role!r}: no such role in [cluster.roles]; roles: {known}")
 
 
-def _wanted_elsewhere(config: AtriumConfig, role: str) -> list[str]:
-    """Kinds the actors of the other roles subscribe to: what the bridge sends out."""
+def _wanted_elsewhere(config: AtriumConfig, role: str, cores: list[str]) -> list[str]:
+    """Kinds the actors of the other roles subscribe to: what the bridge sends out. A core
+    sends nothing for another core (each account's flow stays its own)."""
     actors = config.topology.actors
+    peers = set(cores) - {role} if role in cores else set()
     return sorted(
         {
             kind
             for other, spec in config.cluster.roles.items()
-            if other != role
+            if other != role and other not in peers
             for name in spec.actors
             for kind in actors[name].subscribes
         }
@@ -205,7 +264,8 @@ def _imports(
     """Filter subjects of what ``role``'s actors subscribe to.
 
     A role of strategy actors only takes the market data of its strategies' symbols and
-    the order flow of those strategies.
+    the order flow of those strategies; so does a core among several, which takes the
+    account-wide kinds of its own account only.
     """
     actors = config.topology.actors
     mine = config.cluster.roles[role]
@@ -213,12 +273,14 @@ def _imports(
     subscribed_here = {kind for name in mine.actors for kind in actors[name].subscribes}
     if market_only:
         subscribed_here &= _MARKET_KINDS
-    narrow = all(actors[name].section == _STRATEGIES for name in mine.actors)
+    own_account = subjects.origin is not None and role in core_roles(config)
+    narrow = own_account or all(actors[name].section == _STRATEGIES for name in mine.actors)
     imports = subjects.filters(
         [MESSAGE_TYPES[kind] for kind in sorted(subscribed_here)],
         symbols=_symbols(config, hosted) if narrow else None,
         strategies=hosted if narrow else None,
         after_venue=after_venue,
+        own_account=own_account,
     )
     return tuple(imports)
 
@@ -287,46 +349,131 @@ def _symbols(config: AtriumConfig, hosted: list[str] | None) -> list[str]:
 
 def _check_roles(config: AtriumConfig) -> None:
     actors = config.topology.actors
-    roles = config.cluster.roles
     placed: dict[str, list[str]] = {}
-    for role, spec in roles.items():
-        key = f"cluster.roles.{role}"
-        if not spec.actors:
-            raise ConfigError(f"{key}.actors: a role runs at least one actor")
+    for role, spec in config.cluster.roles.items():
+        _check_role(config, role)
         for name in spec.actors:
-            if name not in actors:
-                known = ", ".join(actors)
-                raise ConfigError(f"{key}.actors: unknown actor {name!r}; actors: {known}")
             placed.setdefault(name, []).append(role)
-        hosts_strategies = any(actors[name].section == _STRATEGIES for name in spec.actors)
-        if spec.strategies is not None:
-            if not hosts_strategies:
-                raise ConfigError(f"{key}.strategies: this role runs no strategy actor")
-            for strategy in spec.strategies:
-                if strategy not in config.strategies:
-                    known = ", ".join(config.strategies) or "none"
-                    raise ConfigError(
-                        f"{key}.strategies: unknown strategy {strategy!r}; strategies: {known}"
-                    )
     missing = [name for name in actors if name not in placed]
     if missing:
         raise ConfigError(f"cluster.roles: no role runs {', '.join(missing)}")
+    cores = core_roles(config)
+    if len(cores) > 1:
+        _check_cores(config, cores, placed)
+    else:
+        _check_one_core(config, cores)
     for name, where in placed.items():
-        if actors[name].section == _STRATEGIES:
+        section = actors[name].section
+        if section == _STRATEGIES:
             _check_shards(config, where)
-        elif actors[name].section == _MARKET_DATA:
+        elif section == _MARKET_DATA:
             _check_feed_shards(config, where)
-        elif len(where) > 1:
+        elif len(where) > 1 and not (len(cores) > 1 and section in _CORE):
             raise ConfigError(
                 f"cluster.roles: {name} is in roles {', '.join(where)}; it owns state "
                 "and runs in exactly one role (only strategy and market data actors are "
-                "sharded)"
+                "sharded, and the core's actors over several cores, one per account)"
             )
-    for role, spec in roles.items():
-        if spec.feeds is not None and not any(
-            actors[name].section == _MARKET_DATA for name in spec.actors
+
+
+def _check_role(config: AtriumConfig, role: str) -> None:
+    """The keys of one role that can be checked without the others."""
+    actors = config.topology.actors
+    spec = config.cluster.roles[role]
+    key = f"cluster.roles.{role}"
+    if not spec.actors:
+        raise ConfigError(f"{key}.actors: a role runs at least one actor")
+    for name in spec.actors:
+        if name not in actors:
+            known = ", ".join(actors)
+            raise ConfigError(f"{key}.actors: unknown actor {name!r}; actors: {known}")
+    sections = {actors[name].section for name in spec.actors}
+    if spec.strategies is not None:
+        if not sections & {_STRATEGIES, _PORTFOLIO}:
+            raise ConfigError(
+                f"{key}.strategies: this role runs no strategy actor (nor the portfolio, "
+                "as a core among several)"
+            )
+        for strategy in spec.strategies:
+            if strategy not in config.strategies:
+                known = ", ".join(config.strategies) or "none"
+                raise ConfigError(
+                    f"{key}.strategies: unknown strategy {strategy!r}; strategies: {known}"
+                )
+    if spec.feeds is not None and _MARKET_DATA not in sections:
+        raise ConfigError(f"{key}.feeds: this role runs no market data actor")
+    for section in ACCOUNT_SECTIONS:
+        if getattr(spec, section) is not None and section not in sections:
+            raise ConfigError(
+                f"{key}.{section}: this role runs no {section} actor (an account's "
+                "settings go to the core that keeps it)"
+            )
+
+
+def _check_one_core(config: AtriumConfig, cores: list[str]) -> None:
+    """One core takes every strategy's orders: its ``strategies`` may only say which it
+    hosts, when it runs the strategy actor too."""
+    actors = config.topology.actors
+    for role in cores:
+        spec = config.cluster.roles[role]
+        if spec.strategies is not None and not any(
+            actors[name].section == _STRATEGIES for name in spec.actors
         ):
-            raise ConfigError(f"cluster.roles.{role}.feeds: this role runs no market data actor")
+            raise ConfigError(
+                f"cluster.roles.{role}.strategies: this role runs no strategy actor, and "
+                "the only core takes every strategy's orders (a core lists strategies "
+                "when several run, one per account)"
+            )
+
+
+def _check_cores(config: AtriumConfig, cores: list[str], placed: dict[str, list[str]]) -> None:
+    """Several cores, one per account: each runs all the core's actors and no other role
+    runs any; every enabled strategy trades through exactly one; order ids differ."""
+    actors = config.topology.actors
+    core_actors = [name for name, spec in actors.items() if spec.section in _CORE]
+    for name in core_actors:
+        if placed[name] != cores:
+            raise ConfigError(
+                f"cluster.roles: {name} is in roles {', '.join(placed[name])}; with several "
+                f"cores (the portfolio runs in {', '.join(cores)}, one per account) each "
+                f"core runs {', '.join(core_actors)} and no other role does"
+            )
+    owner: dict[str, str] = {}
+    for role in cores:
+        spec = config.cluster.roles[role]
+        key = f"cluster.roles.{role}.strategies"
+        if spec.strategies is None:
+            raise ConfigError(
+                f"{key}: the portfolio runs in several roles ({', '.join(cores)}), one core "
+                "per account, so each must list the strategies whose orders it takes"
+            )
+        for strategy in spec.strategies:
+            if strategy in owner:
+                raise ConfigError(
+                    f"{key}: strategy {strategy!r} already trades through core "
+                    f"{owner[strategy]!r}; a strategy's orders go to exactly one core"
+                )
+            owner[strategy] = role
+    untraded = [name for name, s in config.strategies.items() if s.enabled and name not in owner]
+    if untraded:
+        raise ConfigError(
+            f"cluster.roles: no core takes the orders of strategy {', '.join(untraded)}; "
+            f"list it in the strategies of one of {', '.join(cores)}"
+        )
+    _check_order_ids(config, cores)
+
+
+def _check_order_ids(config: AtriumConfig, cores: list[str]) -> None:
+    """Each core numbers its orders under its prefix and name: two must never coincide."""
+    seen: dict[str, str] = {}
+    for role in cores:
+        prefix = _account_config(config, role).portfolio.order_id_prefix
+        if prefix in seen:
+            raise ConfigError(
+                f"cluster.roles.{role}.portfolio.order_id_prefix: its order ids would start "
+                f"{prefix!r} as those of core {seen[prefix]!r} do; give another prefix"
+            )
+        seen[prefix] = role
 
 
 def _check_feed_shards(config: AtriumConfig, where: list[str]) -> None:
@@ -354,8 +501,21 @@ def _check_feed_shards(config: AtriumConfig, where: list[str]) -> None:
         raise ConfigError(f"cluster.roles: no role reads feed {', '.join(unread)}")
 
 
-def check_one_driver(config: AtriumConfig) -> None:
-    """A replay across processes has one driver: refuse market data in several roles."""
+def check_one_process(config: AtriumConfig) -> None:
+    """Without ``--role`` a file runs in one process, with one portfolio: refuse a file
+    of several cores, whose accounts would silently become one."""
+    cores = core_roles(config)
+    if len(cores) > 1:
+        raise ConfigError(
+            f"cluster.roles: the portfolio runs in roles {', '.join(cores)}, one core per "
+            "account; one process has one portfolio: start each role with --role"
+        )
+
+
+def check_replay_roles(config: AtriumConfig) -> None:
+    """A replay across processes has one driver and one core: refuse market data in
+    several roles, and several cores (their accounts' flows would meet the driver's
+    barrier in no order one process has)."""
     actors = config.topology.actors
     drivers = [
         role
@@ -367,6 +527,14 @@ def check_one_driver(config: AtriumConfig) -> None:
             f"cluster.roles: the market data actor runs in roles {', '.join(drivers)}; a "
             "replay across processes is driven by one of them: replay with one market data "
             "role (several run live only)"
+        )
+    cores = core_roles(config)
+    if len(cores) > 1:
+        raise ConfigError(
+            f"cluster.roles: the portfolio runs in roles {', '.join(cores)}, one core per "
+            "account; a replay across processes is that of one process, which has one "
+            "portfolio: replay each account with a config of its own (several cores run "
+            "live only)"
         )
 
 

@@ -14,7 +14,7 @@ from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.subjects import SubjectMap, token
-from atrium.runtime.cluster.wiring import BRIDGE, check_one_driver, role_config
+from atrium.runtime.cluster.wiring import BRIDGE, check_replay_roles, role_config
 from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot, Tick
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
@@ -92,7 +92,9 @@ def test_the_market_data_role_drives_and_consumes_nothing() -> None:
         (
             '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
             '"execution"]\n[cluster.roles.y]\nactors = ["portfolio"]',
-            "portfolio is in roles x, y; it owns state",
+            "cluster.roles: risk is in roles x; with several cores (the portfolio runs in "
+            "x, y, one per account) each core runs portfolio, risk, execution and no other "
+            "role does",
         ),
         (
             '[cluster.roles.x]\nactors = ["market_data", "strategy", "portfolio", "risk", '
@@ -356,8 +358,8 @@ def test_a_replay_with_market_data_in_two_roles_is_refused_naming_them() -> None
         ConfigError,
         match=r"^cluster\.roles: the market data actor runs in roles md-a, md-b; a replay",
     ):
-        check_one_driver(_with_feeds(_TWO_VENUES))
-    check_one_driver(_config(_FOUR))  # one market data role: fine
+        check_replay_roles(_with_feeds(_TWO_VENUES))
+    check_replay_roles(_config(_FOUR))  # one market data role: fine
 
 
 @pytest.mark.parametrize(
