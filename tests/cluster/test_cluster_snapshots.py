@@ -90,6 +90,13 @@ def _comparable(snapshot: RoleSnapshot) -> bytes:
     return encode_states(states)
 
 
+def _difference(rebuilt: RoleSnapshot, final: RoleSnapshot) -> str:
+    """Which actors' states differ, with both, for a failure's message."""
+    mine, theirs = decode_states(rebuilt.states), decode_states(final.states)
+    names = sorted(name for name in {*mine, *theirs} if mine.get(name) != theirs.get(name))
+    return "; ".join(f"{name}: {mine.get(name)!r} against {theirs.get(name)!r}" for name in names)
+
+
 def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0, log.read_text()[-3000:]
@@ -182,13 +189,14 @@ def test_a_restarted_role_handles_again_only_what_came_after_its_snapshot(
 
         asyncio.run(_kv_put(url, role, msgspec.msgpack.encode(early)))
         log = cluster.restart(role)
-        assert metric(port, "atrium_cluster_rebuilt_messages_total") == tail
+        text = log.read_text()[-3000:]  # what a failure shows
+        assert metric(port, "atrium_cluster_rebuilt_messages_total") == tail, text
         assert f"restored the snapshot at stream sequence {early.seq}" in log.read_text()
-        assert get(port, "/api/portfolio/positions") == positions
+        assert get(port, "/api/portfolio/positions") == positions, text
         cluster.stop(role)
         rebuilt = _snapshot(url, role)
-        assert (rebuilt.seq, rebuilt.exported) == (final.seq, final.exported)
-        assert _comparable(rebuilt) == _comparable(final)
+        assert (rebuilt.seq, rebuilt.exported) == (final.seq, final.exported), text
+        assert _comparable(rebuilt) == _comparable(final), _difference(rebuilt, final)
 
 
 @pytest.mark.parametrize("damage", ["old_format", "garbage"])
