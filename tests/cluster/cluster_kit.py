@@ -8,6 +8,7 @@ puts it beside the interpreter; Debian's package puts it on PATH). CI sets
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -292,3 +293,50 @@ actors = ["market_data"]
 actors = ["strategy", "portfolio", "risk", "execution"]
 """
     )
+
+
+def with_cluster_lines(config: Path, lines: str) -> Path:
+    """``config`` (a :func:`live_config`) with ``lines`` added to its ``[cluster]``."""
+    text = config.read_text()
+    config.write_text(text.replace("lock_ttl_seconds = 2", f"lock_ttl_seconds = 2\n{lines}"))
+    return config
+
+
+class LiveRoles:
+    """The processes of a live config's roles, started, stopped and killed by name."""
+
+    def __init__(self, tmp: Path, url: str, config: Path, ports: dict[str, int]) -> None:
+        self.tmp, self.url, self.config, self.ports = tmp, url, config, ports
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+        self.logs: dict[str, Path] = {}
+        self.runs = 0
+
+    def start(self, role: str) -> Path:
+        """Start ``role``; returns the log of this run of it."""
+        self.runs += 1
+        log = self.logs[role] = self.tmp / f"{role}-{self.runs}.log"
+        self.running[role] = atrium("run", "--config", str(self.config), "--role", role, log=log)
+        return log
+
+    def restart(self, role: str) -> Path:
+        """Start ``role`` again and wait until it is ready; returns its log."""
+        log = self.start(role)
+        until(lambda: get(self.ports[role], "/readyz")[0] == 200, f"{role} ready again")
+        return log
+
+    def stop(self, role: str) -> None:
+        """A graceful stop, which must end well."""
+        process = self.running.pop(role)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0, self.logs[role].read_text()[-3000:]
+
+    def kill(self, role: str) -> None:
+        process = self.running.pop(role)
+        process.send_signal(signal.SIGKILL)
+        process.wait(30)
+
+    def stop_all(self) -> None:
+        for process in self.running.values():
+            process.send_signal(signal.SIGTERM)
+        for process in self.running.values():
+            process.wait(30)

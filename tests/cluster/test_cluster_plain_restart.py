@@ -5,8 +5,6 @@ from what it sent, and the core rebuilds its portfolio exactly from the marks it
 from __future__ import annotations
 
 import asyncio
-import signal
-import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,7 +14,17 @@ from pathlib import Path
 
 import nats
 import pytest
-from cluster_kit import ROLES_LIVE, atrium, free_port, get, live_config, metric, nats_server, until
+from cluster_kit import (
+    ROLES_LIVE,
+    LiveRoles,
+    free_port,
+    get,
+    live_config,
+    metric,
+    nats_server,
+    until,
+    with_cluster_lines,
+)
 
 from atrium.runtime.codec import decode
 from atrium.runtime.messages import Fill
@@ -24,35 +32,6 @@ from atrium.runtime.messages import Fill
 pytestmark = pytest.mark.timeout(180)
 
 _INTENTS = "atrium_strategy_intents_total"
-
-
-class _Roles:
-    def __init__(self, tmp: Path, config: Path, ports: dict[str, int], url: str) -> None:
-        self.tmp, self.config, self.ports, self.url = tmp, config, ports, url
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.runs = 0
-
-    def start(self, role: str) -> Path:
-        self.runs += 1
-        log = self.tmp / f"{role}-{self.runs}.log"
-        self.running[role] = atrium("run", "--config", str(self.config), "--role", role, log=log)
-        return log
-
-    def stop(self, role: str) -> None:
-        process = self.running.pop(role)
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(30) == 0
-
-    def kill(self, role: str) -> None:
-        process = self.running.pop(role)
-        process.send_signal(signal.SIGKILL)
-        process.wait(30)
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            process.send_signal(signal.SIGTERM)
-        for process in self.running.values():
-            process.wait(30)
 
 
 async def _stored(url: str, subject: str) -> int:
@@ -73,13 +52,11 @@ def _quiet(port: int) -> None:
 
 
 @contextmanager
-def _cluster(tmp: Path, extra: str = "") -> Iterator[_Roles]:
+def _cluster(tmp: Path, extra: str = "") -> Iterator[LiveRoles]:
     ports = {role: free_port() for role in ROLES_LIVE}
     with nats_server(tmp) as server:
         config = live_config(tmp, server.url, ports, market_data="subjects")
-        text = config.read_text()
-        config.write_text(text.replace("lock_ttl_seconds = 2", f"lock_ttl_seconds = 2\n{extra}"))
-        roles = _Roles(tmp, config, ports, server.url)
+        roles = LiveRoles(tmp, server.url, with_cluster_lines(config, extra), ports)
         try:
             for role in ROLES_LIVE:
                 roles.start(role)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +12,20 @@ from pathlib import Path
 import msgspec
 import nats
 import pytest
-from cluster_kit import atrium, free_port, get, live_config, metric, nats_server, until
+from cluster_kit import (
+    LiveRoles,
+    free_port,
+    get,
+    live_config,
+    metric,
+    nats_server,
+    until,
+    with_cluster_lines,
+)
 
 from atrium.config.loader import load_config
 from atrium.runtime.cluster.state import RoleSnapshot, StateCheck
+from atrium.runtime.cluster.watch import subject_matches
 from atrium.runtime.cluster.wiring import role_config
 from atrium.runtime.snapshots import decode_states, encode_states
 
@@ -29,16 +37,6 @@ for _module in ("execution.actor", "portfolio.actor", "risk.actor", "strategy.bu
 
 _BUCKET = "LIVE-snapshots"
 _ROLES = ("core", "strat-a", "strat-b", "md")
-
-
-def _matches(pattern: str, subject: str) -> bool:
-    tokens, parts = pattern.split("."), subject.split(".")
-    for index, token in enumerate(tokens):
-        if token == ">":
-            return len(parts) > index
-        if index >= len(parts) or token not in ("*", parts[index]):
-            return False
-    return len(tokens) == len(parts)
 
 
 async def _kv_get(url: str, key: str) -> bytes:
@@ -71,7 +69,7 @@ async def _handled(url: str, config: Path, role: str, after: int) -> int:
             msg = await js.get_msg("LIVE", seq)
             headers = msg.headers or {}
             own = headers.get("Atrium-Role") == role and "Atrium-Input-Run" not in headers
-            if not own and any(_matches(f, msg.subject or "") for f in wiring.imports):
+            if not own and any(subject_matches(msg.subject or "", f) for f in wiring.imports):
                 count += 1
         return count
     finally:
@@ -97,11 +95,6 @@ def _difference(rebuilt: RoleSnapshot, final: RoleSnapshot) -> str:
     return "; ".join(f"{name}: {mine.get(name)!r} against {theirs.get(name)!r}" for name in names)
 
 
-def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
-    process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0, log.read_text()[-3000:]
-
-
 def _quiet(port: int) -> None:
     """Wait until the role at ``port`` took nothing for a second."""
     received = -1.0
@@ -110,38 +103,12 @@ def _quiet(port: int) -> None:
         time.sleep(1.0)
 
 
-class _Cluster:
+class _Cluster(LiveRoles):
+    """The four roles of the kit's live config, with ``extra`` in its ``[cluster]``."""
+
     def __init__(self, tmp: Path, url: str, extra: str) -> None:
-        self.tmp, self.url = tmp, url
-        self.ports = {role: free_port() for role in _ROLES}
-        self.config = live_config(tmp, url, self.ports)
-        text = self.config.read_text()
-        self.config.write_text(
-            text.replace("lock_ttl_seconds = 2", f"lock_ttl_seconds = 2\n{extra}")
-        )
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-        self.runs = 0
-
-    def start(self, role: str) -> Path:
-        self.runs += 1
-        log = self.tmp / f"{role}-{self.runs}.log"
-        self.running[role] = atrium("run", "--config", str(self.config), "--role", role, log=log)
-        return log
-
-    def stop(self, role: str) -> None:
-        _stop(self.running.pop(role), self.tmp / "stopped.log")
-
-    def restart(self, role: str) -> Path:
-        """Start ``role`` again and wait until it is ready; returns its log."""
-        log = self.start(role)
-        until(lambda: get(self.ports[role], "/readyz")[0] == 200, f"{role} ready again")
-        return log
-
-    def stop_all(self) -> None:
-        for process in self.running.values():
-            process.send_signal(signal.SIGTERM)
-        for process in self.running.values():
-            process.wait(30)
+        ports = {role: free_port() for role in _ROLES}
+        super().__init__(tmp, url, with_cluster_lines(live_config(tmp, url, ports), extra), ports)
 
 
 @contextmanager

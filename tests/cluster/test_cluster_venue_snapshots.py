@@ -25,6 +25,7 @@ from venue_sim import SimThread, VenueSim, trading_toml
 from atrium.actors.execution.adapter import VenueFilled, decode_events
 from atrium.config.loader import load_config
 from atrium.runtime.cluster.state import RoleSnapshot
+from atrium.runtime.cluster.watch import subject_matches
 from atrium.runtime.cluster.wiring import role_config
 from atrium.runtime.codec import decode
 from atrium.runtime.messages import VenueReport
@@ -167,7 +168,7 @@ async def _handled(url: str, config: Path, after: int) -> int:
             msg = await js.get_msg(_STREAM, seq)
             headers = msg.headers or {}
             own = headers.get("Atrium-Role") == "core" and "Atrium-Input-Run" not in headers
-            matched = any(_matches(pattern, msg.subject or "") for pattern in wiring.imports)
+            matched = any(subject_matches(msg.subject or "", pattern) for pattern in wiring.imports)
             if not own and matched:
                 count += 1
         return count
@@ -193,16 +194,6 @@ async def _filled_after(url: str, after: int) -> list[str]:
         return found
     finally:
         await nc.close()
-
-
-def _matches(pattern: str, subject: str) -> bool:
-    tokens, parts = pattern.split("."), subject.split(".")
-    for index, token in enumerate(tokens):
-        if token == ">":
-            return len(parts) > index
-        if index >= len(parts) or token not in ("*", parts[index]):
-            return False
-    return len(tokens) == len(parts)
 
 
 def _restart(cluster: _Core, seq: int, settled: Callable[[], bool]) -> tuple[Path, int]:
