@@ -45,6 +45,8 @@ CLUSTER_METRICS = {
     "atrium_cluster_received_messages_total",
     "atrium_cluster_rebuilt_messages_total",
     "atrium_cluster_bad_messages_total",
+    "atrium_cluster_duplicate_acks_total",
+    "atrium_cluster_market_data_gaps_total",
     "atrium_cluster_disconnects_total",
     "atrium_cluster_connected",
     "atrium_cluster_outbound_messages",
@@ -53,6 +55,8 @@ CLUSTER_ALERTS = {
     "AtriumClusterDisconnected": "critical",
     "AtriumClusterOutboundBacklog": "warning",
     "AtriumClusterBadMessages": "warning",
+    "AtriumClusterDuplicateDropped": "critical",
+    "AtriumClusterMarketDataGaps": "warning",
 }
 
 
@@ -290,6 +294,13 @@ def test_cluster_alerts_when_read_then_select_bridge_metrics_with_their_severity
     assert alert_expr(blocks["AtriumClusterBadMessages"]) == (
         'increase(atrium_cluster_bad_messages_total{job="atrium"}[5m]) > 0'
     )
+    assert alert_expr(blocks["AtriumClusterDuplicateDropped"]) == (
+        'increase(atrium_cluster_duplicate_acks_total{job="atrium"}[5m]) > 0'
+    )
+    assert alert_expr(blocks["AtriumClusterMarketDataGaps"]) == (
+        'increase(atrium_cluster_market_data_gaps_total{job="atrium"}[5m]) > 0'
+    )
+    assert re.search(r"^\s*for: 10m$", blocks["AtriumClusterMarketDataGaps"], re.MULTILINE)
     # The backlog warns before the bridge stops the role's publishers.
     assert int(backlog.group(1)) < bridge._OUTBOUND_LIMIT
 
