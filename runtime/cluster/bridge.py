@@ -561,7 +561,8 @@ class NatsBridge(Actor):
     async def _keep_marks(self) -> None:
         """Keep what :meth:`_take_market` took on the stream, a batch every
         :data:`MARKS_LINGER` at most; it is handled when it comes back (:meth:`_take`)."""
-        role, run, marks = self.wiring.role, self._run, self._marks
+        role, run, marks, subject = self.wiring.role, self._run, self._marks, self._marks_subject
+        assert subject is not None  # started only where the role keeps marks
         while True:
             await marks.ready.wait()
             await anyio.sleep(MARKS_LINGER)
@@ -572,8 +573,7 @@ class NatsBridge(Actor):
                     ROLE_HEADER: role,
                     INPUT_HEADER: run,
                 }
-                assert self._marks_subject is not None
-                self.outbound.append((self._marks_subject, payload, headers))
+                self.outbound.append((subject, payload, headers))
                 self._held += 1
             self._wake.set()
 
