@@ -295,6 +295,17 @@ actors = ["strategy", "portfolio", "risk", "execution"]
     )
 
 
+def quiet(ports: list[int], counter: str, seconds: float = 1.0) -> None:
+    """Wait until ``counter`` stayed the same for ``seconds`` at every port, all at once."""
+    last: list[float] = []
+    while True:
+        now = [metric(port, counter) for port in ports]
+        if now == last:
+            return
+        last = now
+        time.sleep(seconds)
+
+
 def with_cluster_lines(config: Path, lines: str) -> Path:
     """``config`` (a :func:`live_config`) with ``lines`` added to its ``[cluster]``."""
     text = config.read_text()

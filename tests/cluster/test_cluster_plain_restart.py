@@ -5,7 +5,6 @@ from what it sent, and the core rebuilds its portfolio exactly from the marks it
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +21,7 @@ from cluster_kit import (
     live_config,
     metric,
     nats_server,
+    quiet,
     until,
     with_cluster_lines,
 )
@@ -41,14 +41,6 @@ async def _stored(url: str, subject: str) -> int:
         return int((info.state.subjects or {}).get(subject, 0))
     finally:
         await nc.close()
-
-
-def _quiet(port: int) -> None:
-    """Wait until the role at ``port`` sent nothing for a second."""
-    sent = -1.0
-    while sent != metric(port, "atrium_cluster_sent_messages_total"):
-        sent = metric(port, "atrium_cluster_sent_messages_total")
-        time.sleep(1.0)
 
 
 @contextmanager
@@ -75,7 +67,7 @@ def test_a_strategy_role_killed_numbers_its_intents_on_from_those_it_sent(
         strat = roles.ports["strat-a"]
         until(lambda: metric(strat, _INTENTS) >= 3, "intents of strat-a")
         roles.stop("md")  # no new tick: the count read next is what the run sent
-        _quiet(strat)
+        quiet([strat], "atrium_cluster_sent_messages_total")
         before = metric(strat, _INTENTS)
         roles.kill("strat-a")
         roles.start("md")
@@ -83,7 +75,7 @@ def test_a_strategy_role_killed_numbers_its_intents_on_from_those_it_sent(
         until(lambda: get(strat, "/readyz")[0] == 200, "strat-a ready again")
         until(lambda: metric(strat, _INTENTS) >= 3, "new intents after the restart")
         roles.stop("md")
-        _quiet(strat)
+        quiet([strat], "atrium_cluster_sent_messages_total")
         after = metric(strat, _INTENTS)
         stored = asyncio.run(_stored(roles.url, "live.intent.fast_a"))
         text = log.read_text()
@@ -134,8 +126,8 @@ def test_a_core_killed_after_paper_fills_on_ticks_rebuilds_its_portfolio_and_goe
         assert metric(core, "atrium_cluster_rebuilt_messages_total") > 0
         until(lambda: metric(core, "atrium_fills_total") >= 2, "the core trades on")
         roles.stop("md")
-        for role in ("strat-a", "strat-b", "core"):
-            _quiet(roles.ports[role])
+        ports = [roles.ports[role] for role in ("strat-a", "strat-b", "core")]
+        quiet(ports, "atrium_cluster_sent_messages_total")
         _, positions = get(core, "/api/portfolio/positions")
         text = log.read_text()
         assert "not going live" not in text, text[-3000:]

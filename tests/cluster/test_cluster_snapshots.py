@@ -19,6 +19,7 @@ from cluster_kit import (
     live_config,
     metric,
     nats_server,
+    quiet,
     until,
     with_cluster_lines,
 )
@@ -95,14 +96,6 @@ def _difference(rebuilt: RoleSnapshot, final: RoleSnapshot) -> str:
     return "; ".join(f"{name}: {mine.get(name)!r} against {theirs.get(name)!r}" for name in names)
 
 
-def _quiet(port: int) -> None:
-    """Wait until the role at ``port`` took nothing for a second."""
-    received = -1.0
-    while received != metric(port, "atrium_cluster_received_messages_total"):
-        received = metric(port, "atrium_cluster_received_messages_total")
-        time.sleep(1.0)
-
-
 class _Cluster(LiveRoles):
     """The four roles of the kit's live config, with ``extra`` in its ``[cluster]``."""
 
@@ -129,8 +122,8 @@ def _cluster(tmp: Path, extra: str) -> Iterator[_Cluster]:
 
 def _settle(cluster: _Cluster) -> None:
     cluster.stop("md")
-    for role in ("core", "strat-a", "strat-b"):
-        _quiet(cluster.ports[role])
+    ports = [cluster.ports[role] for role in ("core", "strat-a", "strat-b")]
+    quiet(ports, "atrium_cluster_received_messages_total")
 
 
 @pytest.mark.parametrize("role", ["strat-a", "core"])
