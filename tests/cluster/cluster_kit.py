@@ -257,6 +257,18 @@ def get(port: int, path: str) -> tuple[int, Any]:
     return status, (json.loads(body) if path != "/metrics" else body.decode())
 
 
+def post(port: int, path: str, token: str) -> int:
+    """POST a control with a reason, authorised by ``token``; the status."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=b'{"reason": "test"}',
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return int(response.status)
+
+
 def until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

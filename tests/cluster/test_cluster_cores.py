@@ -7,12 +7,11 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
-import urllib.request
 from pathlib import Path
 
 import nats
 import pytest
-from cluster_kit import atrium, free_port, get, journal_messages, metric, nats_server, until
+from cluster_kit import atrium, free_port, get, journal_messages, metric, nats_server, post, until
 
 from atrium.runtime.messages import Fill, Order
 
@@ -71,17 +70,6 @@ initial_capital = 50000
     path = tmp / "accounts.toml"
     path.write_text(text)
     return path
-
-
-def _post(port: int, path: str) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=b'{"reason": "test"}',
-        method="POST",
-        headers={"Authorization": f"Bearer {_TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
 
 
 def _state(port: int) -> str:
@@ -150,7 +138,7 @@ def test_two_cores_trade_their_own_accounts_and_one_restarts_while_the_other_tra
             assert _strategies(a) == {"fast_a"}
 
             # The operator halts A through A's API: B stays active and goes on trading.
-            assert _post(a, "/api/control/halt") == 200
+            assert post(a, "/api/control/halt", _TOKEN) == 200
             assert _state(a) == "HALTED"
             fills_b = metric(b, "atrium_fills_total")
             until(lambda: metric(b, "atrium_fills_total") > fills_b, "B trades on", 30)

@@ -7,7 +7,6 @@ import logging
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,10 @@ from cluster_kit import (
     live_config,
     metric,
     nats_server,
+    post,
     two_role_config,
     until,
+    with_cluster_lines,
 )
 
 from atrium.config import parse_config
@@ -232,12 +233,7 @@ def test_a_restarted_core_is_not_ready_while_rebuilding_and_counts_no_order_agai
     with nats_server(tmp_path) as server:
         config = live_config(tmp_path, server.url, ports)
         # Without snapshots: the restart handles the whole stream again.
-        config.write_text(
-            config.read_text().replace(
-                "lock_ttl_seconds = 2",
-                "lock_ttl_seconds = 2\nsnapshot_every_messages = 0\nsnapshot_every_seconds = 0",
-            )
-        )
+        with_cluster_lines(config, "snapshot_every_messages = 0\nsnapshot_every_seconds = 0")
         running = {
             role: atrium(
                 "run", "--config", str(config), "--role", role, log=tmp_path / f"{role}.log"
@@ -275,17 +271,6 @@ def test_a_restarted_core_is_not_ready_while_rebuilding_and_counts_no_order_agai
                 _stop(process, tmp_path / f"{role}.log")
 
 
-def _post(port: int, path: str, token: str) -> int:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}",
-        data=b'{"reason": "test"}',
-        method="POST",
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return int(response.status)
-
-
 def test_a_restarted_core_keeps_the_operators_reduce_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -298,7 +283,7 @@ def test_a_restarted_core_keeps_the_operators_reduce_only(
         first = atrium(*run, log=tmp_path / "core.log")
         try:
             until(lambda: get(core, "/readyz")[0] == 200, "core ready")
-            assert _post(core, "/api/control/reduce-only", "secret-token") == 200
+            assert post(core, "/api/control/reduce-only", "secret-token") == 200
             assert get(core, "/api/risk")[1]["trading_state"] == "REDUCING"
         finally:
             _stop(first, tmp_path / "core.log")
@@ -347,11 +332,7 @@ def test_a_stop_without_nats_ends_in_time_and_the_next_start_sends_what_was_kept
     ports = {"md": port, "core": free_port(), "strat-a": free_port(), "strat-b": free_port()}
     with nats_server(tmp_path) as server:
         config = live_config(tmp_path, server.url, ports)
-        config.write_text(
-            config.read_text().replace(
-                "lock_ttl_seconds = 2", "lock_ttl_seconds = 2\nstop_timeout_seconds = 2"
-            )
-        )
+        with_cluster_lines(config, "stop_timeout_seconds = 2")
         run = ("run", "--config", str(config), "--role", "md")
         first = atrium(*run, log=tmp_path / "md-1.log")
         until(lambda: metric(port, "atrium_cluster_sent_messages_total") >= 100, "md sends")
@@ -386,12 +367,7 @@ def test_a_core_stopped_while_nats_is_away_trades_again_after_its_restart(
     core = ports["core"]
     with nats_server(tmp_path) as server:
         config = live_config(tmp_path, server.url, ports)
-        config.write_text(
-            config.read_text().replace(
-                "lock_ttl_seconds = 2",
-                "lock_ttl_seconds = 2\nstop_timeout_seconds = 2\nmax_reconnect_wait_seconds = 1",
-            )
-        )
+        with_cluster_lines(config, "stop_timeout_seconds = 2\nmax_reconnect_wait_seconds = 1")
         run = ("run", "--config", str(config), "--role", "core")
         first = atrium(*run, log=tmp_path / "core.log")
         try:
