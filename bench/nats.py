@@ -317,6 +317,7 @@ def cluster_toml(
     strategies: tuple[str, str],
     ports: dict[str, int],
     market_data: str = "stream",
+    replay_market_data: str = "local",
 ) -> str:
     """``[cluster]`` with the four roles; ``ports`` (for ``atrium run``) may be empty."""
 
@@ -329,6 +330,7 @@ url = "{url}"
 namespace = "{namespace}"
 storage = "memory"
 market_data = "{market_data}"
+replay_market_data = "{replay_market_data}"
 
 [cluster.roles.md]
 actors = ["market_data"]
@@ -377,8 +379,9 @@ def write_feeds(folder: Path, bars: int) -> None:
         (folder / f"{symbol.lower()}.csv").write_text("\n".join(lines) + "\n")
 
 
-def replay_config(folder: Path, url: str, namespace: str) -> Path:
-    """Two EMA crosses with fixed quantities, each on its own symbol's CSV file."""
+def replay_config(folder: Path, url: str, namespace: str, way: str = "local") -> Path:
+    """Two EMA crosses with fixed quantities, each on its own symbol's CSV file; the
+    cluster replays with ``replay_market_data = way``."""
     feeds = "".join(
         f'[[market_data.feeds]]\npath = "{symbol.lower()}.csv"\nformat = "iso"\nsymbol = "{symbol}"\n'
         for symbol in SYMBOLS
@@ -402,8 +405,8 @@ max_leverage = 2
 {RISK_TOML}
 [runtime]
 log_level = "WARNING"
-{cluster_toml(url, namespace, ("ema_aaa", "ema_bbb"), {})}"""
-    path = folder / "replay.toml"
+{cluster_toml(url, namespace, ("ema_aaa", "ema_bbb"), {}, replay_market_data=way)}"""
+    path = folder / f"replay-{way}.toml"
     path.write_text(text)
     return path
 
@@ -453,9 +456,10 @@ log_level = "WARNING"
 
 
 def replay_figures(timing: dict[str, Any], trading: dict[str, Any]) -> dict[str, Any]:
-    """Time and bars from the summary of the process that drove the replay, orders and
-    fills from the one that traded (the same process unless in a cluster)."""
-    wall, bars = timing["wall_seconds"], timing["bars"]
+    """Time from the summary of the process that started the replay and waited for its
+    end, bars, orders and fills from the one that traded (the same process unless in a
+    cluster)."""
+    wall, bars = timing["wall_seconds"], trading["bars"]
     return {
         "wall_seconds": wall,
         "bars": bars,
@@ -488,7 +492,7 @@ def replay_cluster(
     time is the replay itself, not the others' start-up."""
 
     def replay(role: str) -> Child:
-        out = folder / f"out-{role}"
+        out = folder / f"out-{namespace}-{role}"
         return processes.atrium(
             role,
             folder,
@@ -512,29 +516,34 @@ def replay_cluster(
     for child in (driver, *followers):
         child.wait()
     api_requests = server.api_requests() - api_before
-    figures = replay_figures(summary_of(folder / "out-md"), summary_of(folder / "out-core"))
+    figures = replay_figures(
+        summary_of(folder / f"out-{namespace}-md"), summary_of(folder / f"out-{namespace}-core")
+    )
     return figures | {"api_requests_per_bar": api_requests / figures["bars"]}
 
 
 def bench_replay(
-    processes: Processes, server: NatsServer, folder: Path, bars: int
+    processes: Processes, server: NatsServer, folder: Path, bars: int, ways: list[str]
 ) -> dict[str, Any]:
+    """One process, then the cluster once per ``replay_market_data`` in ``ways``."""
     folder.mkdir()
     write_feeds(folder, bars)
-    config = replay_config(folder, server.url, "replay")
-    single = replay_single(processes, folder, config)
-    cluster = replay_cluster(processes, server, folder, config, "replay")
-    same = {
-        name: (folder / "out-core" / name).read_bytes()
-        == (folder / "out-single" / name).read_bytes()
-        for name in ("trades.csv", "equity.csv")
-    }
+    single = replay_single(processes, folder, replay_config(folder, server.url, "single"))
+    cluster, same = {}, {}
+    for way in ways:
+        namespace = f"replay-{way}"
+        config = replay_config(folder, server.url, namespace, way)
+        cluster[way] = replay_cluster(processes, server, folder, config, namespace)
+        same[way] = {
+            name: (folder / f"out-{namespace}-core" / name).read_bytes()
+            == (folder / "out-single" / name).read_bytes()
+            for name in ("trades.csv", "equity.csv")
+        }
     return {
         "bars_per_symbol": bars,
         "single": single,
         "cluster": cluster,
         "identical": same,
-        "barrier_us_per_bar": cluster["us_per_bar"] - single["us_per_bar"],
         "log_problems": log_problems(folder),
     }
 
@@ -783,21 +792,22 @@ def bench_live(
 def print_replay(replay: dict[str, Any]) -> None:
     bars = replay["bars_per_symbol"]
     print(f"replay, {len(SYMBOLS)} symbols x {bars:,} bars, ema_cross fixed quantity, journal on")
-    print(f"{'':20} {'wall s':>8} {'bars/s':>9} {'µs/bar':>9} {'orders':>7} {'fills':>7}")
-    for label, key in (("single process", "single"), ("4 processes (NATS)", "cluster")):
-        row = replay[key]
-        print(
-            f"{label:20} {row['wall_seconds']:>8.2f} {row['bars_per_second']:>9,.0f} "
-            f"{row['us_per_bar']:>9,.0f} {row['orders']:>7,} {row['fills']:>7,}"
-        )
-    same = ", ".join(f"{name} {'yes' if ok else 'NO'}" for name, ok in replay["identical"].items())
-    print(f"  cluster output byte-identical to single process: {same}")
-    cluster = replay["cluster"]
     print(
-        f"  settle barrier: {cluster['us_per_bar']:,.0f} µs per event in the cluster "
-        f"({replay['barrier_us_per_bar']:+,.0f} over one process), "
-        f"{cluster['api_requests_per_bar']:.1f} JetStream API requests per event"
+        f"{'':28} {'wall s':>8} {'bars/s':>9} {'µs/bar':>9} {'orders':>7} {'fills':>7} "
+        f"{'API req/bar':>11}  identical"
     )
+    single = replay["single"]
+    rows = [("single process", single, "", "")]
+    for way, row in replay["cluster"].items():
+        same = ", ".join(
+            f"{name} {'yes' if ok else 'NO'}" for name, ok in replay["identical"][way].items()
+        )
+        rows.append((f"4 processes, {way} data", row, f"{row['api_requests_per_bar']:.2f}", same))
+    for label, row, api, same in rows:
+        print(
+            f"{label:28} {row['wall_seconds']:>8.2f} {row['bars_per_second']:>9,.0f} "
+            f"{row['us_per_bar']:>9,.0f} {row['orders']:>7,} {row['fills']:>7,} {api:>11}  {same}"
+        )
 
 
 def print_live(rows: list[dict[str, Any]], seconds: float) -> None:
@@ -859,7 +869,9 @@ def run_all(args: argparse.Namespace, bars: int, seconds: float) -> dict[str, An
         processes = Processes()
         try:  # every child ends before its files are removed
             server = start_nats(processes, folder)
-            replay = bench_replay(processes, server, folder / "replay", bars)
+            replay = bench_replay(
+                processes, server, folder / "replay", bars, args.replay_market_data.split(",")
+            )
             live = [
                 row
                 for rate in rates
@@ -898,6 +910,11 @@ def main() -> None:
         "--market-data",
         default="stream,subjects",
         help="how the live cluster carries market data: stream, subjects, or both (default)",
+    )
+    parser.add_argument(
+        "--replay-market-data",
+        default="local,driver",
+        help="how the cluster replay gets market data: local, driver, or both (default)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")

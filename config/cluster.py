@@ -156,6 +156,14 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         with the order flow and passed on by the venue's role, so a restarted strategy
         role rebuilds its indicators from it too, at several times the cost per tick. A
         replay always uses the stream.
+    replay_market_data : {"local", "driver"}, default "local"
+        How a replay across processes (``atrium replay --role``) gets its market data.
+        ``local``: the core and every strategy role read the recorded feeds themselves
+        (each needs the files, and they must be the same: checked at the start) and only
+        order flow crosses processes; a strategy role with no order open runs ahead.
+        ``driver``: the market data role sends every record over the stream and waits
+        until the cluster settled it (only its host needs the files; a few hundred bars
+        a second). Both give the output of one process, byte for byte.
     record_market_data_bytes : int, default 0
         With ``market_data = "subjects"``: above 0, a stream of its own,
         ``<NAMESPACE>_MD``, keeps the market data for ``atrium cluster record``, at most
@@ -206,6 +214,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
     stop_timeout_seconds: Seconds = 10.0
     lock_ttl_seconds: Seconds = 6.0
     market_data: Literal["subjects", "stream"] = "subjects"
+    replay_market_data: Literal["local", "driver"] = "local"
     record_market_data_bytes: Annotated[int, msgspec.Meta(ge=0)] = 0
     max_market_data_age_seconds: Seconds | None = 60.0
     user: str | None = None

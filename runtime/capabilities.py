@@ -25,6 +25,7 @@ __all__ = (
     "INTENT_NUMBERING",
     "LINK_HEALTH",
     "OPEN_ORDERS",
+    "ORDERS_IN_FLIGHT",
     "PORTFOLIO_VIEW",
     "RECONCILER",
     "ROLE_RESUME",
@@ -40,6 +41,7 @@ __all__ = (
     "IntentNumbering",
     "LinkHealth",
     "OpenOrders",
+    "OrdersInFlight",
     "PortfolioView",
     "Reconciler",
     "RoleResume",
@@ -131,6 +133,13 @@ class OpenOrders(Protocol):
         ...
 
 
+class OrdersInFlight(Protocol):
+    """The strategies with an order the portfolio has sent and not yet seen end (a
+    cluster replay keeps their processes in step with the core while there is one)."""
+
+    def strategies_in_flight(self) -> frozenset[str]: ...
+
+
 class TradingStatus(Protocol):
     """``GET /api/risk`` and the answer to a control: the trading state and its limits."""
 
@@ -209,6 +218,7 @@ class FeedReport(Protocol):
 PORTFOLIO_VIEW: Final = Capability[PortfolioView]("portfolio view")
 SCRAPE_REFRESH: Final = Capability[ScrapeRefresh]("refresh before a scrape")
 OPEN_ORDERS: Final = Capability[OpenOrders]("open orders")
+ORDERS_IN_FLIGHT: Final = Capability[OrdersInFlight]("orders in flight")
 TRADING_STATUS: Final = Capability[TradingStatus]("trading status")
 RECONCILER: Final = Capability[Reconciler]("reconciliation")
 VENUE_SESSION: Final = Capability[VenueSession]("live venue session")

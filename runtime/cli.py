@@ -292,7 +292,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if getattr(args, "role", None) is not None:
         if args.command == "replay":
             check_replay_roles(config)
-        config, wiring = role_config(config, args.role)
+        config, wiring = role_config(config, args.role, replay=args.command == "replay")
         connect_options(config.cluster)  # an unset secret is a config error, before start
         sections = {"cluster": wiring}
     elif args.command in ("run", "replay"):

@@ -33,7 +33,7 @@ from atrium.runtime.codec import MESSAGE_TYPES
 from atrium.runtime.errors import RuntimeStopped, TopologyError
 from atrium.runtime.messages import Bar, Message, Order, Tick
 
-__all__ = ("OPERATOR", "CommitBarrier", "Dispatcher", "Gate", "Tap")
+__all__ = ("OPERATOR", "CommitBarrier", "Dispatcher", "Gate", "Tap", "Turnstile")
 
 Tap = Callable[[Message], None]
 #: The sender of operator input (HTTP controls): not an actor, so every subscriber gets it.
@@ -52,6 +52,25 @@ class Gate(Protocol):
     def blocked(self) -> bool: ...
 
     async def wait_writable(self) -> None: ...
+
+
+class Turnstile(Protocol):
+    """What a replay's recorded records pass before they enter, one by one: a cluster
+    replay whose roles read the feeds themselves keeps them in step there
+    (:mod:`atrium.runtime.cluster.steps`)."""
+
+    async def begin(self, feeds: str) -> None:
+        """Before the first record; ``feeds`` fingerprints the recorded data read."""
+        ...
+
+    async def admit(self, record: Message) -> bool:
+        """Before ``record`` enters; False: this process does not take it (it still
+        counts as a step)."""
+        ...
+
+    async def finished(self) -> None:
+        """After the last record."""
+        ...
 
 
 class CommitBarrier(Protocol):
@@ -87,6 +106,8 @@ class Dispatcher:
         #: Called with seconds from a market data input's entry to the end of its
         #: handling, when it led to an order: tick-to-order.
         self.on_order_latency: Callable[[float], None] | None = None
+        #: A replay's recorded records pass it before they enter (None: they go at once).
+        self.turnstile: Turnstile | None = None
         self.published = 0
         self.orders_published = 0
         #: The ``(mailbox, message)`` being handled, None between batches: read by the

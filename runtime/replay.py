@@ -104,6 +104,11 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
     """
     sections = dict(options.sections or {})
     reads = any(spec.section == "market_data" for spec in config.topology.actors.values())
+    if options.feeds and not reads:
+        raise UsageError(
+            "--feed: this process reads no market data (in a cluster replay give --feed to "
+            "the roles that read the feeds)"
+        )
     plan = plan_market_data(
         config.market_data if reads else None,
         feeds=options.feeds,
@@ -119,7 +124,8 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         if plan.replayed is not None:
             feed_paths.append(Path(plan.replayed_from))
         sections["market_data"] = market_data
-        _warn_unfed(config, market_data)
+        if _part(sections) != "follower":  # a strategy role reads what it does not trade
+            _warn_unfed(config, market_data)
     staging = _prepare_out_dir(options.out_dir, feed_paths)
     try:
         summary = await _replay_into(staging, config, options, sections, plan)
@@ -128,6 +134,13 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
         raise
     _publish(staging, options.out_dir)
     return summary
+
+
+def _part(sections: dict[str, Any]) -> str | None:
+    """A cluster role's part in a replay whose roles read the feeds themselves (None:
+    not one)."""
+    local = getattr(sections.get("cluster"), "local", None)
+    return None if local is None else str(local.part)
 
 
 def _warn_unfed(config: AtriumConfig, section: MarketDataConfig) -> None:

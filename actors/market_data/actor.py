@@ -53,6 +53,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from atrium.actors.market_data.aggregate import BarBuilder
 from atrium.actors.market_data.feeds import Feed, open_feed, open_live_feed
+from atrium.actors.market_data.fingerprint import feeds_fingerprint
 from atrium.actors.market_data.live import FeedStatus
 from atrium.actors.market_data.merge import merge_feeds
 from atrium.actors.market_data.pacing import Pacer
@@ -256,12 +257,16 @@ class MarketDataActor(Actor):
         records = merge_feeds(self._feeds if left else [])
         resume = self._delivered.resume_filter() if not replay else None
         delivered = self._delivered
+        turnstile = self._dispatcher.turnstile if replay else None
+        if turnstile is not None:
+            await turnstile.begin(feeds_fingerprint(config))
         try:
             for local, record in records:
                 if isinstance(record, Control):
                     # Sent at its place in the journal, at the time of the market data
                     # before it: a live control carries wall time, not market time.
-                    await self.send(record)
+                    if turnstile is None or await turnstile.admit(record):
+                        await self.send(record)
                     continue
                 if start is not None and record.ts < start:
                     continue
@@ -275,6 +280,11 @@ class MarketDataActor(Actor):
                         continue
                     await self.wait_writable()  # noted in the same step as it is recorded
                     delivered.note(record)
+                if turnstile is not None and not await turnstile.admit(record):
+                    left -= 1  # read, and taken by another process of the cluster
+                    if not left:
+                        break
+                    continue
                 ts = record.ts
                 if pacer is not None:
                     await pacer.wait(ts)
@@ -296,6 +306,8 @@ class MarketDataActor(Actor):
         finally:
             records.close()
             self._publish_metrics()
+        if turnstile is not None:
+            await turnstile.finished()
         self._log_summary()
 
     def _open_files(self, indices: list[int], replay: bool) -> None:

@@ -41,7 +41,7 @@ from atrium.actors.portfolio.sizing import Denial, Sized, resolve_strategy, size
 from atrium.actors.portfolio.venue_book import UNATTRIBUTED, absorb_balances
 from atrium.config.portfolio import PortfolioConfig
 from atrium.runtime.actor import Actor, ActorContext, receives
-from atrium.runtime.capabilities import PORTFOLIO_VIEW, SCRAPE_REFRESH
+from atrium.runtime.capabilities import ORDERS_IN_FLIGHT, PORTFOLIO_VIEW, SCRAPE_REFRESH
 from atrium.runtime.messages import (
     AccountBalances,
     Bar,
@@ -115,12 +115,16 @@ class PortfolioActor(Actor):
         self.metrics.refresh(self.ledger, config)
         context.provide(PORTFOLIO_VIEW, self)
         context.provide(SCRAPE_REFRESH, self)
+        context.provide(ORDERS_IN_FLIGHT, self)
 
     # -- views ---------------------------------------------------------------------------
 
     def limits(self) -> dict[str, Any]:
         """``GET /api/portfolio/limits``: exposure and budgets, JSON-ready."""
         return limits_view(self.ledger, self.config)
+
+    def strategies_in_flight(self) -> frozenset[str]:
+        return frozenset(order.strategy for order in self.ledger.in_flight.values())
 
     def positions(self) -> list[dict[str, str]]:
         """``GET /api/portfolio/positions``: every position, JSON-ready."""

@@ -44,6 +44,7 @@ from atrium.runtime.capabilities import (
     CONTROL_INPUT,
     INTENT_NUMBERING,
     LINK_HEALTH,
+    ORDERS_IN_FLIGHT,
     ROLE_RESUME,
     VENUE_INPUT,
     PortfolioView,
@@ -58,6 +59,8 @@ from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
+from atrium.runtime.cluster.step_wire import StepWire
+from atrium.runtime.cluster.steps import CoreSteps, FollowerSteps, decode_done, decode_step
 from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
 from atrium.runtime.cluster.venue import RETURNS_HEADER, VenueInputs
 from atrium.runtime.cluster.wiring import RoleWiring
@@ -181,6 +184,7 @@ class NatsBridge(Actor):
         self._controls = 0
         self._venue_inputs = VenueInputs(wiring.venue_input)
         self.state = RoleState(wiring.stream, wiring.role, cluster)
+        self._init_steps(context, wiring)
         self._offer(context)
 
     def _init_barrier(self, context: ActorContext, wiring: RoleWiring) -> None:
@@ -201,7 +205,39 @@ class NatsBridge(Actor):
         # Something was sent since the cluster was last seen idle.
         self._unsettled = False
         self._board: ProgressBoard | None = None
-        self._reports = context.mode == "replay"
+        self._reports = context.mode == "replay" and wiring.local is None
+
+    def _init_steps(self, context: ActorContext, wiring: RoleWiring) -> None:
+        """Replay with local market data: the core's or a strategy role's turnstile,
+        which keeps the records its market data actor reads in step with the cluster."""
+        local = wiring.local if context.mode == "replay" else None
+        self._coordinates = local is not None and local.part == "coordinator"
+        self._steps: CoreSteps | FollowerSteps | None = None
+        self._wire: StepWire | None = None
+        if local is None or self._coordinates:
+            return
+        subjects, role = wiring.subjects, wiring.role
+        self._wire = StepWire(self.link, role)
+        if local.part == "core":
+            self._steps = CoreSteps(
+                self,
+                role=role,
+                steps={follower: subjects.step(follower) for follower in local.followers},
+                owners={s: f for f, hosted in local.followers.items() for s in hosted},
+                rank=self._ranked,
+                release=self._publish_round,
+                in_flight=self._strategies_in_flight,
+                end=subjects.end,
+            )
+        else:
+            symbols = local.symbols
+            self._steps = FollowerSteps(
+                self,
+                role,
+                subjects.done(role),
+                lambda record: isinstance(record, _MARKET) and record.symbol in symbols,
+            )
+        context.dispatcher.turnstile = self._steps
 
     def _offer(self, context: ActorContext) -> None:
         """The bus's gate, and what the runtime asks of the bridge."""
@@ -220,6 +256,13 @@ class NatsBridge(Actor):
         await self._refuse_wrong_stream()
         await self.lock.acquire(self.link.js)
         await self._send_kept()
+        if self._wire is not None:
+            subjects = self.wiring.subjects
+            core = isinstance(self._steps, CoreSteps)
+            subject = subjects.done_all if core else subjects.step(self.wiring.role)
+            await self._wire.listen(subject, self._take_wired)
+        if self._coordinates:
+            await self._start_replay()
         if self.wiring.imports:
             await self._read_floor()
         if self.wiring.plain_market:
@@ -234,6 +277,11 @@ class NatsBridge(Actor):
     async def _refuse_wrong_stream(self) -> None:
         """A replay needs an empty stream, and a live run one no replay used."""
         wiring = self.wiring
+        if self._coordinates and await self.link.stored():
+            raise AtriumError(
+                f"cluster.namespace: the stream {wiring.stream} already holds messages "
+                "of an earlier run; a replay needs an empty one (use another namespace)"
+            )
         if self._drives and wiring.imports:
             raise AtriumError(
                 f"cluster.roles.{wiring.role}: in a replay the role running market data "
@@ -317,9 +365,13 @@ class NatsBridge(Actor):
                 tasks.start_soon(self._take_market)
             if self.wiring.keeps_marks:
                 tasks.start_soon(self._keep_marks)
+            if self._wire is not None:
+                tasks.start_soon(self._wire.failed)
             if self.wiring.imports:
                 await self._open_input()
                 await self._import()
+            elif self._coordinates:
+                await self._until_replay_ends()
             elif live:
                 await self._go_live()
                 await anyio.sleep_forever()
@@ -330,6 +382,7 @@ class NatsBridge(Actor):
         out of reach): what is not stored by then is kept."""
         try:
             with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
+                await self._tell_failure()
                 await self.flush()
                 if self._drives and self._started:
                     role = self.wiring.role
@@ -389,6 +442,80 @@ class NatsBridge(Actor):
         headers = {_MSG_ID: f"{role}:control:{run}:resume", ROLE_HEADER: role, INPUT_HEADER: run}
         return [*kept, (self.wiring.subjects.subject(resume), encode(resume), headers)]
 
+    # -- replay with local market data (runtime.cluster.steps) --------------------------
+
+    async def _start_replay(self) -> None:
+        """The coordinator: once every role is up, tell them to start reading."""
+        await self.link.wait_consumers(self.wiring.consumers)
+        role = self.wiring.role
+        start = (self.wiring.subjects.start, b"", {_MSG_ID: f"{role}:start", ROLE_HEADER: role})
+        await self.link.publish([start])
+
+    async def _until_replay_ends(self) -> None:
+        """The coordinator: wait for the core's end marker; raise its reason, if any."""
+        end = self.wiring.subjects.end
+        await self.link.follow()
+        watch = self.link.watch
+        assert watch is not None
+        while not watch.last_of(end):
+            seen = anyio.Event()
+            watch.on_seen = seen.set
+            if not watch.last_of(end):
+                await seen.wait()
+        reason = (await self.link.last_message(end)) or b""
+        if reason:
+            raise AtriumError(f"the replay stopped: {reason.decode(errors='replace')}")
+
+    def send_marker(self, subject: str, payload: bytes, msg_id: str) -> None:
+        """Queue a step marker behind what was exported so far (a StepPort): on the
+        step subjects, or, the end, on the stream."""
+        if self._wire is not None and subject != self.wiring.subjects.end:
+            self._wire.put(subject, payload, marker=True)
+        else:
+            role = self.wiring.role
+            self.outbound.append((subject, payload, {_MSG_ID: msg_id, ROLE_HEADER: role}))
+            self._held += 1
+        self._wake.set()
+
+    async def _take_wired(self, role: str, marker: bool, payload: bytes) -> None:
+        """What came on the step subjects, to the turnstile or the bus, in order."""
+        steps = self._steps
+        if isinstance(steps, CoreSteps):
+            if marker:
+                steps.done(role, decode_done(payload))
+            else:
+                steps.hold(role, decode(payload))
+        elif isinstance(steps, FollowerSteps):
+            if marker:
+                steps.step(decode_step(payload))
+            else:
+                self._metrics.received.inc()
+                await self._take_one(decode(payload), False)
+
+    async def _tell_failure(self) -> None:
+        """A role stopping before its replay's end tells the others, which stop too."""
+        steps = self._steps
+        if steps is None or steps.complete or not self._started:
+            return
+        reason = f"role {self.wiring.role} stopped at event {steps.event} (see its log)"
+        self.send_marker(*steps.failure(reason))
+
+    def _take_marker(self, msg: Msg) -> bool:
+        """A replay's start, handed to the turnstile; False: not one."""
+        if self._steps is None or msg.subject != self.wiring.subjects.start:
+            return False
+        self._steps.start_seen()
+        return True
+
+    async def _publish_round(self, messages: list[Message]) -> None:
+        await self._dispatcher.publish_all(messages, self.name)
+
+    def _strategies_in_flight(self) -> frozenset[str]:
+        view = self.context.capabilities.get(ORDERS_IN_FLIGHT)
+        if view is None:
+            raise AtriumError("cluster replay: the core runs no portfolio actor")
+        return view.strategies_in_flight()
+
     def _is_marks(self, item: Outgoing) -> bool:
         return item[0] == self._marks_subject
 
@@ -407,6 +534,13 @@ class NatsBridge(Actor):
             msg_id = f"{role}:{domain_key(message) or self._exported}"
         if self._muted or self._stale.holds(message):
             return
+        if self._wire is not None and self._steps is not None:
+            wired = self._steps.exported(message)
+            if wired is not None:
+                self._wire.put(wired, encode(message), marker=False)
+                self._metrics.sent.inc()
+                self._wake.set()
+            return
         if self._cause and self._cause <= self._resent_upto:
             self._may_repeat.add(msg_id)
         self.outbound.append(
@@ -424,6 +558,8 @@ class NatsBridge(Actor):
         """Publish everything held, wait until JetStream stored it, then acknowledge the
         batches whose consequences that was."""
         async with self._flushing:
+            if self._wire is not None:
+                await self._wire.send()
             # A flush cancelled while publishing left its batch in flight: it goes first.
             self.outbound, self._in_flight = [*self._in_flight, *self.outbound], []
             while self.outbound:
@@ -631,6 +767,10 @@ class NatsBridge(Actor):
             self._handled = seq
             if msg.subject == end:
                 ended = True
+                if self._steps is not None:
+                    self._steps.ended(msg.data.decode(errors="replace"))
+            elif self._take_marker(msg):
+                pass
             elif msg.subject == release:
                 await self._release()
             else:
@@ -836,10 +976,15 @@ class NatsBridge(Actor):
         as one strategy actor would have sent it, and delivered before any of it is
         handled.
         """
-        rank, last = self._rank, len(self._rank)
         held, self._holding = self._holding, []
-        held.sort(key=lambda message: rank.get(getattr(message, "strategy", ""), last))
-        await self._dispatcher.publish_all(held, self.name)
+        await self._dispatcher.publish_all(self._ranked(held), self.name)
+
+    def _ranked(self, messages: list[Message]) -> list[Message]:
+        """``messages`` in the config's order of their strategies (a stable sort)."""
+        rank, last = self._rank, len(self._rank)
+        return sorted(
+            messages, key=lambda message: rank.get(getattr(message, "strategy", ""), last)
+        )
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:

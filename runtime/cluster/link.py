@@ -222,7 +222,7 @@ class Link:
     async def replayed(self) -> bool:
         """Whether a replay used this namespace (the stream holds one of its markers)."""
         subjects = self.wiring.subjects
-        for subject in (subjects.end, subjects.held, subjects.release):
+        for subject in (subjects.end, subjects.held, subjects.release, subjects.start):
             try:
                 await self.js.get_last_msg(self.wiring.stream, subject)
             except nats.js.errors.NotFoundError:

@@ -4,7 +4,9 @@ Market data is keyed by symbol (``<ns>.md.<symbol>``) and order flow by strategy
 (``<ns>.intent.<strategy>``, ``<ns>.fill.<strategy>``), so a process that hosts some
 strategies consumes exactly their symbols and their own fills. Kinds without either key
 have one subject each (``<ns>.portfolio_snapshot``). The end of a replay is marked on
-``<ns>.end``, and its release rounds on ``<ns>.held`` and ``<ns>.release``.
+``<ns>.end``, and its release rounds on ``<ns>.held`` and ``<ns>.release``. A replay
+whose roles read the feeds themselves starts on ``<ns>.start`` and keeps its roles in step
+on ``<ns>.step.<role>`` and ``<ns>.done.<role>`` (see :mod:`atrium.runtime.cluster.steps`).
 
 Market data goes to the venue first: the role that hosts the execution actor takes it
 from ``<ns>.md.<symbol>`` and, once its fills are settled, passes it on under
@@ -63,6 +65,11 @@ class SubjectMap:
         #: the driver lets it go (``release``), so it is handled in one order every run.
         self.held = f"{namespace}.held"
         self.release = f"{namespace}.release"
+        #: Replay with local market data: the coordinator's go, and the core's and the
+        #: strategy roles' step markers.
+        self.start = f"{namespace}.start"
+        self._step = f"{namespace}.step"
+        self._done = f"{namespace}.done"
         self.stream_subjects = [f"{namespace}.>"]
         #: Market data after the venue has matched on it (see the module docstring).
         self.after_venue = f"{namespace}.mdv"
@@ -77,11 +84,25 @@ class SubjectMap:
         """The stream's subjects when live market data travels on plain subjects: every
         kind but market data, the market data roles took (in batches), and the replay's
         markers (so a live run can refuse them)."""
-        subjects = {self.end, self.held, self.release, f"{self._marks}.*"}
+        subjects = {self.end, self.held, self.release, self.start, f"{self._marks}.*"}
+        subjects.update((f"{self._step}.*", f"{self._done}.*"))
         for cls, base in self._base.items():
             if cls not in _MARKET:
                 subjects.add(f"{base}.*" if self._keyed(cls) else base)
         return sorted(subjects)
+
+    def step(self, role: str) -> str:
+        """Where the core tells strategy role ``role`` that it may go on (local replay)."""
+        return f"{self._step}.{token(role)}"
+
+    def done(self, role: str) -> str:
+        """Where strategy role ``role`` tells the core how far it got (local replay)."""
+        return f"{self._done}.{token(role)}"
+
+    @property
+    def done_all(self) -> str:
+        """The filter of every strategy role's done subject (the core listens to it)."""
+        return f"{self._done}.*"
 
     def marks(self, role: str) -> str:
         """Where ``role`` keeps the market data it took from plain subjects."""

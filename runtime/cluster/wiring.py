@@ -15,8 +15,9 @@ order flow, and the account-wide kinds under its own name (see
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -51,6 +52,18 @@ _CORE = frozenset(ACCOUNT_SECTIONS)
 _RECONCILING = "ccxt"
 _MARKET_KINDS = frozenset({"Bar", "Tick"})
 _Section = TypeVar("_Section", PortfolioConfig, RiskConfig, ExecutionConfig)
+
+
+@dataclass(frozen=True)
+class LocalReplay:
+    """A role's part in a replay whose roles read the feeds themselves
+    (``cluster.replay_market_data = "local"``, :mod:`atrium.runtime.cluster.steps`)."""
+
+    part: Literal["coordinator", "core", "follower"]
+    #: The core: each strategy role and the strategies it hosts.
+    followers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: A strategy role: the symbols its strategies trade (the records it takes).
+    symbols: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -93,6 +106,8 @@ class RoleWiring:
     #: on the stream and handles it when it comes back (the core: see
     #: :mod:`atrium.runtime.cluster.marks`).
     keeps_marks: bool = False
+    #: A replay whose roles read the feeds themselves: this role's part (None: not one).
+    local: LocalReplay | None = None
 
     def live_subjects(self) -> RoleWiring:
         """This wiring for a live run with market data on plain subjects: the consumer
@@ -140,13 +155,19 @@ def consumer_name(cluster: ClusterConfig, role: str) -> str:
 
 
 def role_config(
-    config: AtriumConfig, role: str, *, sources: frozenset[str] = frozenset({"market_data"})
+    config: AtriumConfig,
+    role: str,
+    *,
+    sources: frozenset[str] = frozenset({"market_data"}),
+    replay: bool = False,
 ) -> tuple[AtriumConfig, RoleWiring]:
     """The config of the process running ``role``, and its bridge's wiring.
 
     ``sources`` names the actors that produce input of their own (they make a role the
-    driver of a replay). Raises :class:`ConfigError` naming the key when the roles do not
-    cover the topology or the portfolio would have two owners.
+    driver of a replay). ``replay``: for ``atrium replay --role``, where with
+    ``replay_market_data = "local"`` every role reads the feeds itself. Raises
+    :class:`ConfigError` naming the key when the roles do not cover the topology or the
+    portfolio would have two owners.
     """
     _check_role_name(config, role)
     _check_roles(config)
@@ -179,7 +200,54 @@ def role_config(
         and any(kind in _MARKET_KINDS for kind in wanted_elsewhere),
     )
     process = _process_config(account, role, wanted_elsewhere)
-    return process, replace(wiring, unsent=f"{process.journal.path}.unsent")
+    wiring = replace(wiring, unsent=f"{process.journal.path}.unsent")
+    if replay and config.cluster.replay_market_data == "local":
+        return local_replay_role(config, process, wiring)
+    return process, wiring
+
+
+def local_replay_role(
+    config: AtriumConfig, process: AtriumConfig, wiring: RoleWiring
+) -> tuple[AtriumConfig, RoleWiring]:
+    """``process`` and ``wiring`` for a replay whose roles read the feeds themselves.
+
+    The market data role only starts the replay and waits for its end; the core and each
+    strategy role run a market data actor of their own. No market data crosses: the
+    bridges carry order flow and the step markers (:mod:`atrium.runtime.cluster.steps`).
+    """
+    actors, roles, role = config.topology.actors, config.cluster.roles, wiring.role
+    subjects = wiring.subjects
+    readers = {name: spec for name, spec in actors.items() if spec.section == _MARKET_DATA}
+    topology = dict(process.topology.actors)
+    if any(name in readers for name in roles[role].actors):
+        local = LocalReplay("coordinator")
+        topology = {BRIDGE: msgspec.structs.replace(topology[BRIDGE], subscribes=[])}
+        imports: tuple[str, ...] = ()
+    elif role in core_roles(config):
+        followers = {
+            other: tuple(spec.strategies or config.strategies)
+            for other, spec in sorted(roles.items())
+            if other != role and all(actors[name].section == _STRATEGIES for name in spec.actors)
+        }
+        local = LocalReplay("core", followers=followers)
+        imports = (subjects.start,)  # the order flow comes on plain subjects (step_wire)
+    else:
+        hosted = roles[role].strategies
+        symbols = frozenset(_symbols(config, None if hosted is None else list(hosted)))
+        local = LocalReplay("follower", symbols=symbols)
+        imports = (subjects.start,)
+    if local.part != "coordinator":
+        topology.update(readers)
+        bridge = topology[BRIDGE]
+        exported = [kind for kind in bridge.subscribes if kind not in _MARKET_KINDS]
+        topology[BRIDGE] = msgspec.structs.replace(bridge, subscribes=exported)
+    process = msgspec.structs.replace(
+        process, topology=msgspec.structs.replace(process.topology, actors=topology)
+    )
+    wiring = replace(
+        wiring, imports=imports, driver=False, passes_market_data_on=False, local=local
+    )
+    return process, wiring
 
 
 def core_roles(config: AtriumConfig) -> list[str]:
@@ -515,8 +583,11 @@ def check_one_process(config: AtriumConfig) -> None:
 def check_replay_roles(config: AtriumConfig) -> None:
     """A replay across processes has one driver and one core: refuse market data in
     several roles, and several cores (their accounts' flows would meet the driver's
-    barrier in no order one process has)."""
+    barrier in no order one process has). With local market data, the core runs every
+    actor but the strategies' and market data's, and the other roles strategies only."""
     actors = config.topology.actors
+    if config.cluster.replay_market_data == "local":
+        _check_local_replay_roles(config)
     drivers = [
         role
         for role, spec in config.cluster.roles.items()
@@ -535,6 +606,21 @@ def check_replay_roles(config: AtriumConfig) -> None:
             "account; a replay across processes is that of one process, which has one "
             "portfolio: replay each account with a config of its own (several cores run "
             "live only)"
+        )
+
+
+def _check_local_replay_roles(config: AtriumConfig) -> None:
+    actors = config.topology.actors
+    cores = core_roles(config)
+    for role, spec in config.cluster.roles.items():
+        sections = {actors[name].section for name in spec.actors}
+        if role in cores or sections <= {_STRATEGIES} or sections <= {_MARKET_DATA}:
+            continue
+        raise ConfigError(
+            f"cluster.roles.{role}: runs {', '.join(spec.actors)}; a replay in which every "
+            "role reads the feeds itself needs the portfolio's role to run every actor but "
+            "the strategies and market data, and the others strategies or market data "
+            'only; replay this config with [cluster] replay_market_data = "driver"'
         )
 
 

@@ -19,6 +19,7 @@ from cluster_kit import (
     replay_role,
     replay_single,
     wait,
+    with_cluster_lines,
     write_config,
     write_feeds,
 )
@@ -40,9 +41,32 @@ def _replay_cluster(config: Path, tmp: Path) -> dict[str, Path]:
 
 
 def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
+    # The default: every role reads the feeds itself and only order flow crosses.
     write_feeds(tmp_path, _BARS)
     with nats_server(tmp_path) as server:
         config = write_config(tmp_path, server.url, "same", sizing="fixed_qty")
+        single = tmp_path / "single"
+        replay_single(config, single)
+        outs = _replay_cluster(config, tmp_path)
+    trades = (single / "trades.csv").read_text()
+    assert trades.count("\n") > 20  # both strategies traded: the comparison means something
+    assert "ema_nvda" in trades and "ema_orcl" in trades
+    assert (outs["core"] / "trades.csv").read_text() == trades
+    assert (outs["core"] / "equity.csv").read_bytes() == (single / "equity.csv").read_bytes()
+    # Each strategy process took only its own symbol.
+    for role, symbol in (("strat-a", "NVDA"), ("strat-b", "ORCL")):
+        bars = journal_messages(outs[role] / "journal.sqlite", "Bar")
+        assert {bar.symbol for bar in bars if isinstance(bar, Bar)} == {symbol}
+        assert len(bars) == _BARS
+    # No market data crossed: the stream holds order flow and the step markers only.
+    assert "reads other market data" not in (outs["core"].with_suffix(".log")).read_text()
+
+
+def test_driven_over_the_stream_fills_exactly_as_one_and_records(tmp_path: Path) -> None:
+    write_feeds(tmp_path, _BARS)
+    with nats_server(tmp_path) as server:
+        config = write_config(tmp_path, server.url, "driven", sizing="fixed_qty")
+        with_cluster_lines(config, 'replay_market_data = "driver"')
         single = tmp_path / "single"
         replay_single(config, single)
         outs = _replay_cluster(config, tmp_path)
@@ -60,15 +84,11 @@ def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
     assert {bar.symbol for bar in bars if isinstance(bar, Bar)} == {"ORCL"}
     assert min(bar.ts for bar in bars) == _ns("2014-06-02")
     trades = (single / "trades.csv").read_text()
-    assert trades.count("\n") > 20  # both strategies traded: the comparison means something
-    assert "ema_nvda" in trades and "ema_orcl" in trades
     assert (outs["core"] / "trades.csv").read_text() == trades
     assert (outs["core"] / "equity.csv").read_bytes() == (single / "equity.csv").read_bytes()
-    # Each strategy process saw only its own symbol.
     for role, symbol in (("strat-a", "NVDA"), ("strat-b", "ORCL")):
         bars = journal_messages(outs[role] / "journal.sqlite", "Bar")
         assert {bar.symbol for bar in bars if isinstance(bar, Bar)} == {symbol}
-        assert len(bars) == _BARS
 
 
 def test_strategy_processes_sharing_a_symbol_still_fill_exactly_as_one(tmp_path: Path) -> None:
@@ -95,6 +115,7 @@ def test_killed_strategy_process_restarts_and_nothing_is_lost_or_repeated(
     write_feeds(tmp_path, _BARS)
     with nats_server(tmp_path) as server:
         config = write_config(tmp_path, server.url, "kill", sizing="fixed_qty")
+        with_cluster_lines(config, 'replay_market_data = "driver"')
         single = tmp_path / "single"
         replay_single(config, single)
         outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}

@@ -1,0 +1,93 @@
+"""The plain subjects a replay with local market data keeps its roles in step over.
+
+The order flow of such a replay and its step markers (:mod:`atrium.runtime.cluster.steps`)
+cross on plain NATS subjects, one per direction and strategy role: the core sends a role
+everything for its strategies, then its ``Step`` markers, on ``<ns>.step.<role>``, and the
+role sends its intents and ``Done`` markers on ``<ns>.done.<role>``. A plain delivery costs
+half a JetStream one (no store, no acknowledgement, no pull request), and a trade needs
+two deliveries in a row per event it is open in. Nothing is lost silently: each sender
+numbers what it sends on a subject, and a receiver that finds a number missing stops the
+replay, which can be run again (a replay is deterministic; the stream is not needed to
+resume it). The replay's start and end stay on the stream, where a role that starts late
+finds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import anyio
+from nats.aio.msg import Msg
+
+from atrium.runtime.cluster.link import Link
+from atrium.runtime.errors import AtriumError
+
+__all__ = ("MARKER_HEADER", "StepWire", "WiredHandler")
+
+#: Header of a step marker (its payload is a Step or Done, not a message).
+MARKER_HEADER: Final = "Atrium-Step"
+_SENDER: Final = "Atrium-Role"
+_NUMBER: Final = "Atrium-Step-Seq"
+
+#: Called with what arrived: the sending role, whether it is a marker, and the payload.
+WiredHandler = Callable[[str, bool, bytes], Awaitable[None]]
+
+
+class StepWire:
+    """Numbered sending, and checked receiving, on the step subjects of one role."""
+
+    def __init__(self, link: Link, role: str) -> None:
+        self._link, self._role = link, role
+        self._outbox: list[tuple[str, bytes, dict[str, str]]] = []
+        self._sent: dict[str, int] = {}
+        self._seen: dict[str, int] = {}
+        self._handler: WiredHandler | None = None
+        self._failure: Exception | None = None
+        self._failed = anyio.Event()
+
+    async def listen(self, subject: str, handler: WiredHandler) -> None:
+        """Hand what comes on ``subject`` (a filter) to ``handler``, one at a time, in
+        order of arrival (from the client's delivery task: no hop through another)."""
+        self._handler = handler
+        await self._link.listen(subject, self._on_message)
+
+    def put(self, subject: str, payload: bytes, *, marker: bool) -> None:
+        """Queue ``payload`` for ``subject`` behind what waits; :meth:`send` sends it."""
+        number = self._sent[subject] = self._sent.get(subject, 0) + 1
+        headers = {_SENDER: self._role, _NUMBER: str(number)}
+        if marker:
+            headers[MARKER_HEADER] = "1"
+        self._outbox.append((subject, payload, headers))
+
+    async def send(self) -> None:
+        """Publish what is queued, in order (the client writes it out at once)."""
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            for subject, payload, headers in batch:
+                await self._link.send_plain(subject, payload, headers)
+
+    async def _on_message(self, msg: Msg) -> None:
+        if self._failure is not None or self._handler is None:
+            return  # the replay stops: nothing more is handled
+        headers = msg.headers or {}
+        try:
+            number = int(headers.get(_NUMBER, "0"))
+            expected = self._seen.get(msg.subject, 0) + 1
+            if number != expected:
+                raise AtriumError(
+                    f"cluster replay: message {expected} on {msg.subject} was lost (got "
+                    f"{number}); the replay cannot go on exactly: run it again"
+                )
+            self._seen[msg.subject] = number
+            await self._handler(headers.get(_SENDER, ""), MARKER_HEADER in headers, msg.data)
+        except Exception as exc:  # raised from the role's task by failed(), not the client's
+            self._failure = exc
+            self._failed.set()
+
+    async def failed(self) -> None:
+        """Return never; raise what went wrong with what arrived (a lost message, one
+        that does not decode, a handler's error)."""
+        await self._failed.wait()
+        assert self._failure is not None
+        raise self._failure
