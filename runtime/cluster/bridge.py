@@ -236,6 +236,7 @@ class NatsBridge(Actor):
                 role,
                 subjects.done(role),
                 lambda record: isinstance(record, _MARKET) and record.symbol in symbols,
+                core=local.core,
             )
         context.dispatcher.turnstile = self._steps
 
@@ -303,6 +304,13 @@ class NatsBridge(Actor):
     async def _read_floor(self) -> None:
         """How far an earlier run of the role got: what this one rebuilds."""
         self._floor, self._resent_upto = await self.link.ack_floor()
+        if self._floor and self._steps is not None:
+            raise AtriumError(
+                f"cluster.roles.{self.wiring.role}: this role already took part in the "
+                "replay in this namespace and stopped before its end; a replay whose roles "
+                "read the feeds themselves cannot take a role back (one that stopped sent "
+                "part of its output): run the replay again in a new namespace"
+            )
         self._quiet_upto = self._floor
         if self.wiring.venue_input:
             (reports,) = self.wiring.subjects.filters([VenueReport])
@@ -453,18 +461,34 @@ class NatsBridge(Actor):
 
     async def _until_replay_ends(self) -> None:
         """The coordinator: wait for the core's end marker; raise its reason, if any."""
-        end = self.wiring.subjects.end
+        end, core = self.wiring.subjects.end, self.wiring.local.core if self.wiring.local else ""
         await self.link.follow()
         watch = self.link.watch
         assert watch is not None
         while not watch.last_of(end):
             seen = anyio.Event()
             watch.on_seen = seen.set
-            if not watch.last_of(end):
+            if watch.last_of(end):
+                break
+            with anyio.move_on_after(self.patience) as waited:
                 await seen.wait()
+            if waited.cancelled_caught and not await self.alive(core):
+                raise AtriumError(
+                    f"cluster replay: role {core} is gone (no process holds its lock) "
+                    "before the replay's end; run the replay again in a new namespace"
+                )
         reason = (await self.link.last_message(end)) or b""
         if reason:
             raise AtriumError(f"the replay stopped: {reason.decode(errors='replace')}")
+
+    async def alive(self, role: str) -> bool:
+        """Whether a process runs ``role`` (a StepPort): its lock is held."""
+        return await self.lock.holds(role)
+
+    @property
+    def patience(self) -> float:
+        """How long a replay's role waits for a peer before asking whether it is alive."""
+        return self.wiring.cluster.lock_ttl_seconds
 
     def send_marker(self, subject: str, payload: bytes, msg_id: str) -> None:
         """Queue a step marker behind what was exported so far (a StepPort): on the
@@ -768,7 +792,10 @@ class NatsBridge(Actor):
             if msg.subject == end:
                 ended = True
                 if self._steps is not None:
-                    self._steps.ended(msg.data.decode(errors="replace"))
+                    reason = msg.data.decode(errors="replace")
+                    self._steps.ended(reason)
+                    if reason:  # this role's output is no part of a finished replay
+                        raise AtriumError(f"the replay stopped: {reason}")
             elif self._take_marker(msg):
                 pass
             elif msg.subject == release:

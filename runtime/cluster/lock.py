@@ -102,6 +102,23 @@ class RoleLock:
                 f"{await self._current()}; stopping so one process runs the role"
             )
 
+    async def holds(self, role: str) -> bool:
+        """Whether a process holds the lock of ``role`` (a replay's peer is still alive).
+
+        A process that was killed keeps its entry until the time-to-live ends, so this
+        says False at most ``ttl`` seconds after a holder died. A lookup that fails says
+        True: a slow NATS is no reason to give up on a peer.
+        """
+        if self._kv is None:
+            return True
+        try:
+            await self._kv.get(role)
+        except nats.js.errors.KeyNotFoundError:
+            return False
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return True
+        return True
+
     async def release(self) -> None:
         """Let a successor start at once (a graceful stop)."""
         if self._kv is None or not self._revision:

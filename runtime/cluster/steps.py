@@ -92,6 +92,14 @@ _Marker = TypeVar("_Marker", Step, Done)
 class StepPort(Protocol):
     """What the steps need of the bridge that carries them."""
 
+    async def alive(self, role: str) -> bool:
+        """Whether a process runs ``role`` (its lock is held): asked of a peer waited for
+        longer than :attr:`patience` seconds, which may have been killed."""
+        ...
+
+    @property
+    def patience(self) -> float: ...
+
     def send_marker(self, subject: str, payload: bytes, msg_id: str) -> None:
         """Queue a marker behind what was exported so far."""
         ...
@@ -121,19 +129,31 @@ def _decode(payload: bytes, kind: type[_Marker]) -> _Marker:
         raise AtriumError(problem) from None
 
 
-class _Started:
-    """The coordinator's start marker, and the end (with a failure's reason, if any)."""
+def _gone(role: str, event: int) -> AtriumError:
+    return AtriumError(
+        f"cluster replay: role {role} is gone (no process holds its lock) while waited for "
+        f"at event {event}; run the replay again in a new namespace"
+    )
+
+
+class _Heard:
+    """What a strategy role heard besides steps: the coordinator's start, the core's end
+    (with a failure's reason, if any); ``changed`` is set whenever something came."""
 
     def __init__(self) -> None:
-        self.started = anyio.Event()
+        self.started = False
         self.ended: str | None = None
         self.changed = anyio.Event()
 
+    def start(self) -> None:
+        self.started = True
+        self.wake()
+
     def end(self, reason: str) -> None:
         self.ended = reason
-        self._wake()
+        self.wake()
 
-    def _wake(self) -> None:
+    def wake(self) -> None:
         self.changed.set()
         self.changed = anyio.Event()
 
@@ -142,9 +162,15 @@ class FollowerSteps:
     """The turnstile of a strategy role (see the module docstring)."""
 
     def __init__(
-        self, port: StepPort, role: str, done_subject: str, wants: Callable[[Message], bool]
+        self,
+        port: StepPort,
+        role: str,
+        done_subject: str,
+        wants: Callable[[Message], bool],
+        core: str = "core",
     ) -> None:
         self._port, self._role, self._subject, self._wants = port, role, done_subject, wants
+        self._core = core
         self.event = 0
         self.engaged = False
         self._sent = 0
@@ -154,21 +180,21 @@ class FollowerSteps:
         # The core's round-0 step of the event being handled said the role was idle.
         self._idle = False
         self._steps: deque[Step] = deque()
-        self._marker = _Started()
+        self._heard = _Heard()
         #: Read its last record and heard the core's last word.
         self.complete = False
 
     # -- from the bridge ------------------------------------------------------------------
 
     def start_seen(self) -> None:
-        self._marker.started.set()
+        self._heard.start()
 
     def ended(self, reason: str) -> None:
-        self._marker.end(reason)
+        self._heard.end(reason)
 
     def step(self, step: Step) -> None:
         self._steps.append(step)
-        self._marker._wake()
+        self._heard.wake()
 
     def exported(self, message: Message) -> str:
         """The role sends ``message`` (order flow) to the core: the subject it goes on."""
@@ -182,7 +208,11 @@ class FollowerSteps:
     # -- the turnstile --------------------------------------------------------------------
 
     async def begin(self, feeds: str) -> None:
-        await self._marker.started.wait()
+        log.info("role %s waits for the replay's start (the market data role gives it)", self._role)
+        while not self._heard.started:
+            if self._heard.ended is not None:
+                raise AtriumError(f"the replay stopped before it started: {self._heard.ended}")
+            await self._heard.changed.wait()
         self._send(Done(event=0, feeds=feeds))
         await self._port.flush()
 
@@ -247,11 +277,14 @@ class FollowerSteps:
     async def _next_step(self) -> Step | None:
         """The core's next step marker; None when the replay ended without a failure."""
         while not self._steps:
-            if self._marker.ended is not None:
-                if self._marker.ended:
-                    raise AtriumError(f"the replay stopped: {self._marker.ended}")
+            if self._heard.ended is not None:
+                if self._heard.ended:
+                    raise AtriumError(f"the replay stopped: {self._heard.ended}")
                 return None
-            await self._marker.changed.wait()
+            with anyio.move_on_after(self._port.patience) as waited:
+                await self._heard.changed.wait()
+            if waited.cancelled_caught and not await self._port.alive(self._core):
+                raise _gone(self._core, self.event)
         return self._steps.popleft()
 
     def _out_of_step(self, step: Step | None) -> AtriumError:
@@ -304,6 +337,7 @@ class CoreSteps:
         }
         self._done: dict[str, tuple[int, int]] = {role: (-1, 0) for role in self._followers}
         self._feeds: dict[str, str] = {}
+        self._final: set[str] = set()
         self._failed: str | None = None
         self._changed = anyio.Event()
 
@@ -333,6 +367,8 @@ class CoreSteps:
         if given:
             self._given[role].setdefault((done.event, done.round), []).extend(given)
         self._done[role] = max(self._done[role], (done.event, done.round))
+        if done.final:
+            self._final.add(role)
         self._wake()
 
     def exported(self, message: Message) -> str | None:
@@ -359,6 +395,7 @@ class CoreSteps:
     # -- the turnstile --------------------------------------------------------------------
 
     async def begin(self, feeds: str) -> None:
+        log.info("waiting for the strategy roles %s to start reading", ", ".join(self._followers))
         await self._until(lambda: all(role in self._feeds for role in self._followers))
         for role, theirs in sorted(self._feeds.items()):
             if theirs != feeds:
@@ -458,7 +495,12 @@ class CoreSteps:
             if ready():
                 return
             changed = self._changed
-            await changed.wait()
+            with anyio.move_on_after(self._port.patience) as waited:
+                await changed.wait()
+            if waited.cancelled_caught:
+                for role in self._followers:
+                    if role not in self._final and not await self._port.alive(role):
+                        raise _gone(role, self.event)
 
     def _wake(self) -> None:
         self._changed.set()

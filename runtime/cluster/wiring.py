@@ -60,6 +60,8 @@ class LocalReplay:
     (``cluster.replay_market_data = "local"``, :mod:`atrium.runtime.cluster.steps`)."""
 
     part: Literal["coordinator", "core", "follower"]
+    #: The role of the core (whose lock tells the others it still runs).
+    core: str = ""
     #: The core: each strategy role and the strategies it hosts.
     followers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: A strategy role: the symbols its strategies trade (the records it takes).
@@ -219,22 +221,23 @@ def local_replay_role(
     subjects = wiring.subjects
     readers = {name: spec for name, spec in actors.items() if spec.section == _MARKET_DATA}
     topology = dict(process.topology.actors)
+    core = core_roles(config)[0]
     if any(name in readers for name in roles[role].actors):
-        local = LocalReplay("coordinator")
+        local = LocalReplay("coordinator", core=core)
         topology = {BRIDGE: msgspec.structs.replace(topology[BRIDGE], subscribes=[])}
         imports: tuple[str, ...] = ()
-    elif role in core_roles(config):
+    elif role == core:
         followers = {
             other: tuple(spec.strategies or config.strategies)
             for other, spec in sorted(roles.items())
             if other != role and all(actors[name].section == _STRATEGIES for name in spec.actors)
         }
-        local = LocalReplay("core", followers=followers)
+        local = LocalReplay("core", core=core, followers=followers)
         imports = (subjects.start,)  # the order flow comes on plain subjects (step_wire)
     else:
         hosted = roles[role].strategies
         symbols = frozenset(_symbols(config, None if hosted is None else list(hosted)))
-        local = LocalReplay("follower", symbols=symbols)
+        local = LocalReplay("follower", core=core, symbols=symbols)
         imports = (subjects.start,)
     if local.part != "coordinator":
         topology.update(readers)
