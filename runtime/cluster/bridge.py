@@ -24,6 +24,7 @@ end it marks the stream so the other roles finish too.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import secrets
 import time
@@ -523,6 +524,10 @@ class NatsBridge(Actor):
             return
         reason = f"role {self.wiring.role} stopped at event {steps.event} (see its log)"
         self.send_marker(*steps.failure(reason))
+        await self.flush()
+        if self._wire is not None:  # the connection closes next: the server must have it
+            with contextlib.suppress(nats.errors.Error, TimeoutError):
+                await self.link.flush_plain()
 
     def _take_marker(self, msg: Msg) -> bool:
         """A replay's start, handed to the turnstile; False: not one."""

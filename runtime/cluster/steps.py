@@ -36,6 +36,7 @@ reason (``Done.failed``, the end marker's payload).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from functools import partial
@@ -338,13 +339,16 @@ class CoreSteps:
         self._done: dict[str, tuple[int, int]] = {role: (-1, 0) for role in self._followers}
         self._feeds: dict[str, str] = {}
         self._final: set[str] = set()
+        self._started = False
         self._failed: str | None = None
         self._changed = anyio.Event()
 
     # -- from the bridge ------------------------------------------------------------------
 
     def start_seen(self) -> None:
-        """The core needs no go: it waits for the roles' first markers."""
+        """The coordinator gave the start, once every role was up: from now on a role
+        without a lock is gone, not late."""
+        self._started = True
 
     def ended(self, reason: str) -> None:
         """Its own end marker, come back."""
@@ -390,7 +394,7 @@ class CoreSteps:
 
     def failure(self, reason: str) -> tuple[str, bytes, str]:
         """The end marker, with its reason, when the core stops before the end."""
-        return self._end, reason.encode(), f"{self._role}:end"
+        return self._end, reason.encode(), f"{self._role}:end:{secrets.token_hex(4)}"
 
     # -- the turnstile --------------------------------------------------------------------
 
@@ -499,7 +503,9 @@ class CoreSteps:
                 await changed.wait()
             if waited.cancelled_caught:
                 for role in self._followers:
-                    if role not in self._final and not await self._port.alive(role):
+                    if role in self._final or not (self._started or role in self._feeds):
+                        continue  # done with the replay, or not up yet: no lock
+                    if not await self._port.alive(role):
                         raise _gone(role, self.event)
 
     def _wake(self) -> None:
