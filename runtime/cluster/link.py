@@ -362,7 +362,7 @@ class Link:
         """Wait until the server has what was published on plain subjects (a round trip,
         at most ``connect_timeout_seconds``)."""
         assert self._nc is not None
-        await self._nc.flush(self.wiring.cluster.connect_timeout_seconds)
+        await self._nc.flush(max(1, round(self.wiring.cluster.connect_timeout_seconds)))
 
     async def listen(self, subject: str, callback: Callable[[Any], Awaitable[None]]) -> None:
         """Subscribe to the plain ``subject`` (a filter); ``callback`` gets each message."""
