@@ -155,7 +155,7 @@ class ClusterConfig(ConfigBase, frozen=True, kw_only=True):
         misses the ticks since its snapshot. ``stream``: every tick stored in JetStream
         with the order flow and passed on by the venue's role, so a restarted strategy
         role rebuilds its indicators from it too, at several times the cost per tick. A
-        replay always uses the stream.
+        replay does not use this setting (see ``replay_market_data``).
     replay_market_data : {"local", "driver"}, default "local"
         How a replay across processes (``atrium replay --role``) gets its market data.
         ``local``: the core and every strategy role read the recorded feeds themselves

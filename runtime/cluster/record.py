@@ -7,7 +7,9 @@ the last message stored when the command started, so the file is one consistent 
 the stream even while the cluster keeps trading. Where the namespace's stream holds no
 market data (a live run with ``cluster.market_data = "subjects"``, the default) it reads
 the stream that records them apart, ``<NAMESPACE>_MD``, kept only with
-``record_market_data_bytes`` above 0. A replay's stream always holds its market data.
+``record_market_data_bytes`` above 0. A replay driven over the stream
+(``replay_market_data = "driver"``) holds its market data; one whose roles read the files
+themselves holds none, and ``record`` says so.
 """
 
 from __future__ import annotations
@@ -102,6 +104,12 @@ async def _market_stream(link: Link, wiring: RoleWiring) -> str:
             f"{wiring.cluster.namespace!r} on this server"
         ) from None
     if wiring.subjects.stream_subjects[0] in (info.config.subjects or []):
+        if await link.last_stored(wiring.subjects.start):
+            raise AtriumError(
+                f"cluster.namespace: the replay in {wiring.cluster.namespace!r} read its "
+                "market data from files in every role (replay_market_data = \"local\"), "
+                "so its stream holds none: replay those files"
+            )
         return wiring.stream
     if not wiring.cluster.record_market_data_bytes:
         raise AtriumError(

@@ -41,3 +41,23 @@ def test_record_of_plain_market_data_not_kept_names_the_setting(tmp_path: Path) 
         config = parse_config(two_role_config(server.url, "plain"))
         with pytest.raises(AtriumError, match=r"cluster.record_market_data_bytes: .* above 0"):
             asyncio.run(record_stream(config, tmp_path / "out.sqlite", start=None, symbols=None))
+
+
+async def _local_replay_stream(url: str, namespace: str) -> None:
+    """The stream a replay whose roles read the files leaves: its start, no market data."""
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        await js.add_stream(name=namespace.upper(), subjects=[f"{namespace}.>"])
+        await js.publish(SubjectMap(namespace).start, b"")
+    finally:
+        await nc.close()
+
+
+def test_record_of_a_replay_that_read_files_says_so(tmp_path: Path) -> None:
+    with nats_server(tmp_path) as server:
+        asyncio.run(_local_replay_stream(server.url, "files"))
+        config = parse_config(two_role_config(server.url, "files"))
+        with pytest.raises(AtriumError, match="read its market data from files in every role"):
+            asyncio.run(record_stream(config, tmp_path / "out.sqlite", start=None, symbols=None))
+    assert not (tmp_path / "out.sqlite").exists()
