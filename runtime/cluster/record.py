@@ -107,7 +107,7 @@ async def _market_stream(link: Link, wiring: RoleWiring) -> str:
         if await link.last_stored(wiring.subjects.start):
             raise AtriumError(
                 f"cluster.namespace: the replay in {wiring.cluster.namespace!r} read its "
-                "market data from files in every role (replay_market_data = \"local\"), "
+                'market data from files in every role (replay_market_data = "local"), '
                 "so its stream holds none: replay those files"
             )
         return wiring.stream
