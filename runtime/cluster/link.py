@@ -353,8 +353,11 @@ class Link:
 
     # -- plain subjects (live market data) -----------------------------------------------
 
-    async def send_plain(self, subject: str, payload: bytes, headers: dict[str, str]) -> None:
-        """Fire and forget: no acknowledgement, nothing stored (live market data)."""
+    async def send_plain(
+        self, subject: str, payload: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        """Fire and forget: no acknowledgement, nothing stored (live market data, a
+        replay's step subjects)."""
         assert self._nc is not None
         await self._nc.publish(subject, payload, headers=headers)
 
