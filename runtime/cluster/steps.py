@@ -137,14 +137,32 @@ def _gone(role: str, event: int) -> AtriumError:
     )
 
 
-class _Heard:
-    """What a strategy role heard besides steps: the coordinator's start, the core's end
-    (with a failure's reason, if any); ``changed`` is set whenever something came."""
+class _Wakeup:
+    """Wakes whoever waits for something to change (an event made only when one waits:
+    making one per message cost a measurable share of a busy core's time)."""
 
     def __init__(self) -> None:
+        self._event: anyio.Event | None = None
+
+    async def changed(self) -> None:
+        if self._event is None:
+            self._event = anyio.Event()
+        await self._event.wait()
+
+    def wake(self) -> None:
+        if self._event is not None:
+            self._event.set()
+            self._event = None
+
+
+class _Heard(_Wakeup):
+    """What a strategy role heard besides steps: the coordinator's start, the core's end
+    (with a failure's reason, if any); :meth:`changed` returns whenever something came."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.started = False
         self.ended: str | None = None
-        self.changed = anyio.Event()
 
     def start(self) -> None:
         self.started = True
@@ -153,10 +171,6 @@ class _Heard:
     def end(self, reason: str) -> None:
         self.ended = reason
         self.wake()
-
-    def wake(self) -> None:
-        self.changed.set()
-        self.changed = anyio.Event()
 
 
 class FollowerSteps:
@@ -213,7 +227,7 @@ class FollowerSteps:
         while not self._heard.started:
             if self._heard.ended is not None:
                 raise AtriumError(f"the replay stopped before it started: {self._heard.ended}")
-            await self._heard.changed.wait()
+            await self._heard.changed()
         self._send(Done(event=0, feeds=feeds))
         await self._port.flush()
 
@@ -283,7 +297,7 @@ class FollowerSteps:
                     raise AtriumError(f"the replay stopped: {self._heard.ended}")
                 return None
             with anyio.move_on_after(self._port.patience) as waited:
-                await self._heard.changed.wait()
+                await self._heard.changed()
             if waited.cancelled_caught and not await self._port.alive(self._core):
                 raise _gone(self._core, self.event)
         return self._steps.popleft()
@@ -341,7 +355,7 @@ class CoreSteps:
         self._final: set[str] = set()
         self._started = False
         self._failed: str | None = None
-        self._changed = anyio.Event()
+        self._wakeup = _Wakeup()
 
     # -- from the bridge ------------------------------------------------------------------
 
@@ -498,9 +512,8 @@ class CoreSteps:
                 raise AtriumError(f"cluster replay: {self._failed}")
             if ready():
                 return
-            changed = self._changed
             with anyio.move_on_after(self._port.patience) as waited:
-                await changed.wait()
+                await self._wakeup.changed()
             if waited.cancelled_caught:
                 for role in self._followers:
                     if role in self._final or not (self._started or role in self._feeds):
@@ -509,8 +522,7 @@ class CoreSteps:
                         raise _gone(role, self.event)
 
     def _wake(self) -> None:
-        self._changed.set()
-        self._changed = anyio.Event()
+        self._wakeup.wake()
 
     def _mark(self, role: str, step: Step) -> None:
         self._sent += 1
