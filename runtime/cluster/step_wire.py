@@ -33,12 +33,12 @@ WiredHandler = Callable[[str, bool, bytes], Awaitable[None]]
 
 
 class _Envelope(msgspec.Struct, array_like=True, frozen=True):
-    """What a step subject carries: the sender's number on the subject, whether the
-    payload is a Step or Done marker (else a message), and the payload."""
+    """One NATS message on a step subject: the sender's number for it on the subject, and
+    what was queued for the subject since the last, in order, each with whether it is a
+    Step or Done marker (else a message)."""
 
     number: int
-    marker: bool
-    payload: bytes
+    items: list[tuple[bool, bytes]]
 
 
 _encode: Final = msgspec.msgpack.Encoder().encode
@@ -50,7 +50,7 @@ class StepWire:
 
     def __init__(self, link: Link, role: str) -> None:
         self._link, self._role = link, role
-        self._outbox: list[tuple[str, bytes]] = []
+        self._outbox: dict[str, list[tuple[bool, bytes]]] = {}
         self._sent: dict[str, int] = {}
         self._seen: dict[str, int] = {}
         self._handler: WiredHandler | None = None
@@ -65,15 +65,16 @@ class StepWire:
 
     def put(self, subject: str, payload: bytes, *, marker: bool) -> None:
         """Queue ``payload`` for ``subject`` behind what waits; :meth:`send` sends it."""
-        number = self._sent[subject] = self._sent.get(subject, 0) + 1
-        self._outbox.append((subject, _encode(_Envelope(number, marker, payload))))
+        self._outbox.setdefault(subject, []).append((marker, payload))
 
     async def send(self) -> None:
-        """Publish what is queued, in order (the client writes it out at once)."""
+        """Publish what is queued, one NATS message per subject (a fill, its position
+        and the step that follows cost one delivery, not three)."""
         while self._outbox:
-            batch, self._outbox = self._outbox, []
-            for subject, payload in batch:
-                await self._link.send_plain(subject, payload)
+            batch, self._outbox = self._outbox, {}
+            for subject, items in batch.items():
+                number = self._sent[subject] = self._sent.get(subject, 0) + 1
+                await self._link.send_plain(subject, _encode(_Envelope(number, items)))
 
     async def _on_message(self, msg: Msg) -> None:
         if self._failure is not None or self._handler is None:
@@ -89,7 +90,8 @@ class StepWire:
                 )
             self._seen[subject] = envelope.number
             sender = subject.rpartition(".")[2]
-            await self._handler(sender, envelope.marker, envelope.payload)
+            for marker, payload in envelope.items:
+                await self._handler(sender, marker, payload)
         except Exception as exc:  # raised from the role's task by failed(), not the client's
             self._failure = exc
             self._failed.set()
