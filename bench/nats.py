@@ -1,7 +1,8 @@
 """Scale-out over NATS JetStream: four role processes against one process, same workload.
 
-    python bench/nats.py [--bars 2000] [--rate 2000] [--saturation-rate 20000]
-                         [--seconds 10] [--quick] [--json]
+    python bench/nats.py [--bars 2000] [--ema 4,12] [--replay-market-data local,driver]
+                         [--rate 2000] [--saturation-rate 20000] [--seconds 10]
+                         [--quick] [--json]
 
 The script starts its own ``nats-server`` (JetStream; the stream in memory, a fresh
 namespace per run) and runs each role as an OS process of the ``atrium`` command line:
@@ -11,14 +12,17 @@ config run in one process: the same command without ``--role``, which ignores
 ``[cluster]``.
 
 Replay: ``--bars`` bars per symbol for two symbols, drawn from the runtime's seeded
-synthetic generator and written as CSV files, traded by two EMA crosses with a fixed
-quantity each. Printed per mode: pipeline wall seconds (the replay summary's, without
-interpreter start-up and reports), bars/s, microseconds per bar, orders and fills; then
-whether the cluster's trades.csv and equity.csv are byte-identical to the single
-process's. The cluster replay is bounded by its settle barrier: after every event the
-driver polls JetStream until each consumer took and acknowledged everything, so the wall
-time per event is mostly JetStream API round trips (their number per event is read from
-the server's monitoring endpoint).
+synthetic generator and written as CSV files, traded by two EMA crosses (``--ema``) with a
+fixed quantity each. Printed: one process, then the four processes once per
+``--replay-market-data``: ``local`` (every role reads the files; only order flow crosses,
+and a strategy process with no order open runs ahead) and ``driver`` (the market data
+process sends every bar over the stream and waits for the cluster to settle it). Per row:
+the replay's wall seconds (the summary's of the process that started it, without
+interpreter start-up and reports), bars/s, microseconds per bar, orders and fills, the
+JetStream API requests per bar, and whether the core's trades.csv and equity.csv are
+byte-identical to the single process's. A ``local`` replay pays about one round trip
+between the core and a strategy process per order (at the bar it fills), so its bars/s
+depend on how often the strategies trade.
 
 Live: ``atrium run`` with a ``synthetic_live`` feed paced at ``--rate`` ticks/s, and at
 ``--saturation-rate`` to see whether the cluster keeps up there. Each strategy trades
@@ -379,9 +383,11 @@ def write_feeds(folder: Path, bars: int) -> None:
         (folder / f"{symbol.lower()}.csv").write_text("\n".join(lines) + "\n")
 
 
-def replay_config(folder: Path, url: str, namespace: str, way: str = "local") -> Path:
-    """Two EMA crosses with fixed quantities, each on its own symbol's CSV file; the
-    cluster replays with ``replay_market_data = way``."""
+def replay_config(
+    folder: Path, url: str, namespace: str, way: str = "local", ema: tuple[int, int] = (4, 12)
+) -> Path:
+    """Two EMA crosses (``ema``: fast and slow periods) with fixed quantities, each on its
+    own symbol's CSV file; the cluster replays with ``replay_market_data = way``."""
     feeds = "".join(
         f'[[market_data.feeds]]\npath = "{symbol.lower()}.csv"\nformat = "iso"\nsymbol = "{symbol}"\n'
         for symbol in SYMBOLS
@@ -391,7 +397,7 @@ def replay_config(folder: Path, url: str, namespace: str, way: str = "local") ->
 [strategies.ema_{symbol.lower()}]
 class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"
 symbols = ["{symbol}"]
-params = {{ fast = 4, slow = 12, allow_short = true, quantity = {quantity} }}
+params = {{ fast = {ema[0]}, slow = {ema[1]}, allow_short = true, quantity = {quantity} }}
 """
         for symbol, quantity in zip(SYMBOLS, (100, 200), strict=True)
     )
@@ -523,16 +529,21 @@ def replay_cluster(
 
 
 def bench_replay(
-    processes: Processes, server: NatsServer, folder: Path, bars: int, ways: list[str]
+    processes: Processes,
+    server: NatsServer,
+    folder: Path,
+    bars: int,
+    ways: list[str],
+    ema: tuple[int, int],
 ) -> dict[str, Any]:
     """One process, then the cluster once per ``replay_market_data`` in ``ways``."""
     folder.mkdir()
     write_feeds(folder, bars)
-    single = replay_single(processes, folder, replay_config(folder, server.url, "single"))
+    single = replay_single(processes, folder, replay_config(folder, server.url, "single", ema=ema))
     cluster, same = {}, {}
     for way in ways:
         namespace = f"replay-{way}"
-        config = replay_config(folder, server.url, namespace, way)
+        config = replay_config(folder, server.url, namespace, way, ema)
         cluster[way] = replay_cluster(processes, server, folder, config, namespace)
         same[way] = {
             name: (folder / f"out-{namespace}-core" / name).read_bytes()
@@ -869,8 +880,14 @@ def run_all(args: argparse.Namespace, bars: int, seconds: float) -> dict[str, An
         processes = Processes()
         try:  # every child ends before its files are removed
             server = start_nats(processes, folder)
+            fast, slow = (int(period) for period in args.ema.split(","))
             replay = bench_replay(
-                processes, server, folder / "replay", bars, args.replay_market_data.split(",")
+                processes,
+                server,
+                folder / "replay",
+                bars,
+                args.replay_market_data.split(","),
+                (fast, slow),
             )
             live = [
                 row
@@ -915,6 +932,12 @@ def main() -> None:
         "--replay-market-data",
         default="local,driver",
         help="how the cluster replay gets market data: local, driver, or both (default)",
+    )
+    parser.add_argument(
+        "--ema",
+        default="4,12",
+        help="the replay's EMA cross periods, FAST,SLOW (default 4,12: an order every "
+        "few bars; longer periods trade less, and a cluster replay pays per order)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
