@@ -63,6 +63,7 @@ from atrium.actors.market_data.validation import order_problem
 from atrium.config.market_data import MarketDataConfig
 from atrium.runtime.actor import Actor, ActorContext
 from atrium.runtime.capabilities import FEED_HEALTH, FEED_REPORT
+from atrium.runtime.dispatch import Turnstile
 from atrium.runtime.errors import AtriumError
 from atrium.runtime.market_refs import FeedRange
 from atrium.runtime.messages import Bar, Control, Message, Tick
@@ -250,16 +251,13 @@ class MarketDataActor(Actor):
         last_seen: dict[tuple[type, str], int] | None = (
             {} if _symbols_may_repeat(self._feeds) else None
         )
-        sent, first_ts, last_ts = self._sent, self._first_ts, self._last_ts
         pending = 0
         left = -1 if config.max_records is None else config.max_records
         start, end = config.start_ns, config.end_ns
         records = merge_feeds(self._feeds if left else [])
         resume = self._delivered.resume_filter() if not replay else None
         delivered = self._delivered
-        turnstile = self._dispatcher.turnstile if replay else None
-        if turnstile is not None:
-            await turnstile.begin(feeds_fingerprint(config))
+        turnstile = await self._turnstile() if replay else None
         try:
             for local, record in records:
                 if isinstance(record, Control):
@@ -272,7 +270,6 @@ class MarketDataActor(Actor):
                     continue
                 if end is not None and record.ts >= end:
                     break
-                index = indices[local]
                 if last_seen is not None and not self._in_order(local, record, last_seen):
                     continue
                 if resume is not None:
@@ -289,10 +286,7 @@ class MarketDataActor(Actor):
                 if pacer is not None:
                     await pacer.wait(ts)
                 await self.send(record)  # in replay the dispatcher moves the clock to ts
-                if not sent[index]:
-                    first_ts[index] = ts
-                sent[index] += 1
-                last_ts[index] = ts
+                self._note_sent(indices[local], ts)
                 left -= 1
                 if not left:
                     break
@@ -309,6 +303,19 @@ class MarketDataActor(Actor):
         if turnstile is not None:
             await turnstile.finished()
         self._log_summary()
+
+    async def _turnstile(self) -> Turnstile | None:
+        """The replay's turnstile (a cluster role reading the feeds itself), begun."""
+        turnstile = self._dispatcher.turnstile
+        if turnstile is not None:
+            await turnstile.begin(feeds_fingerprint(self.config))
+        return turnstile
+
+    def _note_sent(self, index: int, ts: int) -> None:
+        if not self._sent[index]:
+            self._first_ts[index] = ts
+        self._sent[index] += 1
+        self._last_ts[index] = ts
 
     def _open_files(self, indices: list[int], replay: bool) -> None:
         """Open the file feeds at ``indices`` (journal feeds with their controls in replay)."""
