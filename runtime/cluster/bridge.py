@@ -52,8 +52,9 @@ from atrium.runtime.capabilities import (
 )
 from atrium.runtime.clocks import LiveClock, SimClock
 from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
+from atrium.runtime.cluster.coordinator import give_start, wait_for_end
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
-from atrium.runtime.cluster.link import Link, Outgoing
+from atrium.runtime.cluster.link import ROLE_HEADER, Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
 from atrium.runtime.cluster.marks import MARKS_LINGER, MarkBatches
 from atrium.runtime.cluster.plain import PlainMarket
@@ -83,8 +84,6 @@ __all__ = ("INPUT_HEADER", "ROLE_HEADER", "SEQ_HEADER", "NatsBridge")
 
 log = logging.getLogger("atrium.cluster")
 
-#: Header naming the role that published a message (a role skips its own).
-ROLE_HEADER = "Atrium-Role"
 #: Header of live market data on a plain subject: the sending run and its sequence on
 #: that subject (``3f2a9c1d0b7e:5120``), by which a receiver counts the gaps.
 SEQ_HEADER = "Atrium-Seq"
@@ -264,7 +263,7 @@ class NatsBridge(Actor):
             subject = subjects.done_all if core else subjects.step(self.wiring.role)
             await self._wire.listen(subject, self._take_wired)
         if self._coordinates:
-            await self._start_replay()
+            await give_start(self.link, self.wiring)
         if self.wiring.imports:
             await self._read_floor()
         if self.wiring.plain_market:
@@ -380,7 +379,7 @@ class NatsBridge(Actor):
                 await self._open_input()
                 await self._import()
             elif self._coordinates:
-                await self._until_replay_ends()
+                await wait_for_end(self.link, self.wiring, self.lock)
             elif live:
                 await self._go_live()
                 await anyio.sleep_forever()
@@ -452,35 +451,6 @@ class NatsBridge(Actor):
         return [*kept, (self.wiring.subjects.subject(resume), encode(resume), headers)]
 
     # -- replay with local market data (runtime.cluster.steps) --------------------------
-
-    async def _start_replay(self) -> None:
-        """The coordinator: once every role is up, tell them to start reading."""
-        await self.link.wait_consumers(self.wiring.consumers)
-        role = self.wiring.role
-        start = (self.wiring.subjects.start, b"", {_MSG_ID: f"{role}:start", ROLE_HEADER: role})
-        await self.link.publish([start])
-
-    async def _until_replay_ends(self) -> None:
-        """The coordinator: wait for the core's end marker; raise its reason, if any."""
-        end, core = self.wiring.subjects.end, self.wiring.local.core if self.wiring.local else ""
-        await self.link.follow()
-        watch = self.link.watch
-        assert watch is not None
-        while not watch.last_of(end):
-            seen = anyio.Event()
-            watch.on_seen = seen.set
-            if watch.last_of(end):
-                break
-            with anyio.move_on_after(self.patience) as waited:
-                await seen.wait()
-            if waited.cancelled_caught and not await self.alive(core):
-                raise AtriumError(
-                    f"cluster replay: role {core} is gone (no process holds its lock) "
-                    "before the replay's end; run the replay again in a new namespace"
-                )
-        reason = (await self.link.last_message(end)) or b""
-        if reason:
-            raise AtriumError(f"the replay stopped: {reason.decode(errors='replace')}")
 
     async def alive(self, role: str) -> bool:
         """Whether a process runs ``role`` (a StepPort): its lock is held."""

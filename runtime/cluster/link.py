@@ -48,6 +48,8 @@ log = logging.getLogger("atrium.cluster")
 Outgoing = tuple[str, bytes, dict[str, str]]
 #: Header JetStream deduplicates on.
 MSG_ID = "Nats-Msg-Id"
+#: Header naming the role that published a message (a role skips its own).
+ROLE_HEADER = "Atrium-Role"
 _ACK_TIMEOUT = 5.0
 #: Messages published before their acknowledgements are awaited: well under the client's
 #: limit of acknowledgements pending (4,000), which would block the next publish for good.
