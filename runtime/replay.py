@@ -27,6 +27,7 @@ from atrium.config.market_data import MarketDataConfig
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.capabilities import FEED_REPORT, FeedReport
 from atrium.runtime.clocks import SimClock
+from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError, UsageError
 from atrium.runtime.journal import Journal
 from atrium.runtime.progress import ReplayProgress
@@ -139,8 +140,10 @@ async def run_replay(config: AtriumConfig, options: ReplayOptions) -> dict[str, 
 def _part(sections: dict[str, Any]) -> str | None:
     """A cluster role's part in a replay whose roles read the feeds themselves (None:
     not one)."""
-    local = getattr(sections.get("cluster"), "local", None)
-    return None if local is None else str(local.part)
+    wiring = sections.get("cluster")
+    if not isinstance(wiring, RoleWiring) or wiring.local is None:
+        return None
+    return wiring.local.part
 
 
 def _warn_unfed(config: AtriumConfig, section: MarketDataConfig) -> None:
