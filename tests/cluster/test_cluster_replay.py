@@ -221,3 +221,65 @@ def _wait_for_log(log: Path, text: str) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{log} never said {text!r}")
+
+
+_RETRYING = '''
+from decimal import Decimal
+
+from atrium.actors.strategy import Strategy
+from atrium.config.base import ConfigBase
+
+
+class Params(ConfigBase, frozen=True, kw_only=True):
+    big: Decimal = Decimal(5000)
+    small: Decimal = Decimal(10)
+
+
+class Retrying(Strategy[Params]):
+    """Buys too much every fifth bar; risk denies it, and it asks for less at once."""
+
+    Params = Params
+
+    def on_start(self) -> None:
+        self._bars = 0
+        self._big: set[str] = set()
+
+    def on_bar(self, bar) -> None:
+        self._bars += 1
+        if self.position(bar.symbol) > 0 and self._bars % 7 == 0:
+            self.close(bar.symbol)
+        elif self.position(bar.symbol) == 0 and self._bars % 5 == 0:
+            self._big.add(self.buy(bar.symbol, self.params.big).intent_id)
+
+    def on_denied(self, denied) -> None:
+        if self._big and denied.intent_id in self._big:
+            self._big.discard(denied.intent_id)
+            self.buy(denied.symbol, self.params.small)
+'''
+
+
+def test_a_strategy_answering_a_denial_in_the_same_event_fills_exactly_as_one(
+    tmp_path: Path,
+) -> None:
+    # Each denial goes back to the strategy process in a round of its own (Step(event,
+    # 1)), its answer comes back before the next bar, and is handled in that event.
+    write_feeds(tmp_path, 120)
+    (tmp_path / "retrying_strategy.py").write_text(_RETRYING)
+    with nats_server(tmp_path) as server:
+        config = write_config(tmp_path, server.url, "rounds", sizing="fixed_qty")
+        text = config.read_text().replace(
+            'class = "atrium.actors.strategy.bundled.ema_cross:EmaCross"',
+            'class = "retrying_strategy:Retrying"',
+        )
+        text = text.replace("{ quantity = 100, fast = 5, slow = 20 }", "{}")
+        text = text.replace("{ quantity = 200, fast = 5, slow = 20 }", "{}")
+        config.write_text(text + "\n[risk]\nmax_order_notional = 5000\n")
+        single = tmp_path / "single"
+        replay_single(config, single)
+        outs = _replay_cluster(config, tmp_path)
+    denials = journal_messages(single / "journal.sqlite", "OrderDenied")
+    assert len(denials) >= 20  # the big orders, one every few bars per strategy
+    trades = (single / "trades.csv").read_text()
+    assert trades.count(",BUY,") >= 20 and ",10," in trades  # the small retries filled
+    assert (outs["core"] / "trades.csv").read_text() == trades
+    assert (outs["core"] / "equity.csv").read_bytes() == (single / "equity.csv").read_bytes()
