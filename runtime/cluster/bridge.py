@@ -16,10 +16,14 @@ newest snapshot (:mod:`atrium.runtime.cluster.state`) is restored, and the messa
 it that a previous run of the role had acknowledged are handled again with the output held
 back (they were sent the first time): that rebuilds a strategy's indicators and positions.
 
-In a replay, the role that runs market data drives the cluster: after each event it waits
-until every role's consumer has taken and acknowledged everything (see
-:meth:`Link.consumers_idle`), the cross-process form of the settle barrier, and at the
-end it marks the stream so the other roles finish too.
+In a replay each role reads the recorded feeds itself by default, and the bridge carries
+only the order flow and the step markers that keep the roles in step, on plain subjects
+(:mod:`atrium.runtime.cluster.steps`, :mod:`atrium.runtime.cluster.step_wire`); the
+market data role only starts it (:mod:`atrium.runtime.cluster.coordinator`). With
+``replay_market_data = "driver"`` the role that runs market data drives the cluster:
+after each event it waits until every role's consumer has taken and acknowledged
+everything (see :mod:`atrium.runtime.cluster.progress`), the cross-process form of the
+settle barrier, and at the end it marks the stream so the other roles finish too.
 """
 
 from __future__ import annotations
@@ -499,6 +503,15 @@ class NatsBridge(Actor):
             with contextlib.suppress(nats.errors.Error, TimeoutError):
                 await self.link.flush_plain()
 
+    def _export_wired(self, message: Message) -> None:
+        """A replay's order flow, on the step subject the turnstile names (if any)."""
+        assert self._wire is not None and self._steps is not None
+        subject = self._steps.exported(message)
+        if subject is not None:
+            self._wire.put(subject, encode(message), marker=False)
+            self._metrics.sent.inc()
+            self._wake.set()
+
     def _take_marker(self, msg: Msg) -> bool:
         """A replay's start, handed to the turnstile; False: not one."""
         if self._steps is None or msg.subject != self.wiring.subjects.start:
@@ -521,6 +534,9 @@ class NatsBridge(Actor):
     # -- outbound -------------------------------------------------------------------------
 
     def _export(self, message: Message, subject: str | None = None) -> None:
+        if self._wire is not None:
+            self._export_wired(message)
+            return
         role = self.wiring.role
         if subject is None and isinstance(message, _MARKET) and self.wiring.plain_market:
             self._market.put_out(self.wiring.subjects.subject(message), encode(message))
@@ -532,13 +548,6 @@ class NatsBridge(Actor):
             self._exported += 1
             msg_id = f"{role}:{domain_key(message) or self._exported}"
         if self._muted or self._stale.holds(message):
-            return
-        if self._wire is not None and self._steps is not None:
-            wired = self._steps.exported(message)
-            if wired is not None:
-                self._wire.put(wired, encode(message), marker=False)
-                self._metrics.sent.inc()
-                self._wake.set()
             return
         if self._cause and self._cause <= self._resent_upto:
             self._may_repeat.add(msg_id)

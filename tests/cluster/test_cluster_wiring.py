@@ -12,6 +12,7 @@ import pytest
 from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
+from atrium.runtime.cli import main
 from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.subjects import SubjectMap, token
 from atrium.runtime.cluster.wiring import BRIDGE, check_replay_roles, role_config
@@ -380,3 +381,61 @@ def test_a_core_rebuilds_on_paper_and_ccxt_only_and_keeps_ccxt_reports_on_the_st
     assert "t.venue_report" in wiring.imports
     _, strategies = role_config(_config(_FOUR + "[execution]\n" + execution), "sa")
     assert strategies.no_rebuild is None and not strategies.venue_input
+
+
+# -- a replay in which every role reads the files (replay_market_data = "local") ----------
+
+
+def test_in_a_local_replay_the_core_and_strategy_roles_read_the_feeds_and_md_reads_none() -> None:
+    config = _config(_FOUR)
+    md, md_wiring = role_config(config, "md", replay=True)
+    core, core_wiring = role_config(config, "core", replay=True)
+    sa, sa_wiring = role_config(config, "sa", replay=True)
+    assert list(md.topology.actors) == [BRIDGE]  # the coordinator: start and end only
+    assert md_wiring.local is not None and md_wiring.local.part == "coordinator"
+    assert md_wiring.local.core == "core" and md_wiring.imports == ()
+    assert "market_data" in core.topology.actors and "market_data" in sa.topology.actors
+    # No market data crosses: the bridges export none and consume only the start.
+    for process, wiring in ((core, core_wiring), (sa, sa_wiring)):
+        exported = process.topology.actors[BRIDGE].subscribes
+        assert "Bar" not in exported and "Tick" not in exported
+        assert wiring.imports == ("t.start",)
+        assert not wiring.passes_market_data_on and not wiring.driver
+    assert core_wiring.local is not None
+    assert dict(core_wiring.local.followers) == {"sa": ("a",), "sb": ("b",)}
+    assert sa_wiring.local is not None and sa_wiring.local.symbols == {"NVDA", "BRK.B"}
+    # A live run of the same file is wired as before.
+    _, live = role_config(config, "sa")
+    assert live.local is None and "t.mdv.NVDA" in live.imports
+
+
+def test_a_driven_replay_keeps_the_stream_wiring() -> None:
+    assert _config(_FOUR).cluster.replay_market_data == "local"  # the default
+    cluster = '[cluster]\nnamespace = "t"\nreplay_market_data = "driver"\n'
+    driven = parse_config(tomllib.loads(_STRATEGIES + cluster + _FOUR))
+    _, wiring = role_config(driven, "sa", replay=True)
+    assert wiring.local is None and "t.mdv.NVDA" in wiring.imports
+
+
+def test_a_local_replay_refuses_roles_that_split_the_core_naming_the_way_out() -> None:
+    split = _FOUR.replace(
+        '[cluster.roles.core]\nactors = ["portfolio", "risk", "execution"]',
+        '[cluster.roles.core]\nactors = ["portfolio", "risk"]\n'
+        '[cluster.roles.venue]\nactors = ["execution"]',
+    )
+    with pytest.raises(ConfigError, match=r"cluster.roles.venue: runs execution; .*\"driver\""):
+        check_replay_roles(_config(split))
+
+
+def test_feed_given_to_a_role_that_reads_no_market_data_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "cluster.toml"
+    data = EXAMPLE.parent / "data"
+    config.write_text(EXAMPLE.read_text().replace('path = "data/', f'path = "{data}/'))
+    code = main(
+        ["replay", "--config", str(config), "--role", "market-data", "--out",
+         str(tmp_path / "out"), "--feed", "other.csv", "--no-progress"]
+    )  # fmt: skip
+    assert code != 0
+    assert "--feed: this process reads no market data" in capsys.readouterr().err
