@@ -103,13 +103,13 @@ async def _market_stream(link: Link, wiring: RoleWiring) -> str:
             f"cluster.namespace: no stream {wiring.stream}; nothing ran in the namespace "
             f"{wiring.cluster.namespace!r} on this server"
         ) from None
+    if await link.last_stored(wiring.subjects.start):
+        raise AtriumError(
+            f"cluster.namespace: the replay in {wiring.cluster.namespace!r} read its "
+            'market data from files in every role (replay_market_data = "local"), '
+            "so its stream holds none: replay those files"
+        )
     if wiring.subjects.stream_subjects[0] in (info.config.subjects or []):
-        if await link.last_stored(wiring.subjects.start):
-            raise AtriumError(
-                f"cluster.namespace: the replay in {wiring.cluster.namespace!r} read its "
-                'market data from files in every role (replay_market_data = "local"), '
-                "so its stream holds none: replay those files"
-            )
         return wiring.stream
     if not wiring.cluster.record_market_data_bytes:
         raise AtriumError(

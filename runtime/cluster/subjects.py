@@ -81,11 +81,12 @@ class SubjectMap:
 
     @property
     def flow_subjects(self) -> list[str]:
-        """The stream's subjects when live market data travels on plain subjects: every
-        kind but market data, the market data roles took (in batches), and the replay's
-        markers (so a live run can refuse them)."""
+        """The stream's subjects when market data travels on plain subjects (live) or not
+        at all (a replay whose roles read the files): every kind but market data, the
+        market data roles took (in batches), and the replay's markers (so a live run can
+        refuse them). Never a replay's step subjects: a stream whose subjects matched them
+        would store every step message as well."""
         subjects = {self.end, self.held, self.release, self.start, f"{self._marks}.*"}
-        subjects.update((f"{self._step}.*", f"{self._done}.*"))
         for cls, base in self._base.items():
             if cls not in _MARKET:
                 subjects.add(f"{base}.*" if self._keyed(cls) else base)

@@ -132,7 +132,9 @@ class RoleWiring:
     @property
     def stream_subjects(self) -> list[str]:
         subjects = self.subjects
-        return subjects.flow_subjects if self.plain_market else subjects.stream_subjects
+        if self.plain_market or self.local is not None:
+            return subjects.flow_subjects
+        return subjects.stream_subjects
 
     @property
     def stream(self) -> str:

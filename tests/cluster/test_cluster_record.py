@@ -48,7 +48,7 @@ async def _local_replay_stream(url: str, namespace: str) -> None:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()
-        await js.add_stream(name=namespace.upper(), subjects=[f"{namespace}.>"])
+        await js.add_stream(name=namespace.upper(), subjects=SubjectMap(namespace).flow_subjects)
         await js.publish(SubjectMap(namespace).start, b"")
     finally:
         await nc.close()
