@@ -7,6 +7,7 @@ puts it beside the interpreter; Debian's package puts it on PATH). CI sets
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import nats
 from nats_kit import free_port, nats_binary
 
 from atrium.runtime.codec import decode
@@ -363,3 +365,27 @@ class LiveRoles:
             process.send_signal(signal.SIGTERM)
         for process in self.running.values():
             process.wait(30)
+
+
+def stored_subjects(url: str, stream: str) -> dict[str, int]:
+    """How many messages ``stream`` holds per subject."""
+
+    async def read() -> dict[str, int]:
+        nc = await nats.connect(url)
+        try:
+            info = await nc.jetstream().stream_info(stream, subjects_filter=">")
+            return dict(info.state.subjects or {})
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def wait_for_log(log: Path, text: str, seconds: float = 30) -> None:
+    """Wait until ``log`` holds ``text``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if log.exists() and text in log.read_text():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{log} never said {text!r}")

@@ -4,14 +4,22 @@ do not collide, and a killed core rebuilds its account while the other trades on
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 from pathlib import Path
 
-import nats
 import pytest
-from cluster_kit import atrium, free_port, get, journal_messages, metric, nats_server, post, until
+from cluster_kit import (
+    atrium,
+    free_port,
+    get,
+    journal_messages,
+    metric,
+    nats_server,
+    post,
+    stored_subjects,
+    until,
+)
 
 from atrium.runtime.messages import Fill, Order
 
@@ -81,15 +89,6 @@ def _strategies(port: int) -> set[str]:
     return {position["strategy"] for position in positions}
 
 
-async def _stored_subjects(url: str) -> set[str]:
-    nc = await nats.connect(url)
-    try:
-        info = await nc.jetstream().stream_info("ACCOUNTS", subjects_filter=">")
-        return set(info.state.subjects or {})
-    finally:
-        await nc.close()
-
-
 def _stop(process: subprocess.Popen[bytes], log: Path) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -143,7 +142,7 @@ def test_two_cores_trade_their_own_accounts_and_one_restarts_while_the_other_tra
             fills_b = metric(b, "atrium_fills_total")
             until(lambda: metric(b, "atrium_fills_total") > fills_b, "B trades on", 30)
             assert (_state(a), _state(b)) == ("HALTED", "ACTIVE")
-            stored = asyncio.run(_stored_subjects(server.url))
+            stored = set(stored_subjects(server.url, "ACCOUNTS"))
         finally:
             for role, process in running.items():
                 _stop(process, tmp_path / f"{role}.log")

@@ -3,14 +3,12 @@ answers a lost NATS connection by reducing risk and saying so on ``/readyz``."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import nats
 import pytest
 from cluster_kit import (
     ROLES_LIVE,
@@ -21,6 +19,7 @@ from cluster_kit import (
     live_config,
     metric,
     nats_server,
+    stored_subjects,
     until,
 )
 
@@ -82,15 +81,6 @@ def test_live_roles_trade_and_the_core_reduces_risk_while_nats_is_away(tmp_path:
         assert metric(core, "atrium_cluster_disconnects_total") >= 1
 
 
-async def _stored_subjects(url: str, stream: str) -> dict[str, int]:
-    nc = await nats.connect(url)
-    try:
-        info = await nc.jetstream().stream_info(stream, subjects_filter=">")
-        return dict(info.state.subjects or {})
-    finally:
-        await nc.close()
-
-
 def test_live_market_data_on_plain_subjects_trades_and_keeps_the_stream_to_order_flow(
     tmp_path: Path,
 ) -> None:
@@ -108,7 +98,7 @@ def test_live_market_data_on_plain_subjects_trades_and_keeps_the_stream_to_order
             # Loopback at 200 ticks/s: nothing lost on the way, by the sequence numbers.
             for role in ("core", "strat-a", "strat-b"):
                 assert metric(ports[role], "atrium_cluster_market_data_gaps_total") == 0
-            stored = asyncio.run(_stored_subjects(server.url, "SUB"))
+            stored = stored_subjects(server.url, "SUB")
         # Stored: the order flow (intents, orders' updates, fills) and the core's batches
         # of the market data it took, at most one per 10 ms; no tick as the source sent it.
         assert stored, stored
@@ -118,7 +108,7 @@ def test_live_market_data_on_plain_subjects_trades_and_keeps_the_stream_to_order
         assert stored["sub.marks.core"] < sent / 2
         assert sum(stored.values()) < sent
         # The market data stream of its own recorded every tick and bar, for `record`.
-        recorded = asyncio.run(_stored_subjects(server.url, "SUB_MD"))
+        recorded = stored_subjects(server.url, "SUB_MD")
         assert set(recorded) == {"sub.md.AAA", "sub.md.BBB"}
         out = tmp_path / "recorded.sqlite"
         log = tmp_path / "record.log"

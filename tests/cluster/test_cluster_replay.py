@@ -3,7 +3,6 @@ separate OS processes on a real NATS server, against the same replay in one proc
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-import nats
 import pytest
 from cluster_kit import (
     ROLES,
@@ -20,7 +18,9 @@ from cluster_kit import (
     nats_server,
     replay_role,
     replay_single,
+    stored_subjects,
     wait,
+    wait_for_log,
     with_cluster_lines,
     write_config,
     write_feeds,
@@ -56,16 +56,6 @@ def _assert_own_symbols_only(outs: dict[str, Path], bars: int) -> None:
         assert len(taken) == bars
 
 
-async def _stream_subjects(url: str, stream: str) -> dict[str, int]:
-    """How many messages the stream holds per subject."""
-    nc = await nats.connect(url)
-    try:
-        info = await nc.jetstream().stream_info(stream, subjects_filter=">")
-        return dict(info.state.subjects or {})
-    finally:
-        await nc.close()
-
-
 def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
     # The default: every role reads the feeds itself and only order flow crosses.
     write_feeds(tmp_path, _BARS)
@@ -74,7 +64,7 @@ def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
         single = tmp_path / "single"
         replay_single(config, single)
         outs = _replay_cluster(config, tmp_path)
-        stored = asyncio.run(_stream_subjects(server.url, "SAME"))
+        stored = stored_subjects(server.url, "SAME")
     trades = (single / "trades.csv").read_text()
     assert trades.count("\n") > 20  # both strategies traded: the comparison means something
     assert "ema_nvda" in trades and "ema_orcl" in trades
@@ -220,7 +210,7 @@ def test_a_role_started_twice_refuses_to_run_beside_itself(tmp_path: Path) -> No
         config = write_config(tmp_path, server.url, "twice", sizing="fixed_qty")
         first = replay_role(config, "core", tmp_path / "first")
         try:
-            _wait_for_log(tmp_path / "first.log", "venue connected")
+            wait_for_log(tmp_path / "first.log", "venue connected")
             time.sleep(1.5)  # its first pull request is waiting at the server
             second = replay_role(config, "core", tmp_path / "second")
             assert second.wait(60) == 1
@@ -229,15 +219,6 @@ def test_a_role_started_twice_refuses_to_run_beside_itself(tmp_path: Path) -> No
             first.wait(10)
     log = (tmp_path / "second.log").read_text()
     assert "--role core: another process of this role is running" in log
-
-
-def _wait_for_log(log: Path, text: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if log.exists() and text in log.read_text():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{log} never said {text!r}")
 
 
 _RETRYING = '''
