@@ -62,6 +62,7 @@ from atrium.runtime.cluster.link import ROLE_HEADER, Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
 from atrium.runtime.cluster.marks import MARKS_LINGER, MarkBatches
 from atrium.runtime.cluster.plain import PlainMarket
+from atrium.runtime.cluster.plain import unpack as unpack_market
 from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
@@ -84,13 +85,10 @@ from atrium.runtime.messages import (
 )
 from atrium.runtime.metrics import counting
 
-__all__ = ("INPUT_HEADER", "ROLE_HEADER", "SEQ_HEADER", "NatsBridge")
+__all__ = ("INPUT_HEADER", "ROLE_HEADER", "NatsBridge")
 
 log = logging.getLogger("atrium.cluster")
 
-#: Header of live market data on a plain subject: the sending run and its sequence on
-#: that subject (``3f2a9c1d0b7e:5120``), by which a receiver counts the gaps.
-SEQ_HEADER = "Atrium-Seq"
 #: Header of an input a role applied and keeps on the stream (a ``Control``): the run
 #: that applied it. A later run of the role applies it again when it rebuilds.
 INPUT_HEADER = "Atrium-Input-Run"
@@ -155,7 +153,7 @@ class NatsBridge(Actor):
         # Market data made here: numbered per run, under an id no earlier run used.
         self._run = secrets.token_hex(6)
         self._fed = 0
-        self._market = PlainMarket()
+        self._market = PlainMarket(self._run)
         self._marks = MarkBatches()
         self._marks_subject = wiring.subjects.marks(wiring.role) if wiring.keeps_marks else None
         self._kept_marks = 0
@@ -539,7 +537,7 @@ class NatsBridge(Actor):
             return
         role = self.wiring.role
         if subject is None and isinstance(message, _MARKET) and self.wiring.plain_market:
-            self._market.put_out(self.wiring.subjects.subject(message), encode(message))
+            self._market.put_out(self.wiring.subjects.subject(message), message)
             return
         if subject is None and isinstance(message, _MARKET):
             self._fed += 1
@@ -650,33 +648,34 @@ class NatsBridge(Actor):
 
     async def _send_market(self) -> None:
         """Publish market data made here, fire and forget, numbered per subject."""
-        market, run = self._market, self._run
+        market, send = self._market, self.link.send_plain
         while True:
             await market.out_ready.wait()
             market.out_ready = anyio.Event()
             batch, market.outgoing = market.outgoing, []
-            for subject, payload in batch:
-                seq = market.sent[subject] = market.sent.get(subject, 0) + 1
+            sent = 0
+            for subject, message in batch:
                 try:
-                    await self.link.send_plain(subject, payload, {SEQ_HEADER: f"{run}:{seq}"})
+                    await send(subject, market.pack(subject, message))
                 except (nats.errors.Error, OSError) as exc:
                     log.debug("market data on %s not sent (%r)", subject, exc)
                     continue
-                self._metrics.sent.inc()
+                sent += 1
+            self._metrics.sent.inc(sent)
 
     async def _on_market(self, msg: Msg) -> None:
         """The client's callback: note gaps, keep the message for :meth:`_take_market`."""
         market = self._market
-        gap = market.gap(msg.subject, (msg.headers or {}).get(SEQ_HEADER, ""))
-        if gap:
-            self._metrics.gaps.inc(gap)
         try:
-            message = decode(msg.data)
+            record = unpack_market(msg.data)
         except msgspec.DecodeError as exc:
             self._metrics.bad.inc()
             log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
             return
-        skipped = market.take_in(msg.subject, message)
+        gap = market.gap(msg.subject, record)
+        if gap:
+            self._metrics.gaps.inc(gap)
+        skipped = market.take_in(msg.subject, record.message)
         if skipped:
             self._metrics.skipped.inc(skipped)
 

@@ -27,6 +27,7 @@ from nats.js.client import JetStreamContext
 
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.cluster.link import Link
+from atrium.runtime.cluster.plain import unpack
 from atrium.runtime.cluster.subjects import SubjectMap
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import decode
@@ -84,7 +85,8 @@ async def record_stream(
         async with anyio.create_task_group() as tasks:
             tasks.start_soon(journal.run_writer)
             since = 0 if start is None else (start - _EPOCH) // timedelta(microseconds=1) * 1_000
-            written = await _copy(sub, journal, last, since)
+            unwrap = stream == wiring.market_stream  # plain subjects' envelopes
+            written = await _copy(sub, journal, last, since, unwrap=unwrap)
             tasks.cancel_scope.cancel()
     finally:
         await journal.close()
@@ -120,9 +122,15 @@ async def _market_stream(link: Link, wiring: RoleWiring) -> str:
 
 
 async def _copy(
-    sub: JetStreamContext.PullSubscription, journal: Journal, last: int, since: int
+    sub: JetStreamContext.PullSubscription,
+    journal: Journal,
+    last: int,
+    since: int,
+    *,
+    unwrap: bool,
 ) -> int:
-    """Copy what the consumer holds up to stream sequence ``last``.
+    """Copy what the consumer holds up to stream sequence ``last``; ``unwrap``: each
+    message is a plain subject's envelope (:class:`~.plain.PlainRecord`).
 
     The consumer says at creation how many messages match; those are all read, however
     slowly they come, so a busy server never cuts the recording short.
@@ -140,7 +148,7 @@ async def _copy(
             if seq > last:
                 return written  # stored after the command started
             try:
-                message = decode(msg.data)
+                message = unpack(msg.data).message if unwrap else decode(msg.data)
             except msgspec.DecodeError as exc:
                 log.error("skipped stream message %d that does not decode: %s", seq, exc)
                 continue

@@ -7,15 +7,17 @@ import tomllib
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.cli import main
-from atrium.runtime.cluster.plain import PlainMarket
+from atrium.runtime.cluster.plain import PlainMarket, PlainRecord, unpack
 from atrium.runtime.cluster.subjects import SubjectMap, token
 from atrium.runtime.cluster.wiring import BRIDGE, check_replay_roles, role_config
+from atrium.runtime.codec import encode
 from atrium.runtime.messages import Bar, Fill, OrderIntent, PortfolioSnapshot, Tick
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "cluster-example.toml"
@@ -249,21 +251,48 @@ def test_a_role_of_strategies_and_the_core_keeps_the_market_data_it_takes() -> N
 
 
 def test_a_gap_in_a_plain_subject_is_counted_by_its_sequence() -> None:
-    market = PlainMarket()
-    assert market.gap("t.md.A", "run1:1") == 0
-    assert market.gap("t.md.A", "run1:2") == 0
-    assert market.gap("t.md.A", "run1:6") == 3  # 3, 4 and 5 lost
-    assert market.gap("t.md.B", "run1:9") == 0  # per subject: B's first
-    assert market.gap("t.md.A", "run2:1") == 0  # a restarted source numbers anew
-    assert market.gap("t.md.A", "run2:3") == 1
-    assert market.gap("t.md.A", "") == 0  # no header: nothing to count
+    market = PlainMarket("here")
+    tick = Tick(ts=1, symbol="A", price=Decimal(1), size=Decimal(1))
+    gap = lambda subject, run, seq: market.gap(subject, PlainRecord(run, seq, tick))  # noqa: E731
+    assert gap("t.md.A", "run1", 1) == 0
+    assert gap("t.md.A", "run1", 2) == 0
+    assert gap("t.md.A", "run1", 6) == 3  # 3, 4 and 5 lost
+    assert gap("t.md.B", "run1", 9) == 0  # per subject: B's first
+    assert gap("t.md.A", "run2", 1) == 0  # a restarted source numbers anew
+    assert gap("t.md.A", "run2", 3) == 1
+    assert gap("t.md.A", "run2", 3) == 0  # a repeat is no gap
+
+
+def test_plain_market_data_is_numbered_per_subject_in_its_envelope() -> None:
+    source = PlainMarket("run7")
+    tick = lambda symbol, ts: Tick(  # noqa: E731
+        ts=ts, symbol=symbol, price=Decimal("101.25"), size=Decimal(3)
+    )
+    sent = [
+        ("t.md.A", source.pack("t.md.A", tick("A", 1))),
+        ("t.md.B", source.pack("t.md.B", tick("B", 2))),
+        ("t.md.A", source.pack("t.md.A", tick("A", 3))),
+    ]
+    records = [unpack(payload) for _, payload in sent]
+    assert [(r.run, r.seq) for r in records] == [("run7", 1), ("run7", 1), ("run7", 2)]
+    assert records[2].message == tick("A", 3)
+    receiver = PlainMarket("there")
+    source.pack("t.md.A", tick("A", 4))  # A's third, lost on the way
+    later = unpack(source.pack("t.md.A", tick("A", 5)))
+    seen = [receiver.gap(subject, r) for (subject, _), r in zip(sent, records, strict=True)]
+    assert [*seen, receiver.gap("t.md.A", later)] == [0, 0, 0, 1]
+    intent = OrderIntent(ts=4, intent_id="i-1", strategy="s", symbol="A", side="BUY")
+    with pytest.raises(msgspec.DecodeError):  # an intent is no market data
+        unpack(msgspec.msgpack.encode(["run7", 3, msgspec.msgpack.decode(encode(intent))]))
+    with pytest.raises(msgspec.DecodeError):  # nor is a bare tick, unnumbered
+        unpack(encode(tick("A", 5)))
 
 
 def test_a_role_behind_the_source_keeps_every_bar_and_the_newest_tick_per_symbol(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("atrium.runtime.cluster.plain.MARKET_BACKLOG", 4)
-    market = PlainMarket()
+    market = PlainMarket("here")
     tick = lambda symbol, ts: Tick(ts=ts, symbol=symbol, price=Decimal(1), size=Decimal(1))  # noqa: E731
     bar = Bar(
         ts=2,
