@@ -57,13 +57,13 @@ from atrium.runtime.capabilities import (
 from atrium.runtime.clocks import LiveClock, SimClock
 from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
 from atrium.runtime.cluster.coordinator import give_start, wait_for_end
+from atrium.runtime.cluster.driven import DrivenReplay, rank_by_strategy
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
 from atrium.runtime.cluster.link import ROLE_HEADER, Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
 from atrium.runtime.cluster.marks import MARKS_LINGER, MarkBatches
 from atrium.runtime.cluster.plain import PlainMarket
 from atrium.runtime.cluster.plain import unpack as unpack_market
-from atrium.runtime.cluster.progress import ProgressBoard
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
 from atrium.runtime.cluster.step_wire import StepWire
@@ -169,7 +169,7 @@ class NatsBridge(Actor):
         self._acks: deque[tuple[int, Msg, _Taken]] = deque()
         # Rebuilding, and then the newest time of the messages handled again (the clock's).
         self._muted, self._recorded_ns = False, 0
-        self._init_barrier(context, wiring)
+        self._init_driven(context, wiring)
         self._flushing = anyio.Lock()
         self._wake = anyio.Event()
         self._link_changed = anyio.Event()
@@ -178,7 +178,6 @@ class NatsBridge(Actor):
         # The last stream sequence handled (a redelivered one is skipped).
         self._handled = 0
         self._started = False
-        self._releases = 0
         self._metrics = BridgeMetrics(
             context, wiring.role, lambda: self.link.connected, lambda: len(self.outbound)
         )
@@ -189,25 +188,22 @@ class NatsBridge(Actor):
         self._init_steps(context, wiring)
         self._offer(context)
 
-    def _init_barrier(self, context: ActorContext, wiring: RoleWiring) -> None:
-        """Replay: the driver waits for an idle cluster after each event; every consumer
-        reports its progress to it (see :mod:`atrium.runtime.cluster.progress`), and the
-        portfolio's process holds what an event brings until the driver releases it."""
-        # Replay, in the portfolio's process: what an event brings waits here for the
-        # driver's release, then goes out as one process would have had it (_release).
-        self._holds = (
-            context.mode == "replay"
+    def _init_driven(self, context: ActorContext, wiring: RoleWiring) -> None:
+        """A replay driven over the stream (:mod:`.driven`); every consumer of a replay
+        without local market data reports its progress to the driver."""
+        replay = context.mode == "replay"
+        self._driven = DrivenReplay(
+            self.link,
+            wiring,
+            drives=replay and wiring.driver,
+            holds=replay
             and not wiring.driver
-            and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent))
+            and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent)),
+            queue=self._queue,
         )
-        self._holding: list[Message] = []
-        self._holds_marked = 0
-        self._rank = {name: index for index, name in enumerate(wiring.strategy_order)}
-        self._drives = wiring.driver and context.mode == "replay"
-        # Something was sent since the cluster was last seen idle.
-        self._unsettled = False
-        self._board: ProgressBoard | None = None
-        self._reports = context.mode == "replay" and wiring.local is None
+        self._drives = self._driven.drives
+        self._reports = replay and wiring.local is None
+        self._ranked = rank_by_strategy(wiring.strategy_order)
 
     def _init_steps(self, context: ActorContext, wiring: RoleWiring) -> None:
         """Replay with local market data: the core's or a strategy role's turnstile,
@@ -271,10 +267,7 @@ class NatsBridge(Actor):
         if self.wiring.plain_market:
             for subject in self.wiring.market:
                 await self.link.listen(subject, self._on_market)
-        if self._drives:
-            await self.link.follow()
-            await self.link.wait_consumers(self.wiring.consumers)
-            self._board = await self.link.track_progress()
+        await self._driven.start()
         self._started = True
 
     async def _refuse_wrong_stream(self) -> None:
@@ -468,11 +461,9 @@ class NatsBridge(Actor):
         step subjects, or, the end, on the stream."""
         if self._wire is not None and subject != self.wiring.subjects.end:
             self._wire.put(subject, payload, marker=True)
+            self._wake.set()
         else:
-            role = self.wiring.role
-            self.outbound.append((subject, payload, {_MSG_ID: msg_id, ROLE_HEADER: role}))
-            self._held += 1
-        self._wake.set()
+            self._queue((subject, payload, {_MSG_ID: msg_id, ROLE_HEADER: self.wiring.role}))
 
     async def _take_wired(self, role: str, marker: bool, payload: bytes) -> None:
         """What came on the step subjects, to the turnstile or the bus, in order."""
@@ -549,15 +540,15 @@ class NatsBridge(Actor):
             return
         if self._cause and self._cause <= self._resent_upto:
             self._may_repeat.add(msg_id)
-        self.outbound.append(
-            (
-                subject or self.wiring.subjects.subject(message),
-                encode(message),
-                {_MSG_ID: msg_id, ROLE_HEADER: role},
-            )
-        )
+        self._driven.unsettled = True
+        subject = subject or self.wiring.subjects.subject(message)
+        self._queue((subject, encode(message), {_MSG_ID: msg_id, ROLE_HEADER: role}))
+
+    def _queue(self, item: Outgoing) -> None:
+        """Send ``item`` to the stream with the next flush (a batch taken meanwhile is
+        acknowledged once it is stored)."""
+        self.outbound.append(item)
         self._held += 1
-        self._unsettled = True
         self._wake.set()
 
     async def flush(self) -> None:
@@ -606,43 +597,13 @@ class NatsBridge(Actor):
     @property
     def blocked(self) -> bool:
         if self._drives:
-            return self._unsettled
+            return self._driven.unsettled
         return len(self.outbound) >= _OUTBOUND_LIMIT
 
     async def wait_writable(self) -> None:
         await self.flush()
-        if self._drives and self._unsettled:
-            self._unsettled = False
-            await self._settle_cluster()
-
-    async def _settle_cluster(self) -> None:
-        """The replay barrier: every consumer idle, and no order flow held back.
-
-        The portfolio's process, holding what this event brought, marks that on the
-        stream before it acknowledges; then a release lets it go in one order, and what
-        that causes is settled in turn, until a round holds nothing.
-        """
-        link, subjects, role = self.link, self.wiring.subjects, self.wiring.role
-        while True:
-            await self._until_idle()
-            watch = link.watch
-            assert watch is not None
-            if watch.last_of(subjects.held) <= watch.last_of(subjects.release):
-                return
-            self._releases += 1
-            ids = {_MSG_ID: f"{role}:release:{self._releases}", ROLE_HEADER: role}
-            await link.publish([(subjects.release, b"", ids)])
-
-    async def _until_idle(self) -> None:
-        """Wait until every consumer handled everything stored (see :mod:`.progress`)."""
-        board, link = self._board, self.link
-        assert board is not None
-        quiet = self.wiring.cluster.barrier_poll_seconds
-        while not board.idle(link.stored_seq):
-            with anyio.move_on_after(quiet) as waited:
-                await board.changed()
-            if waited.cancelled_caught and await link.consumers_idle(self.wiring.consumers):
-                return
+        if self._drives and self._driven.unsettled:
+            await self._driven.settle()
 
     # -- live market data on plain subjects ----------------------------------------------
 
@@ -716,9 +677,7 @@ class NatsBridge(Actor):
                     ROLE_HEADER: role,
                     INPUT_HEADER: run,
                 }
-                self.outbound.append((subject, payload, headers))
-                self._held += 1
-            self._wake.set()
+                self._queue((subject, payload, headers))
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -949,10 +908,10 @@ class NatsBridge(Actor):
         clock = self.clock
         if isinstance(clock, SimClock) and message.ts > clock.now_ns():
             clock.advance_to(message.ts)  # a replay's time is the driver's
-        if self._holds and not isinstance(message, _MARKET):
+        if self._driven.holds and not isinstance(message, _MARKET):
             # Market data is never held: the driver sends a bar to an idle cluster, one
             # bar an input as one process takes it, so nothing else is in its round.
-            self._hold(message)
+            self._driven.hold(message, muted=self._muted)
             return
         self._stale.note(message)
         await self.send(message)
@@ -966,35 +925,9 @@ class NatsBridge(Actor):
             for message in market:
                 self._export(message, passed_on(message))
 
-    def _hold(self, message: Message) -> None:
-        """Keep what arrives until the driver's release; the first tells the driver."""
-        if not self._holding:
-            self._holds_marked += 1
-            if not self._muted:
-                role = self.wiring.role
-                ids = {_MSG_ID: f"{role}:held:{self._holds_marked}", ROLE_HEADER: role}
-                self.outbound.append((self.wiring.subjects.held, b"", ids))
-                self._held += 1  # stored before the batch is acknowledged
-                self._wake.set()
-        self._holding.append(message)
-
     async def _release(self) -> None:
-        """Hand over what was held as one process would have had it, all at once.
-
-        A round holds what the strategies answered to a bar (market data is not held:
-        see :meth:`_take_one`). Their order flow is ranked by strategy, in config order,
-        as one strategy actor would have sent it, and delivered before any of it is
-        handled.
-        """
-        held, self._holding = self._holding, []
-        await self._dispatcher.publish_all(self._ranked(held), self.name)
-
-    def _ranked(self, messages: list[Message]) -> list[Message]:
-        """``messages`` in the config's order of their strategies (a stable sort)."""
-        rank, last = self._rank, len(self._rank)
-        return sorted(
-            messages, key=lambda message: rank.get(getattr(message, "strategy", ""), last)
-        )
+        """The driver's release: what was held goes to the bus at once, ranked."""
+        await self._dispatcher.publish_all(self._ranked(self._driven.release()), self.name)
 
     @staticmethod
     async def _ack(msg: Msg) -> bool:
@@ -1049,9 +982,7 @@ class NatsBridge(Actor):
             ROLE_HEADER: role,
             INPUT_HEADER: self._run,
         }
-        self.outbound.append((self.wiring.subjects.subject(message), encode(message), headers))
-        self._held += 1
-        self._wake.set()
+        self._queue((self.wiring.subjects.subject(message), encode(message), headers))
         await self._dispatcher.publish(message, self.name)
 
     def keep(self, report: VenueReport) -> None:
@@ -1064,9 +995,7 @@ class NatsBridge(Actor):
             INPUT_HEADER: self._run,
             RETURNS_HEADER: "1",
         }
-        self.outbound.append((self.wiring.subjects.subject(report), encode(report), headers))
-        self._held += 1
-        self._wake.set()
+        self._queue((self.wiring.subjects.subject(report), encode(report), headers))
 
     def link_status(self) -> dict[str, Any]:
         """For ``/readyz``: ready while connected, rebuilt, reconciled with the venue, and
