@@ -103,7 +103,7 @@ ALLOWED_BY_NAME = {
     ("runtime/journal_read.py", "getattr(connection, 'source', None)"): "an SQLite connection",
     ("runtime/journal_read.py", "getattr(connection, 'path', None)"): "an SQLite connection",
     ("runtime/snapshots.py", "hasattr(obj, '__dict__')"): "any object in a snapshot",
-    ("runtime/cluster/bridge.py", "getattr(message, 'strategy', '')"): "a message",
+    ("runtime/cluster/driven.py", "getattr(message, 'strategy', '')"): "a message",
     ("runtime/cluster/steps.py", "getattr(message, 'strategy', None)"): "a message",
 }
 

@@ -58,17 +58,16 @@ from atrium.runtime.clocks import LiveClock, SimClock
 from atrium.runtime.cluster.bridge_metrics import BridgeMetrics
 from atrium.runtime.cluster.coordinator import give_start, wait_for_end
 from atrium.runtime.cluster.driven import DrivenReplay, rank_by_strategy
+from atrium.runtime.cluster.link import INPUT_HEADER, ROLE_HEADER, Link, Outgoing, fetch_available
 from atrium.runtime.cluster.link import MSG_ID as _MSG_ID
-from atrium.runtime.cluster.link import ROLE_HEADER, Link, Outgoing
 from atrium.runtime.cluster.lock import RoleLock
-from atrium.runtime.cluster.marks import MARKS_LINGER, MarkBatches
-from atrium.runtime.cluster.plain import PlainMarket
-from atrium.runtime.cluster.plain import unpack as unpack_market
+from atrium.runtime.cluster.marks import MarkBatches
+from atrium.runtime.cluster.plain_link import PlainMarketLink, number_intents_on
 from atrium.runtime.cluster.stale import StaleGuard
 from atrium.runtime.cluster.state import RoleSnapshot, RoleState, StateCheck
 from atrium.runtime.cluster.step_wire import StepWire
 from atrium.runtime.cluster.steps import CoreSteps, FollowerSteps, decode_done, decode_step
-from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent
+from atrium.runtime.cluster.unsent import forget_unsent, load_unsent, save_unsent, with_resume
 from atrium.runtime.cluster.venue import RETURNS_HEADER, VenueInputs
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import MESSAGE_TYPES, decode, encode
@@ -85,16 +84,12 @@ from atrium.runtime.messages import (
 )
 from atrium.runtime.metrics import counting
 
-__all__ = ("INPUT_HEADER", "ROLE_HEADER", "NatsBridge")
+__all__ = ("NatsBridge",)
 
 log = logging.getLogger("atrium.cluster")
 
-#: Header of an input a role applied and keeps on the stream (a ``Control``): the run
-#: that applied it. A later run of the role applies it again when it rebuilds.
-INPUT_HEADER = "Atrium-Input-Run"
 #: Exports held before the sources must wait for them to be stored.
 _OUTBOUND_LIMIT = 4096
-_FETCH_TIMEOUT = 1.0
 _MARKET = (Bar, Tick)
 #: A snapshot and a portfolio check taken after a batch (either may be None), written
 #: once the batch is acknowledged.
@@ -153,10 +148,6 @@ class NatsBridge(Actor):
         # Market data made here: numbered per run, under an id no earlier run used.
         self._run = secrets.token_hex(6)
         self._fed = 0
-        self._market = PlainMarket(self._run)
-        self._marks = MarkBatches()
-        self._marks_subject = wiring.subjects.marks(wiring.role) if wiring.keeps_marks else None
-        self._kept_marks = 0
         # A restart re-sends what the input its predecessor took (up to ``_resent_upto``)
         # causes; JetStream dropping those as duplicates is expected, elsewhere an alarm.
         self._resent_upto = 0
@@ -182,6 +173,15 @@ class NatsBridge(Actor):
             context, wiring.role, lambda: self.link.connected, lambda: len(self.outbound)
         )
         self._stale = StaleGuard(context, wiring)
+        self._plain = PlainMarketLink(
+            self.link,
+            wiring,
+            self._run,
+            self._metrics,
+            deliver=self._take_market,
+            paused=lambda: self.rebuilding or self._going_live is not None,
+            queue=self._queue,
+        )
         self._controls = 0
         self._venue_inputs = VenueInputs(wiring.venue_input)
         self.state = RoleState(wiring.stream, wiring.role, cluster)
@@ -265,8 +265,7 @@ class NatsBridge(Actor):
         if self.wiring.imports:
             await self._read_floor()
         if self.wiring.plain_market:
-            for subject in self.wiring.market:
-                await self.link.listen(subject, self._on_market)
+            await self._plain.listen()
         await self._driven.start()
         self._started = True
 
@@ -364,10 +363,7 @@ class NatsBridge(Actor):
             if live:
                 tasks.start_soon(self._tell_risk)
             if self.wiring.plain_market:
-                tasks.start_soon(self._send_market)
-                tasks.start_soon(self._take_market)
-            if self.wiring.keeps_marks:
-                tasks.start_soon(self._keep_marks)
+                self._plain.start(tasks)
             if self._wire is not None:
                 tasks.start_soon(self._wire.failed)
             if self.wiring.imports:
@@ -413,37 +409,12 @@ class NatsBridge(Actor):
     async def _send_kept(self) -> None:
         """Publish what the previous run kept at its stop, before anything new."""
         path = Path(self.wiring.unsent)
-        kept = self._resume_kept(load_unsent(path))
+        kept = with_resume(load_unsent(path), self.wiring, self.clock.now_ns())
         if kept:
             await self.link.publish(kept, {item[2].get(_MSG_ID, "") for item in kept})
             self._metrics.sent.inc(len(kept))
             log.warning("sent %d messages the previous run kept in %s", len(kept), path)
         forget_unsent(path)
-
-    def _resume_kept(self, kept: list[Outgoing]) -> list[Outgoing]:
-        """``kept``, and the resume its run would have sent on reconnecting, when that run
-        stopped while NATS was out of reach: its disconnect's control is stored only now,
-        and would otherwise hold this run, connected, in reduce-only for good."""
-        cluster = self.wiring.cluster
-        if not cluster.resume_on_reconnect or cluster.on_disconnect == "none":
-            return kept
-        last: tuple[str, Control] | None = None
-        for _, payload, headers in kept:
-            run = headers.get(INPUT_HEADER)
-            message = decode(payload) if run is not None else None
-            if run is not None and isinstance(message, Control) and message.source == "cluster":
-                last = run, message
-        if last is None or last[1].command == "resume":
-            return kept
-        run, role = last[0], self.wiring.role
-        resume = Control(
-            ts=self.clock.now_ns(),
-            command="resume",
-            reason="NATS connection restored (after the run that lost it stopped)",
-            source="cluster",
-        )
-        headers = {_MSG_ID: f"{role}:control:{run}:resume", ROLE_HEADER: role, INPUT_HEADER: run}
-        return [*kept, (self.wiring.subjects.subject(resume), encode(resume), headers)]
 
     # -- replay with local market data (runtime.cluster.steps) --------------------------
 
@@ -518,7 +489,7 @@ class NatsBridge(Actor):
         return view.strategies_in_flight()
 
     def _is_marks(self, item: Outgoing) -> bool:
-        return item[0] == self._marks_subject
+        return item[0] == self._plain.marks_subject
 
     # -- outbound -------------------------------------------------------------------------
 
@@ -528,7 +499,7 @@ class NatsBridge(Actor):
             return
         role = self.wiring.role
         if subject is None and isinstance(message, _MARKET) and self.wiring.plain_market:
-            self._market.put_out(self.wiring.subjects.subject(message), message)
+            self._plain.put_out(message)
             return
         if subject is None and isinstance(message, _MARKET):
             self._fed += 1
@@ -605,79 +576,10 @@ class NatsBridge(Actor):
         if self._drives and self._driven.unsettled:
             await self._driven.settle()
 
-    # -- live market data on plain subjects ----------------------------------------------
-
-    async def _send_market(self) -> None:
-        """Publish market data made here, fire and forget, numbered per subject."""
-        market, send = self._market, self.link.send_plain
-        while True:
-            await market.out_ready.wait()
-            market.out_ready = anyio.Event()
-            batch, market.outgoing = market.outgoing, []
-            sent = 0
-            for subject, message in batch:
-                try:
-                    await send(subject, market.pack(subject, message))
-                except (nats.errors.Error, OSError) as exc:
-                    log.debug("market data on %s not sent (%r)", subject, exc)
-                    continue
-                sent += 1
-            self._metrics.sent.inc(sent)
-
-    async def _on_market(self, msg: Msg) -> None:
-        """The client's callback: note gaps, keep the message for :meth:`_take_market`."""
-        market = self._market
-        try:
-            record = unpack_market(msg.data)
-        except msgspec.DecodeError as exc:
-            self._metrics.bad.inc()
-            log.error("skipped a message on %s that does not decode: %s", msg.subject, exc)
-            return
-        gap = market.gap(msg.subject, record)
-        if gap:
-            self._metrics.gaps.inc(gap)
-        skipped = market.take_in(msg.subject, record.message)
-        if skipped:
-            self._metrics.skipped.inc(skipped)
-
-    async def _take_market(self) -> None:
-        """Hand the market data received to the bus, in order, as fast as it goes.
-
-        While rebuilding it takes none: a tick handled then would interleave with the
-        order flow being handled again.
-        """
-        market = self._market
-        while True:
-            await market.in_ready.wait()
-            market.in_ready = anyio.Event()
-            while market.inbox:
-                _, message = market.inbox.popleft()
-                if self.rebuilding or self._going_live is not None:
-                    self._metrics.skipped.inc()
-                    continue
-                self._metrics.received.inc()
-                if self.wiring.keeps_marks:
-                    self._metrics.skipped.inc(self._marks.add(message))
-                    continue
-                self._stale.note(message)
-                await self.send(message)
-
-    async def _keep_marks(self) -> None:
-        """Keep what :meth:`_take_market` took on the stream, a batch every
-        :data:`MARKS_LINGER` at most; it is handled when it comes back (:meth:`_take`)."""
-        role, run, marks, subject = self.wiring.role, self._run, self._marks, self._marks_subject
-        assert subject is not None  # started only where the role keeps marks
-        while True:
-            await marks.ready.wait()
-            await anyio.sleep(MARKS_LINGER)
-            while (payload := marks.take()) is not None:
-                self._kept_marks += 1
-                headers = {
-                    _MSG_ID: f"{role}:marks:{run}:{self._kept_marks}",
-                    ROLE_HEADER: role,
-                    INPUT_HEADER: run,
-                }
-                self._queue((subject, payload, headers))
+    async def _take_market(self, message: Message) -> None:
+        """Market data from a plain subject, to the bus (:mod:`.plain_link`)."""
+        self._stale.note(message)
+        await self.send(message)
 
     # -- inbound --------------------------------------------------------------------------
 
@@ -696,7 +598,7 @@ class NatsBridge(Actor):
             if self._going_live is not None and self._handled >= self._quiet_upto:
                 await self._go_live()
             try:
-                batch = await self._fetch(sub, self.wiring.cluster.fetch_batch)
+                batch = await fetch_available(sub, self.wiring.cluster.fetch_batch)
             except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as exc:
                 log.debug("fetch failed (%r); trying again", exc)
                 await anyio.sleep(self.wiring.cluster.reconnect_wait_seconds)
@@ -817,69 +719,23 @@ class NatsBridge(Actor):
         if self._muted:
             self._end_rebuild()
         await self.settled()
-        await self._number_intents_on()
+        numbering = self.context.capabilities.get(INTENT_NUMBERING)
+        if numbering is not None and self.wiring.plain_market and not self.wiring.keeps_marks:
+            await number_intents_on(self.link, self.wiring, numbering)
         await going_live()
         self._venue_inputs.went_live()
-
-    async def _number_intents_on(self) -> None:
-        """Carry each strategy's intent count on past its last intent on the stream.
-
-        With market data on plain subjects a strategy role's stream holds no tick, so a
-        restart does not count, by handling them again, the intents its strategies sent
-        after the snapshot (or at all, without one). The next intent would reuse the id
-        of one sent, and JetStream would drop it as a duplicate: lost.
-        """
-        numbering = self.context.capabilities.get(INTENT_NUMBERING)
-        if numbering is None or not self.wiring.plain_market or self.wiring.keeps_marks:
-            return
-        for strategy, sent in numbering.intents_sent().items():
-            (subject,) = self.wiring.subjects.filters([OrderIntent], strategies=[strategy])
-            payload = await self.link.last_message(subject)
-            last = decode(payload) if payload else None
-            if not isinstance(last, OrderIntent):
-                continue
-            number = last.intent_id.rpartition("-")[2]
-            if number.isdigit() and int(number) > sent:
-                numbering.skip_intents_to(strategy, int(number))
-                log.warning(
-                    "strategy %s sent intents up to %s that its rebuild did not make again "
-                    "(their market data is not on the stream); numbering goes on from %s",
-                    strategy,
-                    last.intent_id,
-                    last.intent_id,
-                )
 
     @property
     def rebuilding(self) -> bool:
         """Still handling again what an earlier run of the role had handled."""
         return self._handled < self._floor
 
-    @staticmethod
-    async def _fetch(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
-        """Wait for the next message, then take as many of those behind it as there are.
-
-        A message tells how many more the consumer holds, so the second request asks for
-        exactly what is there and comes back at once; one ``fetch(most)`` would wait for
-        ``most`` messages or the timeout, holding a trickle of ticks for up to a second.
-        """
-        try:
-            first = await sub.fetch(1, timeout=_FETCH_TIMEOUT)
-        except TimeoutError:  # nats-py raises its own subclass, or asyncio's own
-            return []
-        behind = min(first[0].metadata.num_pending, most - 1)
-        if not behind:
-            return first
-        try:
-            return first + await sub.fetch(behind, timeout=_FETCH_TIMEOUT)
-        except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
-            return first  # never drop what was taken: it is delivered, not acknowledged
-
     async def _take(self, msg: Msg, seq: int) -> None:
         """Publish one message from the stream (a batch of kept market data: each of
         its messages) on the local bus."""
         headers = msg.headers or {}
         own, run = headers.get(ROLE_HEADER) == self.wiring.role, headers.get(INPUT_HEADER)
-        marks = own and msg.subject == self._marks_subject  # handled by every run
+        marks = own and msg.subject == self._plain.marks_subject  # handled by every run
         if own and RETURNS_HEADER in headers:
             self._venue_inputs.came_back(run == self._run)  # applied now, by every run
         elif own and run in (None, self._run) and not marks:
@@ -900,7 +756,7 @@ class NatsBridge(Actor):
         for message in messages:
             await self._take_one(message, muted)
         if marks and run == self._run:
-            self._marks.came_back(len(messages))
+            self._plain.marks.came_back(len(messages))
 
     async def _take_one(self, message: Message, muted: bool) -> None:
         if muted:

@@ -23,6 +23,7 @@ import nats.errors
 import nats.js.errors
 from nats.aio.client import Client
 from nats.aio.client import Server as NatsServer
+from nats.aio.msg import Msg
 from nats.js.api import (
     AckPolicy,
     ConsumerConfig,
@@ -40,7 +41,7 @@ from atrium.runtime.cluster.watch import StreamWatch
 from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.errors import AtriumError
 
-__all__ = ("MSG_ID", "Link", "Outgoing")
+__all__ = ("INPUT_HEADER", "MSG_ID", "ROLE_HEADER", "Link", "Outgoing", "fetch_available")
 
 log = logging.getLogger("atrium.cluster")
 
@@ -50,10 +51,15 @@ Outgoing = tuple[str, bytes, dict[str, str]]
 MSG_ID = "Nats-Msg-Id"
 #: Header naming the role that published a message (a role skips its own).
 ROLE_HEADER = "Atrium-Role"
+#: Header of an input a role applied and keeps on the stream (a ``Control``, a batch of
+#: market data taken): the run that applied it. A later run applies it again to rebuild.
+INPUT_HEADER = "Atrium-Input-Run"
 _ACK_TIMEOUT = 5.0
 #: Messages published before their acknowledgements are awaited: well under the client's
 #: limit of acknowledgements pending (4,000), which would block the next publish for good.
 _CHUNK = 512
+#: Longest wait for the next message of a consumer before the caller looks around.
+_FETCH_TIMEOUT = 1.0
 _FLOOR_KEY = "atrium_rebuild_floor"
 _TAKEN_KEY = "atrium_taken"
 _SERVER_AT_LEAST = (2, 10)
@@ -486,6 +492,26 @@ class Link:
             return _reason(exc)
         self.stored_seq = max(self.stored_seq, int(ack.seq))
         return None
+
+
+async def fetch_available(sub: JetStreamContext.PullSubscription, most: int) -> list[Msg]:
+    """Wait for the next message, then take as many of those behind it as there are.
+
+    A message tells how many more the consumer holds, so the second request asks for
+    exactly what is there and comes back at once; one ``fetch(most)`` would wait for
+    ``most`` messages or the timeout, holding a trickle of ticks for up to a second.
+    """
+    try:
+        first = await sub.fetch(1, timeout=_FETCH_TIMEOUT)
+    except TimeoutError:  # nats-py raises its own subclass, or asyncio's own
+        return []
+    behind = min(first[0].metadata.num_pending, most - 1)
+    if not behind:
+        return first
+    try:
+        return first + await sub.fetch(behind, timeout=_FETCH_TIMEOUT)
+    except (TimeoutError, nats.errors.Error, nats.js.errors.Error):
+        return first  # never drop what was taken: it is delivered, not acknowledged
 
 
 def _unreachable(cluster: ClusterConfig, errors: list[BaseException]) -> str:

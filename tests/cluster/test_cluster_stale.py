@@ -13,8 +13,7 @@ import nats
 import pytest
 from cluster_kit import atrium, free_port, metric, nats_server, until
 
-from atrium.runtime.cluster.bridge import ROLE_HEADER
-from atrium.runtime.cluster.link import MSG_ID
+from atrium.runtime.cluster.link import MSG_ID, ROLE_HEADER
 from atrium.runtime.codec import decode, encode
 from atrium.runtime.messages import Bar, OrderIntent
 
