@@ -20,10 +20,10 @@ In a replay each role reads the recorded feeds itself by default, and the bridge
 only the order flow and the step markers that keep the roles in step, on plain subjects
 (:mod:`atrium.runtime.cluster.steps`, :mod:`atrium.runtime.cluster.step_wire`); the
 market data role only starts it (:mod:`atrium.runtime.cluster.coordinator`). With
-``replay_market_data = "driver"`` the role that runs market data drives the cluster:
-after each event it waits until every role's consumer has taken and acknowledged
-everything (see :mod:`atrium.runtime.cluster.progress`), the cross-process form of the
-settle barrier, and at the end it marks the stream so the other roles finish too.
+``replay_market_data = "driver"`` the role that runs market data drives the cluster
+(:mod:`atrium.runtime.cluster.driven`), and at the end it marks the stream so the other
+roles finish too. Live market data on plain subjects goes by
+:mod:`atrium.runtime.cluster.plain_link`.
 """
 
 from __future__ import annotations
