@@ -201,7 +201,6 @@ class NatsBridge(Actor):
             and any(name != context.name for name in context.dispatcher.subscribers(OrderIntent)),
             queue=self._queue,
         )
-        self._drives = self._driven.drives
         self._reports = replay and wiring.local is None
         self._ranked = rank_by_strategy(wiring.strategy_order)
 
@@ -277,13 +276,13 @@ class NatsBridge(Actor):
                 f"cluster.namespace: the stream {wiring.stream} already holds messages "
                 "of an earlier run; a replay needs an empty one (use another namespace)"
             )
-        if self._drives and wiring.imports:
+        if self._driven.drives and wiring.imports:
             raise AtriumError(
                 f"cluster.roles.{wiring.role}: in a replay the role running market data "
                 "drives the others and cannot also consume; put its other actors in a role "
                 "of their own"
             )
-        if self._drives and await self.link.stored():
+        if self._driven.drives and await self.link.stored():
             raise AtriumError(
                 f"cluster.namespace: the stream {wiring.stream} already holds messages "
                 "of an earlier run; a replay needs an empty one (use another namespace)"
@@ -383,7 +382,7 @@ class NatsBridge(Actor):
             with anyio.move_on_after(self.wiring.cluster.stop_timeout_seconds):
                 await self._tell_failure()
                 await self.flush()
-                if self._drives and self._started:
+                if self._driven.drives and self._started:
                     role = self.wiring.role
                     end = (
                         self.wiring.subjects.end,
@@ -567,13 +566,13 @@ class NatsBridge(Actor):
 
     @property
     def blocked(self) -> bool:
-        if self._drives:
+        if self._driven.drives:
             return self._driven.unsettled
         return len(self.outbound) >= _OUTBOUND_LIMIT
 
     async def wait_writable(self) -> None:
         await self.flush()
-        if self._drives and self._driven.unsettled:
+        if self._driven.drives and self._driven.unsettled:
             await self._driven.settle()
 
     async def _take_market(self, message: Message) -> None:

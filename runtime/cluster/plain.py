@@ -2,9 +2,8 @@
 to go out, and what came in, kept bounded for a role that falls behind the source.
 
 Each NATS message holds one bar or tick in a small envelope with its source's run and
-its number on the subject, from which a receiver counts what it missed. Not in NATS
-headers: the client builds and parses those at about the cost of the message itself,
-which at tens of thousands of ticks a second is most of a core.
+its number on the subject, from which a receiver counts what it missed: not in NATS
+headers, which the client builds and parses at about the cost of the message itself.
 """
 
 from __future__ import annotations
