@@ -34,8 +34,18 @@ class PlainRecord(msgspec.Struct, array_like=True, frozen=True):
 
 
 _encode: Final = msgspec.msgpack.Encoder().encode
-#: Raises ``msgspec.DecodeError`` on bytes that are not a :class:`PlainRecord`.
-unpack: Final = msgspec.msgpack.Decoder(PlainRecord).decode
+_unpack: Final = msgspec.msgpack.Decoder(PlainRecord).decode
+_bare: Final = msgspec.msgpack.Decoder(Bar | Tick).decode
+
+
+def unpack(payload: bytes) -> PlainRecord:
+    """The record a plain subject's message holds; a bare bar or tick, as an earlier
+    Atrium sent it (numbered in a NATS header, not read here), comes numbered 0, which
+    counts no gap. Raises ``msgspec.DecodeError`` on anything else."""
+    try:
+        return _unpack(payload)
+    except msgspec.DecodeError:
+        return PlainRecord("", 0, _bare(payload))
 
 
 class PlainMarket:

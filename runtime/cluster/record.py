@@ -33,7 +33,7 @@ from atrium.runtime.cluster.wiring import RoleWiring
 from atrium.runtime.codec import decode
 from atrium.runtime.errors import AtriumError
 from atrium.runtime.journal import Journal
-from atrium.runtime.messages import Bar, Message, Tick
+from atrium.runtime.messages import Bar, Tick
 
 __all__ = ("record_stream",)
 
@@ -148,7 +148,7 @@ async def _copy(
             if seq > last:
                 return written  # stored after the command started
             try:
-                message = _opened(msg.data) if unwrap else decode(msg.data)
+                message = unpack(msg.data).message if unwrap else decode(msg.data)
             except msgspec.DecodeError as exc:
                 log.error("skipped stream message %d that does not decode: %s", seq, exc)
                 continue
@@ -156,15 +156,6 @@ async def _copy(
                 journal.record(message)
                 written += 1
     return written
-
-
-def _opened(payload: bytes) -> Message:
-    """The bar or tick a plain subject's envelope holds; or the bare message, as an
-    earlier Atrium stored it (it numbered market data in a NATS header)."""
-    try:
-        return unpack(payload).message
-    except msgspec.DecodeError:
-        return decode(payload)
 
 
 async def _ignore(connected: bool) -> None:
