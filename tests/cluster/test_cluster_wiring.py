@@ -14,6 +14,7 @@ from atrium.config import parse_config
 from atrium.config.loader import ConfigError, load_config
 from atrium.config.schema import AtriumConfig
 from atrium.runtime.cli import main
+from atrium.runtime.cluster.driven import rank_by_strategy
 from atrium.runtime.cluster.plain import PlainMarket, PlainRecord, unpack
 from atrium.runtime.cluster.subjects import SubjectMap, token
 from atrium.runtime.cluster.wiring import BRIDGE, check_replay_roles, role_config
@@ -471,3 +472,19 @@ def test_feed_given_to_a_role_that_reads_no_market_data_is_refused(
     )  # fmt: skip
     assert code != 0
     assert "--feed: this process reads no market data" in capsys.readouterr().err
+
+
+def test_a_round_is_ranked_by_strategy_in_config_order_keeping_each_strategys_order() -> None:
+    ranked = rank_by_strategy(["slow", "fast"])
+    intent = lambda strategy, number: OrderIntent(  # noqa: E731
+        ts=number, intent_id=f"{strategy}-{number}", strategy=strategy, symbol="A", side="BUY"
+    )
+    tick = Tick(ts=9, symbol="A", price=Decimal(1), size=Decimal(1))
+    given = [intent("fast", 1), tick, intent("other", 2), intent("slow", 3), intent("fast", 4)]
+    assert [getattr(m, "intent_id", "tick") for m in ranked(given)] == [
+        "slow-3",
+        "fast-1",
+        "fast-4",
+        "tick",  # no strategy, and one not in the config: last, in the order they came
+        "other-2",
+    ]
