@@ -271,6 +271,27 @@ def post(port: int, path: str, token: str) -> int:
         return int(response.status)
 
 
+def consumers_idle(url: str, namespace: str, roles: tuple[str, ...]) -> bool:
+    """Every role's durable consumer in ``namespace`` has taken and acknowledged all it
+    matches: the roles handled all there is, by JetStream's count, not by a counter that
+    merely stopped moving."""
+    stream = namespace.upper().replace("-", "_")
+
+    async def ask() -> bool:
+        nc = await nats.connect(url)
+        try:
+            js = nc.jetstream()
+            for role in roles:
+                info = await js.consumer_info(stream, f"{namespace}-{role}")
+                if info.num_pending or info.num_ack_pending:
+                    return False
+            return True
+        finally:
+            await nc.close()
+
+    return asyncio.run(ask())
+
+
 def until(check: Callable[[], bool], what: str, seconds: float = 90) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

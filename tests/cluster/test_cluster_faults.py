@@ -35,6 +35,7 @@ from cluster_kit import (
     ROLES_LIVE,
     NatsServer,
     atrium,
+    consumers_idle,
     get,
     live_config,
     metric,
@@ -204,20 +205,6 @@ async def _delivered(url: str, role: str) -> int:
     try:
         info = await nc.jetstream().consumer_info(STREAM, f"live-{role}")
         return int(info.delivered.stream_seq) if info.delivered else 0
-    finally:
-        await nc.close()
-
-
-async def _idle(url: str) -> bool:
-    """Every consumer has taken and acknowledged everything it matches."""
-    nc = await nats.connect(url)
-    try:
-        js = nc.jetstream()
-        for role in ("core", "strat-a", "strat-b"):
-            info = await js.consumer_info(STREAM, f"live-{role}")
-            if info.num_pending or info.num_ack_pending:
-                return False
-        return True
     finally:
         await nc.close()
 
@@ -543,7 +530,8 @@ def _drain(campaign: Campaign) -> None:
     md = campaign.processes.pop("md")
     md.send_signal(signal.SIGTERM)
     assert md.wait(30) == 0
-    until(lambda: asyncio.run(_idle(campaign.server.url)), "every consumer idle", 60)
+    followers = ("core", "strat-a", "strat-b")
+    until(lambda: consumers_idle(campaign.server.url, "live", followers), "consumers idle", 60)
 
 
 def _stop_all(campaign: Campaign) -> None:

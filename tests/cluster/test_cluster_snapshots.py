@@ -14,6 +14,7 @@ import nats
 import pytest
 from cluster_kit import (
     LiveRoles,
+    consumers_idle,
     free_port,
     get,
     live_config,
@@ -121,9 +122,11 @@ def _cluster(tmp: Path, extra: str) -> Iterator[_Cluster]:
 
 
 def _settle(cluster: _Cluster) -> None:
+    """Market data stops; every other role handles all the stream holds for it."""
     cluster.stop("md")
-    ports = [cluster.ports[role] for role in ("core", "strat-a", "strat-b")]
-    quiet(ports, "atrium_cluster_received_messages_total")
+    followers = ("core", "strat-a", "strat-b")
+    until(lambda: consumers_idle(cluster.url, "live", followers), "every consumer idle")
+    quiet([cluster.ports[role] for role in followers], "atrium_cluster_received_messages_total")
 
 
 @pytest.mark.parametrize("role", ["strat-a", "core"])
@@ -142,7 +145,7 @@ def test_a_restarted_role_handles_again_only_what_came_after_its_snapshot(
         cluster.stop(role)
         # The graceful stop snapshotted what the uninterrupted run had at the end.
         final = _snapshot(url, role)
-        assert final.seq > early.seq
+        assert final.seq > early.seq, cluster.logs[role].read_text()[-3000:]
         tail = asyncio.run(_handled(url, cluster.config, role, early.seq))
         full = asyncio.run(_handled(url, cluster.config, role, 0))
         assert 0 < tail < full
