@@ -74,13 +74,20 @@ def test_four_processes_fill_exactly_as_one(tmp_path: Path) -> None:
     assert stored == {"same.start": 1, "same.end": 1}
 
 
-def test_driven_over_the_stream_fills_exactly_as_one_and_records(tmp_path: Path) -> None:
+def _driven(tmp_path: Path, url: str, namespace: str) -> tuple[Path, Path]:
+    """A replay driven over the stream in ``namespace``, of the fixed-quantity pair: its
+    config, and the output of one process's replay of it."""
     write_feeds(tmp_path, _BARS)
+    config = write_config(tmp_path, url, namespace, sizing="fixed_qty")
+    with_cluster_lines(config, 'replay_market_data = "driver"')
+    single = tmp_path / "single"
+    replay_single(config, single)
+    return config, single
+
+
+def test_driven_over_the_stream_fills_exactly_as_one_and_records(tmp_path: Path) -> None:
     with nats_server(tmp_path) as server:
-        config = write_config(tmp_path, server.url, "driven", sizing="fixed_qty")
-        with_cluster_lines(config, 'replay_market_data = "driver"')
-        single = tmp_path / "single"
-        replay_single(config, single)
+        config, single = _driven(tmp_path, server.url, "driven")
         outs = _replay_cluster(config, tmp_path)
         recorded = tmp_path / "recorded.sqlite"
         record = atrium(
@@ -119,12 +126,8 @@ def test_strategy_processes_sharing_a_symbol_still_fill_exactly_as_one(tmp_path:
 def test_killed_strategy_process_restarts_and_nothing_is_lost_or_repeated(
     tmp_path: Path,
 ) -> None:
-    write_feeds(tmp_path, _BARS)
     with nats_server(tmp_path) as server:
-        config = write_config(tmp_path, server.url, "kill", sizing="fixed_qty")
-        with_cluster_lines(config, 'replay_market_data = "driver"')
-        single = tmp_path / "single"
-        replay_single(config, single)
+        config, single = _driven(tmp_path, server.url, "kill")
         outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
         core = replay_role(config, "core", outs["core"])
         other = replay_role(config, "strat-b", outs["strat-b"])

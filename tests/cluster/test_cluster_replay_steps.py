@@ -35,6 +35,22 @@ def _ended(process: subprocess.Popen[bytes], log: Path, seconds: float = 60) -> 
     return log.read_text()
 
 
+def _outs(tmp_path: Path) -> dict[str, Path]:
+    """Where each role writes (its log beside, ``.log``)."""
+    return {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
+
+
+def _followers(
+    tmp_path: Path, url: str, namespace: str
+) -> tuple[Path, dict[str, Path], dict[str, subprocess.Popen[bytes]]]:
+    """The core and the strategy roles of a 20-bar replay in ``namespace``, started (the
+    market data role, which gives the start, is not); its config, and where each writes."""
+    write_feeds(tmp_path, 20)
+    config = write_config(tmp_path, url, namespace, sizing="fixed_qty")
+    outs = _outs(tmp_path)
+    return config, outs, {role: replay_role(config, role, outs[role]) for role in ROLES}
+
+
 def test_a_role_reading_other_data_is_refused_and_every_role_stops(tmp_path: Path) -> None:
     write_feeds(tmp_path, 50)
     # A copy of the NVDA file whose last volume differs: the same file to a glance.
@@ -43,7 +59,7 @@ def test_a_role_reading_other_data_is_refused_and_every_role_stops(tmp_path: Pat
     other.write_text("\n".join([*lines[:-1], lines[-1].rsplit(",", 1)[0] + ",999"]) + "\n")
     with nats_server(tmp_path) as server:
         config = write_config(tmp_path, server.url, "other", sizing="fixed_qty")
-        outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
+        outs = _outs(tmp_path)
         core = replay_role(config, "core", outs["core"])
         odd = atrium(
             "replay", "--config", str(config), "--role", "strat-a", "--out", str(outs["strat-a"]),
@@ -61,11 +77,8 @@ def test_a_role_reading_other_data_is_refused_and_every_role_stops(tmp_path: Pat
 
 
 def test_a_role_stopped_before_its_end_stops_the_others(tmp_path: Path) -> None:
-    write_feeds(tmp_path, 20)
     with nats_server(tmp_path) as server:
-        config = write_config(tmp_path, server.url, "stopped", sizing="fixed_qty")
-        outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
-        processes = {role: replay_role(config, role, outs[role]) for role in ROLES}
+        _, outs, processes = _followers(tmp_path, server.url, "stopped")
         for role in ROLES:
             wait_for_log(outs[role].with_suffix(".log"), "wait")  # for the start or roles
         processes["strat-a"].send_signal(signal.SIGTERM)
@@ -77,11 +90,8 @@ def test_a_role_stopped_before_its_end_stops_the_others(tmp_path: Path) -> None:
 
 
 def test_a_role_that_hangs_is_found_gone_and_every_role_stops(tmp_path: Path) -> None:
-    write_feeds(tmp_path, 20)
     with nats_server(tmp_path) as server:
-        config = write_config(tmp_path, server.url, "hangs", sizing="fixed_qty")
-        outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
-        processes = {role: replay_role(config, role, outs[role]) for role in ROLES}
+        config, outs, processes = _followers(tmp_path, server.url, "hangs")
         wait_for_log(outs["strat-a"].with_suffix(".log"), "waits for the replay's start")
         os.kill(processes["strat-a"].pid, signal.SIGSTOP)  # alive, but renews no lock
         try:
@@ -100,7 +110,7 @@ def test_a_role_cannot_come_back_into_a_replay_it_took_part_in(tmp_path: Path) -
     write_feeds(tmp_path, 10)
     with nats_server(tmp_path) as server:
         config = write_config(tmp_path, server.url, "back", sizing="fixed_qty")
-        outs = {role: tmp_path / f"out-{role}" for role in (*ROLES, "md")}
+        outs = _outs(tmp_path)
         processes = {role: replay_role(config, role, outs[role]) for role in (*ROLES, "md")}
         for role, process in processes.items():
             wait(process, outs[role].with_suffix(".log"))
